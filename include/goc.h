@@ -1,0 +1,205 @@
+/*
+ * goc.h — Go's concurrency runtime for C.
+ *
+ * The one header a goc program includes. Goroutines run M:N over every core
+ * on a G/M/P work-stealing scheduler; they block with channels, timers and the
+ * sync toolbox, and the runtime keeps the other goroutines running.
+ *
+ *     #include <goc.h>
+ *
+ *     static void worker(void *arg) { ... goc_sleep(10 * GOC_MILLISECOND); ... }
+ *
+ *     static void main_goroutine(void *arg) {
+ *         goc_wg wg = GOC_WG_INIT;
+ *         goc_wg_add(&wg, 1);
+ *         goc_go(worker, &wg);
+ *         goc_wg_wait(&wg);
+ *     }
+ *
+ *     int main(void) { goc_main(main_goroutine, NULL); return 0; }
+ *
+ * Conventions: every name starts with goc_; durations and instants are int64_t
+ * nanoseconds; sizes are bytes. Ordinary failure is a return value (a
+ * goc_status or 0 where an id is expected, with errno set); misuse that Go
+ * would answer with a panic (closing a closed channel, a negative wait group
+ * counter, a NULL function) prints "panic: ..." with the goroutine's identity
+ * and aborts.
+ *
+ * Every call may be made from a goroutine or from a plain OS thread that
+ * goc did not create; a plain thread that blocks in goc blocks itself only.
+ * The full reference is docs/API.md.
+ */
+#ifndef GOC_H
+#define GOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+#define GOC_VERSION "0.1.0"
+
+/* Durations, in nanoseconds, as in Go's time package. */
+#define GOC_NANOSECOND ((int64_t)1)
+#define GOC_MICROSECOND ((int64_t)1000)
+#define GOC_MILLISECOND ((int64_t)1000000)
+#define GOC_SECOND ((int64_t)1000000000)
+#define GOC_MINUTE ((int64_t)60000000000)
+#define GOC_HOUR ((int64_t)3600000000000)
+
+/* Results of calls that can fail in an ordinary way. */
+typedef enum goc_status {
+	GOC_OK = 0,
+	GOC_CLOSED = 1,      /* the channel is closed (and, for receive, drained) */
+	GOC_WOULDBLOCK = 2,  /* a non-blocking call could not proceed now */
+	GOC_TIMEOUT = 3,     /* the deadline passed first */
+	GOC_CANCELED = 4,    /* the context was canceled */
+	GOC_NOMEM = 5,       /* memory or address space ran out */
+	GOC_INVALID = 6,     /* an argument is out of range */
+} goc_status;
+
+/* A short English description of a status ("closed", "timeout", ...). */
+const char *goc_status_string(goc_status status);
+
+/* ---- goroutines ------------------------------------------------------- */
+
+typedef void (*goc_fn)(void *arg);
+
+/* Options of goc_go_opts. Zero-initialise and set what you need. */
+typedef struct goc_go_options {
+	/* Bytes of stack to reserve; 0 means the default (64 KiB, or the
+	 * GOCSTACKSIZE environment variable). Rounded up to a power of two of
+	 * at least 16 KiB; at most 1 GiB. Memory is committed only as the
+	 * goroutine touches it. */
+	size_t stack_size;
+	/* A name shown in dumps and crash reports; copied (up to 31 bytes). */
+	const char *name;
+} goc_go_options;
+
+/*
+ * Runs fn(arg) as the main goroutine and returns when it returns. The
+ * calling thread waits; fn runs on the scheduler's threads, with an 8 MiB
+ * stack. Goroutines still alive when fn returns stay parked or queued; they
+ * are not killed and run on if another goc_main or a plain thread lets them.
+ * GOCMAXPROCS in the environment sets the number of Ps (default: the number
+ * of CPUs). Must not be called from a goroutine.
+ */
+void goc_main(goc_fn fn, void *arg);
+
+/*
+ * Starts fn(arg) in a new goroutine and returns its id (> 0). Returns 0 with
+ * errno = ENOMEM if no stack could be had. fn == NULL panics.
+ */
+int64_t goc_go(goc_fn fn, void *arg);
+
+/* goc_go with options (stack size, name). opts may be NULL. A stack size
+ * over 1 GiB returns 0 with errno = EINVAL. */
+int64_t goc_go_opts(goc_fn fn, void *arg, const goc_go_options *opts);
+
+/* Lets other goroutines run (Go's runtime.Gosched). On a plain thread it
+ * calls sched_yield. */
+void goc_yield(void);
+
+/* Blocks the calling goroutine (or thread) for at least ns nanoseconds.
+ * ns <= 0 returns at once. */
+void goc_sleep(int64_t ns);
+
+/* The monotonic clock, in nanoseconds. */
+int64_t goc_now(void);
+
+/* The id of the calling goroutine, or 0 on a plain thread. */
+int64_t goc_id(void);
+
+/* The number of goroutines that exist (created and not yet finished). */
+int64_t goc_num_goroutine(void);
+
+/*
+ * Sets the number of Ps (goroutines running in parallel) to n and returns
+ * the previous setting; n <= 0 only reads it. n is capped at 256 (a larger
+ * value returns -1 with errno = EINVAL).
+ */
+int goc_maxprocs(int n);
+
+/* ---- sync: wait group -------------------------------------------------- */
+
+/* Go's sync.WaitGroup. Static: goc_wg wg = GOC_WG_INIT; or goc_wg_init. */
+typedef struct goc_wg {
+	/* High 32 bits: the counter; low 32 bits: the number of waiters. */
+	uint64_t state;
+	/* Protects the waiter list below; a goc internal lock word. */
+	uint32_t lock;
+	uint32_t reserved;
+	void *waiters_head;
+	void *waiters_tail;
+} goc_wg;
+
+#define GOC_WG_INIT {0, 0, 0, NULL, NULL}
+
+void goc_wg_init(goc_wg *wg);
+/* Adds delta (may be negative) to the counter; a negative result panics.
+ * When it reaches zero every waiter is released. */
+void goc_wg_add(goc_wg *wg, int64_t delta);
+void goc_wg_done(goc_wg *wg);
+/* Blocks until the counter is zero. */
+void goc_wg_wait(goc_wg *wg);
+
+/* ---- channels ------------------------------------------------------------ */
+
+/* A channel of fixed-size elements, as Go's chan T. Reference counted: the
+ * creator holds one reference; goc_chan_release drops one and frees the
+ * channel with the last. */
+typedef struct goc_chan goc_chan;
+
+/* Makes a channel of elements of elem_size bytes (0 allowed: a signal
+ * channel) with a buffer of cap elements (0: unbuffered). Returns NULL with
+ * errno = ENOMEM or EINVAL (elem_size over 64 KiB, or cap * elem_size
+ * overflowing). */
+goc_chan *goc_chan_make(size_t elem_size, size_t cap);
+/* Takes / drops a reference. */
+goc_chan *goc_chan_retain(goc_chan *c);
+void goc_chan_release(goc_chan *c);
+
+/* Sends the elem_size bytes at elem. Blocks until a receiver takes them or
+ * there is room in the buffer. Sending on a closed channel panics; on NULL
+ * blocks forever. */
+void goc_chan_send(goc_chan *c, const void *elem);
+/* Receives into elem (may be NULL to discard). GOC_OK: a value was
+ * received; GOC_CLOSED: the channel is closed and drained, *elem zeroed.
+ * On NULL blocks forever. */
+goc_status goc_chan_recv(goc_chan *c, void *elem);
+/* Non-blocking forms: GOC_OK, GOC_WOULDBLOCK, or GOC_CLOSED. */
+goc_status goc_chan_try_send(goc_chan *c, const void *elem);
+goc_status goc_chan_try_recv(goc_chan *c, void *elem);
+/* Closes c: receivers drain the buffer then see GOC_CLOSED; blocked senders
+ * panic. Closing a closed or NULL channel panics. */
+void goc_chan_close(goc_chan *c);
+size_t goc_chan_len(goc_chan *c);
+size_t goc_chan_cap(goc_chan *c);
+
+/* One case of goc_select. */
+typedef enum goc_select_dir { GOC_SELECT_RECV = 0, GOC_SELECT_SEND = 1 } goc_select_dir;
+typedef struct goc_select_case {
+	goc_chan *chan;     /* NULL: never ready */
+	goc_select_dir dir;
+	void *elem;         /* send: the value; recv: where to store it (or NULL) */
+	bool ok;            /* recv, out: true if a value was received, false if closed */
+} goc_select_case;
+
+/* Waits until one case can proceed, performs it and returns its index. With
+ * several ready, one is chosen uniformly at random. timeout 0 is Go's
+ * default (returns -1 if none is ready), a negative timeout waits forever, a
+ * positive one waits that many nanoseconds and then returns -1. */
+int goc_select(goc_select_case *cases, size_t n, int64_t timeout);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GOC_H */

@@ -1,0 +1,52 @@
+/*
+ * names.c — the words goc prints for its enums.
+ */
+#include "../sched/runtime.h"
+
+const char *goc_status_string(goc_status status)
+{
+	switch (status) {
+	case GOC_OK:
+		return "ok";
+	case GOC_CLOSED:
+		return "closed";
+	case GOC_WOULDBLOCK:
+		return "would block";
+	case GOC_TIMEOUT:
+		return "timeout";
+	case GOC_CANCELED:
+		return "canceled";
+	case GOC_NOMEM:
+		return "out of memory";
+	case GOC_INVALID:
+		return "invalid argument";
+	}
+	return "unknown status";
+}
+
+/* As Go words them, so dumps read the same. */
+static const char *const wait_reasons[WAIT_REASON_COUNT] = {
+	[WAIT_NONE] = "",
+	[WAIT_SLEEP] = "sleep",
+	[WAIT_CHAN_SEND] = "chan send",
+	[WAIT_CHAN_RECV] = "chan receive",
+	[WAIT_CHAN_SEND_NIL] = "chan send (nil chan)",
+	[WAIT_CHAN_RECV_NIL] = "chan receive (nil chan)",
+	[WAIT_SELECT] = "select",
+	[WAIT_SELECT_NO_CASES] = "select (no cases)",
+	[WAIT_WAITGROUP] = "sync.WaitGroup.Wait",
+	[WAIT_MUTEX] = "sync.Mutex.Lock",
+	[WAIT_RWMUTEX_R] = "sync.RWMutex.RLock",
+	[WAIT_RWMUTEX_W] = "sync.RWMutex.Lock",
+	[WAIT_COND] = "sync.Cond.Wait",
+	[WAIT_SEMACQUIRE] = "semacquire",
+	[WAIT_IO] = "IO wait",
+	[WAIT_SYSCALL] = "syscall",
+};
+
+const char *goc_wait_reason_string(goc_wait_reason r)
+{
+	if ((unsigned)r >= WAIT_REASON_COUNT)
+		return "unknown";
+	return wait_reasons[r];
+}

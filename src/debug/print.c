@@ -1,0 +1,76 @@
+/*
+ * print.c — formatting into a fixed buffer without malloc or stdio, so crash
+ * reports can be written from signal handlers and from a broken heap.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "../sched/runtime.h"
+
+static void put(goc_buf *b, const char *s, size_t n, int fd_on_full)
+{
+	(void)fd_on_full;
+	while (n > 0) {
+		size_t room = sizeof b->data - b->len;
+		if (room == 0) {
+			prim_write_stderr(b->data, b->len);
+			b->len = 0;
+			room = sizeof b->data;
+		}
+		size_t k = n < room ? n : room;
+		memcpy(b->data + b->len, s, k);
+		b->len += k;
+		s += k;
+		n -= k;
+	}
+}
+
+void goc_buf_str(goc_buf *b, const char *s)
+{
+	put(b, s, strlen(s), 2);
+}
+
+void goc_buf_int(goc_buf *b, int64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof tmp;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		tmp[--i] = '-';
+	put(b, tmp + i, sizeof tmp - i, 2);
+}
+
+void goc_buf_hex(goc_buf *b, uint64_t v)
+{
+	char tmp[18];
+	size_t i = sizeof tmp;
+	do {
+		tmp[--i] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	tmp[--i] = 'x';
+	tmp[--i] = '0';
+	put(b, tmp + i, sizeof tmp - i, 2);
+}
+
+void goc_buf_flush(goc_buf *b, int fd)
+{
+	if (fd == 2) {
+		prim_write_stderr(b->data, b->len);
+	} else {
+		const char *p = b->data;
+		size_t n = b->len;
+		while (n > 0) {
+			long w = (long)write(fd, p, n);
+			if (w <= 0)
+				break;
+			p += w;
+			n -= (size_t)w;
+		}
+	}
+	b->len = 0;
+}

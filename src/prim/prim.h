@@ -1,0 +1,58 @@
+/*
+ * prim.h — the operating system, behind one small interface.
+ *
+ * The runtime's core never includes an OS header for these services: it asks
+ * this layer for futexes, the monotonic clock, address space, threads and
+ * configuration from the environment. src/prim/linux.c is the one
+ * implementation (Linux on x86_64 and aarch64).
+ */
+#ifndef GOC_PRIM_H
+#define GOC_PRIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Monotonic nanoseconds (CLOCK_MONOTONIC). */
+int64_t prim_nanotime(void);
+
+/* Sleeps the calling thread until the monotonic instant deadline. */
+void prim_sleep_until(int64_t deadline);
+
+/* Blocks while *word == expected, at most until the monotonic instant
+ * deadline (0: no deadline). Returns false if the deadline passed. Spurious
+ * returns are allowed; callers re-check their condition. */
+bool prim_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline);
+/* Wakes up to n threads blocked on word. */
+void prim_futex_wake(uint32_t *word, int n);
+
+/* Reserves size bytes of address space, readable and writable, committed
+ * page by page on first touch, never backed by huge pages. NULL on failure. */
+void *prim_reserve(size_t size);
+/* Makes [addr, addr+size) inaccessible (a guard). False on failure (the
+ * kernel's mapping count is exhausted). */
+bool prim_guard(void *addr, size_t size);
+/* Gives the memory of [addr, addr+size) back to the kernel; the range stays
+ * reserved and reads as zero afterwards. */
+void prim_release(void *addr, size_t size);
+/* The page size. */
+size_t prim_page_size(void);
+/* The kernel's limit on memory mappings (vm.max_map_count). */
+long prim_max_map_count(void);
+
+/* Starts a detached thread running fn(arg). False on failure. */
+bool prim_thread_start(void *(*fn)(void *), void *arg);
+/* Number of CPUs this process may run on. */
+int prim_cpu_count(void);
+/* Identifier of the calling OS thread (for diagnostics). */
+long prim_thread_id(void);
+
+/* Reads a positive integer from the environment variable name; def when
+ * unset. A malformed value prints a warning naming the variable and yields
+ * def. */
+long prim_env_long(const char *name, long def, long min, long max);
+
+/* Writes a whole buffer to fd 2, async-signal-safe. */
+void prim_write_stderr(const char *buf, size_t len);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * lock.h — the runtime's internal lock.
+ *
+ * A futex-based mutex in one 32-bit word (0 unlocked, 1 locked, 2 locked
+ * with sleepers), for the short critical sections inside the runtime: run
+ * queue overflow, wait queues, timer heaps. A goroutine that blocks on it
+ * blocks its whole M, as in Go's runtime locks, so it must never be held
+ * across user code. It has no owner: a lock taken before a context switch
+ * may be released by the post-switch step on the same M (see park in
+ * proc.c).
+ */
+#ifndef GOC_SCHED_LOCK_H
+#define GOC_SCHED_LOCK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../prim/prim.h"
+
+typedef struct goc_lock {
+	uint32_t word;
+} goc_lock;
+
+#define GOC_LOCK_INIT {0}
+
+void goc_lock_slow(uint32_t *word);
+
+static inline void goc_lock_acquire_word(uint32_t *word)
+{
+	uint32_t expected = 0;
+	if (__atomic_compare_exchange_n(word, &expected, 1, false, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED))
+		return;
+	goc_lock_slow(word);
+}
+
+static inline void goc_lock_release_word(uint32_t *word)
+{
+	if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2)
+		prim_futex_wake(word, 1);
+}
+
+static inline bool goc_lock_try_word(uint32_t *word)
+{
+	uint32_t expected = 0;
+	return __atomic_compare_exchange_n(word, &expected, 1, false, __ATOMIC_ACQUIRE,
+					   __ATOMIC_RELAXED);
+}
+
+static inline void goc_lock_acquire(goc_lock *l) { goc_lock_acquire_word(&l->word); }
+static inline void goc_lock_release(goc_lock *l) { goc_lock_release_word(&l->word); }
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * runq.c — run queues: each P's lock-free ring with its runnext slot, and
+ * the global queue.
+ *
+ * The local ring holds RUNQ_SIZE goroutines. Only the owning P's M stores
+ * into slots and advances runq_tail; the owner and thieves take from the
+ * head with a CAS, so a slot is read before the CAS that claims it and a
+ * stale read is harmless (the CAS fails and the reader retries). Slots are
+ * atomic (relaxed) because a thief may read a slot the owner is rewriting
+ * after the thief's view went stale; the tail's release store and the
+ * head's acquire loads order the slot contents themselves.
+ *
+ * runnext holds the goroutine readied by the running one; it runs before
+ * the ring, which is what makes a send/receive ping-pong a direct hand-off.
+ * It is taken by exchange/CAS because thieves may take it too.
+ *
+ * The global queue is a linked list (through g->schedlink) under
+ * goc_sched.lock. A full ring moves half of itself there in one batch.
+ */
+#include "runq.h"
+
+#include "runtime.h"
+
+#define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define LOAD_RLX(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define CAS_REL(p, e, v) __atomic_compare_exchange_n((p), (e), (v), false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)
+#define CAS_ACQREL(p, e, v) __atomic_compare_exchange_n((p), (e), (v), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+
+/* Appends a linked batch to the global queue; sched.lock held. */
+void globrunq_put_batch_locked(goc_g *head, goc_g *tail, int64_t n)
+{
+	tail->schedlink = NULL;
+	if (goc_sched.runq_tail)
+		goc_sched.runq_tail->schedlink = head;
+	else
+		goc_sched.runq_head = head;
+	goc_sched.runq_tail = tail;
+	__atomic_store_n(&goc_sched.runq_size, goc_sched.runq_size + n, __ATOMIC_SEQ_CST);
+}
+
+void globrunq_put(goc_g *g)
+{
+	goc_lock_acquire(&goc_sched.lock);
+	globrunq_put_batch_locked(g, g, 1);
+	goc_lock_release(&goc_sched.lock);
+}
+
+goc_g *globrunq_get_locked(goc_p *p, int max)
+{
+	int64_t size = goc_sched.runq_size;
+	if (size == 0)
+		return NULL;
+	int64_t procs = __atomic_load_n(&goc_sched.gomaxprocs, __ATOMIC_RELAXED);
+	int64_t n = size / procs + 1;
+	if (n > size)
+		n = size;
+	if (max > 0 && n > max)
+		n = max;
+	if (n > RUNQ_SIZE / 2)
+		n = RUNQ_SIZE / 2;
+	__atomic_store_n(&goc_sched.runq_size, size - n, __ATOMIC_RELAXED);
+	goc_g *g = goc_sched.runq_head;
+	goc_sched.runq_head = g->schedlink;
+	if (!goc_sched.runq_head)
+		goc_sched.runq_tail = NULL;
+	/* The caller's ring is empty (or max is 1), so these all fit and
+	 * runq_put never needs the lock we hold. */
+	while (--n > 0) {
+		goc_g *more = goc_sched.runq_head;
+		goc_sched.runq_head = more->schedlink;
+		if (!goc_sched.runq_head)
+			goc_sched.runq_tail = NULL;
+		runq_put(p, more, false);
+	}
+	return g;
+}
+
+/* The ring is full: move half of it and g to the global queue. */
+static bool runq_put_slow(goc_p *p, goc_g *g, uint32_t head, uint32_t tail)
+{
+	enum { HALF = RUNQ_SIZE / 2 };
+	goc_g *batch[HALF + 1];
+	uint32_t n = (tail - head) / 2;
+	if (n != HALF)
+		goc_fatal("runq_put_slow: queue is not full");
+	for (uint32_t i = 0; i < n; i++)
+		batch[i] = LOAD_RLX(&p->runq[(head + i) % RUNQ_SIZE]);
+	if (!CAS_REL(&p->runq_head, &head, head + n))
+		return false;
+	batch[n] = g;
+	for (uint32_t i = 0; i < n; i++)
+		batch[i]->schedlink = batch[i + 1];
+	goc_lock_acquire(&goc_sched.lock);
+	globrunq_put_batch_locked(batch[0], batch[n], n + 1);
+	goc_lock_release(&goc_sched.lock);
+	return true;
+}
+
+void runq_put(goc_p *p, goc_g *g, bool next)
+{
+	if (next) {
+		goc_g *old = __atomic_exchange_n(&p->runnext, g, __ATOMIC_ACQ_REL);
+		if (!old)
+			return;
+		g = old; /* the displaced one goes to the tail */
+	}
+	for (;;) {
+		uint32_t head = LOAD_ACQ(&p->runq_head);
+		uint32_t tail = LOAD_RLX(&p->runq_tail);
+		if (tail - head < RUNQ_SIZE) {
+			STORE_RLX(&p->runq[tail % RUNQ_SIZE], g);
+			STORE_REL(&p->runq_tail, tail + 1);
+			return;
+		}
+		if (runq_put_slow(p, g, head, tail))
+			return;
+	}
+}
+
+goc_g *runq_get(goc_p *p)
+{
+	goc_g *next = LOAD_RLX(&p->runnext);
+	if (next && CAS_ACQREL(&p->runnext, &next, NULL))
+		return next;
+	for (;;) {
+		uint32_t head = LOAD_ACQ(&p->runq_head);
+		uint32_t tail = LOAD_RLX(&p->runq_tail);
+		if (tail == head)
+			return NULL;
+		goc_g *g = LOAD_RLX(&p->runq[head % RUNQ_SIZE]);
+		if (CAS_REL(&p->runq_head, &head, head + 1))
+			return g;
+	}
+}
+
+bool runq_empty(goc_p *p)
+{
+	/* runnext is read last: a goroutine moving from runnext to the ring
+	 * is seen in one or the other. */
+	for (;;) {
+		uint32_t head = LOAD_ACQ(&p->runq_head);
+		uint32_t tail = LOAD_ACQ(&p->runq_tail);
+		goc_g *next = LOAD_ACQ(&p->runnext);
+		if (tail == LOAD_ACQ(&p->runq_tail))
+			return head == tail && next == NULL;
+	}
+}
+
+#if defined(__x86_64__)
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield" ::: "memory")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* Takes half of victim's goroutines into batch (a ring of RUNQ_SIZE,
+ * starting at batch_head). Returns how many. */
+static uint32_t runq_grab(goc_p *victim, goc_g **batch, uint32_t batch_head, bool steal_next)
+{
+	for (;;) {
+		uint32_t head = LOAD_ACQ(&victim->runq_head);
+		uint32_t tail = LOAD_ACQ(&victim->runq_tail);
+		uint32_t n = tail - head;
+		n = n - n / 2;
+		if (n == 0) {
+			if (!steal_next)
+				return 0;
+			goc_g *next = LOAD_ACQ(&victim->runnext);
+			if (!next)
+				return 0;
+			/* The victim is probably about to run its runnext itself
+			 * (a goroutine it just readied, as in a ping-pong): give it
+			 * about 3 us before taking it, so the hand-off stays on
+			 * one core. */
+			if (__atomic_load_n(&victim->status, __ATOMIC_RELAXED) == P_RUNNING) {
+				int64_t until = prim_nanotime() + 3000;
+				while (prim_nanotime() < until)
+					cpu_relax();
+			}
+			if (!CAS_ACQREL(&victim->runnext, &next, NULL))
+				continue;
+			STORE_RLX(&batch[batch_head % RUNQ_SIZE], next);
+			return 1;
+		}
+		if (n > RUNQ_SIZE / 2)
+			continue; /* read an inconsistent head/tail pair */
+		for (uint32_t i = 0; i < n; i++)
+			STORE_RLX(&batch[(batch_head + i) % RUNQ_SIZE],
+				  LOAD_RLX(&victim->runq[(head + i) % RUNQ_SIZE]));
+		if (CAS_REL(&victim->runq_head, &head, head + n))
+			return n;
+	}
+}
+
+goc_g *runq_steal(goc_p *p, goc_p *victim, bool steal_next)
+{
+	uint32_t tail = LOAD_RLX(&p->runq_tail);
+	uint32_t n = runq_grab(victim, p->runq, tail, steal_next);
+	if (n == 0)
+		return NULL;
+	n--;
+	goc_g *g = LOAD_RLX(&p->runq[(tail + n) % RUNQ_SIZE]);
+	if (n == 0)
+		return g;
+	STORE_REL(&p->runq_tail, tail + n);
+	return g;
+}
+
+/* Moves every goroutine of p's local queue to the global queue; p is owned
+ * by the caller and sched.lock is held. */
+void runq_drain_to_global_locked(goc_p *p)
+{
+	goc_g *g;
+	while ((g = runq_get(p)) != NULL)
+		globrunq_put_batch_locked(g, g, 1);
+}

@@ -1,0 +1,301 @@
+/*
+ * runtime.h — the scheduler's data structures: G, M and P, and the
+ * internal interface every other mechanism is built on (park / ready).
+ *
+ * G is a goroutine, M an OS thread, P a processor: the right to run
+ * goroutines. An M runs goroutines only while it holds a P; there are
+ * exactly gomaxprocs usable Ps. Each P has a local run queue; a locked global
+ * run queue catches overflow and goroutines readied from outside any P.
+ *
+ * Invariants:
+ *  - A G is in at most one run queue (a P's ring, a P's runnext, or the
+ *    global queue), and only while its state is G_RUNNABLE.
+ *  - A G's saved context (sp) is valid whenever its state is not G_RUNNING.
+ *    A G that parks is not made visible to readiers until it is off its
+ *    stack: park's unlock callback runs on the next context (post-switch).
+ *  - ready(g) is called only on a G in G_WAITING; it moves it to
+ *    G_RUNNABLE exactly once (a CAS enforces it).
+ *  - An M touches the local run queue's tail only for the P it holds;
+ *    thieves move the head with a CAS.
+ *  - m->curg is the G running on m, NULL while m runs on its own stack (g0).
+ */
+#ifndef GOC_SCHED_RUNTIME_H
+#define GOC_SCHED_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "goc.h"
+#include "lock.h"
+
+typedef struct goc_g goc_g;
+typedef struct goc_m goc_m;
+typedef struct goc_p goc_p;
+typedef struct goc_timer goc_timer;
+
+#define GOC_MAX_PROCS 256
+#define RUNQ_SIZE 256
+
+/* Why a goroutine waits; shown in dumps, as Go words them. */
+typedef enum goc_wait_reason {
+	WAIT_NONE = 0,
+	WAIT_SLEEP,
+	WAIT_CHAN_SEND,
+	WAIT_CHAN_RECV,
+	WAIT_CHAN_SEND_NIL,
+	WAIT_CHAN_RECV_NIL,
+	WAIT_SELECT,
+	WAIT_SELECT_NO_CASES,
+	WAIT_WAITGROUP,
+	WAIT_MUTEX,
+	WAIT_RWMUTEX_R,
+	WAIT_RWMUTEX_W,
+	WAIT_COND,
+	WAIT_SEMACQUIRE,
+	WAIT_IO,
+	WAIT_SYSCALL,
+	WAIT_REASON_COUNT
+} goc_wait_reason;
+
+const char *goc_wait_reason_string(goc_wait_reason r);
+
+enum g_state {
+	G_FREE = 0,     /* slot in a stack pool, no goroutine */
+	G_RUNNABLE = 1, /* in a run queue */
+	G_RUNNING = 2,  /* on an M */
+	G_WAITING = 3,  /* parked; someone will ready it */
+	G_DEAD = 4,     /* finished, slot about to be freed */
+};
+
+enum g_flags {
+	G_FLAG_FOREIGN = 1 << 0, /* a plain thread's stand-in: parks on a futex */
+	G_FLAG_G0 = 1 << 1,      /* an M's scheduler context */
+	G_FLAG_GUARDED = 1 << 2, /* its stack has a guard page below */
+	G_FLAG_MAIN = 1 << 3,    /* the goroutine of goc_main */
+};
+
+#define G_MAGIC 0x60C60C60C60C60C6ull
+
+/*
+ * A goroutine. Lives at the top of its stack slot (stack.c), so a parked
+ * goroutine that touched little stack costs one page in all.
+ *
+ *   slot:  [guard page?][ stack, grows down ... ][ goc_g ]
+ *          ^lo          ^stack_lo               ^initial sp
+ *
+ * Fields written only by the goroutine itself or by the M running it need no
+ * lock; state is atomic (readiers CAS it); the rest is set at creation.
+ */
+struct goc_g {
+	uint64_t magic;         /* G_MAGIC; checked when a slot is reused */
+	void *sp;               /* saved stack pointer while not running */
+	goc_g *schedlink;       /* next in the global run queue or a free list */
+	uint32_t state;         /* enum g_state; atomic */
+	uint8_t wait_reason;    /* goc_wait_reason while G_WAITING */
+	uint8_t flags;          /* enum g_flags */
+	uint8_t size_class;     /* stack size class, see stack.c */
+	uint8_t canary_checked; /* slot has no guard page: check the canary */
+	int64_t id;
+	int64_t parent_id;
+	void *create_pc;        /* return address in the code that called goc_go */
+	int64_t wait_since;     /* goc_now() when it last parked */
+	goc_fn fn;
+	void *arg;
+	goc_m *m;               /* the M running it, while G_RUNNING */
+	char *stack_lo;         /* lowest usable stack address */
+	size_t stack_size;      /* usable bytes from stack_lo to the goc_g */
+	int saved_errno;
+	uint32_t wakeup;        /* set by whoever readies it: which case woke it (select) */
+	void *waiting;          /* the wait record it is parked on (channels) */
+	void *asan_fake_stack;
+	void *tsan_fiber;
+	unsigned valgrind_stack_id;
+	char name[32];
+};
+
+/* What the context that resumes after a switch must do for the one that
+ * left (see g_switch in proc.c). */
+enum post_switch {
+	POST_NONE = 0,
+	POST_PARK,  /* run the unlock callback; re-ready if it says so */
+	POST_YIELD, /* put the previous G back on the run queue */
+	POST_EXIT,  /* free the previous G's slot */
+};
+
+typedef bool (*goc_unlock_fn)(void *lock);
+
+/* An OS thread. */
+struct goc_m {
+	goc_g g0;               /* this thread's own stack, where the scheduler idles */
+	goc_g *curg;            /* G running now; NULL on g0 */
+	goc_p *p;               /* P held, or NULL */
+	goc_p *nextp;           /* P handed over by whoever woke this M */
+	uint32_t park_word;     /* futex: 1 when woken */
+	bool spinning;          /* looking for work without having found any */
+	bool idle_listed;       /* on sched.midle; sched.lock */
+	int64_t id;
+	goc_m *schedlink;       /* next on sched.midle; sched.lock */
+	goc_m *alllink;         /* next in sched.allm, never removed */
+	/* Post-switch step, filled by the leaving context, run by the arriving
+	 * one. Touched only by this M. */
+	enum post_switch post;
+	goc_g *post_g;
+	goc_unlock_fn post_unlock;
+	void *post_lock;
+	uint64_t fastrand;
+	void *altstack;
+};
+
+/* A processor. Touched by its M without locks, except where noted. */
+struct goc_p {
+	int32_t id;
+	uint32_t status;        /* P_IDLE / P_RUNNING / P_DEAD; sched.lock */
+	goc_p *link;            /* next on sched.pidle; sched.lock */
+	goc_m *m;               /* holder */
+	uint32_t schedtick;
+	/* Local run queue: a ring written at the tail by the owner only;
+	 * consumed at the head by the owner and by thieves, with a CAS. */
+	uint32_t runq_head;     /* atomic */
+	uint32_t runq_tail;     /* atomic; stored by the owner only */
+	goc_g *runnext;         /* atomic; readied-by-running G runs next */
+	goc_g *runq[RUNQ_SIZE]; /* atomic elements */
+	/* Free goroutine slots of the default stack size. Owner only. */
+	goc_g *gfree;
+	uint32_t ngfree;
+	/* Goroutine ids handed out from a batch reserved globally. */
+	int64_t goid_next, goid_end;
+	/* Counters (owner writes, anyone reads, relaxed). */
+	int64_t created, exited;
+	/* Timers of goroutines that ran on this P; its own lock. */
+	struct timer_heap *timers;
+};
+
+enum { P_IDLE = 0, P_RUNNING = 1, P_DEAD = 2 };
+
+/* The scheduler's global state. */
+struct goc_sched {
+	goc_lock lock;          /* protects what is marked sched.lock */
+	goc_g *runq_head, *runq_tail; /* global run queue; sched.lock */
+	int64_t runq_size;      /* atomic reads, writes under sched.lock */
+	goc_p *pidle;           /* idle Ps; sched.lock */
+	int32_t npidle;         /* atomic */
+	int32_t nmspinning;     /* atomic */
+	goc_m *midle;           /* idle Ms; sched.lock */
+	int32_t nmidle;         /* sched.lock */
+	int32_t mcount;         /* Ms created; sched.lock */
+	int32_t gomaxprocs;     /* atomic */
+	int32_t nprocs_made;    /* Ps allocated in allp; sched.lock */
+	goc_p *allp[GOC_MAX_PROCS];
+	goc_m *allm;            /* every M; sched.lock to add */
+	goc_m *timer_m;         /* the idle M sleeping until the next timer; sched.lock */
+	int64_t timer_m_until;  /* atomic: when timer_m wakes; INT64_MAX if none */
+	int64_t goid_gen;       /* atomic: last goroutine id reserved */
+	int64_t foreign_created, foreign_exited; /* atomic: goroutines of no P */
+	int32_t nforeign;       /* atomic: plain threads attached to goc */
+	int32_t main_active;    /* atomic: goc_main is running its goroutine */
+	int32_t nexternal_wait; /* atomic: waits that something outside goc ends */
+	int64_t coarse_now;     /* atomic: goc_now() as of sysmon's last tick */
+	int64_t nswitches;      /* statistics, relaxed */
+	int64_t nsteals;
+	int64_t nspawned;
+};
+
+extern struct goc_sched goc_sched;
+
+/* ---- internal interface (proc.c) ---- */
+
+void goc_runtime_init(void);
+goc_m *goc_m_self(void);
+goc_g *goc_g_self(void);
+
+/*
+ * Parks the calling goroutine with reason r. The caller has put it on some
+ * wait queue under a lock; unlockf(lock) runs after the goroutine is off
+ * its stack (returning false means "do not park after all": the goroutine is
+ * made runnable again at once). Returns when someone readied it. On a plain
+ * thread it blocks the thread on a futex.
+ */
+void goc_park(goc_unlock_fn unlockf, void *lock, goc_wait_reason r);
+/* Makes a parked goroutine runnable (on the current P's runnext). */
+void goc_ready(goc_g *g);
+/* An unlock callback for goc_park that releases a goc_lock. */
+bool goc_park_unlock_lock(void *lock);
+
+/* Panics: prints "panic: ..." with the goroutine's identity and aborts. */
+_Noreturn void goc_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "fatal error: ..." and exits with status 2 after a dump. */
+_Noreturn void goc_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- stacks (stack.c) ---- */
+
+void goc_stack_module_init(void);
+_Noreturn void goc_stack_overflow_canary(goc_g *g);
+size_t goc_stack_default_size(void);
+int goc_stack_class_of(size_t size, size_t *rounded);
+/* A free slot's goc_g (zeroed identity fields), or NULL. */
+goc_g *goc_stack_get(goc_p *p, int size_class);
+void goc_stack_put(goc_p *p, goc_g *g);
+void goc_stack_drain_p(goc_p *p);
+void goc_stack_scavenge(void);
+bool goc_stack_canary_ok(const goc_g *g);
+void goc_stack_install_overflow_handler(void);
+void goc_stack_thread_init(goc_m *m);
+/* Calls fn on every goroutine slot that is not free. */
+void goc_stack_for_each_g(void (*fn)(goc_g *g, void *arg), void *arg);
+/* The goroutine whose guard page holds addr, or NULL. Signal-safe. */
+goc_g *goc_stack_guard_owner(const void *addr);
+
+/* ---- timers (time/timer.c) ---- */
+
+struct goc_timer {
+	int64_t when;
+	int64_t period;              /* > 0: re-armed every period after firing */
+	void (*fn)(goc_timer *t, int64_t now);
+	void *arg;
+	struct timer_heap *heap;     /* atomic: heap holding it, or NULL */
+	size_t index;                /* position in heap; heap lock */
+	uint64_t seq;                /* insertion order: ties fire FIFO */
+};
+
+struct timer_heap *goc_timer_heap_new(void);
+void goc_timer_add(goc_p *p, goc_timer *t);
+/* Removes t if pending; true if it was (so it will not fire). */
+bool goc_timer_del(goc_timer *t);
+/* Runs timers of heap h due by now; returns the next deadline or 0. */
+int64_t goc_timers_run(struct timer_heap *h, int64_t now);
+int64_t goc_timers_earliest(struct timer_heap *h);
+/* Moves every timer of from into to (P retirement). */
+void goc_timers_move(struct timer_heap *from, goc_p *to);
+size_t goc_timers_count(struct timer_heap *h);
+/* Called by the timer code when it armed a timer earlier than anything the
+ * idle Ms wait for. */
+void goc_sched_timer_armed(int64_t when);
+/* Locks p's heap and inserts t; true if t is now the earliest. The caller
+ * releases heap_lock (for goc_sleep: after parking). */
+bool goc_timer_add_locked(goc_p *p, goc_timer *t, goc_lock **heap_lock);
+
+/* A random number, cheap, per M. */
+uint32_t goc_fastrand(void);
+
+/* sysmon (sysmon.c). */
+void goc_sysmon_start(void);
+
+/* ---- debugging (debug/) ---- */
+
+void goc_dump_all(int fd);
+void goc_dump_g(int fd, goc_g *g, int64_t now);
+void goc_print_creation(int fd, const goc_g *g);
+
+/* Small signal-safe formatting helpers (debug/print.c). */
+typedef struct goc_buf {
+	char data[512];
+	size_t len;
+} goc_buf;
+void goc_buf_str(goc_buf *b, const char *s);
+void goc_buf_int(goc_buf *b, int64_t v);
+void goc_buf_hex(goc_buf *b, uint64_t v);
+void goc_buf_flush(goc_buf *b, int fd);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * sanitizer.h — telling ASan, TSan and valgrind about stack switches.
+ *
+ * ASan keeps a "fake stack" per context and must know which stack is live:
+ * the leaving side calls __sanitizer_start_switch_fiber, the arriving side
+ * __sanitizer_finish_switch_fiber (a context that leaves for good passes NULL
+ * so its fake stack is freed). TSan keeps one fiber per goroutine and is
+ * told before each switch; it must not destroy the fiber it runs on, so a
+ * finished goroutine's fiber is destroyed by the next context. Valgrind needs
+ * each stack registered once so it does not mistake a switch for a huge
+ * stack frame. In a build without these tools every hook compiles to nothing.
+ */
+#ifndef GOC_SCHED_SANITIZER_H
+#define GOC_SCHED_SANITIZER_H
+
+#include "runtime.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GOC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GOC_ASAN 1
+#endif
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define GOC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GOC_TSAN 1
+#endif
+#endif
+
+#ifdef GOC_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef GOC_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+#ifdef GOC_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+/* Bounds of the stack a context runs on, for ASan. g0 uses its thread's. */
+static inline void san_stack_bounds(const goc_g *g, const void **bottom, size_t *size)
+{
+	*bottom = g->stack_lo;
+	*size = g->stack_size;
+}
+
+/* Before switching from `from` to `to`. leaving_for_good: from has exited. */
+static inline void san_before_switch(goc_g *from, goc_g *to, bool leaving_for_good)
+{
+#ifdef GOC_ASAN
+	const void *bottom;
+	size_t size;
+	san_stack_bounds(to, &bottom, &size);
+	__sanitizer_start_switch_fiber(leaving_for_good ? NULL : &from->asan_fake_stack, bottom,
+				       size);
+#endif
+#ifdef GOC_TSAN
+	__tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+	(void)from;
+	(void)to;
+	(void)leaving_for_good;
+}
+
+/* Right after `self` is resumed. */
+static inline void san_after_switch(goc_g *self)
+{
+#ifdef GOC_ASAN
+	__sanitizer_finish_switch_fiber(self->asan_fake_stack, NULL, NULL);
+#endif
+	(void)self;
+}
+
+/* A new goroutine slot is about to run for the first time. */
+static inline void san_g_created(goc_g *g)
+{
+#ifdef GOC_TSAN
+	if (!g->tsan_fiber)
+		g->tsan_fiber = __tsan_create_fiber(0);
+#endif
+#ifdef GOC_ASAN
+	/* A previous goroutine on this slot may have left poisoned frames. */
+	__asan_unpoison_memory_region(g->stack_lo, g->stack_size);
+#endif
+	(void)g;
+}
+
+/* A goroutine has finished; called from another context. */
+static inline void san_g_exited(goc_g *g)
+{
+	(void)g;
+}
+
+/* An M's own context. */
+static inline void san_g0_init(goc_g *g0)
+{
+#ifdef GOC_TSAN
+	g0->tsan_fiber = __tsan_get_current_fiber();
+#endif
+#ifdef GOC_ASAN
+	/* ASan wants the thread's real stack bounds for switches back to g0. */
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		pthread_attr_getstack(&attr, &addr, &size);
+		pthread_attr_destroy(&attr);
+		g0->stack_lo = addr;
+		g0->stack_size = size;
+	}
+#endif
+	(void)g0;
+}
+
+static inline void san_stack_register(goc_g *g)
+{
+#ifdef GOC_HAVE_VALGRIND
+	if (!g->valgrind_stack_id)
+		g->valgrind_stack_id = VALGRIND_STACK_REGISTER(g->stack_lo, (char *)g);
+#endif
+	(void)g;
+}
+
+#endif

@@ -1,0 +1,556 @@
+/*
+ * stack.c — goroutine stacks: slots carved from large reservations, pooled
+ * per P, guarded against overflow, given back to the kernel when idle.
+ *
+ * A slot is a power-of-two range of address space (16 KiB .. 1 GiB; size
+ * class k is 16 KiB << k). Its goc_g lives at the top, the stack grows down
+ * from just below it; only the pages a goroutine touches are ever committed.
+ *
+ * Overflow protection and the kernel's mapping budget. Every guard page
+ * splits a mapping, and the kernel caps a process at vm.max_map_count
+ * mappings (65530 by default), which is what stops guard-per-coroutine C
+ * libraries near 32,700 live coroutines. goc spends at most half of the
+ * budget left after a reserve for the program on guarded slots:
+ *
+ *   guarded chunk:  [G|stack 0][G|stack 1]...   G = PROT_NONE guard page
+ *   canary chunk:   [G][stack 0][stack 1]...    one guard for the chunk
+ *
+ * Beyond the budget slots are unguarded: an overflow runs into the top of
+ * the slot below, where a canary word sits (the last 8 bytes of every slot).
+ * It is checked each time the goroutine above switches out, so an overflow
+ * there is reported as soon as the goroutine next blocks or yields, instead
+ * of at the faulting instruction. A canary reads 0 when the slot below has
+ * been given back to the kernel (released pages read as zero); that is
+ * accepted, which makes detection best-effort for those slots. Slots in a
+ * new chunk are handed out in address order, so the slot below a slot in use
+ * always carries a canary or is released.
+ *
+ * Pools. Each P keeps up to P_CACHE_MAX free slots of the default class;
+ * beyond that half move to the class's global list (one lock per class).
+ * The scavenger (sysmon, once a second) releases the pages of free slots that
+ * stayed unused for a whole period; their address range stays reserved and
+ * is reused first, so the number of mappings never grows back.
+ *
+ * Invariants:
+ *  - A slot is free (on a P cache, a class free list, or the released list)
+ *    or owned by exactly one goroutine.
+ *  - The chunk table only grows; entries are published with a release store
+ *    of nchunks, so the signal handler can read it without locks.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "runtime.h"
+#include "sanitizer.h"
+
+#define CLASS_MIN_SHIFT 14 /* 16 KiB */
+#define NCLASSES 17        /* 16 KiB .. 1 GiB */
+#define P_CACHE_MAX 64
+#define P_CACHE_MOVE 32
+#define GUARDED_CHUNK_BYTES ((size_t)4 << 20)
+#define GUARDED_CHUNK_MAX_SLOTS 64
+#define CANARY_CHUNK_BYTES ((size_t)64 << 20)
+#define CANARY_CHUNK_MAX_SLOTS 1024
+#define CANARY 0xDEADC0DE60C57ACCull
+#define MAP_RESERVE_FOR_PROGRAM 16384
+#define ALTSTACK_SIZE (64 * 1024)
+
+/* Bytes at the top of a slot: the goc_g, then the canary word above it. */
+#define G_AREA (((sizeof(goc_g) + 8) + 63) & ~(size_t)63)
+
+struct chunk {
+	char *base;       /* first slot (after the chunk guard, if any) */
+	size_t slot_size;
+	uint32_t nslots;
+	uint32_t used;    /* slots carved so far; atomic */
+	bool guarded;     /* each slot has its own guard page */
+	char *chunk_guard; /* canary chunks: the guard page below base */
+};
+
+/* Chunk table: CHUNK_DIR pages of CHUNK_PAGE entries, filled in order. */
+#define CHUNK_PAGE 1024
+#define CHUNK_DIR 4096
+static struct chunk *chunk_dir[CHUNK_DIR];
+static size_t nchunks; /* atomic */
+
+struct stack_class {
+	goc_lock lock;
+	goc_g *free;         /* free slots with their goc_g intact */
+	size_t nfree;
+	size_t low_water;    /* least nfree since the last scavenge */
+	char **released;     /* slot bases whose pages went back to the kernel */
+	size_t nreleased, cap_released;
+	struct chunk *carving; /* chunk new slots come from */
+};
+
+static struct stack_class classes[NCLASSES];
+static size_t default_size;
+static int default_class;
+static long guarded_budget; /* atomic: slots that may still get a guard page */
+static size_t page_size;
+
+size_t goc_stack_default_size(void)
+{
+	return default_size;
+}
+
+int goc_stack_class_of(size_t size, size_t *rounded)
+{
+	size_t s = (size_t)1 << CLASS_MIN_SHIFT;
+	int k = 0;
+	while (s < size && k < NCLASSES - 1) {
+		s <<= 1;
+		k++;
+	}
+	if (s < size)
+		return -1;
+	if (rounded)
+		*rounded = s;
+	return k;
+}
+
+static size_t class_size(int k)
+{
+	return (size_t)1 << (CLASS_MIN_SHIFT + k);
+}
+
+void goc_stack_module_init(void)
+{
+	page_size = prim_page_size();
+	long def = prim_env_long("GOCSTACKSIZE", 64 * 1024, 16 * 1024, 1L << 30);
+	default_class = goc_stack_class_of((size_t)def, &default_size);
+	long budget = (prim_max_map_count() - MAP_RESERVE_FOR_PROGRAM) / 2;
+	__atomic_store_n(&guarded_budget, budget > 0 ? budget : 0, __ATOMIC_RELAXED);
+}
+
+static bool chunk_table_add(struct chunk *c)
+{
+	size_t n = __atomic_load_n(&nchunks, __ATOMIC_RELAXED);
+	size_t page = n / CHUNK_PAGE;
+	if (page >= CHUNK_DIR)
+		return false;
+	if (!chunk_dir[page]) {
+		struct chunk *entries = prim_reserve(CHUNK_PAGE * sizeof(struct chunk));
+		if (!entries)
+			return false;
+		__atomic_store_n(&chunk_dir[page], entries, __ATOMIC_RELEASE);
+	}
+	chunk_dir[page][n % CHUNK_PAGE] = *c;
+	__atomic_store_n(&nchunks, n + 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+static struct chunk *chunk_at(size_t i)
+{
+	return &chunk_dir[i / CHUNK_PAGE][i % CHUNK_PAGE];
+}
+
+/* Reserves a new chunk for class k. Caller holds the class lock (which
+ * also serialises chunk table appends: one class lock at a time is held, and
+ * the table append takes its own lock below). */
+static goc_lock chunk_table_lock = GOC_LOCK_INIT;
+
+static struct chunk *chunk_new(int k)
+{
+	size_t slot = class_size(k);
+	long budget = __atomic_load_n(&guarded_budget, __ATOMIC_RELAXED);
+	struct chunk c = {0};
+	size_t nslots;
+	c.slot_size = slot;
+	c.guarded = budget > 0;
+	if (c.guarded) {
+		nslots = GUARDED_CHUNK_BYTES / slot;
+		if (nslots > GUARDED_CHUNK_MAX_SLOTS)
+			nslots = GUARDED_CHUNK_MAX_SLOTS;
+		if (nslots > (size_t)budget)
+			nslots = (size_t)budget;
+	} else {
+		nslots = CANARY_CHUNK_BYTES / slot;
+		if (nslots > CANARY_CHUNK_MAX_SLOTS)
+			nslots = CANARY_CHUNK_MAX_SLOTS;
+	}
+	if (nslots == 0)
+		nslots = 1;
+	size_t bytes = nslots * slot + (c.guarded ? 0 : page_size);
+	char *mem = prim_reserve(bytes);
+	if (!mem)
+		return NULL;
+	if (c.guarded) {
+		for (size_t i = 0; i < nslots; i++) {
+			if (!prim_guard(mem + i * slot, page_size)) {
+				/* The mapping budget is gone (the program uses more than
+				 * we reserved for it): the rest of this chunk and every
+				 * later one go without guards. */
+				__atomic_store_n(&guarded_budget, 0, __ATOMIC_RELAXED);
+				nslots = i;
+				break;
+			}
+		}
+		__atomic_fetch_sub(&guarded_budget, (long)nslots, __ATOMIC_RELAXED);
+		c.base = mem;
+		if (nslots == 0) {
+			munmap(mem, bytes);
+			return NULL;
+		}
+	} else {
+		c.chunk_guard = mem;
+		prim_guard(mem, page_size);
+		c.base = mem + page_size;
+	}
+	c.nslots = (uint32_t)nslots;
+	goc_lock_acquire(&chunk_table_lock);
+	bool ok = chunk_table_add(&c);
+	struct chunk *entry = ok ? chunk_at(__atomic_load_n(&nchunks, __ATOMIC_RELAXED) - 1) : NULL;
+	goc_lock_release(&chunk_table_lock);
+	if (!ok)
+		munmap(mem, bytes);
+	return entry;
+}
+
+static goc_g *slot_g(char *slot_base, size_t slot_size)
+{
+	return (goc_g *)(slot_base + slot_size - G_AREA);
+}
+
+/* Sets up the goc_g of a slot whose memory is zero (new or released). */
+static goc_g *slot_init(char *slot_base, int k, bool guarded, bool check_below)
+{
+	size_t slot = class_size(k);
+	goc_g *g = slot_g(slot_base, slot);
+	g->magic = G_MAGIC;
+	g->size_class = (uint8_t)k;
+	g->stack_lo = slot_base + (guarded ? page_size : 0);
+	g->stack_size = (size_t)((char *)g - g->stack_lo);
+	g->flags = guarded ? G_FLAG_GUARDED : 0;
+	g->canary_checked = check_below;
+	*(uint64_t *)(slot_base + slot - 8) = CANARY;
+	san_stack_register(g);
+	return g;
+}
+
+/* Released slots are remembered by base address; bit 0 says guarded, bit 1
+ * says the slot below carries a canary to check. */
+static goc_g *class_take_released(struct stack_class *c, int k)
+{
+	if (c->nreleased == 0)
+		return NULL;
+	uintptr_t v = (uintptr_t)c->released[--c->nreleased];
+	return slot_init((char *)(v & ~(uintptr_t)3), k, v & 1, v & 2);
+}
+
+static goc_g *class_carve(struct stack_class *c, int k)
+{
+	struct chunk *ch = c->carving;
+	if (!ch || ch->used == ch->nslots) {
+		ch = chunk_new(k);
+		if (!ch)
+			return NULL;
+		c->carving = ch;
+	}
+	uint32_t i = ch->used;
+	char *base = ch->base + (size_t)i * ch->slot_size;
+	goc_g *g = slot_init(base, k, ch->guarded, !ch->guarded && i > 0);
+	__atomic_store_n(&ch->used, i + 1, __ATOMIC_RELEASE);
+	return g;
+}
+
+/* Takes one slot of class k from the global pools; class lock held. */
+static goc_g *class_get_locked(struct stack_class *c, int k)
+{
+	goc_g *g = c->free;
+	if (g) {
+		c->free = g->schedlink;
+		c->nfree--;
+		if (c->nfree < c->low_water)
+			c->low_water = c->nfree;
+		return g;
+	}
+	g = class_take_released(c, k);
+	return g ? g : class_carve(c, k);
+}
+
+static void g_reset(goc_g *g)
+{
+	/* Keep the slot's geometry and sanitizer state; clear the identity. */
+	g->schedlink = NULL;
+	g->wait_reason = WAIT_NONE;
+	g->flags &= G_FLAG_GUARDED;
+	g->id = 0;
+	g->parent_id = 0;
+	g->create_pc = NULL;
+	g->wait_since = 0;
+	g->m = NULL;
+	g->saved_errno = 0;
+	g->wakeup = 0;
+	g->waiting = NULL;
+	g->name[0] = 0;
+}
+
+goc_g *goc_stack_get(goc_p *p, int k)
+{
+	goc_g *g;
+	if (p && k == default_class) {
+		if (!p->gfree) {
+			struct stack_class *c = &classes[k];
+			goc_lock_acquire(&c->lock);
+			while (p->ngfree < P_CACHE_MOVE) {
+				goc_g *s = class_get_locked(c, k);
+				if (!s)
+					break;
+				s->schedlink = p->gfree;
+				p->gfree = s;
+				p->ngfree++;
+			}
+			goc_lock_release(&c->lock);
+			if (!p->gfree)
+				return NULL;
+		}
+		g = p->gfree;
+		p->gfree = g->schedlink;
+		p->ngfree--;
+	} else {
+		struct stack_class *c = &classes[k];
+		goc_lock_acquire(&c->lock);
+		g = class_get_locked(c, k);
+		goc_lock_release(&c->lock);
+		if (!g)
+			return NULL;
+	}
+	if (g->magic != G_MAGIC)
+		goc_fatal("goroutine slot %p corrupted (a stack overflow of the goroutine above it?)",
+			  (void *)g);
+	g_reset(g);
+	return g;
+}
+
+static void class_put_list(int k, goc_g *head, goc_g *tail, size_t n)
+{
+	struct stack_class *c = &classes[k];
+	goc_lock_acquire(&c->lock);
+	tail->schedlink = c->free;
+	c->free = head;
+	c->nfree += n;
+	goc_lock_release(&c->lock);
+}
+
+void goc_stack_put(goc_p *p, goc_g *g)
+{
+	__atomic_store_n(&g->state, G_FREE, __ATOMIC_RELEASE);
+	int k = g->size_class;
+	if (p && k == default_class) {
+		g->schedlink = p->gfree;
+		p->gfree = g;
+		if (++p->ngfree > P_CACHE_MAX) {
+			goc_g *head = p->gfree, *tail = head;
+			for (int i = 1; i < P_CACHE_MOVE; i++)
+				tail = tail->schedlink;
+			p->gfree = tail->schedlink;
+			p->ngfree -= P_CACHE_MOVE;
+			class_put_list(k, head, tail, P_CACHE_MOVE);
+		}
+		return;
+	}
+	class_put_list(k, g, g, 1);
+}
+
+void goc_stack_drain_p(goc_p *p)
+{
+	if (!p->gfree)
+		return;
+	goc_g *tail = p->gfree;
+	while (tail->schedlink)
+		tail = tail->schedlink;
+	class_put_list(default_class, p->gfree, tail, p->ngfree);
+	p->gfree = NULL;
+	p->ngfree = 0;
+}
+
+bool goc_stack_canary_ok(const goc_g *g)
+{
+	if (!g->canary_checked)
+		return true;
+	uint64_t below = *(const uint64_t *)(g->stack_lo - 8);
+	return below == CANARY || below == 0;
+}
+
+/* Which chunk slot holds address a: its chunk and index, or false. */
+static bool slot_of(const void *a, struct chunk **out, size_t *index)
+{
+	size_t n = __atomic_load_n(&nchunks, __ATOMIC_ACQUIRE);
+	const char *addr = a;
+	for (size_t i = 0; i < n; i++) {
+		struct chunk *c = chunk_at(i);
+		const char *lo = c->chunk_guard ? c->chunk_guard : c->base;
+		const char *hi = c->base + (size_t)c->nslots * c->slot_size;
+		if (addr >= lo && addr < hi) {
+			*out = c;
+			*index = addr < c->base ? 0 : (size_t)(addr - c->base) / c->slot_size;
+			return true;
+		}
+	}
+	return false;
+}
+
+goc_g *goc_stack_guard_owner(const void *addr)
+{
+	struct chunk *c;
+	size_t i;
+	if (!slot_of(addr, &c, &i))
+		return NULL;
+	const char *a = addr;
+	char *slot = c->base + i * c->slot_size;
+	bool in_guard = c->guarded ? a < slot + page_size
+				   : (a >= c->chunk_guard && a < c->chunk_guard + page_size);
+	return in_guard ? slot_g(slot, c->slot_size) : NULL;
+}
+
+void goc_stack_for_each_g(void (*fn)(goc_g *g, void *arg), void *arg)
+{
+	size_t n = __atomic_load_n(&nchunks, __ATOMIC_ACQUIRE);
+	for (size_t i = 0; i < n; i++) {
+		struct chunk *c = chunk_at(i);
+		uint32_t used = __atomic_load_n(&c->used, __ATOMIC_ACQUIRE);
+		for (uint32_t s = 0; s < used; s++) {
+			goc_g *g = slot_g(c->base + (size_t)s * c->slot_size, c->slot_size);
+			if (g->magic != G_MAGIC)
+				continue;
+			uint32_t st = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
+			if (st != G_FREE && st != G_DEAD)
+				fn(g, arg);
+		}
+	}
+}
+
+void goc_stack_scavenge(void)
+{
+	for (int k = 0; k < NCLASSES; k++) {
+		struct stack_class *c = &classes[k];
+		goc_lock_acquire(&c->lock);
+		size_t n = c->low_water;
+		if (n > c->nfree)
+			n = c->nfree;
+		if (n && c->nreleased + n > c->cap_released) {
+			size_t cap = c->cap_released ? c->cap_released : 256;
+			while (cap < c->nreleased + n)
+				cap *= 2;
+			char **r = realloc(c->released, cap * sizeof *r);
+			if (!r)
+				n = 0;
+			else {
+				c->released = r;
+				c->cap_released = cap;
+			}
+		}
+		goc_g *list = NULL;
+		for (size_t i = 0; i < n; i++) {
+			goc_g *g = c->free;
+			c->free = g->schedlink;
+			g->schedlink = list;
+			list = g;
+		}
+		c->nfree -= n;
+		c->low_water = c->nfree;
+		goc_lock_release(&c->lock);
+		if (!n)
+			continue;
+		/* Release outside the lock; the slots are in nobody's list now. */
+		char **bases = malloc(n * sizeof *bases);
+		size_t nb = 0;
+		while (list) {
+			goc_g *g = list;
+			list = g->schedlink;
+			char *base = g->stack_lo - ((g->flags & G_FLAG_GUARDED) ? page_size : 0);
+			uintptr_t tag = ((g->flags & G_FLAG_GUARDED) ? 1 : 0) | (g->canary_checked ? 2 : 0);
+#ifdef GOC_TSAN
+			if (g->tsan_fiber)
+				__tsan_destroy_fiber(g->tsan_fiber);
+#endif
+			char *from = base + ((g->flags & G_FLAG_GUARDED) ? page_size : 0);
+			prim_release(from, (size_t)(base + class_size(k) - from));
+			if (bases)
+				bases[nb++] = (char *)((uintptr_t)base | tag);
+		}
+		goc_lock_acquire(&c->lock);
+		for (size_t i = 0; i < nb; i++)
+			c->released[c->nreleased++] = bases[i];
+		goc_lock_release(&c->lock);
+		free(bases);
+	}
+}
+
+/* ---- overflow reports ---- */
+
+static struct sigaction previous_segv, previous_bus;
+
+static void report_overflow(goc_g *g, const char *how)
+{
+	goc_buf b = {.len = 0};
+	goc_buf_str(&b, "goroutine ");
+	goc_buf_int(&b, g->id);
+	goc_buf_str(&b, ": stack overflow (");
+	goc_buf_str(&b, how);
+	goc_buf_str(&b, "; stack of ");
+	goc_buf_int(&b, (int64_t)(class_size(g->size_class) / 1024));
+	goc_buf_str(&b, " KiB; give it more with goc_go_options.stack_size or GOCSTACKSIZE)\n");
+	goc_buf_flush(&b, 2);
+	goc_dump_g(2, g, prim_nanotime());
+	goc_buf_str(&b, "fatal error: stack overflow\n");
+	goc_buf_flush(&b, 2);
+}
+
+_Noreturn void goc_stack_overflow_canary(goc_g *g)
+{
+	report_overflow(g, "detected by the canary below its stack");
+	abort();
+}
+
+static void on_fault(int sig, siginfo_t *info, void *uctx)
+{
+	goc_g *g = goc_stack_guard_owner(info->si_addr);
+	if (g) {
+		report_overflow(g, "hit the guard page");
+		signal(SIGABRT, SIG_DFL);
+		abort();
+	}
+	/* Not ours: hand the fault to whoever handled it before, or let the
+	 * default action (a core dump) happen when the instruction re-runs. */
+	struct sigaction *prev = sig == SIGSEGV ? &previous_segv : &previous_bus;
+	if (prev->sa_flags & SA_SIGINFO) {
+		if (prev->sa_sigaction) {
+			prev->sa_sigaction(sig, info, uctx);
+			return;
+		}
+	} else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+		prev->sa_handler(sig);
+		return;
+	}
+	signal(sig, SIG_DFL);
+}
+
+void goc_stack_install_overflow_handler(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &previous_segv);
+	sigaction(SIGBUS, &sa, &previous_bus);
+}
+
+void goc_stack_thread_init(goc_m *m)
+{
+	/* The fault handler must run on a stack of its own: the faulting one
+	 * is out of room by definition. */
+	m->altstack = malloc(ALTSTACK_SIZE);
+	if (!m->altstack)
+		return;
+	stack_t ss = {.ss_sp = m->altstack, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+	sigaltstack(&ss, NULL);
+}

@@ -1,0 +1,233 @@
+/*
+ * timer.c — per-P timer heaps and goc_sleep.
+ *
+ * Each P owns a heap of pending timers ordered by (when, seq); seq is the
+ * insertion order, so timers due at the same instant fire first-in,
+ * first-out. A heap has its own lock because other Ms run its due timers
+ * when they are idle or its P is busy, and stop/reset may come from any
+ * thread. `earliest` mirrors the root's deadline (0 when empty) so the
+ * scheduler can test "anything due?" with one load and no lock.
+ *
+ * A timer's `heap` field says which heap holds it (NULL: not pending); it
+ * changes only under that heap's lock, so goc_timer_del re-checks it after
+ * locking. A timer is popped before its callback runs, and the callback
+ * runs with no lock held: a stop racing with a firing timer finds it gone
+ * and reports that it did not stop it.
+ *
+ * goc_sleep parks the goroutine with its timer, which lives on the
+ * goroutine's own stack, while holding the heap lock: the timer cannot fire
+ * before the goroutine is off its stack.
+ */
+#include <stdlib.h>
+
+#include "../sched/runtime.h"
+
+#define ARITY 4
+
+struct timer_heap {
+	goc_lock lock;
+	goc_timer **items;
+	size_t n, cap;
+	int64_t earliest; /* atomic */
+	uint64_t seq;
+};
+
+struct timer_heap *goc_timer_heap_new(void)
+{
+	struct timer_heap *h = calloc(1, sizeof *h);
+	if (!h)
+		goc_fatal("out of memory allocating a timer heap");
+	return h;
+}
+
+static bool before(const goc_timer *a, const goc_timer *b)
+{
+	return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+static void place(struct timer_heap *h, size_t i, goc_timer *t)
+{
+	h->items[i] = t;
+	t->index = i;
+}
+
+static void sift_up(struct timer_heap *h, size_t i)
+{
+	goc_timer *t = h->items[i];
+	while (i > 0) {
+		size_t parent = (i - 1) / ARITY;
+		if (!before(t, h->items[parent]))
+			break;
+		place(h, i, h->items[parent]);
+		i = parent;
+	}
+	place(h, i, t);
+}
+
+static void sift_down(struct timer_heap *h, size_t i)
+{
+	goc_timer *t = h->items[i];
+	for (;;) {
+		size_t first = i * ARITY + 1, best = i;
+		goc_timer *best_t = t;
+		for (size_t c = first; c < first + ARITY && c < h->n; c++) {
+			if (before(h->items[c], best_t)) {
+				best = c;
+				best_t = h->items[c];
+			}
+		}
+		if (best == i)
+			break;
+		place(h, i, best_t);
+		i = best;
+	}
+	place(h, i, t);
+}
+
+static void update_earliest(struct timer_heap *h)
+{
+	__atomic_store_n(&h->earliest, h->n ? h->items[0]->when : 0, __ATOMIC_SEQ_CST);
+}
+
+static void insert_locked(struct timer_heap *h, goc_timer *t)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 64;
+		goc_timer **items = realloc(h->items, cap * sizeof *items);
+		if (!items)
+			goc_fatal("out of memory growing a timer heap to %zu timers", cap);
+		h->items = items;
+		h->cap = cap;
+	}
+	t->seq = h->seq++;
+	__atomic_store_n(&t->heap, h, __ATOMIC_RELEASE);
+	place(h, h->n++, t);
+	sift_up(h, t->index);
+	update_earliest(h);
+}
+
+static void remove_locked(struct timer_heap *h, goc_timer *t)
+{
+	size_t i = t->index;
+	goc_timer *last = h->items[--h->n];
+	if (i != h->n) {
+		place(h, i, last);
+		sift_down(h, i);
+		sift_up(h, last->index);
+	}
+	__atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE);
+	update_earliest(h);
+}
+
+bool goc_timer_add_locked(goc_p *p, goc_timer *t, goc_lock **heap_lock)
+{
+	struct timer_heap *h = p->timers;
+	goc_lock_acquire(&h->lock);
+	insert_locked(h, t);
+	*heap_lock = &h->lock;
+	return h->items[0] == t;
+}
+
+void goc_timer_add(goc_p *p, goc_timer *t)
+{
+	goc_lock *lock;
+	bool first = goc_timer_add_locked(p, t, &lock);
+	goc_lock_release(lock);
+	if (first)
+		goc_sched_timer_armed(t->when);
+}
+
+bool goc_timer_del(goc_timer *t)
+{
+	for (;;) {
+		struct timer_heap *h = __atomic_load_n(&t->heap, __ATOMIC_ACQUIRE);
+		if (!h)
+			return false;
+		goc_lock_acquire(&h->lock);
+		if (__atomic_load_n(&t->heap, __ATOMIC_RELAXED) == h) {
+			remove_locked(h, t);
+			goc_lock_release(&h->lock);
+			return true;
+		}
+		goc_lock_release(&h->lock);
+	}
+}
+
+int64_t goc_timers_earliest(struct timer_heap *h)
+{
+	return __atomic_load_n(&h->earliest, __ATOMIC_SEQ_CST);
+}
+
+size_t goc_timers_count(struct timer_heap *h)
+{
+	goc_lock_acquire(&h->lock);
+	size_t n = h->n;
+	goc_lock_release(&h->lock);
+	return n;
+}
+
+int64_t goc_timers_run(struct timer_heap *h, int64_t now)
+{
+	goc_lock_acquire(&h->lock);
+	while (h->n && h->items[0]->when <= now) {
+		goc_timer *t = h->items[0];
+		remove_locked(h, t);
+		if (t->period > 0) {
+			/* A ticker: next tick on its grid, skipping ticks that
+			 * were missed entirely. */
+			int64_t missed = (now - t->when) / t->period;
+			t->when += (missed + 1) * t->period;
+			insert_locked(h, t);
+		}
+		goc_lock_release(&h->lock);
+		t->fn(t, now);
+		goc_lock_acquire(&h->lock);
+	}
+	int64_t next = h->n ? h->items[0]->when : 0;
+	goc_lock_release(&h->lock);
+	return next;
+}
+
+void goc_timers_move(struct timer_heap *from, goc_p *to)
+{
+	struct timer_heap *dst = to->timers;
+	if (from == dst)
+		return;
+	goc_lock_acquire(&from->lock);
+	goc_lock_acquire(&dst->lock);
+	while (from->n) {
+		goc_timer *t = from->items[0];
+		remove_locked(from, t);
+		insert_locked(dst, t);
+	}
+	int64_t first = dst->n ? dst->items[0]->when : 0;
+	goc_lock_release(&dst->lock);
+	goc_lock_release(&from->lock);
+	if (first)
+		goc_sched_timer_armed(first);
+}
+
+static void sleep_fire(goc_timer *t, int64_t now)
+{
+	(void)now;
+	goc_ready(t->arg);
+}
+
+void goc_sleep(int64_t ns)
+{
+	if (ns <= 0)
+		return;
+	goc_runtime_init();
+	int64_t when = prim_nanotime() + ns;
+	goc_m *m = goc_m_self();
+	goc_g *g = m ? m->curg : NULL;
+	if (!g) {
+		prim_sleep_until(when);
+		return;
+	}
+	goc_timer t = {.when = when, .fn = sleep_fire, .arg = g};
+	goc_lock *lock;
+	if (goc_timer_add_locked(m->p, &t, &lock))
+		goc_sched_timer_armed(when);
+	goc_park(goc_park_unlock_lock, lock, WAIT_SLEEP);
+}
