@@ -125,6 +125,29 @@ int64_t goc_num_goroutine(void);
  */
 int goc_maxprocs(int n);
 
+/* A snapshot of the scheduler's counters (for demos, dashboards, tests). */
+#define GOC_MAX_PROCS 256
+typedef struct goc_proc_stats {
+	int64_t runq;       /* goroutines in its local run queue now */
+	int64_t switches;   /* goroutines it has switched to, in all */
+	int64_t spawned;    /* goroutines spawned by code running on it */
+} goc_proc_stats;
+typedef struct goc_sched_stats {
+	int procs;              /* GOCMAXPROCS now */
+	int idle_procs;
+	int threads;            /* Ms created */
+	int idle_threads;
+	int spinning_threads;
+	int64_t goroutines;     /* alive now */
+	int64_t global_runq;    /* goroutines in the global run queue */
+	int64_t steals;         /* successful steals from another P's queue */
+	goc_proc_stats p[GOC_MAX_PROCS]; /* the first `procs` entries are set */
+} goc_sched_stats;
+
+/* Fills *out; counters are read without stopping the world, so they are
+ * each exact but not taken at the same instant. */
+void goc_sched_stats_read(goc_sched_stats *out);
+
 /* ---- sync: wait group -------------------------------------------------- */
 
 /* Go's sync.WaitGroup. Static: goc_wg wg = GOC_WG_INIT; or goc_wg_init. */

@@ -305,6 +305,7 @@ static goc_m *g_switch(goc_m *m, goc_g *from, goc_g *to, bool from_exits)
 		m->curg = to;
 		to->m = m;
 		__atomic_store_n(&to->state, G_RUNNING, RLX);
+		__atomic_store_n(&m->p->switches, m->p->switches + 1, RLX);
 	}
 	errno_save(from);
 	san_before_switch(from, to, from_exits);
@@ -912,6 +913,31 @@ int64_t goc_num_goroutine(void)
 {
 	goc_runtime_init();
 	return count_goroutines();
+}
+
+void goc_sched_stats_read(goc_sched_stats *out)
+{
+	goc_runtime_init();
+	memset(out, 0, sizeof *out);
+	goc_lock_acquire(&goc_sched.lock);
+	out->procs = goc_sched.gomaxprocs;
+	out->idle_procs = __atomic_load_n(&goc_sched.npidle, RLX);
+	out->threads = goc_sched.mcount;
+	out->idle_threads = goc_sched.nmidle;
+	out->spinning_threads = __atomic_load_n(&goc_sched.nmspinning, RLX);
+	out->global_runq = goc_sched.runq_size;
+	goc_lock_release(&goc_sched.lock);
+	out->goroutines = count_goroutines();
+	out->steals = __atomic_load_n(&goc_sched.nsteals, RLX);
+	for (int i = 0; i < out->procs; i++) {
+		goc_p *p = goc_sched.allp[i];
+		uint32_t head = __atomic_load_n(&p->runq_head, __ATOMIC_ACQUIRE);
+		uint32_t tail = __atomic_load_n(&p->runq_tail, __ATOMIC_ACQUIRE);
+		out->p[i].runq = (int64_t)(uint32_t)(tail - head) +
+				 (__atomic_load_n(&p->runnext, RLX) ? 1 : 0);
+		out->p[i].switches = __atomic_load_n(&p->switches, RLX);
+		out->p[i].spawned = __atomic_load_n(&p->created, RLX);
+	}
 }
 
 int64_t goc_now(void)

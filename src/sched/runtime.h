@@ -35,7 +35,6 @@ typedef struct goc_m goc_m;
 typedef struct goc_p goc_p;
 typedef struct goc_timer goc_timer;
 
-#define GOC_MAX_PROCS 256
 #define RUNQ_SIZE 256
 
 /* Why a goroutine waits; shown in dumps, as Go words them. */
@@ -167,7 +166,7 @@ struct goc_p {
 	/* Goroutine ids handed out from a batch reserved globally. */
 	int64_t goid_next, goid_end;
 	/* Counters (owner writes, anyone reads, relaxed). */
-	int64_t created, exited;
+	int64_t created, exited, switches;
 	/* Timers of goroutines that ran on this P; its own lock. */
 	struct timer_heap *timers;
 };
@@ -197,9 +196,7 @@ struct goc_sched {
 	int32_t main_active;    /* atomic: goc_main is running its goroutine */
 	int32_t nexternal_wait; /* atomic: waits that something outside goc ends */
 	int64_t coarse_now;     /* atomic: goc_now() as of sysmon's last tick */
-	int64_t nswitches;      /* statistics, relaxed */
-	int64_t nsteals;
-	int64_t nspawned;
+	int64_t nsteals;        /* statistics, relaxed */
 };
 
 extern struct goc_sched goc_sched;

@@ -1,0 +1,62 @@
+# The thin front door: every target installs what it needs (Debian packages,
+# when run as root; otherwise it prints the apt-get line and stops), builds
+# with CMake and runs.
+#
+#   make demo          build and run the showcase
+#   make test          the whole suite: release, ASan+UBSan, TSan builds
+#   make build         release build in build/ (library, tests, goc-bench)
+#   make bench         goc-bench against Go's runtime, side by side
+#   make test-aarch64  cross-compile for aarch64 and run the tests in qemu
+#   make install       install into PREFIX (default /usr/local)
+
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+DEPS = tools/deps.sh
+CTEST = ctest --output-on-failure -j$(JOBS)
+
+.PHONY: all build demo test test-release test-asan test-tsan bench test-aarch64 install clean
+
+all: build
+
+build:
+	@$(DEPS) build
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_BUILD_BENCH=ON -DGOC_BUILD_EXAMPLES=ON -DGOC_BUILD_TESTS=ON >/dev/null
+	cmake --build build -j$(JOBS)
+
+demo: build
+	./build/examples/demo
+
+test: test-release test-asan test-tsan
+	@echo "make test: release, ASan+UBSan and TSan suites all passed"
+
+test-release: build
+	cd build && $(CTEST)
+
+test-asan:
+	@$(DEPS) build
+	cmake -S . -B build-asan -DGOC_SANITIZE=address -DGOC_BUILD_BENCH=OFF >/dev/null
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && $(CTEST)
+
+test-tsan:
+	@$(DEPS) build
+	cmake -S . -B build-tsan -DGOC_SANITIZE=thread -DGOC_BUILD_BENCH=OFF >/dev/null
+	cmake --build build-tsan -j$(JOBS)
+	cd build-tsan && $(CTEST)
+
+bench: build
+	@$(DEPS) bench
+	tools/bench-compare.sh build/bench/goc-bench
+
+test-aarch64:
+	@$(DEPS) aarch64
+	cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+		-DGOC_BUILD_BENCH=OFF >/dev/null
+	cmake --build build-aarch64 -j$(JOBS)
+	cd build-aarch64 && $(CTEST) -LE slow
+
+install: build
+	cmake --install build --prefix $(PREFIX)
+
+clean:
+	rm -rf build build-asan build-tsan build-aarch64

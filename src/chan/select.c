@@ -1,0 +1,244 @@
+/*
+ * select.c — goc_select, Go's select statement.
+ *
+ * 1. Lock every distinct channel of the cases in address order (the global
+ *    lock order that keeps two selects over the same channels from
+ *    deadlocking), then poll the cases in a random order and complete the
+ *    first that can proceed: among ready cases each is equally likely.
+ * 2. If none can and the caller may wait, queue one waiter per case, all
+ *    pointing at one select_state, arm the timeout timer if there is one,
+ *    and park; the park's unlock step releases every channel lock (and the
+ *    timer heap's) once the goroutine is off its stack.
+ * 3. A channel operation (or the timer) that finds one of these waiters
+ *    claims the whole select with a CAS on select_state.done; losers skip
+ *    the waiter. The winner has already moved the value when the goroutine
+ *    wakes; it relocks the channels to take its other waiters off their
+ *    queues, and makes sure the timer callback is no longer running before
+ *    its stack frame (which holds the timer) goes away.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chan.h"
+
+#define SMALL 8
+#define TIMED_OUT UINT32_MAX
+
+struct select_locks {
+	goc_chan **chans;   /* distinct channels in address order */
+	size_t n;
+	goc_lock *heap_lock; /* the timeout timer's heap, or NULL */
+};
+
+static void lock_all(struct select_locks *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		goc_lock_acquire(&l->chans[i]->lock);
+}
+
+static void unlock_all(struct select_locks *l)
+{
+	for (size_t i = l->n; i-- > 0;)
+		goc_lock_release(&l->chans[i]->lock);
+}
+
+static bool unlock_all_for_park(void *arg)
+{
+	struct select_locks *l = arg;
+	if (l->heap_lock)
+		goc_lock_release(l->heap_lock);
+	unlock_all(l);
+	return true;
+}
+
+struct select_timeout {
+	goc_timer timer;
+	goc_g *g;
+	select_state *sel;
+	uint32_t finished; /* atomic: the callback no longer touches this */
+};
+
+static void select_timeout_fire(goc_timer *t, int64_t now)
+{
+	(void)now;
+	struct select_timeout *st = t->arg;
+	uint32_t zero = 0;
+	goc_g *g = st->g;
+	bool won = __atomic_compare_exchange_n(&st->sel->done, &zero, 1, false, __ATOMIC_ACQ_REL,
+					       __ATOMIC_ACQUIRE);
+	if (won)
+		g->wakeup = TIMED_OUT;
+	__atomic_store_n(&st->finished, 1, __ATOMIC_RELEASE);
+	if (won)
+		goc_ready(g);
+}
+
+static int compare_chan(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (goc_chan *const *)a, y = (uintptr_t) * (goc_chan *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Completes a case on its locked channel if it can proceed now; not for a
+ * send on a closed channel. */
+static bool try_case(goc_select_case *cs, chan_waiter **wake)
+{
+	goc_chan *c = cs->chan;
+	if (cs->dir == GOC_SELECT_SEND)
+		return chan_send_locked(c, cs->elem, wake);
+	bool closed;
+	if (!chan_recv_locked(c, cs->elem, &closed, wake))
+		return false;
+	cs->ok = !closed;
+	return true;
+}
+
+static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_chan **chans,
+			uint32_t *order, chan_waiter *waiters)
+{
+	/* Random poll order over the cases that have a channel (an
+	 * inside-out Fisher-Yates shuffle). */
+	size_t live = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!cases[i].chan)
+			continue;
+		uint32_t j = goc_fastrand() % (uint32_t)(live + 1);
+		order[live] = order[j];
+		order[j] = (uint32_t)i;
+		live++;
+	}
+	size_t nchans = 0;
+	for (size_t i = 0; i < n; i++)
+		if (cases[i].chan)
+			chans[nchans++] = cases[i].chan;
+	qsort(chans, nchans, sizeof *chans, compare_chan);
+	size_t distinct = 0;
+	for (size_t i = 0; i < nchans; i++)
+		if (distinct == 0 || chans[distinct - 1] != chans[i])
+			chans[distinct++] = chans[i];
+	struct select_locks locks = {.chans = chans, .n = distinct, .heap_lock = NULL};
+
+	if (live == 0) {
+		if (timeout == 0)
+			return -1;
+		if (timeout > 0) {
+			goc_sleep(timeout);
+			return -1;
+		}
+		chan_block_forever(n == 0 ? WAIT_SELECT_NO_CASES : WAIT_SELECT);
+	}
+
+	lock_all(&locks);
+	for (size_t k = 0; k < live; k++) {
+		goc_select_case *cs = &cases[order[k]];
+		chan_waiter *wake;
+		if (cs->dir == GOC_SELECT_SEND && cs->chan->closed) {
+			unlock_all(&locks);
+			chan_panic_closed_send();
+		}
+		if (try_case(cs, &wake)) {
+			unlock_all(&locks);
+			if (wake)
+				chan_wake(wake);
+			return (int)order[k];
+		}
+	}
+	if (timeout == 0) {
+		unlock_all(&locks);
+		return -1;
+	}
+
+	goc_g *g = goc_g_self();
+	select_state sel = {0, 0};
+	for (size_t k = 0; k < live; k++) {
+		uint32_t i = order[k];
+		chan_waiter *w = &waiters[k];
+		memset(w, 0, sizeof *w);
+		w->g = g;
+		w->elem = cases[i].elem;
+		w->sel = &sel;
+		w->case_index = (int)i;
+		waitq_push(cases[i].dir == GOC_SELECT_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq,
+			   w);
+	}
+	struct select_timeout st = {.g = g, .sel = &sel};
+	if (timeout > 0) {
+		st.timer.when = goc_now() + timeout;
+		st.timer.fn = select_timeout_fire;
+		st.timer.arg = &st;
+		goc_m *m = goc_m_self();
+		goc_p *p = m && m->p ? m->p : goc_sched.allp[0];
+		if (goc_timer_add_locked(p, &st.timer, &locks.heap_lock))
+			goc_sched_timer_armed(st.timer.when);
+	}
+	goc_park(unlock_all_for_park, &locks, WAIT_SELECT);
+
+	uint32_t fired = g->wakeup;
+	if (timeout > 0 && fired != TIMED_OUT && !goc_timer_del(&st.timer)) {
+		/* The timer was popped and its callback lost the race: wait
+		 * until it has let go of st, which lives in this frame. */
+		while (!__atomic_load_n(&st.finished, __ATOMIC_ACQUIRE))
+			goc_yield();
+	}
+	locks.heap_lock = NULL;
+	lock_all(&locks);
+	chan_waiter *won = NULL;
+	for (size_t k = 0; k < live; k++) {
+		chan_waiter *w = &waiters[k];
+		if ((uint32_t)w->case_index == fired) {
+			won = w;
+			continue;
+		}
+		uint32_t i = (uint32_t)w->case_index;
+		waitq_remove(cases[i].dir == GOC_SELECT_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq,
+			     w);
+	}
+	unlock_all(&locks);
+	if (fired == TIMED_OUT)
+		return -1;
+	goc_select_case *cs = &cases[fired];
+	if (cs->dir == GOC_SELECT_SEND) {
+		if (!won->success)
+			chan_panic_closed_send();
+	} else {
+		cs->ok = won->success;
+		if (!won->success && cs->elem && cs->chan->elem_size)
+			memset(cs->elem, 0, cs->chan->elem_size);
+	}
+	return (int)fired;
+}
+
+int goc_select(goc_select_case *cases, size_t n, int64_t timeout)
+{
+	if (n && !cases)
+		goc_panic("goc_select: NULL cases with n = %zu", n);
+	for (size_t i = 0; i < n; i++) {
+		goc_select_case *cs = &cases[i];
+		if (cs->dir != GOC_SELECT_SEND && cs->dir != GOC_SELECT_RECV)
+			goc_panic("goc_select: case %zu has an invalid direction %d", i, (int)cs->dir);
+		if (cs->chan && cs->dir == GOC_SELECT_SEND && !cs->elem && cs->chan->elem_size)
+			goc_panic("goc_select: send case %zu has a NULL element", i);
+		if (cs->dir == GOC_SELECT_RECV)
+			cs->ok = false;
+	}
+	goc_chan *small_chans[SMALL];
+	uint32_t small_order[SMALL];
+	chan_waiter small_waiters[SMALL];
+	goc_chan **chans = small_chans;
+	uint32_t *order = small_order;
+	chan_waiter *waiters = small_waiters;
+	if (n > SMALL) {
+		chans = malloc(n * sizeof *chans);
+		order = malloc(n * sizeof *order);
+		waiters = malloc(n * sizeof *waiters);
+		if (!chans || !order || !waiters)
+			goc_panic("goc_select: out of memory for %zu cases", n);
+	}
+	int r = select_cases(cases, n, timeout, chans, order, waiters);
+	if (n > SMALL) {
+		free(chans);
+		free(order);
+		free(waiters);
+	}
+	return r;
+}

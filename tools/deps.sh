@@ -1,0 +1,35 @@
+#!/bin/sh
+# deps.sh PURPOSE — makes sure the Debian packages PURPOSE needs are
+# installed. As root it installs what is missing with apt-get; otherwise it
+# prints the exact apt-get line and fails.
+#   build    compilers, CMake, pkg-config, valgrind headers, sanitizer runtimes
+#   bench    build + Go (for the side-by-side comparison) and wrk
+#   aarch64  build + the aarch64 cross compiler and qemu-user
+set -eu
+purpose=${1:-build}
+pkgs="gcc make cmake pkg-config libc6-dev valgrind"
+case "$purpose" in
+build) ;;
+bench) pkgs="$pkgs golang-go wrk" ;;
+aarch64) pkgs="$pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
+*) echo "deps.sh: unknown purpose '$purpose'" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+	echo "deps.sh: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq $missing >/dev/null
+else
+	echo "deps.sh: missing Debian packages:$missing" >&2
+	echo "deps.sh: run as root:  apt-get install -y$missing" >&2
+	exit 1
+fi
