@@ -297,8 +297,6 @@ static goc_m *post_switch(goc_m *m);
  */
 static goc_m *g_switch(goc_m *m, goc_g *from, goc_g *to, bool from_exits)
 {
-	if (from->canary_checked && !goc_stack_canary_ok(from))
-		goc_stack_overflow_canary(from);
 	if (to->flags & G_FLAG_G0) {
 		m->curg = NULL;
 	} else {
@@ -375,6 +373,13 @@ static goc_g *next_local(goc_p *p)
  * g0 when there is none. Returns the M that resumes it later. */
 static goc_m *switch_away(goc_m *m, goc_g *g, bool exits)
 {
+	/* An unguarded stack's overflow shows in the canary below it. It is
+	 * checked when a goroutine blocks, not when it exits: the canary sits
+	 * in another goroutine's (cold) page, and reading it doubled the cost
+	 * of a short-lived goroutine. A finished goroutine's overflow is caught
+	 * when the damaged slot below is next reused (its magic). */
+	if (!exits && g->canary_checked && !goc_stack_canary_ok(g))
+		goc_stack_overflow_canary(g);
 	goc_g *next = next_local(m->p);
 	return g_switch(m, g, next ? next : &m->g0, exits);
 }
@@ -571,6 +576,8 @@ void goc_yield(void)
 		run_due_timers(p);
 		return;
 	}
+	if (g->canary_checked && !goc_stack_canary_ok(g))
+		goc_stack_overflow_canary(g);
 	__atomic_store_n(&g->state, G_RUNNABLE, RLX);
 	m->post = POST_YIELD;
 	m->post_g = g;

@@ -14,10 +14,11 @@
  * the ring, which is what makes a send/receive ping-pong a direct hand-off.
  * It is taken by exchange/CAS because thieves may take it too.
  *
- * The global queue is a linked list (through g->schedlink) under
- * goc_sched.lock. A full ring moves half of itself there in one batch.
+ * The global queue is a growable ring of pointers under goc_sched.lock. A full ring moves half of itself there in one batch.
  */
 #include "runq.h"
+
+#include <stdlib.h>
 
 #include "runtime.h"
 
@@ -28,23 +29,47 @@
 #define CAS_REL(p, e, v) __atomic_compare_exchange_n((p), (e), (v), false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)
 #define CAS_ACQREL(p, e, v) __atomic_compare_exchange_n((p), (e), (v), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 
-/* Appends a linked batch to the global queue; sched.lock held. */
-void globrunq_put_batch_locked(goc_g *head, goc_g *tail, int64_t n)
+/* Makes room for n more in the global ring; sched.lock held. */
+static void globrunq_reserve_locked(size_t n)
 {
-	tail->schedlink = NULL;
-	if (goc_sched.runq_tail)
-		goc_sched.runq_tail->schedlink = head;
-	else
-		goc_sched.runq_head = head;
-	goc_sched.runq_tail = tail;
-	__atomic_store_n(&goc_sched.runq_size, goc_sched.runq_size + n, __ATOMIC_SEQ_CST);
+	size_t size = (size_t)goc_sched.runq_size;
+	if (size + n <= goc_sched.runq_cap)
+		return;
+	size_t cap = goc_sched.runq_cap ? goc_sched.runq_cap : 1024;
+	while (cap < size + n)
+		cap *= 2;
+	goc_g **ring = malloc(cap * sizeof *ring);
+	if (!ring)
+		goc_fatal("out of memory growing the global run queue to %zu", cap);
+	for (size_t i = 0; i < size; i++)
+		ring[i] = goc_sched.runq[(goc_sched.runq_first + i) % goc_sched.runq_cap];
+	free(goc_sched.runq);
+	goc_sched.runq = ring;
+	goc_sched.runq_cap = cap;
+	goc_sched.runq_first = 0;
+}
+
+void globrunq_put_batch_locked(goc_g *const *gs, size_t n)
+{
+	globrunq_reserve_locked(n);
+	size_t size = (size_t)goc_sched.runq_size;
+	for (size_t i = 0; i < n; i++)
+		goc_sched.runq[(goc_sched.runq_first + size + i) % goc_sched.runq_cap] = gs[i];
+	__atomic_store_n(&goc_sched.runq_size, (int64_t)(size + n), __ATOMIC_SEQ_CST);
 }
 
 void globrunq_put(goc_g *g)
 {
 	goc_lock_acquire(&goc_sched.lock);
-	globrunq_put_batch_locked(g, g, 1);
+	globrunq_put_batch_locked(&g, 1);
 	goc_lock_release(&goc_sched.lock);
+}
+
+static goc_g *globrunq_pop_locked(void)
+{
+	goc_g *g = goc_sched.runq[goc_sched.runq_first];
+	goc_sched.runq_first = (goc_sched.runq_first + 1) % goc_sched.runq_cap;
+	return g;
 }
 
 goc_g *globrunq_get_locked(goc_p *p, int max)
@@ -61,19 +86,11 @@ goc_g *globrunq_get_locked(goc_p *p, int max)
 	if (n > RUNQ_SIZE / 2)
 		n = RUNQ_SIZE / 2;
 	__atomic_store_n(&goc_sched.runq_size, size - n, __ATOMIC_RELAXED);
-	goc_g *g = goc_sched.runq_head;
-	goc_sched.runq_head = g->schedlink;
-	if (!goc_sched.runq_head)
-		goc_sched.runq_tail = NULL;
+	goc_g *g = globrunq_pop_locked();
 	/* The caller's ring is empty (or max is 1), so these all fit and
 	 * runq_put never needs the lock we hold. */
-	while (--n > 0) {
-		goc_g *more = goc_sched.runq_head;
-		goc_sched.runq_head = more->schedlink;
-		if (!goc_sched.runq_head)
-			goc_sched.runq_tail = NULL;
-		runq_put(p, more, false);
-	}
+	while (--n > 0)
+		runq_put(p, globrunq_pop_locked(), false);
 	return g;
 }
 
@@ -90,10 +107,8 @@ static bool runq_put_slow(goc_p *p, goc_g *g, uint32_t head, uint32_t tail)
 	if (!CAS_REL(&p->runq_head, &head, head + n))
 		return false;
 	batch[n] = g;
-	for (uint32_t i = 0; i < n; i++)
-		batch[i]->schedlink = batch[i + 1];
 	goc_lock_acquire(&goc_sched.lock);
-	globrunq_put_batch_locked(batch[0], batch[n], n + 1);
+	globrunq_put_batch_locked(batch, n + 1);
 	goc_lock_release(&goc_sched.lock);
 	return true;
 }
@@ -119,6 +134,17 @@ void runq_put(goc_p *p, goc_g *g, bool next)
 	}
 }
 
+/* Starts loading the goroutine that will probably run after the one being
+ * taken: its goc_g and the top of its stack share a page that is, with many
+ * goroutines, out of the cache and the TLB. A prefetch never faults, so a
+ * stale slot is harmless. */
+static void prefetch_next(goc_p *p, uint32_t head)
+{
+	const char *g = (const char *)LOAD_RLX(&p->runq[head % RUNQ_SIZE]);
+	__builtin_prefetch(g);
+	__builtin_prefetch(g - 64);
+}
+
 goc_g *runq_get(goc_p *p)
 {
 	goc_g *next = LOAD_RLX(&p->runnext);
@@ -130,8 +156,11 @@ goc_g *runq_get(goc_p *p)
 		if (tail == head)
 			return NULL;
 		goc_g *g = LOAD_RLX(&p->runq[head % RUNQ_SIZE]);
-		if (CAS_REL(&p->runq_head, &head, head + 1))
+		if (CAS_REL(&p->runq_head, &head, head + 1)) {
+			if (tail - head > 1)
+				prefetch_next(p, head + 1);
 			return g;
+		}
 	}
 }
 
@@ -215,5 +244,5 @@ void runq_drain_to_global_locked(goc_p *p)
 {
 	goc_g *g;
 	while ((g = runq_get(p)) != NULL)
-		globrunq_put_batch_locked(g, g, 1);
+		globrunq_put_batch_locked(&g, 1);
 }

@@ -19,7 +19,7 @@ bool runq_empty(goc_p *p);
 goc_g *runq_steal(goc_p *p, goc_p *victim, bool steal_next);
 
 void globrunq_put(goc_g *g);
-void globrunq_put_batch_locked(goc_g *head, goc_g *tail, int64_t n);
+void globrunq_put_batch_locked(goc_g *const *gs, size_t n);
 /* Takes a fair share of the global queue (at most max if max > 0), one to
  * return and the rest onto p's ring, which must be empty unless max == 1. */
 goc_g *globrunq_get_locked(goc_p *p, int max);

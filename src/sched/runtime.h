@@ -36,6 +36,7 @@ typedef struct goc_p goc_p;
 typedef struct goc_timer goc_timer;
 
 #define RUNQ_SIZE 256
+#define P_GFREE_MAX 128
 
 /* Why a goroutine waits; shown in dumps, as Go words them. */
 typedef enum goc_wait_reason {
@@ -90,7 +91,6 @@ enum g_flags {
 struct goc_g {
 	uint64_t magic;         /* G_MAGIC; checked when a slot is reused */
 	void *sp;               /* saved stack pointer while not running */
-	goc_g *schedlink;       /* next in the global run queue or a free list */
 	uint32_t state;         /* enum g_state; atomic */
 	uint8_t wait_reason;    /* goc_wait_reason while G_WAITING */
 	uint8_t flags;          /* enum g_flags */
@@ -161,8 +161,8 @@ struct goc_p {
 	goc_g *runnext;         /* atomic; readied-by-running G runs next */
 	goc_g *runq[RUNQ_SIZE]; /* atomic elements */
 	/* Free goroutine slots of the default stack size. Owner only. */
-	goc_g *gfree;
 	uint32_t ngfree;
+	goc_g *gfree[P_GFREE_MAX];
 	/* Goroutine ids handed out from a batch reserved globally. */
 	int64_t goid_next, goid_end;
 	/* Counters (owner writes, anyone reads, relaxed). */
@@ -176,7 +176,10 @@ enum { P_IDLE = 0, P_RUNNING = 1, P_DEAD = 2 };
 /* The scheduler's global state. */
 struct goc_sched {
 	goc_lock lock;          /* protects what is marked sched.lock */
-	goc_g *runq_head, *runq_tail; /* global run queue; sched.lock */
+	/* Global run queue: a growable ring of pointers, so moving goroutines
+	 * in and out never touches (cold) goroutine memory. sched.lock. */
+	goc_g **runq;
+	size_t runq_cap, runq_first;
 	int64_t runq_size;      /* atomic reads, writes under sched.lock */
 	goc_p *pidle;           /* idle Ps; sched.lock */
 	int32_t npidle;         /* atomic */

@@ -25,8 +25,11 @@
  * new chunk are handed out in address order, so the slot below a slot in use
  * always carries a canary or is released.
  *
- * Pools. Each P keeps up to P_CACHE_MAX free slots of the default class;
- * beyond that half move to the class's global list (one lock per class).
+ * Pools. Each P keeps up to P_GFREE_MAX free slots of the default class;
+ * beyond that half move to the class's global pool (one lock per class).
+ * Pools are arrays of pointers, not lists threaded through the slots, so
+ * moving slots between them touches no slot memory (a million parked-then-
+ * finished goroutines are a million cold pages).
  * The scavenger (sysmon, once a second) releases the pages of free slots that
  * stayed unused for a whole period; their address range stays reserved and
  * is reused first, so the number of mappings never grows back.
@@ -51,8 +54,7 @@
 
 #define CLASS_MIN_SHIFT 14 /* 16 KiB */
 #define NCLASSES 17        /* 16 KiB .. 1 GiB */
-#define P_CACHE_MAX 64
-#define P_CACHE_MOVE 32
+#define P_CACHE_MOVE (P_GFREE_MAX / 2)
 #define GUARDED_CHUNK_BYTES ((size_t)4 << 20)
 #define GUARDED_CHUNK_MAX_SLOTS 64
 #define CANARY_CHUNK_BYTES ((size_t)64 << 20)
@@ -81,8 +83,8 @@ static size_t nchunks; /* atomic */
 
 struct stack_class {
 	goc_lock lock;
-	goc_g *free;         /* free slots with their goc_g intact */
-	size_t nfree;
+	goc_g **free;        /* free slots with their goc_g intact; a stack */
+	size_t nfree, cap_free;
 	size_t low_water;    /* least nfree since the last scavenge */
 	char **released;     /* slot bases whose pages went back to the kernel */
 	size_t nreleased, cap_released;
@@ -263,22 +265,39 @@ static goc_g *class_carve(struct stack_class *c, int k)
 /* Takes one slot of class k from the global pools; class lock held. */
 static goc_g *class_get_locked(struct stack_class *c, int k)
 {
-	goc_g *g = c->free;
-	if (g) {
-		c->free = g->schedlink;
-		c->nfree--;
+	if (c->nfree) {
+		goc_g *g = c->free[--c->nfree];
 		if (c->nfree < c->low_water)
 			c->low_water = c->nfree;
 		return g;
 	}
-	g = class_take_released(c, k);
+	goc_g *g = class_take_released(c, k);
 	return g ? g : class_carve(c, k);
+}
+
+/* Appends n slots to class k's pool. */
+static void class_put(int k, goc_g *const *gs, size_t n)
+{
+	struct stack_class *c = &classes[k];
+	goc_lock_acquire(&c->lock);
+	if (c->nfree + n > c->cap_free) {
+		size_t cap = c->cap_free ? c->cap_free * 2 : 1024;
+		while (cap < c->nfree + n)
+			cap *= 2;
+		goc_g **grown = realloc(c->free, cap * sizeof *grown);
+		if (!grown)
+			goc_fatal("out of memory growing a stack pool to %zu slots", cap);
+		c->free = grown;
+		c->cap_free = cap;
+	}
+	memcpy(c->free + c->nfree, gs, n * sizeof *gs);
+	c->nfree += n;
+	goc_lock_release(&c->lock);
 }
 
 static void g_reset(goc_g *g)
 {
 	/* Keep the slot's geometry and sanitizer state; clear the identity. */
-	g->schedlink = NULL;
 	g->wait_reason = WAIT_NONE;
 	g->flags &= G_FLAG_GUARDED;
 	g->id = 0;
@@ -296,24 +315,24 @@ goc_g *goc_stack_get(goc_p *p, int k)
 {
 	goc_g *g;
 	if (p && k == default_class) {
-		if (!p->gfree) {
+		if (p->ngfree == 0) {
 			struct stack_class *c = &classes[k];
 			goc_lock_acquire(&c->lock);
 			while (p->ngfree < P_CACHE_MOVE) {
 				goc_g *s = class_get_locked(c, k);
 				if (!s)
 					break;
-				s->schedlink = p->gfree;
-				p->gfree = s;
-				p->ngfree++;
+				p->gfree[p->ngfree++] = s;
 			}
 			goc_lock_release(&c->lock);
-			if (!p->gfree)
+			if (p->ngfree == 0)
 				return NULL;
 		}
-		g = p->gfree;
-		p->gfree = g->schedlink;
-		p->ngfree--;
+		g = p->gfree[--p->ngfree];
+		/* The next spawn will write that slot's goc_g: start the
+		 * (usually cold) load now. */
+		if (p->ngfree)
+			__builtin_prefetch(p->gfree[p->ngfree - 1], 1);
 	} else {
 		struct stack_class *c = &classes[k];
 		goc_lock_acquire(&c->lock);
@@ -329,45 +348,25 @@ goc_g *goc_stack_get(goc_p *p, int k)
 	return g;
 }
 
-static void class_put_list(int k, goc_g *head, goc_g *tail, size_t n)
-{
-	struct stack_class *c = &classes[k];
-	goc_lock_acquire(&c->lock);
-	tail->schedlink = c->free;
-	c->free = head;
-	c->nfree += n;
-	goc_lock_release(&c->lock);
-}
-
 void goc_stack_put(goc_p *p, goc_g *g)
 {
 	__atomic_store_n(&g->state, G_FREE, __ATOMIC_RELEASE);
 	int k = g->size_class;
 	if (p && k == default_class) {
-		g->schedlink = p->gfree;
-		p->gfree = g;
-		if (++p->ngfree > P_CACHE_MAX) {
-			goc_g *head = p->gfree, *tail = head;
-			for (int i = 1; i < P_CACHE_MOVE; i++)
-				tail = tail->schedlink;
-			p->gfree = tail->schedlink;
+		if (p->ngfree == P_GFREE_MAX) {
 			p->ngfree -= P_CACHE_MOVE;
-			class_put_list(k, head, tail, P_CACHE_MOVE);
+			class_put(k, p->gfree + p->ngfree, P_CACHE_MOVE);
 		}
+		p->gfree[p->ngfree++] = g;
 		return;
 	}
-	class_put_list(k, g, g, 1);
+	class_put(k, &g, 1);
 }
 
 void goc_stack_drain_p(goc_p *p)
 {
-	if (!p->gfree)
-		return;
-	goc_g *tail = p->gfree;
-	while (tail->schedlink)
-		tail = tail->schedlink;
-	class_put_list(default_class, p->gfree, tail, p->ngfree);
-	p->gfree = NULL;
+	if (p->ngfree)
+		class_put(default_class, p->gfree, p->ngfree);
 	p->ngfree = 0;
 }
 
@@ -447,24 +446,22 @@ void goc_stack_scavenge(void)
 				c->cap_released = cap;
 			}
 		}
-		goc_g *list = NULL;
-		for (size_t i = 0; i < n; i++) {
-			goc_g *g = c->free;
-			c->free = g->schedlink;
-			g->schedlink = list;
-			list = g;
+		/* The bottom of the pool is what has been unused longest. */
+		goc_g **cold = n ? malloc(n * sizeof *cold) : NULL;
+		if (cold) {
+			memcpy(cold, c->free, n * sizeof *cold);
+			memmove(c->free, c->free + n, (c->nfree - n) * sizeof *c->free);
+			c->nfree -= n;
 		}
-		c->nfree -= n;
 		c->low_water = c->nfree;
 		goc_lock_release(&c->lock);
-		if (!n)
+		if (!cold)
 			continue;
-		/* Release outside the lock; the slots are in nobody's list now. */
-		char **bases = malloc(n * sizeof *bases);
-		size_t nb = 0;
-		while (list) {
-			goc_g *g = list;
-			list = g->schedlink;
+		/* Only sysmon scavenges, and takers only shrink `released`, so
+		 * the room reserved above is still there when we come back. */
+		/* Release outside the lock; the slots are in nobody's pool now. */
+		for (size_t i = 0; i < n; i++) {
+			goc_g *g = cold[i];
 			char *base = g->stack_lo - ((g->flags & G_FLAG_GUARDED) ? page_size : 0);
 			uintptr_t tag = ((g->flags & G_FLAG_GUARDED) ? 1 : 0) | (g->canary_checked ? 2 : 0);
 #ifdef GOC_TSAN
@@ -473,14 +470,13 @@ void goc_stack_scavenge(void)
 #endif
 			char *from = base + ((g->flags & G_FLAG_GUARDED) ? page_size : 0);
 			prim_release(from, (size_t)(base + class_size(k) - from));
-			if (bases)
-				bases[nb++] = (char *)((uintptr_t)base | tag);
+			cold[i] = (goc_g *)((uintptr_t)base | tag);
 		}
 		goc_lock_acquire(&c->lock);
-		for (size_t i = 0; i < nb; i++)
-			c->released[c->nreleased++] = bases[i];
+		for (size_t i = 0; i < n; i++)
+			c->released[c->nreleased++] = (char *)cold[i];
 		goc_lock_release(&c->lock);
-		free(bases);
+		free(cold);
 	}
 }
 
