@@ -29,6 +29,13 @@
 #define CAS_REL(p, e, v) __atomic_compare_exchange_n((p), (e), (v), false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)
 #define CAS_ACQREL(p, e, v) __atomic_compare_exchange_n((p), (e), (v), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 
+/* How many goroutines one pull from the global queue may move to a P. Go
+ * takes up to half a ring (128); a smaller batch leaves room in the ring for
+ * goroutines readied locally (timers, channels), which would otherwise
+ * overflow back to the global queue's tail behind everything waiting there
+ * (with 100,000 fresh goroutines queued that cost tens of milliseconds). */
+#define GLOBRUNQ_BATCH 32
+
 /* Makes room for n more in the global ring; sched.lock held. */
 static void globrunq_reserve_locked(size_t n)
 {
@@ -83,8 +90,8 @@ goc_g *globrunq_get_locked(goc_p *p, int max)
 		n = size;
 	if (max > 0 && n > max)
 		n = max;
-	if (n > RUNQ_SIZE / 2)
-		n = RUNQ_SIZE / 2;
+	if (n > GLOBRUNQ_BATCH)
+		n = GLOBRUNQ_BATCH;
 	__atomic_store_n(&goc_sched.runq_size, size - n, __ATOMIC_RELAXED);
 	goc_g *g = globrunq_pop_locked();
 	/* The caller's ring is empty (or max is 1), so these all fit and

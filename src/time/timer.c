@@ -24,9 +24,18 @@
 
 #define ARITY 4
 
+/* A heap entry carries the sort key, so sifting compares entries without
+ * touching the timers themselves (they live on goroutine stacks, each on a
+ * page of its own: a miss apiece). */
+struct heap_entry {
+	int64_t when;
+	uint64_t seq;
+	goc_timer *t;
+};
+
 struct timer_heap {
 	goc_lock lock;
-	goc_timer **items;
+	struct heap_entry *items;
 	size_t n, cap;
 	int64_t earliest; /* atomic */
 	uint64_t seq;
@@ -40,60 +49,60 @@ struct timer_heap *goc_timer_heap_new(void)
 	return h;
 }
 
-static bool before(const goc_timer *a, const goc_timer *b)
+static bool before(const struct heap_entry *a, const struct heap_entry *b)
 {
 	return a->when < b->when || (a->when == b->when && a->seq < b->seq);
 }
 
-static void place(struct timer_heap *h, size_t i, goc_timer *t)
+static void place(struct timer_heap *h, size_t i, struct heap_entry e)
 {
-	h->items[i] = t;
-	t->index = i;
+	h->items[i] = e;
+	e.t->index = i;
 }
 
 static void sift_up(struct timer_heap *h, size_t i)
 {
-	goc_timer *t = h->items[i];
+	struct heap_entry e = h->items[i];
 	while (i > 0) {
 		size_t parent = (i - 1) / ARITY;
-		if (!before(t, h->items[parent]))
+		if (!before(&e, &h->items[parent]))
 			break;
 		place(h, i, h->items[parent]);
 		i = parent;
 	}
-	place(h, i, t);
+	place(h, i, e);
 }
 
 static void sift_down(struct timer_heap *h, size_t i)
 {
-	goc_timer *t = h->items[i];
+	struct heap_entry e = h->items[i];
 	for (;;) {
 		size_t first = i * ARITY + 1, best = i;
-		goc_timer *best_t = t;
+		const struct heap_entry *best_e = &e;
 		for (size_t c = first; c < first + ARITY && c < h->n; c++) {
-			if (before(h->items[c], best_t)) {
+			if (before(&h->items[c], best_e)) {
 				best = c;
-				best_t = h->items[c];
+				best_e = &h->items[c];
 			}
 		}
 		if (best == i)
 			break;
-		place(h, i, best_t);
+		place(h, i, *best_e);
 		i = best;
 	}
-	place(h, i, t);
+	place(h, i, e);
 }
 
 static void update_earliest(struct timer_heap *h)
 {
-	__atomic_store_n(&h->earliest, h->n ? h->items[0]->when : 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&h->earliest, h->n ? h->items[0].when : 0, __ATOMIC_SEQ_CST);
 }
 
 static void insert_locked(struct timer_heap *h, goc_timer *t)
 {
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 64;
-		goc_timer **items = realloc(h->items, cap * sizeof *items);
+		struct heap_entry *items = realloc(h->items, cap * sizeof *items);
 		if (!items)
 			goc_fatal("out of memory growing a timer heap to %zu timers", cap);
 		h->items = items;
@@ -101,19 +110,19 @@ static void insert_locked(struct timer_heap *h, goc_timer *t)
 	}
 	t->seq = h->seq++;
 	__atomic_store_n(&t->heap, h, __ATOMIC_RELEASE);
-	place(h, h->n++, t);
-	sift_up(h, t->index);
+	h->items[h->n] = (struct heap_entry){.when = t->when, .seq = t->seq, .t = t};
+	sift_up(h, h->n++);
 	update_earliest(h);
 }
 
 static void remove_locked(struct timer_heap *h, goc_timer *t)
 {
 	size_t i = t->index;
-	goc_timer *last = h->items[--h->n];
+	struct heap_entry last = h->items[--h->n];
 	if (i != h->n) {
 		place(h, i, last);
 		sift_down(h, i);
-		sift_up(h, last->index);
+		sift_up(h, last.t->index);
 	}
 	__atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE);
 	update_earliest(h);
@@ -125,7 +134,7 @@ bool goc_timer_add_locked(goc_p *p, goc_timer *t, goc_lock **heap_lock)
 	goc_lock_acquire(&h->lock);
 	insert_locked(h, t);
 	*heap_lock = &h->lock;
-	return h->items[0] == t;
+	return h->items[0].t == t;
 }
 
 void goc_timer_add(goc_p *p, goc_timer *t)
@@ -169,8 +178,8 @@ size_t goc_timers_count(struct timer_heap *h)
 int64_t goc_timers_run(struct timer_heap *h, int64_t now)
 {
 	goc_lock_acquire(&h->lock);
-	while (h->n && h->items[0]->when <= now) {
-		goc_timer *t = h->items[0];
+	while (h->n && h->items[0].when <= now) {
+		goc_timer *t = h->items[0].t;
 		remove_locked(h, t);
 		if (t->period > 0) {
 			/* A ticker: next tick on its grid, skipping ticks that
@@ -183,7 +192,7 @@ int64_t goc_timers_run(struct timer_heap *h, int64_t now)
 		t->fn(t, now);
 		goc_lock_acquire(&h->lock);
 	}
-	int64_t next = h->n ? h->items[0]->when : 0;
+	int64_t next = h->n ? h->items[0].when : 0;
 	goc_lock_release(&h->lock);
 	return next;
 }
@@ -196,11 +205,11 @@ void goc_timers_move(struct timer_heap *from, goc_p *to)
 	goc_lock_acquire(&from->lock);
 	goc_lock_acquire(&dst->lock);
 	while (from->n) {
-		goc_timer *t = from->items[0];
+		goc_timer *t = from->items[0].t;
 		remove_locked(from, t);
 		insert_locked(dst, t);
 	}
-	int64_t first = dst->n ? dst->items[0]->when : 0;
+	int64_t first = dst->n ? dst->items[0].when : 0;
 	goc_lock_release(&dst->lock);
 	goc_lock_release(&from->lock);
 	if (first)
