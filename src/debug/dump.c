@@ -6,8 +6,7 @@
  *   	name "worker"
  *   created by main_worker+0x2c in goroutine 1
  *
- * All goroutines are found by walking the stack slots (stack.c): a live
- * goroutine's goc_g is at the top of its slot. Output goes through goc_buf,
+ * All goroutines are found by walking the descriptor regions (gpool.c). Output goes through goc_buf,
  * so this works with a broken heap; symbol names come from dladdr, which
  * knows the program's dynamic symbols (link with -rdynamic to see static
  * binaries' functions).
@@ -116,5 +115,5 @@ static void dump_one(goc_g *g, void *arg)
 void goc_dump_all(int fd)
 {
 	struct dump_ctx c = {.fd = fd, .now = prim_nanotime()};
-	goc_stack_for_each_g(dump_one, &c);
+	goc_g_for_each(dump_one, &c);
 }

@@ -84,7 +84,6 @@ __attribute__((noinline)) static goc_g *foreign_g(void)
 		g = calloc(1, sizeof *g);
 		if (!g)
 			goc_fatal("out of memory for a thread's goc state");
-		g->magic = G_MAGIC;
 		g->flags = G_FLAG_FOREIGN;
 		g->state = G_RUNNING;
 		__atomic_fetch_add(&goc_sched.nforeign, 1, SEQ_CST);
@@ -185,6 +184,7 @@ static void p_retire_locked(goc_p *p)
 	runq_drain_to_global_locked(p);
 	goc_timers_move(p->timers, goc_sched.allp[0]);
 	goc_stack_drain_p(p);
+	goc_g_drain_p(p);
 	p->status = P_DEAD;
 	p->m = NULL;
 }
@@ -236,7 +236,6 @@ static goc_m *m_new_locked(goc_p *nextp, bool spinning)
 	m->id = goc_sched.mcount++;
 	m->nextp = nextp;
 	m->spinning = spinning;
-	m->g0.magic = G_MAGIC;
 	m->g0.flags = G_FLAG_G0;
 	m->fastrand = 0x9E3779B97F4A7C15ull * (uint64_t)(m->id + 1) | 1;
 	m->alllink = goc_sched.allm;
@@ -290,6 +289,18 @@ static void reset_spinning(goc_m *m)
 /* ---- switching ---- */
 
 static goc_m *post_switch(goc_m *m);
+static void g_entry(void *transfer);
+
+/* A goroutine about to run for the first time gets its stack now, from
+ * this P's cache: usually the one a goroutine just finished with. */
+static void first_run_prepare(goc_m *m, goc_g *g)
+{
+	if (!goc_stack_attach(m->p, g))
+		goc_fatal("out of memory for the stack of goroutine %lld (%zu KiB)",
+			  (long long)g->id, g->stack_size / 1024);
+	san_g_created(g);
+	g->sp = goc_ctx_make((void *)((uintptr_t)g->slot & ~(uintptr_t)15), g_entry);
+}
 
 /*
  * Switches m from `from` to `to`; returns, once `from` is resumed, the M
@@ -300,6 +311,8 @@ static goc_m *g_switch(goc_m *m, goc_g *from, goc_g *to, bool from_exits)
 	if (to->flags & G_FLAG_G0) {
 		m->curg = NULL;
 	} else {
+		if (!to->sp)
+			first_run_prepare(m, to);
 		m->curg = to;
 		to->m = m;
 		__atomic_store_n(&to->state, G_RUNNING, RLX);
@@ -342,8 +355,8 @@ static goc_m *post_switch(goc_m *m)
 		break;
 	case POST_EXIT:
 		m->post = POST_NONE;
-		san_g_exited(prev);
-		goc_stack_put(m->p, prev);
+		goc_stack_detach(m->p, prev);
+		goc_g_free(m->p, prev);
 		break;
 	}
 	if (m->p)
@@ -378,7 +391,7 @@ static goc_m *switch_away(goc_m *m, goc_g *g, bool exits)
 	 * in another goroutine's (cold) page, and reading it doubled the cost
 	 * of a short-lived goroutine. A finished goroutine's overflow is caught
 	 * when the damaged slot below is next reused (its magic). */
-	if (!exits && g->canary_checked && !goc_stack_canary_ok(g))
+	if (!exits && !goc_stack_canary_ok(g))
 		goc_stack_overflow_canary(g);
 	goc_g *next = next_local(m->p);
 	return g_switch(m, g, next ? next : &m->g0, exits);
@@ -501,11 +514,12 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 	}
 	goc_m *m = goc_m_self();
 	goc_p *p = m ? m->p : NULL;
-	goc_g *g = goc_stack_get(p, k);
+	goc_g *g = goc_g_alloc(p);
 	if (!g) {
 		errno = ENOMEM;
 		return 0;
 	}
+	g->size_class = (uint8_t)k;
 	goc_g *parent = m ? m->curg : tls_foreign_g;
 	g->id = goid_new(p);
 	g->parent_id = parent ? parent->id : 0;
@@ -518,8 +532,6 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 		strncpy(g->name, opts->name, sizeof g->name - 1);
 		g->name[sizeof g->name - 1] = 0;
 	}
-	san_g_created(g);
-	g->sp = goc_ctx_make((void *)((uintptr_t)g & ~(uintptr_t)15), g_entry);
 	__atomic_store_n(&g->state, G_RUNNABLE, RLX);
 	int64_t id = g->id;
 	if (p) {
@@ -576,7 +588,7 @@ void goc_yield(void)
 		run_due_timers(p);
 		return;
 	}
-	if (g->canary_checked && !goc_stack_canary_ok(g))
+	if (!goc_stack_canary_ok(g))
 		goc_stack_overflow_canary(g);
 	__atomic_store_n(&g->state, G_RUNNABLE, RLX);
 	m->post = POST_YIELD;

@@ -72,46 +72,60 @@ enum g_state {
 enum g_flags {
 	G_FLAG_FOREIGN = 1 << 0, /* a plain thread's stand-in: parks on a futex */
 	G_FLAG_G0 = 1 << 1,      /* an M's scheduler context */
-	G_FLAG_GUARDED = 1 << 2, /* its stack has a guard page below */
-	G_FLAG_MAIN = 1 << 3,    /* the goroutine of goc_main */
+	G_FLAG_MAIN = 1 << 2,    /* the goroutine of goc_main */
 };
 
-#define G_MAGIC 0x60C60C60C60C60C6ull
 
 /*
- * A goroutine. Lives at the top of its stack slot (stack.c), so a parked
- * goroutine that touched little stack costs one page in all.
- *
- *   slot:  [guard page?][ stack, grows down ... ][ goc_g ]
- *          ^lo          ^stack_lo               ^initial sp
+ * A goroutine's descriptor. Descriptors live in dense arrays (gpool.c) and
+ * are reused, never freed; a goroutine gets a stack slot (stack.c) only
+ * when it first runs, and gives it back when it finishes, so a burst of
+ * spawns touches 192-byte descriptors rather than a page per goroutine, and
+ * a goroutine that starts as another ends runs on the stack just freed.
  *
  * Fields written only by the goroutine itself or by the M running it need no
  * lock; state is atomic (readiers CAS it); the rest is set at creation.
  */
 struct goc_g {
-	uint64_t magic;         /* G_MAGIC; checked when a slot is reused */
-	void *sp;               /* saved stack pointer while not running */
+	void *sp;               /* saved stack pointer while not running; NULL before the first run */
 	uint32_t state;         /* enum g_state; atomic */
 	uint8_t wait_reason;    /* goc_wait_reason while G_WAITING */
 	uint8_t flags;          /* enum g_flags */
-	uint8_t size_class;     /* stack size class, see stack.c */
-	uint8_t canary_checked; /* slot has no guard page: check the canary */
+	uint8_t size_class;     /* stack size class to run on, see stack.c */
+	uint8_t reserved;
 	int64_t id;
 	int64_t parent_id;
 	void *create_pc;        /* return address in the code that called goc_go */
-	int64_t wait_since;     /* goc_now() when it last parked */
+	int64_t wait_since;     /* coarse goc_now() when it last parked */
 	goc_fn fn;
 	void *arg;
 	goc_m *m;               /* the M running it, while G_RUNNING */
+	struct goc_slot *slot;  /* its stack, from the first run to the end */
 	char *stack_lo;         /* lowest usable stack address */
-	size_t stack_size;      /* usable bytes from stack_lo to the goc_g */
+	size_t stack_size;      /* usable bytes above stack_lo */
 	int saved_errno;
-	uint32_t wakeup;        /* set by whoever readies it: which case woke it (select) */
-	void *waiting;          /* the wait record it is parked on (channels) */
+	uint32_t wakeup;        /* set by whoever readies it: which select case woke it */
 	void *asan_fake_stack;
-	void *tsan_fiber;
-	unsigned valgrind_stack_id;
+	void *tsan_fiber;       /* created once per descriptor, reused */
 	char name[32];
+};
+
+/*
+ * The header at the top of every stack slot. The canary word above it is the
+ * slot's last 8 bytes; see stack.c.
+ *
+ *   slot:  [guard page?][ stack, grows down ... ][ goc_slot | canary ]
+ *          ^base        ^stack_lo                ^initial sp
+ */
+struct goc_slot {
+	uint64_t magic;         /* SLOT_MAGIC; checked when the slot is reused */
+	goc_g *owner;           /* atomic: goroutine running on it, or NULL */
+	uint8_t size_class;
+	uint8_t guarded;        /* a guard page lies below stack_lo */
+	uint8_t check_below;    /* no guard: check the canary of the slot below */
+	uint8_t reserved;
+	unsigned valgrind_id;
+	char *stack_lo;
 };
 
 /* What the context that resumes after a switch must do for the one that
@@ -120,7 +134,7 @@ enum post_switch {
 	POST_NONE = 0,
 	POST_PARK,  /* run the unlock callback; re-ready if it says so */
 	POST_YIELD, /* put the previous G back on the run queue */
-	POST_EXIT,  /* free the previous G's slot */
+	POST_EXIT,  /* free the previous G's stack and descriptor */
 };
 
 typedef bool (*goc_unlock_fn)(void *lock);
@@ -160,9 +174,11 @@ struct goc_p {
 	uint32_t runq_tail;     /* atomic; stored by the owner only */
 	goc_g *runnext;         /* atomic; readied-by-running G runs next */
 	goc_g *runq[RUNQ_SIZE]; /* atomic elements */
-	/* Free goroutine slots of the default stack size. Owner only. */
-	uint32_t ngfree;
+	/* Free goroutine descriptors, and free stack slots of the default
+	 * size. Owner only. */
+	uint32_t ngfree, nsfree;
 	goc_g *gfree[P_GFREE_MAX];
+	struct goc_slot *sfree[P_GFREE_MAX];
 	/* Goroutine ids handed out from a batch reserved globally. */
 	int64_t goid_next, goid_end;
 	/* Counters (owner writes, anyone reads, relaxed). */
@@ -228,22 +244,31 @@ _Noreturn void goc_panic(const char *fmt, ...) __attribute__((format(printf, 1, 
 /* Prints "fatal error: ..." and exits with status 2 after a dump. */
 _Noreturn void goc_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- goroutine descriptors (gpool.c) ---- */
+
+/* A free descriptor with its identity cleared, or NULL. */
+goc_g *goc_g_alloc(goc_p *p);
+void goc_g_free(goc_p *p, goc_g *g);
+void goc_g_drain_p(goc_p *p);
+/* Calls fn on every goroutine that exists (not free, not finished). */
+void goc_g_for_each(void (*fn)(goc_g *g, void *arg), void *arg);
+
 /* ---- stacks (stack.c) ---- */
 
 void goc_stack_module_init(void);
-_Noreturn void goc_stack_overflow_canary(goc_g *g);
 size_t goc_stack_default_size(void);
 int goc_stack_class_of(size_t size, size_t *rounded);
-/* A free slot's goc_g (zeroed identity fields), or NULL. */
-goc_g *goc_stack_get(goc_p *p, int size_class);
-void goc_stack_put(goc_p *p, goc_g *g);
+/* Gives g a stack of its size class and prepares its first context;
+ * false if no memory could be had. */
+bool goc_stack_attach(goc_p *p, goc_g *g);
+/* Takes back g's stack. */
+void goc_stack_detach(goc_p *p, goc_g *g);
 void goc_stack_drain_p(goc_p *p);
 void goc_stack_scavenge(void);
 bool goc_stack_canary_ok(const goc_g *g);
+_Noreturn void goc_stack_overflow_canary(goc_g *g);
 void goc_stack_install_overflow_handler(void);
 void goc_stack_thread_init(goc_m *m);
-/* Calls fn on every goroutine slot that is not free. */
-void goc_stack_for_each_g(void (*fn)(goc_g *g, void *arg), void *arg);
 /* The goroutine whose guard page holds addr, or NULL. Signal-safe. */
 goc_g *goc_stack_guard_owner(const void *addr);
 

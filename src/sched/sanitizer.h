@@ -6,9 +6,10 @@
  * __sanitizer_finish_switch_fiber (a context that leaves for good passes NULL
  * so its fake stack is freed). TSan keeps one fiber per goroutine and is
  * told before each switch; it must not destroy the fiber it runs on, so a
- * finished goroutine's fiber is destroyed by the next context. Valgrind needs
+ * goroutine descriptor keeps its fiber for its next goroutine. Valgrind needs
  * each stack registered once so it does not mistake a switch for a huge
- * stack frame. In a build without these tools every hook compiles to nothing.
+ * stack frame (stack.c does that when it makes a slot). In a build without
+ * these tools every hook compiles to nothing.
  */
 #ifndef GOC_SCHED_SANITIZER_H
 #define GOC_SCHED_SANITIZER_H
@@ -32,14 +33,12 @@
 #endif
 
 #ifdef GOC_ASAN
+#include <pthread.h> /* pthread_getattr_np: includers define _GNU_SOURCE */
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 #ifdef GOC_TSAN
 #include <sanitizer/tsan_interface.h>
-#endif
-#ifdef GOC_HAVE_VALGRIND
-#include <valgrind/valgrind.h>
 #endif
 
 /* Bounds of the stack a context runs on, for ASan. g0 uses its thread's. */
@@ -76,7 +75,8 @@ static inline void san_after_switch(goc_g *self)
 	(void)self;
 }
 
-/* A new goroutine slot is about to run for the first time. */
+/* A goroutine is about to run for the first time, on a stack that another
+ * goroutine may have used before. */
 static inline void san_g_created(goc_g *g)
 {
 #ifdef GOC_TSAN
@@ -87,12 +87,6 @@ static inline void san_g_created(goc_g *g)
 	/* A previous goroutine on this slot may have left poisoned frames. */
 	__asan_unpoison_memory_region(g->stack_lo, g->stack_size);
 #endif
-	(void)g;
-}
-
-/* A goroutine has finished; called from another context. */
-static inline void san_g_exited(goc_g *g)
-{
 	(void)g;
 }
 
@@ -115,15 +109,6 @@ static inline void san_g0_init(goc_g *g0)
 	}
 #endif
 	(void)g0;
-}
-
-static inline void san_stack_register(goc_g *g)
-{
-#ifdef GOC_HAVE_VALGRIND
-	if (!g->valgrind_stack_id)
-		g->valgrind_stack_id = VALGRIND_STACK_REGISTER(g->stack_lo, (char *)g);
-#endif
-	(void)g;
 }
 
 #endif

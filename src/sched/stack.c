@@ -3,8 +3,10 @@
  * per P, guarded against overflow, given back to the kernel when idle.
  *
  * A slot is a power-of-two range of address space (16 KiB .. 1 GiB; size
- * class k is 16 KiB << k). Its goc_g lives at the top, the stack grows down
- * from just below it; only the pages a goroutine touches are ever committed.
+ * class k is 16 KiB << k). A small header (struct goc_slot) and a canary
+ * word live at the top, the stack grows down from just below them; only the
+ * pages a goroutine touches are ever committed. A goroutine holds a slot
+ * from its first run to its end (goc_stack_attach / goc_stack_detach).
  *
  * Overflow protection and the kernel's mapping budget. Every guard page
  * splits a mapping, and the kernel caps a process at vm.max_map_count
@@ -25,11 +27,11 @@
  * new chunk are handed out in address order, so the slot below a slot in use
  * always carries a canary or is released.
  *
- * Pools. Each P keeps up to P_GFREE_MAX free slots of the default class;
- * beyond that half move to the class's global pool (one lock per class).
- * Pools are arrays of pointers, not lists threaded through the slots, so
- * moving slots between them touches no slot memory (a million parked-then-
- * finished goroutines are a million cold pages).
+ * Pools. Each P keeps up to P_GFREE_MAX free slots of the default class, in
+ * LIFO order so the next goroutine starts on the stack the last one left
+ * warm in the cache; beyond that half move to the class's global pool (one
+ * lock per class). Pools are arrays of pointers, not lists threaded through
+ * the slots, so moving slots between them touches no slot memory.
  * The scavenger (sysmon, once a second) releases the pages of free slots that
  * stayed unused for a whole period; their address range stays reserved and
  * is reused first, so the number of mappings never grows back.
@@ -52,6 +54,10 @@
 #include "runtime.h"
 #include "sanitizer.h"
 
+#ifdef GOC_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
 #define CLASS_MIN_SHIFT 14 /* 16 KiB */
 #define NCLASSES 17        /* 16 KiB .. 1 GiB */
 #define P_CACHE_MOVE (P_GFREE_MAX / 2)
@@ -63,8 +69,9 @@
 #define MAP_RESERVE_FOR_PROGRAM 16384
 #define ALTSTACK_SIZE (64 * 1024)
 
-/* Bytes at the top of a slot: the goc_g, then the canary word above it. */
-#define G_AREA (((sizeof(goc_g) + 8) + 63) & ~(size_t)63)
+#define SLOT_MAGIC 0x60C5107060C51070ull
+/* Bytes at the top of a slot: the goc_slot, then the canary word above it. */
+#define SLOT_AREA (((sizeof(struct goc_slot) + 8) + 15) & ~(size_t)15)
 
 struct chunk {
 	char *base;       /* first slot (after the chunk guard, if any) */
@@ -83,7 +90,7 @@ static size_t nchunks; /* atomic */
 
 struct stack_class {
 	goc_lock lock;
-	goc_g **free;        /* free slots with their goc_g intact; a stack */
+	struct goc_slot **free; /* free slots with their header intact; a stack */
 	size_t nfree, cap_free;
 	size_t low_water;    /* least nfree since the last scavenge */
 	char **released;     /* slot bases whose pages went back to the kernel */
@@ -215,30 +222,31 @@ static struct chunk *chunk_new(int k)
 	return entry;
 }
 
-static goc_g *slot_g(char *slot_base, size_t slot_size)
+static struct goc_slot *slot_hdr(char *slot_base, size_t slot_size)
 {
-	return (goc_g *)(slot_base + slot_size - G_AREA);
+	return (struct goc_slot *)(slot_base + slot_size - SLOT_AREA);
 }
 
-/* Sets up the goc_g of a slot whose memory is zero (new or released). */
-static goc_g *slot_init(char *slot_base, int k, bool guarded, bool check_below)
+/* Sets up the header of a slot whose memory is zero (new or released). */
+static struct goc_slot *slot_init(char *slot_base, int k, bool guarded, bool check_below)
 {
-	size_t slot = class_size(k);
-	goc_g *g = slot_g(slot_base, slot);
-	g->magic = G_MAGIC;
-	g->size_class = (uint8_t)k;
-	g->stack_lo = slot_base + (guarded ? page_size : 0);
-	g->stack_size = (size_t)((char *)g - g->stack_lo);
-	g->flags = guarded ? G_FLAG_GUARDED : 0;
-	g->canary_checked = check_below;
-	*(uint64_t *)(slot_base + slot - 8) = CANARY;
-	san_stack_register(g);
-	return g;
+	size_t size = class_size(k);
+	struct goc_slot *s = slot_hdr(slot_base, size);
+	s->magic = SLOT_MAGIC;
+	s->size_class = (uint8_t)k;
+	s->guarded = guarded;
+	s->check_below = check_below;
+	s->stack_lo = slot_base + (guarded ? page_size : 0);
+	*(uint64_t *)(slot_base + size - 8) = CANARY;
+#ifdef GOC_HAVE_VALGRIND
+	s->valgrind_id = VALGRIND_STACK_REGISTER(s->stack_lo, (char *)s);
+#endif
+	return s;
 }
 
 /* Released slots are remembered by base address; bit 0 says guarded, bit 1
  * says the slot below carries a canary to check. */
-static goc_g *class_take_released(struct stack_class *c, int k)
+static struct goc_slot *class_take_released(struct stack_class *c, int k)
 {
 	if (c->nreleased == 0)
 		return NULL;
@@ -246,7 +254,7 @@ static goc_g *class_take_released(struct stack_class *c, int k)
 	return slot_init((char *)(v & ~(uintptr_t)3), k, v & 1, v & 2);
 }
 
-static goc_g *class_carve(struct stack_class *c, int k)
+static struct goc_slot *class_carve(struct stack_class *c, int k)
 {
 	struct chunk *ch = c->carving;
 	if (!ch || ch->used == ch->nslots) {
@@ -257,26 +265,26 @@ static goc_g *class_carve(struct stack_class *c, int k)
 	}
 	uint32_t i = ch->used;
 	char *base = ch->base + (size_t)i * ch->slot_size;
-	goc_g *g = slot_init(base, k, ch->guarded, !ch->guarded && i > 0);
+	struct goc_slot *s = slot_init(base, k, ch->guarded, !ch->guarded && i > 0);
 	__atomic_store_n(&ch->used, i + 1, __ATOMIC_RELEASE);
-	return g;
+	return s;
 }
 
 /* Takes one slot of class k from the global pools; class lock held. */
-static goc_g *class_get_locked(struct stack_class *c, int k)
+static struct goc_slot *class_get_locked(struct stack_class *c, int k)
 {
 	if (c->nfree) {
-		goc_g *g = c->free[--c->nfree];
+		struct goc_slot *s = c->free[--c->nfree];
 		if (c->nfree < c->low_water)
 			c->low_water = c->nfree;
-		return g;
+		return s;
 	}
-	goc_g *g = class_take_released(c, k);
-	return g ? g : class_carve(c, k);
+	struct goc_slot *s = class_take_released(c, k);
+	return s ? s : class_carve(c, k);
 }
 
 /* Appends n slots to class k's pool. */
-static void class_put(int k, goc_g *const *gs, size_t n)
+static void class_put(int k, struct goc_slot *const *ss, size_t n)
 {
 	struct stack_class *c = &classes[k];
 	goc_lock_acquire(&c->lock);
@@ -284,95 +292,88 @@ static void class_put(int k, goc_g *const *gs, size_t n)
 		size_t cap = c->cap_free ? c->cap_free * 2 : 1024;
 		while (cap < c->nfree + n)
 			cap *= 2;
-		goc_g **grown = realloc(c->free, cap * sizeof *grown);
+		struct goc_slot **grown = realloc(c->free, cap * sizeof *grown);
 		if (!grown)
 			goc_fatal("out of memory growing a stack pool to %zu slots", cap);
 		c->free = grown;
 		c->cap_free = cap;
 	}
-	memcpy(c->free + c->nfree, gs, n * sizeof *gs);
+	memcpy(c->free + c->nfree, ss, n * sizeof *ss);
 	c->nfree += n;
 	goc_lock_release(&c->lock);
 }
 
-static void g_reset(goc_g *g)
+static struct goc_slot *slot_get(goc_p *p, int k)
 {
-	/* Keep the slot's geometry and sanitizer state; clear the identity. */
-	g->wait_reason = WAIT_NONE;
-	g->flags &= G_FLAG_GUARDED;
-	g->id = 0;
-	g->parent_id = 0;
-	g->create_pc = NULL;
-	g->wait_since = 0;
-	g->m = NULL;
-	g->saved_errno = 0;
-	g->wakeup = 0;
-	g->waiting = NULL;
-	g->name[0] = 0;
-}
-
-goc_g *goc_stack_get(goc_p *p, int k)
-{
-	goc_g *g;
+	struct goc_slot *s;
 	if (p && k == default_class) {
-		if (p->ngfree == 0) {
+		if (p->nsfree == 0) {
 			struct stack_class *c = &classes[k];
 			goc_lock_acquire(&c->lock);
-			while (p->ngfree < P_CACHE_MOVE) {
-				goc_g *s = class_get_locked(c, k);
-				if (!s)
+			while (p->nsfree < P_CACHE_MOVE) {
+				struct goc_slot *got = class_get_locked(c, k);
+				if (!got)
 					break;
-				p->gfree[p->ngfree++] = s;
+				p->sfree[p->nsfree++] = got;
 			}
 			goc_lock_release(&c->lock);
-			if (p->ngfree == 0)
+			if (p->nsfree == 0)
 				return NULL;
 		}
-		g = p->gfree[--p->ngfree];
-		/* The next spawn will write that slot's goc_g: start the
-		 * (usually cold) load now. */
-		if (p->ngfree)
-			__builtin_prefetch(p->gfree[p->ngfree - 1], 1);
+		s = p->sfree[--p->nsfree];
 	} else {
 		struct stack_class *c = &classes[k];
 		goc_lock_acquire(&c->lock);
-		g = class_get_locked(c, k);
+		s = class_get_locked(c, k);
 		goc_lock_release(&c->lock);
-		if (!g)
+		if (!s)
 			return NULL;
 	}
-	if (g->magic != G_MAGIC)
-		goc_fatal("goroutine slot %p corrupted (a stack overflow of the goroutine above it?)",
-			  (void *)g);
-	g_reset(g);
-	return g;
+	if (s->magic != SLOT_MAGIC)
+		goc_fatal("stack slot %p corrupted (a stack overflow of the goroutine above it?)",
+			  (void *)s);
+	return s;
 }
 
-void goc_stack_put(goc_p *p, goc_g *g)
+bool goc_stack_attach(goc_p *p, goc_g *g)
 {
-	__atomic_store_n(&g->state, G_FREE, __ATOMIC_RELEASE);
-	int k = g->size_class;
+	struct goc_slot *s = slot_get(p, g->size_class);
+	if (!s)
+		return false;
+	__atomic_store_n(&s->owner, g, __ATOMIC_RELEASE);
+	g->slot = s;
+	g->stack_lo = s->stack_lo;
+	g->stack_size = (size_t)((char *)s - s->stack_lo);
+	return true;
+}
+
+void goc_stack_detach(goc_p *p, goc_g *g)
+{
+	struct goc_slot *s = g->slot;
+	g->slot = NULL;
+	__atomic_store_n(&s->owner, NULL, __ATOMIC_RELEASE);
+	int k = s->size_class;
 	if (p && k == default_class) {
-		if (p->ngfree == P_GFREE_MAX) {
-			p->ngfree -= P_CACHE_MOVE;
-			class_put(k, p->gfree + p->ngfree, P_CACHE_MOVE);
+		if (p->nsfree == P_GFREE_MAX) {
+			p->nsfree -= P_CACHE_MOVE;
+			class_put(k, p->sfree + p->nsfree, P_CACHE_MOVE);
 		}
-		p->gfree[p->ngfree++] = g;
+		p->sfree[p->nsfree++] = s;
 		return;
 	}
-	class_put(k, &g, 1);
+	class_put(k, &s, 1);
 }
 
 void goc_stack_drain_p(goc_p *p)
 {
-	if (p->ngfree)
-		class_put(default_class, p->gfree, p->ngfree);
-	p->ngfree = 0;
+	if (p->nsfree)
+		class_put(default_class, p->sfree, p->nsfree);
+	p->nsfree = 0;
 }
 
 bool goc_stack_canary_ok(const goc_g *g)
 {
-	if (!g->canary_checked)
+	if (!g->slot->check_below)
 		return true;
 	uint64_t below = *(const uint64_t *)(g->stack_lo - 8);
 	return below == CANARY || below == 0;
@@ -406,24 +407,9 @@ goc_g *goc_stack_guard_owner(const void *addr)
 	char *slot = c->base + i * c->slot_size;
 	bool in_guard = c->guarded ? a < slot + page_size
 				   : (a >= c->chunk_guard && a < c->chunk_guard + page_size);
-	return in_guard ? slot_g(slot, c->slot_size) : NULL;
-}
-
-void goc_stack_for_each_g(void (*fn)(goc_g *g, void *arg), void *arg)
-{
-	size_t n = __atomic_load_n(&nchunks, __ATOMIC_ACQUIRE);
-	for (size_t i = 0; i < n; i++) {
-		struct chunk *c = chunk_at(i);
-		uint32_t used = __atomic_load_n(&c->used, __ATOMIC_ACQUIRE);
-		for (uint32_t s = 0; s < used; s++) {
-			goc_g *g = slot_g(c->base + (size_t)s * c->slot_size, c->slot_size);
-			if (g->magic != G_MAGIC)
-				continue;
-			uint32_t st = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
-			if (st != G_FREE && st != G_DEAD)
-				fn(g, arg);
-		}
-	}
+	if (!in_guard)
+		return NULL;
+	return __atomic_load_n(&slot_hdr(slot, c->slot_size)->owner, __ATOMIC_ACQUIRE);
 }
 
 void goc_stack_scavenge(void)
@@ -447,7 +433,7 @@ void goc_stack_scavenge(void)
 			}
 		}
 		/* The bottom of the pool is what has been unused longest. */
-		goc_g **cold = n ? malloc(n * sizeof *cold) : NULL;
+		struct goc_slot **cold = n ? malloc(n * sizeof *cold) : NULL;
 		if (cold) {
 			memcpy(cold, c->free, n * sizeof *cold);
 			memmove(c->free, c->free + n, (c->nfree - n) * sizeof *c->free);
@@ -461,16 +447,12 @@ void goc_stack_scavenge(void)
 		 * the room reserved above is still there when we come back. */
 		/* Release outside the lock; the slots are in nobody's pool now. */
 		for (size_t i = 0; i < n; i++) {
-			goc_g *g = cold[i];
-			char *base = g->stack_lo - ((g->flags & G_FLAG_GUARDED) ? page_size : 0);
-			uintptr_t tag = ((g->flags & G_FLAG_GUARDED) ? 1 : 0) | (g->canary_checked ? 2 : 0);
-#ifdef GOC_TSAN
-			if (g->tsan_fiber)
-				__tsan_destroy_fiber(g->tsan_fiber);
-#endif
-			char *from = base + ((g->flags & G_FLAG_GUARDED) ? page_size : 0);
+			struct goc_slot *sl = cold[i];
+			char *from = sl->stack_lo;
+			char *base = from - (sl->guarded ? page_size : 0);
+			uintptr_t tag = (sl->guarded ? 1 : 0) | (sl->check_below ? 2 : 0);
 			prim_release(from, (size_t)(base + class_size(k) - from));
-			cold[i] = (goc_g *)((uintptr_t)base | tag);
+			cold[i] = (struct goc_slot *)((uintptr_t)base | tag);
 		}
 		goc_lock_acquire(&c->lock);
 		for (size_t i = 0; i < n; i++)
