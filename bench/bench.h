@@ -1,0 +1,89 @@
+/*
+ * bench.h — what goc-bench's workload files share with its driver.
+ *
+ * goc-bench (goc_bench.c) picks the workloads, runs each one in a fresh
+ * process and prints its result in Go's benchmark format. A workload is a
+ * function that runs on a goroutine (the "driver", as in Go where it is the
+ * main goroutine), does its work at the size it is given, brackets the timed
+ * region with bench_start/bench_stop, checks its result and reports any
+ * failure with bench_fail, which ends the process. The workloads themselves
+ * are defined in the project's workload specification
+ * (../shared/peers/go/README.md from the project root; see bench/README.md).
+ */
+#ifndef GOC_BENCH_H
+#define GOC_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <goc.h>
+
+/* The most extra metrics one result line carries (TimerSleepers has three). */
+#define BENCH_MAX_METRICS 3
+
+/* One "value unit" pair printed after ns/op. unit is a string literal. */
+struct bench_metric {
+	double value;
+	const char *unit;
+};
+
+/*
+ * One run of one workload. The driver sets n and ops = n and zeroes the
+ * rest; the workload times itself, changes ops if one op is not one unit
+ * of its size, and adds its extra metrics.
+ */
+struct bench_run {
+	int64_t n;          /* the scaled size: max(1, round(size × scale)) */
+	int64_t ops;        /* operations done in the timed region(s) */
+	int64_t elapsed_ns; /* sum of the timed regions */
+	int64_t began_ns;   /* goc_now() at the last bench_start */
+	int metric_count;
+	struct bench_metric metrics[BENCH_MAX_METRICS];
+};
+
+/* Opens and closes a timed region; a run may have several (ParkedMemory). */
+void bench_start(struct bench_run *run);
+void bench_stop(struct bench_run *run);
+
+/* Appends an extra metric to the result line. */
+void bench_add_metric(struct bench_run *run, double value, const char *unit);
+
+/* Appends the 50th and 99th nearest-rank percentiles of count (> 0)
+ * samples, converted from nanoseconds to microseconds, as p50-us and
+ * p99-us. Sorts the samples in place. */
+void bench_add_latencies(struct bench_run *run, int64_t *samples_ns, size_t count);
+
+/* Prints the result line of run: label left-aligned in width columns,
+ * then ops, ns/op and the extra metrics, tab-separated. */
+void bench_print_result(const char *label, int width, const struct bench_run *run);
+
+/* Names what is running ("BenchmarkYield-2" or "BenchmarkYield-2: warm-up")
+ * for bench_fail's message (copied). */
+void bench_set_context(const char *context);
+
+/* Prints "goc-bench: <context>: <message>" on stderr and exits with status
+ * 1. Any goroutine may call it. */
+_Noreturn void bench_fail(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+/* goc_go, goc_chan_make and calloc that fail the workload, instead of
+ * returning, when the memory runs out. */
+void bench_go(goc_fn fn, void *arg);
+goc_chan *bench_chan(size_t elem_size, size_t cap);
+void *bench_alloc(size_t count, size_t size);
+
+/* The resident set size of this process in bytes (VmRSS). */
+int64_t bench_resident_bytes(void);
+
+/* The workloads, in the order of the specification. Each runs on the
+ * driver goroutine at size run->n. */
+void bench_spawn_join(struct bench_run *run);       /* spawn.c */
+void bench_spawn_join_batch(struct bench_run *run); /* spawn.c */
+void bench_yield(struct bench_run *run);            /* sched.c */
+void bench_chan_ping_pong(struct bench_run *run);   /* chan.c */
+void bench_chan_buffered(struct bench_run *run);    /* chan.c */
+void bench_chan_mpmc(struct bench_run *run);        /* chan.c */
+void bench_select_ping_pong(struct bench_run *run); /* chan.c */
+void bench_parked_memory(struct bench_run *run);    /* spawn.c */
+void bench_timer_sleepers(struct bench_run *run);   /* timer.c */
+
+#endif /* GOC_BENCH_H */

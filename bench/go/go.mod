@@ -1,0 +1,3 @@
+module gocbench-go
+
+go 1.19
