@@ -219,6 +219,45 @@ typedef struct goc_select_case {
  * positive one waits that many nanoseconds and then returns -1. */
 int goc_select(goc_select_case *cases, size_t n, int64_t timeout);
 
+/* ---- timers as channels ---------------------------------------------- */
+
+/*
+ * Go's time.After, time.Timer and time.Ticker. Each delivers the monotonic
+ * time (int64_t, goc_now() at firing) on a channel of capacity 1; a value
+ * is dropped if the previous one has not been received yet, as in Go.
+ *
+ * Memory: goc_after returns a channel reference the caller must release
+ * (goc_chan_release) whether or not it ever receives from it; the pending
+ * timer holds a reference of its own until it fires, so releasing early is
+ * safe and nothing leaks when a select returns through another case. A
+ * goc_timer or goc_ticker is freed by goc_timer_free / goc_ticker_free,
+ * which stop it first; the channel stays valid while the caller holds its
+ * own reference (goc_chan_retain).
+ */
+typedef struct goc_timer goc_timer;
+typedef struct goc_ticker goc_ticker;
+
+/* A channel that receives the time once, after d nanoseconds (d <= 0: at
+ * once). NULL with errno = ENOMEM on failure. */
+goc_chan *goc_after(int64_t d);
+
+goc_timer *goc_timer_new(int64_t d);
+goc_chan *goc_timer_chan(goc_timer *t);
+/* Stops t; true if that prevented it from firing. */
+bool goc_timer_stop(goc_timer *t);
+/* Re-arms t to fire d from now; true if it was still pending. */
+bool goc_timer_reset(goc_timer *t, int64_t d);
+void goc_timer_free(goc_timer *t);
+
+/* Ticks every period (> 0, else NULL with errno = EINVAL); ticks the
+ * receiver is too slow for are dropped. */
+goc_ticker *goc_ticker_new(int64_t period);
+goc_chan *goc_ticker_chan(goc_ticker *t);
+void goc_ticker_stop(goc_ticker *t);
+/* Stops it and sets a new period (> 0) from now. */
+void goc_ticker_reset(goc_ticker *t, int64_t period);
+void goc_ticker_free(goc_ticker *t);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus

@@ -52,13 +52,13 @@ static bool unlock_all_for_park(void *arg)
 }
 
 struct select_timeout {
-	goc_timer timer;
+	goc_rtimer timer;
 	goc_g *g;
 	select_state *sel;
 	uint32_t finished; /* atomic: the callback no longer touches this */
 };
 
-static void select_timeout_fire(goc_timer *t, int64_t now)
+static void select_timeout_fire(goc_rtimer *t, int64_t now)
 {
 	(void)now;
 	struct select_timeout *st = t->arg;
@@ -168,13 +168,13 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 		st.timer.arg = &st;
 		goc_m *m = goc_m_self();
 		goc_p *p = m && m->p ? m->p : goc_sched.allp[0];
-		if (goc_timer_add_locked(p, &st.timer, &locks.heap_lock))
+		if (goc_rtimer_add_locked(p, &st.timer, &locks.heap_lock))
 			goc_sched_timer_armed(st.timer.when);
 	}
 	goc_park(unlock_all_for_park, &locks, WAIT_SELECT);
 
 	uint32_t fired = g->wakeup;
-	if (timeout > 0 && fired != TIMED_OUT && !goc_timer_del(&st.timer)) {
+	if (timeout > 0 && fired != TIMED_OUT && !goc_rtimer_del(&st.timer)) {
 		/* The timer was popped and its callback lost the race: wait
 		 * until it has let go of st, which lives in this frame. */
 		while (!__atomic_load_n(&st.finished, __ATOMIC_ACQUIRE))

@@ -143,7 +143,7 @@ static goc_p *p_new(int32_t id)
 	memset(p, 0, sizeof *p);
 	p->id = id;
 	p->status = P_IDLE;
-	p->timers = goc_timer_heap_new();
+	p->timers = goc_rtimer_heap_new();
 	return p;
 }
 

@@ -33,7 +33,7 @@
 typedef struct goc_g goc_g;
 typedef struct goc_m goc_m;
 typedef struct goc_p goc_p;
-typedef struct goc_timer goc_timer;
+typedef struct goc_rtimer goc_rtimer;
 
 #define RUNQ_SIZE 256
 #define P_GFREE_MAX 128
@@ -274,20 +274,22 @@ goc_g *goc_stack_guard_owner(const void *addr);
 
 /* ---- timers (time/timer.c) ---- */
 
-struct goc_timer {
+/* A runtime timer: fn(t, now) runs once, on some M, with no lock held,
+ * after `when`. Whoever embeds one keeps it alive until it has fired or
+ * goc_rtimer_del said it was removed. */
+struct goc_rtimer {
 	int64_t when;
-	int64_t period;              /* > 0: re-armed every period after firing */
-	void (*fn)(goc_timer *t, int64_t now);
+	void (*fn)(goc_rtimer *t, int64_t now);
 	void *arg;
 	struct timer_heap *heap;     /* atomic: heap holding it, or NULL */
 	size_t index;                /* position in heap; heap lock */
 	uint64_t seq;                /* insertion order: ties fire FIFO */
 };
 
-struct timer_heap *goc_timer_heap_new(void);
-void goc_timer_add(goc_p *p, goc_timer *t);
+struct timer_heap *goc_rtimer_heap_new(void);
+void goc_rtimer_add(goc_p *p, goc_rtimer *t);
 /* Removes t if pending; true if it was (so it will not fire). */
-bool goc_timer_del(goc_timer *t);
+bool goc_rtimer_del(goc_rtimer *t);
 /* Runs timers of heap h due by now; returns the next deadline or 0. */
 int64_t goc_timers_run(struct timer_heap *h, int64_t now);
 int64_t goc_timers_earliest(struct timer_heap *h);
@@ -299,7 +301,7 @@ size_t goc_timers_count(struct timer_heap *h);
 void goc_sched_timer_armed(int64_t when);
 /* Locks p's heap and inserts t; true if t is now the earliest. The caller
  * releases heap_lock (for goc_sleep: after parking). */
-bool goc_timer_add_locked(goc_p *p, goc_timer *t, goc_lock **heap_lock);
+bool goc_rtimer_add_locked(goc_p *p, goc_rtimer *t, goc_lock **heap_lock);
 
 /* A random number, cheap, per M. */
 uint32_t goc_fastrand(void);

@@ -9,7 +9,7 @@
  * scheduler can test "anything due?" with one load and no lock.
  *
  * A timer's `heap` field says which heap holds it (NULL: not pending); it
- * changes only under that heap's lock, so goc_timer_del re-checks it after
+ * changes only under that heap's lock, so goc_rtimer_del re-checks it after
  * locking. A timer is popped before its callback runs, and the callback
  * runs with no lock held: a stop racing with a firing timer finds it gone
  * and reports that it did not stop it.
@@ -30,7 +30,7 @@
 struct heap_entry {
 	int64_t when;
 	uint64_t seq;
-	goc_timer *t;
+	goc_rtimer *t;
 };
 
 struct timer_heap {
@@ -41,7 +41,7 @@ struct timer_heap {
 	uint64_t seq;
 };
 
-struct timer_heap *goc_timer_heap_new(void)
+struct timer_heap *goc_rtimer_heap_new(void)
 {
 	struct timer_heap *h = calloc(1, sizeof *h);
 	if (!h)
@@ -98,7 +98,7 @@ static void update_earliest(struct timer_heap *h)
 	__atomic_store_n(&h->earliest, h->n ? h->items[0].when : 0, __ATOMIC_SEQ_CST);
 }
 
-static void insert_locked(struct timer_heap *h, goc_timer *t)
+static void insert_locked(struct timer_heap *h, goc_rtimer *t)
 {
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 64;
@@ -115,7 +115,7 @@ static void insert_locked(struct timer_heap *h, goc_timer *t)
 	update_earliest(h);
 }
 
-static void remove_locked(struct timer_heap *h, goc_timer *t)
+static void remove_locked(struct timer_heap *h, goc_rtimer *t)
 {
 	size_t i = t->index;
 	struct heap_entry last = h->items[--h->n];
@@ -128,7 +128,7 @@ static void remove_locked(struct timer_heap *h, goc_timer *t)
 	update_earliest(h);
 }
 
-bool goc_timer_add_locked(goc_p *p, goc_timer *t, goc_lock **heap_lock)
+bool goc_rtimer_add_locked(goc_p *p, goc_rtimer *t, goc_lock **heap_lock)
 {
 	struct timer_heap *h = p->timers;
 	goc_lock_acquire(&h->lock);
@@ -137,16 +137,16 @@ bool goc_timer_add_locked(goc_p *p, goc_timer *t, goc_lock **heap_lock)
 	return h->items[0].t == t;
 }
 
-void goc_timer_add(goc_p *p, goc_timer *t)
+void goc_rtimer_add(goc_p *p, goc_rtimer *t)
 {
 	goc_lock *lock;
-	bool first = goc_timer_add_locked(p, t, &lock);
+	bool first = goc_rtimer_add_locked(p, t, &lock);
 	goc_lock_release(lock);
 	if (first)
 		goc_sched_timer_armed(t->when);
 }
 
-bool goc_timer_del(goc_timer *t)
+bool goc_rtimer_del(goc_rtimer *t)
 {
 	for (;;) {
 		struct timer_heap *h = __atomic_load_n(&t->heap, __ATOMIC_ACQUIRE);
@@ -179,15 +179,8 @@ int64_t goc_timers_run(struct timer_heap *h, int64_t now)
 {
 	goc_lock_acquire(&h->lock);
 	while (h->n && h->items[0].when <= now) {
-		goc_timer *t = h->items[0].t;
+		goc_rtimer *t = h->items[0].t;
 		remove_locked(h, t);
-		if (t->period > 0) {
-			/* A ticker: next tick on its grid, skipping ticks that
-			 * were missed entirely. */
-			int64_t missed = (now - t->when) / t->period;
-			t->when += (missed + 1) * t->period;
-			insert_locked(h, t);
-		}
 		goc_lock_release(&h->lock);
 		t->fn(t, now);
 		goc_lock_acquire(&h->lock);
@@ -205,7 +198,7 @@ void goc_timers_move(struct timer_heap *from, goc_p *to)
 	goc_lock_acquire(&from->lock);
 	goc_lock_acquire(&dst->lock);
 	while (from->n) {
-		goc_timer *t = from->items[0].t;
+		goc_rtimer *t = from->items[0].t;
 		remove_locked(from, t);
 		insert_locked(dst, t);
 	}
@@ -216,7 +209,7 @@ void goc_timers_move(struct timer_heap *from, goc_p *to)
 		goc_sched_timer_armed(first);
 }
 
-static void sleep_fire(goc_timer *t, int64_t now)
+static void sleep_fire(goc_rtimer *t, int64_t now)
 {
 	(void)now;
 	goc_ready(t->arg);
@@ -234,9 +227,9 @@ void goc_sleep(int64_t ns)
 		prim_sleep_until(when);
 		return;
 	}
-	goc_timer t = {.when = when, .fn = sleep_fire, .arg = g};
+	goc_rtimer t = {.when = when, .fn = sleep_fire, .arg = g};
 	goc_lock *lock;
-	if (goc_timer_add_locked(m->p, &t, &lock))
+	if (goc_rtimer_add_locked(m->p, &t, &lock))
 		goc_sched_timer_armed(when);
 	goc_park(goc_park_unlock_lock, lock, WAIT_SLEEP);
 }
