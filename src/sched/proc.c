@@ -101,14 +101,17 @@ goc_g *goc_g_self(void)
 	return foreign_g();
 }
 
-__attribute__((noinline)) static void errno_save(goc_g *g)
+/* errno lives in thread-local storage: each M keeps the address of its
+ * thread's errno, taken once on that thread, and a goroutine's errno is
+ * copied out when it leaves an M and back in on whichever M resumes it. */
+static void errno_save(goc_m *m, goc_g *g)
 {
-	g->saved_errno = errno;
+	g->saved_errno = *m->errno_ptr;
 }
 
-__attribute__((noinline)) static void errno_restore(goc_g *g)
+static void errno_restore(goc_m *m, goc_g *g)
 {
-	errno = g->saved_errno;
+	*m->errno_ptr = g->saved_errno;
 }
 
 static uint32_t fastrand(goc_m *m)
@@ -318,12 +321,12 @@ static goc_m *g_switch(goc_m *m, goc_g *from, goc_g *to, bool from_exits)
 		__atomic_store_n(&to->state, G_RUNNING, RLX);
 		__atomic_store_n(&m->p->switches, m->p->switches + 1, RLX);
 	}
-	errno_save(from);
+	errno_save(m, from);
 	san_before_switch(from, to, from_exits);
 	m = goc_ctx_switch(&from->sp, to->sp, m);
 	san_after_switch(from);
 	m = post_switch(m);
-	errno_restore(from);
+	errno_restore(m, from);
 	return m;
 }
 
@@ -450,11 +453,16 @@ void goc_ready(goc_g *g)
 		prim_futex_wake(&g->state, 1);
 		return;
 	}
-	uint32_t waiting = G_WAITING;
-	if (!__atomic_compare_exchange_n(&g->state, &waiting, G_RUNNABLE, false, __ATOMIC_ACQ_REL,
-					 RLX))
+	/* A plain store, not a CAS: exactly one party can ready a parked
+	 * goroutine, the one that took it off a wait queue under that queue's
+	 * lock (or won a select's claim), so nobody races us here. The check
+	 * catches a runtime bug, not a user error. Release: what the readier
+	 * wrote for the goroutine (a received value) is visible when it runs. */
+	uint32_t state = __atomic_load_n(&g->state, RLX);
+	if (state != G_WAITING)
 		goc_fatal("goc_ready: goroutine %lld is not waiting (state %u)", (long long)g->id,
-			  waiting);
+			  state);
+	__atomic_store_n(&g->state, G_RUNNABLE, __ATOMIC_RELEASE);
 	goc_m *m = goc_m_self();
 	if (m && m->p)
 		runq_put(m->p, g, true);
@@ -788,6 +796,7 @@ static void *m_thread_main(void *arg)
 {
 	goc_m *m = arg;
 	tls_m = m;
+	m->errno_ptr = &errno;
 	goc_stack_thread_init(m);
 	san_g0_init(&m->g0);
 	acquirep(m, m->nextp);

@@ -158,6 +158,7 @@ struct goc_m {
 	goc_unlock_fn post_unlock;
 	void *post_lock;
 	uint64_t fastrand;
+	int *errno_ptr;         /* this thread's errno */
 	void *altstack;
 };
 
