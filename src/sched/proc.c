@@ -145,7 +145,7 @@ static goc_p *p_new(int32_t id)
 		goc_fatal("out of memory allocating P %d", id);
 	memset(p, 0, sizeof *p);
 	p->id = id;
-	p->status = P_IDLE;
+	__atomic_store_n(&p->status, P_IDLE, RLX);
 	p->timers = goc_rtimer_heap_new();
 	return p;
 }
@@ -153,7 +153,7 @@ static goc_p *p_new(int32_t id)
 /* sched.lock held. */
 static void pidle_put(goc_p *p)
 {
-	p->status = P_IDLE;
+	__atomic_store_n(&p->status, P_IDLE, RLX);
 	p->m = NULL;
 	p->link = goc_sched.pidle;
 	goc_sched.pidle = p;
@@ -167,7 +167,7 @@ static goc_p *pidle_get(void)
 	if (p) {
 		goc_sched.pidle = p->link;
 		p->link = NULL;
-		p->status = P_RUNNING;
+		__atomic_store_n(&p->status, P_RUNNING, RLX);
 		__atomic_fetch_sub(&goc_sched.npidle, 1, SEQ_CST);
 	}
 	return p;
@@ -188,7 +188,7 @@ static void p_retire_locked(goc_p *p)
 	goc_timers_move(p->timers, goc_sched.allp[0]);
 	goc_stack_drain_p(p);
 	goc_g_drain_p(p);
-	p->status = P_DEAD;
+	__atomic_store_n(&p->status, P_DEAD, RLX);
 	p->m = NULL;
 }
 
@@ -987,7 +987,7 @@ int goc_maxprocs(int n)
 	old = goc_sched.gomaxprocs;
 	while (goc_sched.nprocs_made < n) {
 		goc_p *p = p_new(goc_sched.nprocs_made);
-		p->status = P_DEAD;
+		__atomic_store_n(&p->status, P_DEAD, RLX);
 		goc_sched.allp[goc_sched.nprocs_made] = p;
 		__atomic_store_n(&goc_sched.nprocs_made, goc_sched.nprocs_made + 1, __ATOMIC_RELEASE);
 	}
@@ -1005,7 +1005,7 @@ int goc_maxprocs(int n)
 		}
 	}
 	for (int32_t i = 0; i < n; i++)
-		if (goc_sched.allp[i]->status == P_DEAD)
+		if (__atomic_load_n(&goc_sched.allp[i]->status, RLX) == P_DEAD)
 			pidle_put(goc_sched.allp[i]);
 	goc_lock_release(&goc_sched.lock);
 	wakep();

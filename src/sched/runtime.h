@@ -165,7 +165,7 @@ struct goc_m {
 /* A processor. Touched by its M without locks, except where noted. */
 struct goc_p {
 	int32_t id;
-	uint32_t status;        /* P_IDLE / P_RUNNING / P_DEAD; sched.lock */
+	uint32_t status;        /* P_IDLE / P_RUNNING / P_DEAD; atomic, changed under sched.lock */
 	goc_p *link;            /* next on sched.pidle; sched.lock */
 	goc_m *m;               /* holder */
 	uint32_t schedtick;
