@@ -905,6 +905,10 @@ static void main_goroutine(void *arg)
 {
 	struct main_start *ms = arg;
 	ms->fn(ms->arg);
+	/* Off before the waiting thread is released: from here on goroutines
+	 * left blocked are not a deadlock, whatever the Ms see while goc_main
+	 * is still returning. */
+	__atomic_store_n(&goc_sched.main_active, 0, SEQ_CST);
 	goc_wg_done(&ms->done);
 }
 
@@ -928,7 +932,6 @@ void goc_main(goc_fn fn, void *arg)
 		goc_fatal("goc_main: cannot allocate the main goroutine's stack");
 	goc_wg_wait(&ms.done);
 	__atomic_fetch_add(&goc_sched.nforeign, 1, SEQ_CST);
-	__atomic_store_n(&goc_sched.main_active, 0, SEQ_CST);
 }
 
 int64_t goc_id(void)

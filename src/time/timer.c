@@ -222,11 +222,15 @@ void goc_sleep(int64_t ns)
 	goc_runtime_init();
 	int64_t when = prim_nanotime() + ns;
 	goc_m *m = goc_m_self();
-	goc_g *g = m ? m->curg : NULL;
-	if (!g) {
+	if (!m) {
+		/* A plain thread sleeps by itself; goc_g_self registers it, so
+		 * while it may still do something goc knows not to report a
+		 * deadlock. */
+		goc_g_self();
 		prim_sleep_until(when);
 		return;
 	}
+	goc_g *g = m->curg;
 	goc_rtimer t = {.when = when, .fn = sleep_fire, .arg = g};
 	goc_lock *lock;
 	if (goc_rtimer_add_locked(m->p, &t, &lock))
