@@ -83,8 +83,8 @@ typedef struct goc_go_options {
 
 /*
  * Runs fn(arg) as the main goroutine and returns when it returns. The
- * calling thread waits; fn runs on the scheduler's threads, with an 8 MiB
- * stack. Goroutines still alive when fn returns stay parked or queued; they
+ * calling thread waits; fn runs on the scheduler's threads, with a stack of
+ * 8 MiB (or GOCSTACKSIZE, if larger). Goroutines still alive when fn returns stay parked or queued; they
  * are not killed and run on if another goc_main or a plain thread lets them.
  * GOCMAXPROCS in the environment sets the number of Ps (default: the number
  * of CPUs). Must not be called from a goroutine.
@@ -93,7 +93,9 @@ void goc_main(goc_fn fn, void *arg);
 
 /*
  * Starts fn(arg) in a new goroutine and returns its id (> 0). Returns 0 with
- * errno = ENOMEM if no stack could be had. fn == NULL panics.
+ * errno = ENOMEM if no goroutine descriptor could be had. The stack is taken
+ * when the goroutine first runs; running out of address space then is a
+ * fatal error. fn == NULL panics.
  */
 int64_t goc_go(goc_fn fn, void *arg);
 

@@ -265,11 +265,9 @@ goc_status goc_chan_recv(goc_chan *c, void *elem)
 	chan_waiter self = {.g = goc_g_self(), .elem = elem};
 	waitq_push(&c->recvq, &self);
 	goc_park(goc_park_unlock_lock, &c->lock, WAIT_CHAN_RECV);
-	if (self.success)
-		return GOC_OK;
-	if (elem && c->elem_size)
-		memset(elem, 0, c->elem_size);
-	return GOC_CLOSED;
+	/* c is not touched again: woken by a close, the closer already
+	 * zeroed *elem, and may have dropped the last reference since. */
+	return self.success ? GOC_OK : GOC_CLOSED;
 }
 
 goc_status goc_chan_try_send(goc_chan *c, const void *elem)

@@ -9,7 +9,6 @@
 /* State of one goc_select call, on the selecting goroutine's stack. */
 typedef struct select_state {
 	uint32_t done;        /* atomic: 0 until a case (or the timeout) claims it */
-	uint32_t timer_busy;  /* atomic: the timeout callback is running */
 } select_state;
 
 /*

@@ -149,7 +149,7 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 	}
 
 	goc_g *g = goc_g_self();
-	select_state sel = {0, 0};
+	select_state sel = {0};
 	for (size_t k = 0; k < live; k++) {
 		uint32_t i = order[k];
 		chan_waiter *w = &waiters[k];
@@ -221,6 +221,8 @@ int goc_select(goc_select_case *cases, size_t n, int64_t timeout)
 		if (cs->dir == GOC_SELECT_RECV)
 			cs->ok = false;
 	}
+	if (timeout > 0)
+		goc_runtime_init(); /* the timeout timer needs the Ps */
 	goc_chan *small_chans[SMALL];
 	uint32_t small_order[SMALL];
 	chan_waiter small_waiters[SMALL];

@@ -50,7 +50,7 @@ static void buf_symbol(goc_buf *b, void *pc)
 
 void goc_print_creation(int fd, const goc_g *g)
 {
-	goc_buf b = {.len = 0};
+	goc_buf b = {.fd = fd};
 	if (g->flags & G_FLAG_MAIN) {
 		goc_buf_str(&b, "main goroutine, started by goc_main from ");
 		buf_symbol(&b, g->create_pc);
@@ -65,12 +65,12 @@ void goc_print_creation(int fd, const goc_g *g)
 		}
 	}
 	goc_buf_str(&b, "\n");
-	goc_buf_flush(&b, fd);
+	goc_buf_flush(&b);
 }
 
 void goc_dump_g(int fd, goc_g *g, int64_t now)
 {
-	goc_buf b = {.len = 0};
+	goc_buf b = {.fd = fd};
 	uint32_t st = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
 	goc_buf_str(&b, "goroutine ");
 	goc_buf_int(&b, g->id);
@@ -95,10 +95,10 @@ void goc_dump_g(int fd, goc_g *g, int64_t now)
 		goc_buf_str(&b, g->name);
 		goc_buf_str(&b, "\"\n");
 	}
-	goc_buf_flush(&b, fd);
+	goc_buf_flush(&b);
 	goc_print_creation(fd, g);
 	goc_buf_str(&b, "\n");
-	goc_buf_flush(&b, fd);
+	goc_buf_flush(&b);
 }
 
 struct dump_ctx {

@@ -2,19 +2,18 @@
  * print.c — formatting into a fixed buffer without malloc or stdio, so crash
  * reports can be written from signal handlers and from a broken heap.
  */
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../sched/runtime.h"
 
-static void put(goc_buf *b, const char *s, size_t n, int fd_on_full)
+static void put(goc_buf *b, const char *s, size_t n)
 {
-	(void)fd_on_full;
 	while (n > 0) {
 		size_t room = sizeof b->data - b->len;
 		if (room == 0) {
-			prim_write_stderr(b->data, b->len);
-			b->len = 0;
+			goc_buf_flush(b);
 			room = sizeof b->data;
 		}
 		size_t k = n < room ? n : room;
@@ -27,7 +26,7 @@ static void put(goc_buf *b, const char *s, size_t n, int fd_on_full)
 
 void goc_buf_str(goc_buf *b, const char *s)
 {
-	put(b, s, strlen(s), 2);
+	put(b, s, strlen(s));
 }
 
 void goc_buf_int(goc_buf *b, int64_t v)
@@ -41,7 +40,7 @@ void goc_buf_int(goc_buf *b, int64_t v)
 	} while (u);
 	if (v < 0)
 		tmp[--i] = '-';
-	put(b, tmp + i, sizeof tmp - i, 2);
+	put(b, tmp + i, sizeof tmp - i);
 }
 
 void goc_buf_hex(goc_buf *b, uint64_t v)
@@ -54,23 +53,21 @@ void goc_buf_hex(goc_buf *b, uint64_t v)
 	} while (v);
 	tmp[--i] = 'x';
 	tmp[--i] = '0';
-	put(b, tmp + i, sizeof tmp - i, 2);
+	put(b, tmp + i, sizeof tmp - i);
 }
 
-void goc_buf_flush(goc_buf *b, int fd)
+void goc_buf_flush(goc_buf *b)
 {
-	if (fd == 2) {
-		prim_write_stderr(b->data, b->len);
-	} else {
-		const char *p = b->data;
-		size_t n = b->len;
-		while (n > 0) {
-			long w = (long)write(fd, p, n);
-			if (w <= 0)
-				break;
-			p += w;
-			n -= (size_t)w;
-		}
+	const char *p = b->data;
+	size_t n = b->len;
+	while (n > 0) {
+		ssize_t w = write(b->fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		p += w;
+		n -= (size_t)w;
 	}
 	b->len = 0;
 }

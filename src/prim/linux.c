@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "prim.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -66,6 +67,11 @@ void *prim_reserve(size_t size)
 	return p;
 }
 
+void prim_unreserve(void *addr, size_t size)
+{
+	munmap(addr, size);
+}
+
 bool prim_guard(void *addr, size_t size)
 {
 	return mprotect(addr, size, PROT_NONE) == 0;
@@ -110,6 +116,20 @@ bool prim_thread_start(void *(*fn)(void *), void *arg)
 	return r == 0;
 }
 
+int prim_thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
 int prim_cpu_count(void)
 {
 	cpu_set_t set;
@@ -133,9 +153,12 @@ long prim_env_long(const char *name, long def, long min, long max)
 	if (!s || !*s)
 		return def;
 	char *end;
+	int saved = errno;
 	errno = 0;
 	long v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max) {
+	bool bad = errno || *end || v < min || v > max;
+	errno = saved;
+	if (bad) {
 		fprintf(stderr, "goc: ignoring %s=%s: want an integer from %ld to %ld\n", name, s,
 			min, max);
 		return def;

@@ -1,9 +1,10 @@
 /*
  * prim.h — the operating system, behind one small interface.
  *
- * The runtime's core never includes an OS header for these services: it asks
- * this layer for futexes, the monotonic clock, address space, threads and
- * configuration from the environment. src/prim/linux.c is the one
+ * The runtime's core asks this layer, not the OS, for futexes, the monotonic
+ * clock, address space, threads and configuration from the environment.
+ * (Signals, thread-locals and pthread keys are still used directly where
+ * they are the mechanism itself: the overflow handler, the M's identity.) src/prim/linux.c is the one
  * implementation (Linux on x86_64 and aarch64).
  */
 #ifndef GOC_PRIM_H
@@ -29,6 +30,8 @@ void prim_futex_wake(uint32_t *word, int n);
 /* Reserves size bytes of address space, readable and writable, committed
  * page by page on first touch, never backed by huge pages. NULL on failure. */
 void *prim_reserve(size_t size);
+/* Gives a reservation back entirely. */
+void prim_unreserve(void *addr, size_t size);
 /* Makes [addr, addr+size) inaccessible (a guard). False on failure (the
  * kernel's mapping count is exhausted). */
 bool prim_guard(void *addr, size_t size);
@@ -42,6 +45,8 @@ long prim_max_map_count(void);
 
 /* Starts a detached thread running fn(arg). False on failure. */
 bool prim_thread_start(void *(*fn)(void *), void *arg);
+/* Number of threads in this process now (/proc/self/task); -1 if unknown. */
+int prim_thread_count(void);
 /* Number of CPUs this process may run on. */
 int prim_cpu_count(void);
 /* Identifier of the calling OS thread (for diagnostics). */

@@ -81,6 +81,7 @@ __attribute__((noinline)) static goc_g *foreign_g(void)
 {
 	goc_g *g = tls_foreign_g;
 	if (!g) {
+		goc_runtime_init(); /* creates foreign_key, whose destructor unregisters */
 		g = calloc(1, sizeof *g);
 		if (!g)
 			goc_fatal("out of memory for a thread's goc state");
@@ -180,16 +181,36 @@ static void acquirep(goc_m *m, goc_p *p)
 	__atomic_store_n(&p->status, P_RUNNING, RLX);
 }
 
-/* p leaves the P set (gomaxprocs shrank): its goroutines, timers and free
- * slots go elsewhere. sched.lock held; p is owned by the caller. */
-static void p_retire_locked(goc_p *p)
+/*
+ * Retiring a P (gomaxprocs shrank) happens in two halves so that no timer
+ * lock is taken under sched.lock (the lock order is the other way round).
+ * The first, under sched.lock, takes p out of service and moves its queued
+ * goroutines to the global queue; the second, without it, moves its timers
+ * to P0 and its free pools to the global ones, then makes p dead, or idle
+ * again if gomaxprocs grew back meanwhile, and wakes an M for the moved
+ * goroutines. The caller owns p throughout.
+ */
+static void p_retire_start_locked(goc_p *p)
 {
+	__atomic_store_n(&p->status, P_RETIRING, RLX);
+	p->m = NULL;
 	runq_drain_to_global_locked(p);
+}
+
+static void wakep(void);
+
+static void p_retire_finish(goc_p *p)
+{
 	goc_timers_move(p->timers, goc_sched.allp[0]);
 	goc_stack_drain_p(p);
 	goc_g_drain_p(p);
-	__atomic_store_n(&p->status, P_DEAD, RLX);
-	p->m = NULL;
+	goc_lock_acquire(&goc_sched.lock);
+	if (p->id < goc_sched.gomaxprocs)
+		pidle_put(p);
+	else
+		__atomic_store_n(&p->status, P_DEAD, RLX);
+	goc_lock_release(&goc_sched.lock);
+	wakep();
 }
 
 /* ---- Ms ---- */
@@ -218,10 +239,13 @@ static void midle_remove_locked(goc_m *m)
 	}
 }
 
-/* sched.lock held. */
+/* An idle M, preferably not the one waiting for the next timer (taking it
+ * would leave nobody waiting). sched.lock held. */
 static goc_m *midle_get_locked(void)
 {
 	goc_m *m = goc_sched.midle;
+	if (m == goc_sched.timer_m && m && m->schedlink)
+		m = m->schedlink;
 	if (m)
 		midle_remove_locked(m);
 	return m;
@@ -299,8 +323,8 @@ static void g_entry(void *transfer);
 static void first_run_prepare(goc_m *m, goc_g *g)
 {
 	if (!goc_stack_attach(m->p, g))
-		goc_fatal("out of memory for the stack of goroutine %lld (%zu KiB)",
-			  (long long)g->id, g->stack_size / 1024);
+		goc_fatal("out of address space for the stack of goroutine %lld (size class %d)",
+			  (long long)g->id, g->size_class);
 	san_g_created(g);
 	g->sp = goc_ctx_make((void *)((uintptr_t)g->slot & ~(uintptr_t)15), g_entry);
 }
@@ -661,11 +685,16 @@ static bool any_runq_work(void)
 	return false;
 }
 
-/* Sleeps until woken or until `until` (0: no deadline). Returns with
+/* Sleeps until woken or until the earliest timer of all Ps. Returns with
  * m->nextp set if a P was handed over. */
-static void stopm(goc_m *m, int64_t until)
+static void stopm(goc_m *m)
 {
 	goc_lock_acquire(&goc_sched.lock);
+	/* The deadline is read under sched.lock: a timer armed after any
+	 * earlier reading either shows here, or its goc_sched_timer_armed
+	 * (which takes the lock when nobody waits for an earlier deadline)
+	 * runs after we are on the idle list and wakes us. */
+	int64_t until = timers_earliest_all();
 	if (until) {
 		if (!goc_sched.timer_m || until < goc_sched.timer_m_until) {
 			goc_sched.timer_m = m;
@@ -704,14 +733,20 @@ static goc_g *find_runnable(goc_m *m)
 		if (p) {
 			if (p->id >= __atomic_load_n(&goc_sched.gomaxprocs, RLX)) {
 				goc_lock_acquire(&goc_sched.lock);
-				p_retire_locked(p);
+				/* Again under the lock: gomaxprocs may have grown back. */
+				bool retire = p->id >= goc_sched.gomaxprocs;
+				if (retire)
+					p_retire_start_locked(p);
 				goc_lock_release(&goc_sched.lock);
-				m->p = NULL;
-				if (m->spinning) {
-					m->spinning = false;
-					__atomic_fetch_sub(&goc_sched.nmspinning, 1, SEQ_CST);
+				if (retire) {
+					m->p = NULL;
+					if (m->spinning) {
+						m->spinning = false;
+						__atomic_fetch_sub(&goc_sched.nmspinning, 1, SEQ_CST);
+					}
+					p_retire_finish(p);
+					continue;
 				}
-				continue;
 			}
 			int64_t due = timers_earliest_all();
 			if (due && due <= prim_nanotime())
@@ -784,7 +819,7 @@ static goc_g *find_runnable(goc_m *m)
 			timers_run_all(prim_nanotime());
 			continue;
 		}
-		stopm(m, until);
+		stopm(m);
 		if (m->nextp) {
 			acquirep(m, m->nextp);
 			m->nextp = NULL;
@@ -830,12 +865,21 @@ void goc_sched_timer_armed(int64_t when)
 		wakep();
 }
 
+/* sysmon's safety net: a timer overdue by more than `slack` means no M is
+ * about to run it (a timer M taken for other work, all Ps busy with
+ * goroutines that do not switch): wake one as if it had just been armed. */
+void goc_sched_check_timers(int64_t now, int64_t slack)
+{
+	int64_t next = timers_earliest_all();
+	if (next && next < now - slack)
+		goc_sched_timer_armed(next);
+}
+
 /* ---- deadlock detection ---- */
 
 static int64_t count_goroutines(void)
 {
-	int64_t n = __atomic_load_n(&goc_sched.foreign_created, RLX) -
-		    __atomic_load_n(&goc_sched.foreign_exited, RLX);
+	int64_t n = __atomic_load_n(&goc_sched.foreign_created, RLX);
 	int32_t np = __atomic_load_n(&goc_sched.nprocs_made, __ATOMIC_ACQUIRE);
 	for (int32_t i = 0; i < np; i++) {
 		goc_p *p = goc_sched.allp[i];
@@ -855,7 +899,10 @@ static void check_dead_locked(void)
 		return;
 	if (__atomic_load_n(&goc_sched.nforeign, SEQ_CST) > 0)
 		return;
-	if (__atomic_load_n(&goc_sched.nexternal_wait, SEQ_CST) > 0)
+	/* A thread goc has never seen (not an M, not sysmon, not the one
+	 * waiting in goc_main) may still send to a channel or spawn: only a
+	 * process made of goc's own threads can be known to be stuck. */
+	if (prim_thread_count() != goc_sched.mcount + 2)
 		return;
 	if (goc_sched.runq_size > 0 || goc_sched.timer_m || timers_earliest_all())
 		return;
@@ -996,13 +1043,16 @@ int goc_maxprocs(int n)
 	}
 	__atomic_store_n(&goc_sched.gomaxprocs, n, SEQ_CST);
 	/* Idle Ps beyond n retire now; running ones at their next schedule. */
+	goc_p *retiring = NULL;
 	goc_p **pp = &goc_sched.pidle;
 	while (*pp) {
 		goc_p *p = *pp;
 		if (p->id >= n) {
 			*pp = p->link;
 			__atomic_fetch_sub(&goc_sched.npidle, 1, SEQ_CST);
-			p_retire_locked(p);
+			p_retire_start_locked(p);
+			p->link = retiring;
+			retiring = p;
 		} else {
 			pp = &p->link;
 		}
@@ -1011,6 +1061,12 @@ int goc_maxprocs(int n)
 		if (__atomic_load_n(&goc_sched.allp[i]->status, RLX) == P_DEAD)
 			pidle_put(goc_sched.allp[i]);
 	goc_lock_release(&goc_sched.lock);
+	while (retiring) {
+		goc_p *p = retiring;
+		retiring = p->link;
+		p->link = NULL;
+		p_retire_finish(p);
+	}
 	wakep();
 	return old;
 }

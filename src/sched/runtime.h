@@ -13,8 +13,9 @@
  *  - A G's saved context (sp) is valid whenever its state is not G_RUNNING.
  *    A G that parks is not made visible to readiers until it is off its
  *    stack: park's unlock callback runs on the next context (post-switch).
- *  - ready(g) is called only on a G in G_WAITING; it moves it to
- *    G_RUNNABLE exactly once (a CAS enforces it).
+ *  - ready(g) is called only on a G in G_WAITING, by the one party that
+ *    took it off a wait queue (or won a select's claim); it moves it to
+ *    G_RUNNABLE exactly once.
  *  - An M touches the local run queue's tail only for the P it holds;
  *    thieves move the head with a CAS.
  *  - m->curg is the G running on m, NULL while m runs on its own stack (g0).
@@ -80,7 +81,7 @@ enum g_flags {
  * A goroutine's descriptor. Descriptors live in dense arrays (gpool.c) and
  * are reused, never freed; a goroutine gets a stack slot (stack.c) only
  * when it first runs, and gives it back when it finishes, so a burst of
- * spawns touches 192-byte descriptors rather than a page per goroutine, and
+ * spawns touches small descriptors (about 150 bytes) rather than a page per goroutine, and
  * a goroutine that starts as another ends runs on the stack just freed.
  *
  * Fields written only by the goroutine itself or by the M running it need no
@@ -188,7 +189,7 @@ struct goc_p {
 	struct timer_heap *timers;
 };
 
-enum { P_IDLE = 0, P_RUNNING = 1, P_DEAD = 2 };
+enum { P_IDLE = 0, P_RUNNING = 1, P_RETIRING = 2, P_DEAD = 3 };
 
 /* The scheduler's global state. */
 struct goc_sched {
@@ -211,10 +212,9 @@ struct goc_sched {
 	goc_m *timer_m;         /* the idle M sleeping until the next timer; sched.lock */
 	int64_t timer_m_until;  /* atomic: when timer_m wakes; INT64_MAX if none */
 	int64_t goid_gen;       /* atomic: last goroutine id reserved */
-	int64_t foreign_created, foreign_exited; /* atomic: goroutines of no P */
+	int64_t foreign_created; /* atomic: goroutines spawned by plain threads */
 	int32_t nforeign;       /* atomic: plain threads attached to goc */
 	int32_t main_active;    /* atomic: goc_main is running its goroutine */
-	int32_t nexternal_wait; /* atomic: waits that something outside goc ends */
 	int64_t coarse_now;     /* atomic: goc_now() as of sysmon's last tick */
 	int64_t nsteals;        /* statistics, relaxed */
 };
@@ -296,7 +296,6 @@ int64_t goc_timers_run(struct timer_heap *h, int64_t now);
 int64_t goc_timers_earliest(struct timer_heap *h);
 /* Moves every timer of from into to (P retirement). */
 void goc_timers_move(struct timer_heap *from, goc_p *to);
-size_t goc_timers_count(struct timer_heap *h);
 /* Called by the timer code when it armed a timer earlier than anything the
  * idle Ms wait for. */
 void goc_sched_timer_armed(int64_t when);
@@ -306,6 +305,9 @@ bool goc_rtimer_add_locked(goc_p *p, goc_rtimer *t, goc_lock **heap_lock);
 
 /* A random number, cheap, per M. */
 uint32_t goc_fastrand(void);
+
+/* Wakes an M if a timer is overdue by more than slack (sysmon). */
+void goc_sched_check_timers(int64_t now, int64_t slack);
 
 /* sysmon (sysmon.c). */
 void goc_sysmon_start(void);
@@ -318,12 +320,13 @@ void goc_print_creation(int fd, const goc_g *g);
 
 /* Small signal-safe formatting helpers (debug/print.c). */
 typedef struct goc_buf {
-	char data[512];
+	int fd;         /* where flushes go */
 	size_t len;
+	char data[512];
 } goc_buf;
 void goc_buf_str(goc_buf *b, const char *s);
 void goc_buf_int(goc_buf *b, int64_t v);
 void goc_buf_hex(goc_buf *b, uint64_t v);
-void goc_buf_flush(goc_buf *b, int fd);
+void goc_buf_flush(goc_buf *b);
 
 #endif

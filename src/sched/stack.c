@@ -49,7 +49,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "runtime.h"
 #include "sanitizer.h"
@@ -160,11 +159,11 @@ static struct chunk *chunk_at(size_t i)
 	return &chunk_dir[i / CHUNK_PAGE][i % CHUNK_PAGE];
 }
 
-/* Reserves a new chunk for class k. Caller holds the class lock (which
- * also serialises chunk table appends: one class lock at a time is held, and
- * the table append takes its own lock below). */
+/* Serialises appends to the chunk table (chunks of different classes are
+ * made under different class locks). */
 static goc_lock chunk_table_lock = GOC_LOCK_INIT;
 
+/* Reserves a new chunk for class k; the caller holds that class's lock. */
 static struct chunk *chunk_new(int k)
 {
 	size_t slot = class_size(k);
@@ -204,7 +203,7 @@ static struct chunk *chunk_new(int k)
 		__atomic_fetch_sub(&guarded_budget, (long)nslots, __ATOMIC_RELAXED);
 		c.base = mem;
 		if (nslots == 0) {
-			munmap(mem, bytes);
+			prim_unreserve(mem, bytes);
 			return NULL;
 		}
 	} else {
@@ -218,7 +217,7 @@ static struct chunk *chunk_new(int k)
 	struct chunk *entry = ok ? chunk_at(__atomic_load_n(&nchunks, __ATOMIC_RELAXED) - 1) : NULL;
 	goc_lock_release(&chunk_table_lock);
 	if (!ok)
-		munmap(mem, bytes);
+		prim_unreserve(mem, bytes);
 	return entry;
 }
 
@@ -468,7 +467,7 @@ static struct sigaction previous_segv, previous_bus;
 
 static void report_overflow(goc_g *g, const char *how)
 {
-	goc_buf b = {.len = 0};
+	goc_buf b = {.fd = 2};
 	goc_buf_str(&b, "goroutine ");
 	goc_buf_int(&b, g->id);
 	goc_buf_str(&b, ": stack overflow (");
@@ -476,10 +475,10 @@ static void report_overflow(goc_g *g, const char *how)
 	goc_buf_str(&b, "; stack of ");
 	goc_buf_int(&b, (int64_t)(class_size(g->size_class) / 1024));
 	goc_buf_str(&b, " KiB; give it more with goc_go_options.stack_size or GOCSTACKSIZE)\n");
-	goc_buf_flush(&b, 2);
+	goc_buf_flush(&b);
 	goc_dump_g(2, g, prim_nanotime());
 	goc_buf_str(&b, "fatal error: stack overflow\n");
-	goc_buf_flush(&b, 2);
+	goc_buf_flush(&b);
 }
 
 _Noreturn void goc_stack_overflow_canary(goc_g *g)

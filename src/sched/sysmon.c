@@ -3,9 +3,10 @@
  * every 10 ms to do what no goroutine will do on its own.
  *
  * Today it keeps the coarse clock that parked goroutines stamp their wait
- * with (goc_sched.coarse_now), and once a second gives the memory of stack
- * slots that stayed unused for a whole second back to the kernel
- * (goc_stack_scavenge). It takes no P and runs no goroutine.
+ * with (goc_sched.coarse_now), wakes an M when a timer is overdue by more
+ * than a tick (a safety net under the timer M protocol of proc.c), and once
+ * a second gives the memory of stack slots that stayed unused for a whole
+ * second back to the kernel (goc_stack_scavenge). It takes no P and runs no goroutine.
  */
 #include "runtime.h"
 
@@ -23,6 +24,7 @@ static void *sysmon_main(void *arg)
 		__atomic_store_n(&goc_sched.coarse_now, now, __ATOMIC_RELAXED);
 		if (now > next + SYSMON_TICK)
 			next = now; /* we were descheduled: do not try to catch up */
+		goc_sched_check_timers(now, SYSMON_TICK);
 		if (tick % SCAVENGE_EVERY == 0)
 			goc_stack_scavenge();
 	}

@@ -167,14 +167,6 @@ int64_t goc_timers_earliest(struct timer_heap *h)
 	return __atomic_load_n(&h->earliest, __ATOMIC_SEQ_CST);
 }
 
-size_t goc_timers_count(struct timer_heap *h)
-{
-	goc_lock_acquire(&h->lock);
-	size_t n = h->n;
-	goc_lock_release(&h->lock);
-	return n;
-}
-
 int64_t goc_timers_run(struct timer_heap *h, int64_t now)
 {
 	goc_lock_acquire(&h->lock);
