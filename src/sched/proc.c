@@ -902,7 +902,7 @@ static void check_dead_locked(void)
 	/* A thread goc has never seen (not an M, not sysmon, not the one
 	 * waiting in goc_main) may still send to a channel or spawn: only a
 	 * process made of goc's own threads can be known to be stuck. */
-	if (prim_thread_count() != goc_sched.mcount + 2)
+	if (prim_thread_count() > goc_sched.mcount + 2 + SAN_OWN_THREADS)
 		return;
 	if (goc_sched.runq_size > 0 || goc_sched.timer_m || timers_earliest_all())
 		return;

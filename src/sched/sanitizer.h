@@ -49,6 +49,14 @@ static inline void san_stack_bounds(const goc_g *g, const void **bottom, size_t 
 }
 
 /* Before switching from `from` to `to`. leaving_for_good: from has exited. */
+/* Threads a sanitizer runtime starts for itself (TSan's background
+ * thread), which deadlock detection must not take for the user's. */
+#ifdef GOC_TSAN
+#define SAN_OWN_THREADS 1
+#else
+#define SAN_OWN_THREADS 0
+#endif
+
 static inline void san_before_switch(goc_g *from, goc_g *to, bool leaving_for_good)
 {
 #ifdef GOC_ASAN
