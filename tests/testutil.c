@@ -40,7 +40,9 @@ static child_result wait_child(pid_t pid, int fd)
 	return r;
 }
 
-child_result run_child(void (*fn)(void *), void *arg, const char *const *extra_env)
+/* Forks with the child's stdout and stderr going into a pipe and extra_env
+ * set; returns the pid (0 in the child) and the read end in *out_fd. */
+static pid_t fork_captured(const char *const *extra_env, int *out_fd)
 {
 	int fds[2];
 	CHECK(pipe(fds) == 0, "pipe");
@@ -54,33 +56,34 @@ child_result run_child(void (*fn)(void *), void *arg, const char *const *extra_e
 		dup2(fds[1], 2);
 		for (const char *const *e = extra_env; e && *e; e++)
 			putenv((char *)*e);
+		return 0;
+	}
+	close(fds[1]);
+	*out_fd = fds[0];
+	return pid;
+}
+
+child_result run_child(void (*fn)(void *), void *arg, const char *const *extra_env)
+{
+	int fd;
+	pid_t pid = fork_captured(extra_env, &fd);
+	if (pid == 0) {
 		fn(arg);
 		fflush(stdout);
 		_exit(0);
 	}
-	close(fds[1]);
-	return wait_child(pid, fds[0]);
+	return wait_child(pid, fd);
 }
 
 child_result run_self(const char *self, const char *mode, const char *const *extra_env)
 {
-	int fds[2];
-	CHECK(pipe(fds) == 0, "pipe");
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	CHECK(pid >= 0, "fork");
+	int fd;
+	pid_t pid = fork_captured(extra_env, &fd);
 	if (pid == 0) {
-		close(fds[0]);
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
-		for (const char *const *e = extra_env; e && *e; e++)
-			putenv((char *)*e);
 		execl("/proc/self/exe", self, mode, (char *)NULL);
 		_exit(127);
 	}
-	close(fds[1]);
-	return wait_child(pid, fds[0]);
+	return wait_child(pid, fd);
 }
 
 int contains(const char *haystack, const char *needle)

@@ -7,20 +7,12 @@
  */
 #include "lock.h"
 
-#if defined(__x86_64__)
-#define cpu_relax() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define cpu_relax() __asm__ __volatile__("yield" ::: "memory")
-#else
-#define cpu_relax() ((void)0)
-#endif
-
 void goc_lock_slow(uint32_t *word)
 {
 	for (int spin = 0; spin < 100; spin++) {
 		if (__atomic_load_n(word, __ATOMIC_RELAXED) == 0 && goc_lock_try_word(word))
 			return;
-		cpu_relax();
+		goc_cpu_relax();
 	}
 	while (__atomic_exchange_n(word, 2, __ATOMIC_ACQUIRE) != 0)
 		prim_futex_wait(word, 2, 0);

@@ -18,6 +18,16 @@
 
 #include "../prim/prim.h"
 
+/* One iteration of a spin-wait: tells the core we are spinning (frees
+ * resources for the other hyperthread, avoids a memory-order flush). */
+#if defined(__x86_64__)
+#define goc_cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define goc_cpu_relax() __asm__ __volatile__("yield" ::: "memory")
+#else
+#define goc_cpu_relax() ((void)0)
+#endif
+
 typedef struct goc_lock {
 	uint32_t word;
 } goc_lock;

@@ -184,14 +184,6 @@ bool runq_empty(goc_p *p)
 	}
 }
 
-#if defined(__x86_64__)
-#define cpu_relax() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define cpu_relax() __asm__ __volatile__("yield" ::: "memory")
-#else
-#define cpu_relax() ((void)0)
-#endif
-
 /* Takes half of victim's goroutines into batch (a ring of RUNQ_SIZE,
  * starting at batch_head). Returns how many. */
 static uint32_t runq_grab(goc_p *victim, goc_g **batch, uint32_t batch_head, bool steal_next)
@@ -214,7 +206,7 @@ static uint32_t runq_grab(goc_p *victim, goc_g **batch, uint32_t batch_head, boo
 			if (__atomic_load_n(&victim->status, __ATOMIC_RELAXED) == P_RUNNING) {
 				int64_t until = prim_nanotime() + 3000;
 				while (prim_nanotime() < until)
-					cpu_relax();
+					goc_cpu_relax();
 			}
 			if (!CAS_ACQREL(&victim->runnext, &next, NULL))
 				continue;
