@@ -12,9 +12,10 @@
  * 3. A channel operation (or the timer) that finds one of these waiters
  *    claims the whole select with a CAS on select_state.done; losers skip
  *    the waiter. The winner has already moved the value when the goroutine
- *    wakes; it relocks the channels to take its other waiters off their
- *    queues, and makes sure the timer callback is no longer running before
- *    its stack frame (which holds the timer) goes away.
+ *    wakes; it relocks the other channels to take its other waiters off
+ *    their queues (not the winner's, which its waker may have freed), and
+ *    makes sure the timer callback is no longer running before its stack
+ *    frame (which holds the timer) goes away.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,7 @@ static bool try_case(goc_select_case *cs, chan_waiter **wake)
 }
 
 static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_chan **chans,
-			uint32_t *order, chan_waiter *waiters)
+			goc_chan **relock, uint32_t *order, chan_waiter *waiters)
 {
 	/* Random poll order over the cases that have a channel (an
 	 * inside-out Fisher-Yates shuffle). */
@@ -180,8 +181,20 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 		while (!__atomic_load_n(&st.finished, __ATOMIC_ACQUIRE))
 			goc_yield();
 	}
-	locks.heap_lock = NULL;
-	lock_all(&locks);
+	/* Relock to withdraw our other waiters. Build the list apart from
+	 * `locks`, which the M that parked us may still be reading as it
+	 * releases the locks. Leave out the channel whose operation woke us:
+	 * the goroutine that completed it may have freed it already, and
+	 * unless it appears in several cases no waiter of ours is left there. */
+	struct select_locks again = {.chans = relock, .n = 0, .heap_lock = NULL};
+	goc_chan *winner = fired != TIMED_OUT ? cases[fired].chan : NULL;
+	size_t winner_uses = 0;
+	for (size_t k = 0; k < live; k++)
+		winner_uses += cases[order[k]].chan == winner;
+	for (size_t i = 0; i < locks.n; i++)
+		if (chans[i] != winner || winner_uses > 1)
+			relock[again.n++] = chans[i];
+	lock_all(&again);
 	chan_waiter *won = NULL;
 	for (size_t k = 0; k < live; k++) {
 		chan_waiter *w = &waiters[k];
@@ -193,7 +206,7 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 		waitq_remove(cases[i].dir == GOC_SELECT_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq,
 			     w);
 	}
-	unlock_all(&locks);
+	unlock_all(&again);
 	if (fired == TIMED_OUT)
 		return -1;
 	goc_select_case *cs = &cases[fired];
@@ -201,9 +214,7 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 		if (!won->success)
 			chan_panic_closed_send();
 	} else {
-		cs->ok = won->success;
-		if (!won->success && cs->elem && cs->chan->elem_size)
-			memset(cs->elem, 0, cs->chan->elem_size);
+		cs->ok = won->success; /* closed: the closer zeroed *elem */
 	}
 	return (int)fired;
 }
@@ -223,20 +234,21 @@ int goc_select(goc_select_case *cases, size_t n, int64_t timeout)
 	}
 	if (timeout > 0)
 		goc_runtime_init(); /* the timeout timer needs the Ps */
-	goc_chan *small_chans[SMALL];
+	goc_chan *small_chans[2 * SMALL];
 	uint32_t small_order[SMALL];
 	chan_waiter small_waiters[SMALL];
 	goc_chan **chans = small_chans;
 	uint32_t *order = small_order;
 	chan_waiter *waiters = small_waiters;
 	if (n > SMALL) {
-		chans = malloc(n * sizeof *chans);
+		chans = malloc(2 * n * sizeof *chans);
 		order = malloc(n * sizeof *order);
 		waiters = malloc(n * sizeof *waiters);
 		if (!chans || !order || !waiters)
 			goc_panic("goc_select: out of memory for %zu cases", n);
 	}
-	int r = select_cases(cases, n, timeout, chans, order, waiters);
+	size_t room = n > SMALL ? n : SMALL;
+	int r = select_cases(cases, n, timeout, chans, chans + room, order, waiters);
 	if (n > SMALL) {
 		free(chans);
 		free(order);
