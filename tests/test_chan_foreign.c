@@ -38,12 +38,10 @@ static long rounds;
 /*
  * Starts a plain thread and returns once it has blocked in goc at least
  * once: the thread's first act is a receive on the unbuffered `hello`,
- * and try_send succeeds only when a receiver waits there. Until a thread
- * has blocked in goc, the deadlock detector does not know it exists and
- * may kill the program while goroutines wait for it (see
- * check_thread_not_yet_blocked below, which tests exactly that); the
- * handshake keeps the other checks independent of that question. The
- * spawner yields meanwhile, so its P never looks idle.
+ * and try_send succeeds only when a receiver waits there. This keeps the
+ * checks below independent of how the deadlock detector treats a thread
+ * that has not called goc yet (the late_thread child tests that case on
+ * its own). The spawner yields meanwhile, so its P never looks idle.
  */
 static goc_chan *hello;
 
