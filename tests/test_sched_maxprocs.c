@@ -9,6 +9,11 @@
  *     each call returning the previous value. Ps that go away hand their
  *     queued goroutines, timers and stacks to the others: every worker must
  *     still finish, with every message delivered.
+ *  2b. The same with run queues full of goroutines that only yield: two
+ *     goroutines each spawn YIELDERS yielders (filling their P's ring) and
+ *     yield themselves, then the setting drops from 2 to 1 (SHRINKS rounds).
+ *     A goroutine yielding on the P being retired has a full ring behind it;
+ *     all of them must go on running and finish.
  *  3. After goc_maxprocs(4), four goroutines that spin (without yielding)
  *     until all four have arrived must all get there: that needs four Ps
  *     running at once (bounded wait, so a failure does not hang; on a
@@ -76,6 +81,28 @@ static void worker(void *arg)
 	goc_wg_done(&wg);
 }
 
+#define YIELDERS 250
+#define SHRINKS 20
+
+static atomic_int stop_yielding;
+static goc_wg yield_wg = GOC_WG_INIT;
+
+static void pure_yielder(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop_yielding))
+		goc_yield();
+	goc_wg_done(&yield_wg);
+}
+
+static void yield_spawner(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < YIELDERS; i++)
+		CHECK(goc_go(pure_yielder, NULL) > 0, "goc_go");
+	pure_yielder(NULL);
+}
+
 static atomic_int arrived;
 static atomic_int saw_all;
 static goc_wg spin_wg = GOC_WG_INIT;
@@ -138,6 +165,20 @@ static void main_g(void *arg)
 	CHECK(atomic_load(&rounds_done) == (long)WORKERS * ROUNDS, "rounds %ld",
 	      atomic_load(&rounds_done));
 	ok("goroutines finish while GOCMAXPROCS changes 1 -> 4 -> 2 -> 1 -> 4 -> 1");
+
+	for (int round = 0; round < SHRINKS; round++) {
+		atomic_store(&stop_yielding, 0);
+		CHECK(goc_maxprocs(2) == 1, "round %d: to 2", round);
+		goc_wg_add(&yield_wg, 2 * (YIELDERS + 1));
+		CHECK(goc_go(yield_spawner, NULL) > 0, "goc_go");
+		CHECK(goc_go(yield_spawner, NULL) > 0, "goc_go");
+		goc_sleep(2 * GOC_MILLISECOND);
+		CHECK(goc_maxprocs(1) == 2, "round %d: to 1", round);
+		goc_sleep(2 * GOC_MILLISECOND);
+		atomic_store(&stop_yielding, 1);
+		goc_wg_wait(&yield_wg);
+	}
+	ok("full run queues of yielding goroutines survive shrinking 2 -> 1");
 
 	CHECK(goc_maxprocs(4) == 1, "back to 4");
 	goc_wg_add(&spin_wg, 4);

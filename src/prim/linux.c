@@ -45,15 +45,22 @@ bool prim_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline)
 		tsp = &ts;
 	}
 	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a
-	 * retry after a spurious wake-up does not stretch the wait. */
+	 * retry after a spurious wake-up does not stretch the wait. errno is
+	 * preserved: this runs on goroutines' threads (a contended runtime
+	 * lock) between the user's code and the switch that saves its errno. */
+	int saved = errno;
 	long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, tsp,
 			 NULL, FUTEX_BITSET_MATCH_ANY);
-	return !(r == -1 && errno == ETIMEDOUT);
+	bool timed_out = r == -1 && errno == ETIMEDOUT;
+	errno = saved;
+	return !timed_out;
 }
 
 void prim_futex_wake(uint32_t *word, int n)
 {
+	int saved = errno;
 	syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+	errno = saved;
 }
 
 void *prim_reserve(size_t size)
@@ -111,8 +118,10 @@ bool prim_thread_start(void *(*fn)(void *), void *arg)
 	/* The scheduler's own stack (g0): find-runnable, timers, signal
 	 * handling fallbacks. User code never runs here. */
 	pthread_attr_setstacksize(&attr, 256 * 1024);
+	int saved = errno; /* called from goroutines (waking an M) */
 	int r = pthread_create(&tid, &attr, fn, arg);
 	pthread_attr_destroy(&attr);
+	errno = saved;
 	return r == 0;
 }
 

@@ -392,10 +392,15 @@ static goc_m *post_switch(goc_m *m)
 }
 
 /* The next goroutine from p's own queues, or NULL; never blocks. */
+static bool p_retiring(goc_p *p)
+{
+	return p->id >= __atomic_load_n(&goc_sched.gomaxprocs, RLX);
+}
+
+/* The next goroutine from p's own queues (and now and then the global
+ * queue), or NULL if p's local queue is empty. */
 static goc_g *next_local(goc_p *p)
 {
-	if (p->id >= __atomic_load_n(&goc_sched.gomaxprocs, RLX))
-		return NULL; /* retiring: let find_runnable hand it back */
 	p->schedtick++;
 	/* Every 61st pick comes from the global queue, so goroutines there
 	 * are not starved by two that keep readying each other locally. */
@@ -413,14 +418,8 @@ static goc_g *next_local(goc_p *p)
  * g0 when there is none. Returns the M that resumes it later. */
 static goc_m *switch_away(goc_m *m, goc_g *g, bool exits)
 {
-	/* An unguarded stack's overflow shows in the canary below it. It is
-	 * checked when a goroutine blocks, not when it exits: the canary sits
-	 * in another goroutine's (cold) page, and reading it doubled the cost
-	 * of a short-lived goroutine. A finished goroutine's overflow is caught
-	 * when the damaged slot below is next reused (its magic). */
-	if (!exits && !goc_stack_canary_ok(g))
-		goc_stack_overflow_canary(g);
-	goc_g *next = next_local(m->p);
+	/* A retiring P goes back through g0, which hands it in. */
+	goc_g *next = p_retiring(m->p) ? NULL : next_local(m->p);
 	return g_switch(m, g, next ? next : &m->g0, exits);
 }
 
@@ -457,6 +456,13 @@ void goc_park(goc_unlock_fn unlockf, void *lock, goc_wait_reason r)
 		foreign_park(foreign_g(), unlockf, lock, r);
 		return;
 	}
+	/* An unguarded stack's overflow shows in the canary below it. It is
+	 * checked when a goroutine blocks or yields, not when it exits: the
+	 * canary sits in another goroutine's (cold) page, and reading it doubled
+	 * the cost of a short-lived goroutine. A finished goroutine's overflow
+	 * is caught when the damaged slot below is next reused (its magic). */
+	if (!goc_stack_canary_ok(g))
+		goc_stack_overflow_canary(g);
 	g->wait_reason = (uint8_t)r;
 	/* A coarse clock (sysmon refreshes it): exact enough for "waiting 3
 	 * minutes" and free on this path. */
@@ -601,6 +607,19 @@ void goc_yield(void)
 		return;
 	}
 	goc_p *p = m->p;
+	if (!goc_stack_canary_ok(g))
+		goc_stack_overflow_canary(g);
+	if (p_retiring(p)) {
+		/* Queue ourselves on it and let g0 hand its goroutines to the
+		 * global queue. */
+		__atomic_store_n(&g->state, G_RUNNABLE, RLX);
+		m->post = POST_YIELD;
+		m->post_g = g;
+		g_switch(m, g, &m->g0, false);
+		return;
+	}
+	/* next_local returns NULL only for an empty local queue, which the
+	 * global queue and stealing may then fill. */
 	goc_g *next = next_local(p);
 	if (!next && __atomic_load_n(&goc_sched.runq_size, RLX) > 0) {
 		goc_lock_acquire(&goc_sched.lock);
@@ -620,8 +639,6 @@ void goc_yield(void)
 		run_due_timers(p);
 		return;
 	}
-	if (!goc_stack_canary_ok(g))
-		goc_stack_overflow_canary(g);
 	__atomic_store_n(&g->state, G_RUNNABLE, RLX);
 	m->post = POST_YIELD;
 	m->post_g = g;
@@ -731,7 +748,7 @@ static goc_g *find_runnable(goc_m *m)
 	for (;;) {
 		goc_p *p = m->p;
 		if (p) {
-			if (p->id >= __atomic_load_n(&goc_sched.gomaxprocs, RLX)) {
+			if (p_retiring(p)) {
 				goc_lock_acquire(&goc_sched.lock);
 				/* Again under the lock: gomaxprocs may have grown back. */
 				bool retire = p->id >= goc_sched.gomaxprocs;
