@@ -112,6 +112,8 @@ int main(int argc, char **argv)
 		run_mode(argv[1]);
 		return 0;
 	}
+	if (!deadlock_reports_expected("every case of this test"))
+		return 0;
 	for (int procs1 = 0; procs1 < 2; procs1++) {
 		child_result r = run(argv[0], "deadlock", procs1);
 		CHECK(r.exited && r.status == 2, "want exit status 2");

@@ -38,6 +38,11 @@ child_result run_child(void (*fn)(void *), void *arg, const char *const *extra_e
  * (exec, so no runtime state is inherited), capturing its output. */
 child_result run_self(const char *self, const char *mode, const char *const *extra_env);
 int contains(const char *haystack, const char *needle);
+/* Whether deadlock reports can be expected here: not under an emulator
+ * (qemu-user runs a thread of its own in the process, and goc declines to
+ * report deadlocks while a thread it does not know exists). Prints why
+ * when they cannot. */
+int deadlock_reports_expected(const char *what);
 long rss_kib(void);
 void ok(const char *name);
 
