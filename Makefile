@@ -3,10 +3,11 @@
 # with CMake and runs.
 #
 #   make demo          build and run the showcase
-#   make test          the whole suite: release, ASan+UBSan, TSan builds
+#   make test          the whole suite: release, ASan+UBSan, TSan builds, valgrind
 #   make build         release build in build/ (library, tests, goc-bench)
 #   make bench         goc-bench against Go's runtime, side by side
 #   make test-aarch64  cross-compile for aarch64 and run the tests in qemu
+#   make test-valgrind the tests that do not re-run themselves, under memcheck
 #   make install       install into PREFIX (default /usr/local)
 
 PREFIX ?= /usr/local
@@ -14,7 +15,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEPS = tools/deps.sh
 CTEST = ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all build demo test test-release test-asan test-tsan bench test-aarch64 install clean
+.PHONY: all build demo test test-release test-asan test-tsan test-valgrind bench test-aarch64 install clean
 
 all: build
 
@@ -26,8 +27,8 @@ build:
 demo: build
 	./build/examples/demo
 
-test: test-release test-asan test-tsan
-	@echo "make test: release, ASan+UBSan and TSan suites all passed"
+test: test-release test-asan test-tsan test-valgrind
+	@echo "make test: release, ASan+UBSan and TSan suites and the valgrind run all passed"
 
 test-release: build
 	cd build && $(CTEST)
@@ -54,6 +55,14 @@ test-aarch64:
 		-DGOC_BUILD_BENCH=OFF >/dev/null
 	cmake --build build-aarch64 -j$(JOBS)
 	cd build-aarch64 && $(CTEST) -LE slow
+
+VALGRIND_TESTS = test_smoke test_chan_sieve test_chan_prodcons test_select_stress test_timer_chan test_timer_sleep test_sched_errno
+test-valgrind: build
+	@for t in $(VALGRIND_TESTS); do \
+		echo "valgrind: $$t"; \
+		GOC_TEST_SANITIZER=valgrind valgrind -q --error-exitcode=9 build/tests/$$t >/dev/null || exit 1; \
+	done
+	@echo "make test-valgrind: $(words $(VALGRIND_TESTS)) tests clean under memcheck"
 
 install: build
 	cmake --install build --prefix $(PREFIX)

@@ -110,6 +110,10 @@ size_t goc_stack_default_size(void)
 
 int goc_stack_class_of(size_t size, size_t *rounded)
 {
+	/* A slot must hold a guard page and room for a stack above it, also
+	 * with 16 or 64 KiB pages (some aarch64 kernels). */
+	if (size < 4 * prim_page_size())
+		size = 4 * prim_page_size();
 	size_t s = (size_t)1 << CLASS_MIN_SHIFT;
 	int k = 0;
 	while (s < size && k < NCLASSES - 1) {
