@@ -312,6 +312,16 @@ static void expect_overflow(const char *self, const char *mode, const char *how)
 		free(r.out);
 		return;
 	}
+	/* Under ASan the write across the end of an unguarded stack may land
+	 * on memory ASan has poisoned, and ASan reports it first: that is the
+	 * overflow detected too, by another tool. */
+	if (how && strcmp(how, "canary") == 0 && r.exited && r.status != 0 &&
+	    contains(r.out, "ERROR: AddressSanitizer")) {
+		printf("ok: %s overflow reported (by AddressSanitizer, before the canary check)\n",
+		       mode);
+		free(r.out);
+		return;
+	}
 	long long id = 0;
 	const char *p = strstr(r.out, "overflowing goroutine ");
 	CHECK(p && sscanf(p, "overflowing goroutine %lld", &id) == 1 && id > 0, "%s: no id", mode);
