@@ -251,17 +251,27 @@ void goc_chan_send(goc_chan *c, const void *elem)
 		chan_panic_closed_send();
 }
 
+/* Locks c and receives if that can be done now: true with *result set and
+ * c unlocked; false with c still locked. */
+static inline bool recv_now(goc_chan *c, void *elem, goc_status *result)
+{
+	bool closed;
+	chan_waiter *wake;
+	goc_lock_acquire(&c->lock);
+	if (!chan_recv_locked(c, elem, &closed, &wake))
+		return false;
+	unlock_and_wake(c, wake);
+	*result = closed ? GOC_CLOSED : GOC_OK;
+	return true;
+}
+
 goc_status goc_chan_recv(goc_chan *c, void *elem)
 {
 	if (!c)
 		chan_block_forever(WAIT_CHAN_RECV_NIL);
-	bool closed;
-	chan_waiter *wake;
-	goc_lock_acquire(&c->lock);
-	if (chan_recv_locked(c, elem, &closed, &wake)) {
-		unlock_and_wake(c, wake);
-		return closed ? GOC_CLOSED : GOC_OK;
-	}
+	goc_status result;
+	if (recv_now(c, elem, &result))
+		return result;
 	chan_waiter self = {.g = goc_g_self(), .elem = elem};
 	waitq_push(&c->recvq, &self);
 	goc_park(goc_park_unlock_lock, &c->lock, WAIT_CHAN_RECV);
@@ -293,13 +303,9 @@ goc_status goc_chan_try_recv(goc_chan *c, void *elem)
 {
 	if (!c)
 		return GOC_WOULDBLOCK;
-	bool closed;
-	chan_waiter *wake;
-	goc_lock_acquire(&c->lock);
-	if (chan_recv_locked(c, elem, &closed, &wake)) {
-		unlock_and_wake(c, wake);
-		return closed ? GOC_CLOSED : GOC_OK;
-	}
+	goc_status result;
+	if (recv_now(c, elem, &result))
+		return result;
 	goc_lock_release(&c->lock);
 	return GOC_WOULDBLOCK;
 }
