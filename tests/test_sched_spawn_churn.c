@@ -33,17 +33,6 @@ static long batch;
 static long warmup;
 static atomic_long ran;
 
-/* Test sizes: normal, under ASan (GOC_TEST_SANITIZER=address) and under
- * TSan (=thread), where every goroutine is a TSan fiber and TSan dies past
- * 8128 live threads and fibers together. */
-static long sized(long normal, long asan, long tsan)
-{
-	const char *s = getenv("GOC_TEST_SANITIZER");
-	if (!s || !*s)
-		return normal;
-	return strcmp(s, "thread") == 0 ? tsan : asan;
-}
-
 static void short_lived(void *arg)
 {
 	atomic_fetch_add_explicit(&ran, 1, memory_order_relaxed);
@@ -97,8 +86,8 @@ static void main_g(void *arg)
 
 int main(void)
 {
-	total = sized(10000000, 2000000, 200000);
-	batch = sized(10000, 10000, 2000);
+	total = test_size(10000000, 2000000, 200000);
+	batch = test_size(10000, 10000, 2000);
 	warmup = total / 10;
 	goc_main(main_g, NULL);
 	return 0;

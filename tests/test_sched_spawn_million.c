@@ -25,17 +25,6 @@ static goc_wg finished = GOC_WG_INIT;
 static atomic_long saw_closed;
 static atomic_long saw_other;
 
-/* Test sizes: normal, under ASan (GOC_TEST_SANITIZER=address) and under
- * TSan (=thread), where every goroutine is a TSan fiber and TSan dies past
- * 8128 live threads and fibers together. */
-static long sized(long normal, long asan, long tsan)
-{
-	const char *s = getenv("GOC_TEST_SANITIZER");
-	if (!s || !*s)
-		return normal;
-	return strcmp(s, "thread") == 0 ? tsan : asan;
-}
-
 static void parked(void *arg)
 {
 	(void)arg;
@@ -100,7 +89,7 @@ static void main_g(void *arg)
 
 int main(void)
 {
-	n_goroutines = sized(1000000, 100000, 2000);
+	n_goroutines = test_size(1000000, 100000, 2000);
 	goc_main(main_g, NULL);
 	return 0;
 }

@@ -30,17 +30,6 @@ static long n_goroutines;
 static atomic_long yields_done;
 static atomic_long finished;
 
-/* Test sizes: normal, under ASan (GOC_TEST_SANITIZER=address) and under
- * TSan (=thread), where every goroutine is a TSan fiber and TSan dies past
- * 8128 live threads and fibers together. */
-static long sized(long normal, long asan, long tsan)
-{
-	const char *s = getenv("GOC_TEST_SANITIZER");
-	if (!s || !*s)
-		return normal;
-	return strcmp(s, "thread") == 0 ? tsan : asan;
-}
-
 static void yielder(void *arg)
 {
 	goc_wg *wg = arg;
@@ -110,7 +99,7 @@ static void main_g(void *arg)
 
 int main(void)
 {
-	n_goroutines = sized(100000, 10000, 2000);
+	n_goroutines = test_size(100000, 10000, 2000);
 	goc_main(main_g, NULL);
 	printf("GOCMAXPROCS=%d\n", goc_maxprocs(0));
 	return 0;

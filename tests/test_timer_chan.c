@@ -16,11 +16,6 @@
 
 #include "testutil.h"
 
-static int scaled(int n)
-{
-	return getenv("GOC_TEST_SANITIZER") ? n / 10 + 1 : n;
-}
-
 static void test_after(void)
 {
 	int64_t t0 = goc_now(), v = 0;
@@ -44,7 +39,7 @@ static void test_after_in_select_no_leak(void)
 	/* A select that leaves through another case drops its goc_after
 	 * channel; the pending timer keeps its own reference until it fires. */
 	goc_chan *ready = goc_chan_make(sizeof(int64_t), 1);
-	int n = scaled(20000);
+	int n = test_size(20000, 2001, 2001);
 	for (int i = 0; i < n; i++) {
 		int64_t x = i, got = -1;
 		goc_chan_send(ready, &x);
@@ -137,7 +132,7 @@ static void racer(void *arg)
 {
 	struct race *r = arg;
 	int64_t v;
-	for (int i = 0; i < scaled(2000); i++) {
+	for (int i = 0; i < test_size(2000, 201, 201); i++) {
 		goc_timer_reset(r->t, (i % 3) * GOC_MICROSECOND);
 		if (i % 2)
 			goc_yield();

@@ -113,6 +113,14 @@ int deadlock_reports_expected(const char *what)
 	return 1;
 }
 
+long test_size(long normal, long asan, long tsan)
+{
+	const char *s = getenv("GOC_TEST_SANITIZER");
+	if (!s || !*s)
+		return normal;
+	return strcmp(s, "thread") == 0 ? tsan : asan;
+}
+
 int contains(const char *haystack, const char *needle)
 {
 	return haystack && strstr(haystack, needle) != NULL;

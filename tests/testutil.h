@@ -38,6 +38,10 @@ child_result run_child(void (*fn)(void *), void *arg, const char *const *extra_e
  * (exec, so no runtime state is inherited), capturing its output. */
 child_result run_self(const char *self, const char *mode, const char *const *extra_env);
 int contains(const char *haystack, const char *needle);
+/* A test size: normal, under ASan (GOC_TEST_SANITIZER=address or valgrind)
+ * or under TSan (=thread), where every goroutine is a TSan fiber and TSan
+ * dies past 8128 live threads and fibers together. */
+long test_size(long normal, long asan, long tsan);
 /* Whether deadlock reports can be expected here: not under an emulator
  * (qemu-user runs a thread of its own in the process, and goc declines to
  * report deadlocks while a thread it does not know exists). Prints why

@@ -48,7 +48,7 @@ static void buf_symbol(goc_buf *b, void *pc)
 	}
 }
 
-void goc_print_creation(int fd, const goc_g *g)
+static void print_creation(int fd, const goc_g *g)
 {
 	goc_buf b = {.fd = fd};
 	if (g->flags & G_FLAG_MAIN) {
@@ -96,7 +96,7 @@ void goc_dump_g(int fd, goc_g *g, int64_t now)
 		goc_buf_str(&b, "\"\n");
 	}
 	goc_buf_flush(&b);
-	goc_print_creation(fd, g);
+	print_creation(fd, g);
 	goc_buf_str(&b, "\n");
 	goc_buf_flush(&b);
 }

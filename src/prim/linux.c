@@ -151,11 +151,6 @@ int prim_cpu_count(void)
 	return n > 0 ? (int)n : 1;
 }
 
-long prim_thread_id(void)
-{
-	return syscall(SYS_gettid);
-}
-
 long prim_env_long(const char *name, long def, long min, long max)
 {
 	const char *s = getenv(name);

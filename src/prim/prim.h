@@ -49,8 +49,6 @@ bool prim_thread_start(void *(*fn)(void *), void *arg);
 int prim_thread_count(void);
 /* Number of CPUs this process may run on. */
 int prim_cpu_count(void);
-/* Identifier of the calling OS thread (for diagnostics). */
-long prim_thread_id(void);
 
 /* Reads a positive integer from the environment variable name; def when
  * unset. A malformed value prints a warning naming the variable and yields

@@ -316,7 +316,6 @@ void goc_sysmon_start(void);
 
 void goc_dump_all(int fd);
 void goc_dump_g(int fd, goc_g *g, int64_t now);
-void goc_print_creation(int fd, const goc_g *g);
 
 /* Small signal-safe formatting helpers (debug/print.c). */
 typedef struct goc_buf {

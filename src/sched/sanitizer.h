@@ -41,13 +41,6 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-/* Bounds of the stack a context runs on, for ASan. g0 uses its thread's. */
-static inline void san_stack_bounds(const goc_g *g, const void **bottom, size_t *size)
-{
-	*bottom = g->stack_lo;
-	*size = g->stack_size;
-}
-
 /* Before switching from `from` to `to`. leaving_for_good: from has exited. */
 /* Threads a sanitizer runtime starts for itself (TSan's background
  * thread), which deadlock detection must not take for the user's. */
@@ -60,11 +53,9 @@ static inline void san_stack_bounds(const goc_g *g, const void **bottom, size_t 
 static inline void san_before_switch(goc_g *from, goc_g *to, bool leaving_for_good)
 {
 #ifdef GOC_ASAN
-	const void *bottom;
-	size_t size;
-	san_stack_bounds(to, &bottom, &size);
-	__sanitizer_start_switch_fiber(leaving_for_good ? NULL : &from->asan_fake_stack, bottom,
-				       size);
+	/* The stack switched to: a goroutine's slot, or g0's thread stack. */
+	__sanitizer_start_switch_fiber(leaving_for_good ? NULL : &from->asan_fake_stack,
+				       to->stack_lo, to->stack_size);
 #endif
 #ifdef GOC_TSAN
 	__tsan_switch_to_fiber(to->tsan_fiber, 0);
