@@ -260,6 +260,16 @@ void goc_ticker_stop(goc_ticker *t);
 void goc_ticker_reset(goc_ticker *t, int64_t period);
 void goc_ticker_free(goc_ticker *t);
 
+/* ---- the sync toolbox, context and patterns ------------------------------
+ * Declared in the headers below, each included here (include <goc.h> only). */
+#define GOC_H_INSIDE
+#include "goc/sync.h"
+#include "goc/context.h"
+#include "goc/sema.h"
+#include "goc/group.h"
+#include "goc/workpool.h"
+#undef GOC_H_INSIDE
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus
