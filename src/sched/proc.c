@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "../arch/context.h"
+#include "golimit.h"
 #include "runq.h"
 #include "runtime.h"
 #include "sanitizer.h"
@@ -552,8 +553,14 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 	}
 	goc_m *m = goc_m_self();
 	goc_p *p = m ? m->p : NULL;
+	/* The goroutine cap (golimit.h): one relaxed load when none is set. */
+	bool capped = !is_main && goc_golimit_active();
+	if (capped && !goc_golimit_enter())
+		return 0;
 	goc_g *g = goc_g_alloc(p);
 	if (!g) {
+		if (capped)
+			goc_golimit_leave();
 		errno = ENOMEM;
 		return 0;
 	}
@@ -580,6 +587,8 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 		foreign_g();
 		globrunq_put(g);
 	}
+	if (capped)
+		goc_golimit_leave();
 	wakep();
 	return id;
 }
@@ -938,6 +947,7 @@ static void runtime_init_once(void)
 {
 	pthread_key_create(&foreign_key, foreign_g_free);
 	goc_stack_module_init();
+	goc_golimit_init_from_env();
 	int32_t procs =
 	    (int32_t)prim_env_long("GOCMAXPROCS", prim_cpu_count(), 1, GOC_MAX_PROCS);
 	if (procs > GOC_MAX_PROCS)

@@ -11,12 +11,27 @@
  * releasing the lock (after it is off its stack, see goc_park); the add
  * that brings the counter to zero takes the lock before collecting the
  * list, so it always sees every waiter that counted itself.
+ *
+ * A waiter with a context (goc_wg_wait_ctx) may also leave when the
+ * context is cancelled: its hook (ctx/ctx.h), under wg->lock, takes it off
+ * the list and uncounts it from state's low half. A waiter's state, under
+ * wg->lock, says who owns it: NEW (not queued yet), QUEUED, RELEASED (taken
+ * by the add that reached zero, which will ready it) or CANCELED (the hook
+ * took it, or reached it before it queued).
  */
-#include "../sched/runtime.h"
+#include <stddef.h>
+
+#include "../ctx/ctx.h"
+
+enum wg_waiter_state { WG_NEW, WG_QUEUED, WG_RELEASED, WG_CANCELED };
 
 typedef struct wg_waiter {
 	goc_g *g;
-	struct wg_waiter *next;
+	goc_wg *wg;
+	struct wg_waiter *prev, *next;
+	enum wg_waiter_state state; /* wg->lock */
+	goc_status err;             /* the context's error, when CANCELED */
+	ctx_hook hook;
 } wg_waiter;
 
 void goc_wg_init(goc_wg *wg)
@@ -40,11 +55,16 @@ void goc_wg_add(goc_wg *wg, int64_t delta)
 	if (counter > 0 || waiters == 0)
 		return;
 	goc_lock_acquire_word(&wg->lock);
-	if (__atomic_load_n(&wg->state, __ATOMIC_SEQ_CST) != v)
+	/* Only the counter half is compared: a cancelled waiter may have
+	 * uncounted itself since, but nothing may have made the counter
+	 * positive again. */
+	if (__atomic_load_n(&wg->state, __ATOMIC_SEQ_CST) >> 32 != 0)
 		goc_panic("sync: WaitGroup misuse: Add called concurrently with Wait");
 	__atomic_store_n(&wg->state, 0, __ATOMIC_SEQ_CST);
 	wg_waiter *w = wg->waiters_head;
 	wg->waiters_head = wg->waiters_tail = NULL;
+	for (wg_waiter *released = w; released; released = released->next)
+		released->state = WG_RELEASED;
 	goc_lock_release_word(&wg->lock);
 	while (w) {
 		/* Read next before readying: the waiter's record lives on its
@@ -60,26 +80,91 @@ void goc_wg_done(goc_wg *wg)
 	goc_wg_add(wg, -1);
 }
 
-void goc_wg_wait(goc_wg *wg)
+/* Queues self and parks until released, unless the counter is zero or
+ * self was cancelled before it could queue. */
+static void wait_as(goc_wg *wg, wg_waiter *self)
 {
-	if (!wg)
-		goc_panic("goc_wg_wait: nil wait group");
 	for (;;) {
 		uint64_t v = __atomic_load_n(&wg->state, __ATOMIC_SEQ_CST);
 		if ((v >> 32) == 0)
 			return;
 		goc_lock_acquire_word(&wg->lock);
+		if (self->state == WG_CANCELED) {
+			goc_lock_release_word(&wg->lock);
+			return;
+		}
 		if (__atomic_compare_exchange_n(&wg->state, &v, v + 1, false, __ATOMIC_SEQ_CST,
 						__ATOMIC_SEQ_CST)) {
-			wg_waiter self = {.g = goc_g_self(), .next = NULL};
-			if (wg->waiters_tail)
-				((wg_waiter *)wg->waiters_tail)->next = &self;
+			self->state = WG_QUEUED;
+			self->next = NULL;
+			self->prev = wg->waiters_tail;
+			if (self->prev)
+				self->prev->next = self;
 			else
-				wg->waiters_head = &self;
-			wg->waiters_tail = &self;
+				wg->waiters_head = self;
+			wg->waiters_tail = self;
 			goc_park(goc_park_unlock_lock, &wg->lock, WAIT_WAITGROUP);
 			return;
 		}
 		goc_lock_release_word(&wg->lock);
 	}
+}
+
+void goc_wg_wait(goc_wg *wg)
+{
+	if (!wg)
+		goc_panic("goc_wg_wait: nil wait group");
+	wg_waiter self = {.g = goc_g_self(), .wg = wg};
+	wait_as(wg, &self);
+}
+
+/* The context of a waiter was cancelled (its lock held). */
+static void cancel_waiter(ctx_hook *hook, goc_status err)
+{
+	wg_waiter *w = (wg_waiter *)((char *)hook - offsetof(wg_waiter, hook));
+	goc_wg *wg = w->wg;
+	bool wake = false;
+	goc_lock_acquire_word(&wg->lock);
+	if (w->state == WG_NEW || w->state == WG_QUEUED) {
+		if (w->state == WG_QUEUED) {
+			wg_waiter *prev = w->prev, *next = w->next;
+			if (prev)
+				prev->next = next;
+			else
+				wg->waiters_head = next;
+			if (next)
+				next->prev = prev;
+			else
+				wg->waiters_tail = prev;
+			__atomic_fetch_sub(&wg->state, 1, __ATOMIC_SEQ_CST);
+			wake = true;
+		}
+		w->state = WG_CANCELED;
+		w->err = err;
+	}
+	goc_lock_release_word(&wg->lock);
+	if (wake)
+		goc_ready(w->g);
+}
+
+goc_status goc_wg_wait_ctx(goc_wg *wg, goc_ctx *ctx)
+{
+	if (!wg)
+		goc_panic("goc_wg_wait_ctx: nil wait group");
+	if (!ctx) {
+		goc_wg_wait(wg);
+		return GOC_OK;
+	}
+	goc_status err = goc_ctx_err(ctx);
+	if (err != GOC_OK)
+		return err;
+	if ((__atomic_load_n(&wg->state, __ATOMIC_SEQ_CST) >> 32) == 0)
+		return GOC_OK;
+	wg_waiter self = {.g = goc_g_self(), .wg = wg, .hook.fire = cancel_waiter};
+	err = ctx_hook_add(ctx, &self.hook);
+	if (err != GOC_OK)
+		return err;
+	wait_as(wg, &self);
+	ctx_hook_remove(&self.hook);
+	return self.state == WG_CANCELED ? self.err : GOC_OK;
 }

@@ -1,0 +1,527 @@
+/*
+ * workpool.c — goc_workpool: worker goroutines fed through a bounded
+ * queue, with an overflow policy, scaling between min and max workers, and
+ * a graceful stop.
+ *
+ *   submit --> [ idle worker? hand the task to it directly          ]
+ *              [ else queue (ring of queue_size tasks), maybe spawn  ]
+ *              [ full: BLOCK parks in `blocked`, REJECT / DROP_NEWEST ]
+ *              [ refuse, DROP_OLDEST evicts the head to on_drop      ]
+ *   worker  --> pop the head (admitting the first blocked submitter's
+ *               task into the freed slot), run it, repeat; with nothing
+ *               queued, wait on the idle stack, with a timeout if the
+ *               pool has more than min_workers.
+ *
+ * p->lock protects everything but the constants set by goc_workpool_new;
+ * it is never held while user code (a task, on_drop) runs. Invariants,
+ * whenever the lock is free:
+ *  - idle workers exist only while the queue is empty (a worker idles
+ *    only after finding it empty, and submit hands a task to an idle
+ *    worker before it would queue one);
+ *  - blocked submitters exist only while the queue is full (a worker that
+ *    frees a slot moves the first one's task in);
+ *  - queued tasks exist only while workers > 0 (submit spawns one when
+ *    there is none, and refuses the task if it cannot);
+ *  - submitted == done + rejected + dropped + discarded + queued + running.
+ *
+ * Idle workers wait on a worker record of their own: a claimer (submit,
+ * stop) takes the record off the idle stack under the lock, stores the
+ * task in it (or none, for stop) and posts a token on its wake channel, so
+ * a worker is woken exactly once per claim. The wait is a goc_select on
+ * that channel, which supplies the idle timeout; a worker whose timeout
+ * races with a claim finds itself claimed and takes the token. The idle
+ * stack is LIFO: the most recently idle worker (warm in cache) gets the
+ * next task, and the ones at the bottom are those that time out.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ctx/ctx.h"
+
+#define DEFAULT_QUEUE_SIZE 128
+#define DEFAULT_IDLE_TIMEOUT GOC_SECOND
+#define DEFAULT_SCALE_UP_WAIT GOC_MILLISECOND
+
+typedef struct task {
+	goc_fn fn;
+	void *arg;
+	int64_t queued_at; /* goc_now() when it entered the queue */
+} task;
+
+/* A worker goroutine's record (heap, freed by the worker as it leaves). */
+typedef struct worker {
+	goc_workpool *pool;
+	goc_chan *wake;          /* zero-size elements, capacity 1 */
+	struct worker *next_idle;
+	bool claimed;            /* lock: taken off the idle stack by a claimer */
+	task handed;             /* lock: the claimer's task (fn NULL: none) */
+} worker;
+
+enum submit_state { SUBMIT_NEW, SUBMIT_BLOCKED, SUBMIT_ACCEPTED, SUBMIT_CLOSED, SUBMIT_CANCELED };
+
+/* A BLOCK-policy submitter waiting for room, on its own stack. */
+typedef struct blocked_submit {
+	goc_g *g;
+	goc_workpool *pool;
+	task t;
+	struct blocked_submit *prev, *next;
+	enum submit_state state; /* lock */
+	goc_status err;
+	ctx_hook hook;
+} blocked_submit;
+
+struct goc_workpool {
+	goc_lock lock;
+	/* Constants. */
+	int min_workers, max_workers;
+	size_t queue_size, scale_up_depth;
+	goc_workpool_policy policy;
+	int64_t idle_timeout, scale_up_wait;
+	void (*on_drop)(goc_fn fn, void *arg, void *user);
+	void *on_drop_user;
+	char name[32];
+	/* The queue: a ring of queue_size tasks. */
+	task *ring;
+	size_t head, count;
+	worker *idle;            /* LIFO stack through next_idle */
+	blocked_submit *blocked_first, *blocked_last;
+	bool stopping;
+	goc_workpool_stats stats;
+	goc_wg worker_exits;     /* counts live workers; stop waits on it */
+};
+
+/* ---- the queue (lock held) ---- */
+
+static void queue_push(goc_workpool *p, task t)
+{
+	p->ring[(p->head + p->count) % p->queue_size] = t;
+	p->count++;
+	p->stats.queued++;
+}
+
+static task queue_pop(goc_workpool *p)
+{
+	task t = p->ring[p->head];
+	p->head = (p->head + 1) % p->queue_size;
+	p->count--;
+	p->stats.queued--;
+	return t;
+}
+
+static void blocked_unlink(goc_workpool *p, blocked_submit *b)
+{
+	if (b->prev)
+		b->prev->next = b->next;
+	else
+		p->blocked_first = b->next;
+	if (b->next)
+		b->next->prev = b->prev;
+	else
+		p->blocked_last = b->prev;
+	b->prev = b->next = NULL;
+}
+
+/* ---- workers ---- */
+
+static void worker_main(void *arg);
+
+/* Starts a worker; false (errno set) if it could not. Lock held. */
+static bool spawn_worker_locked(goc_workpool *p)
+{
+	worker *w = calloc(1, sizeof *w);
+	goc_chan *wake = goc_chan_make(0, 1);
+	if (!w || !wake) {
+		free(w);
+		goc_chan_release(wake);
+		errno = ENOMEM;
+		return false;
+	}
+	w->pool = p;
+	w->wake = wake;
+	goc_wg_add(&p->worker_exits, 1);
+	goc_go_options opts = {.name = p->name};
+	if (!goc_go_opts(worker_main, w, &opts)) {
+		int spawn_errno = errno;
+		goc_wg_done(&p->worker_exits);
+		goc_chan_release(wake);
+		free(w);
+		errno = spawn_errno;
+		return false;
+	}
+	p->stats.workers++;
+	p->stats.workers_started++;
+	if (p->stats.workers > p->stats.peak_workers)
+		p->stats.peak_workers = p->stats.workers;
+	return true;
+}
+
+/* Hands t (fn NULL: nothing, just wake up) to the idle worker on top of
+ * the stack. Lock held; the token is posted under it, so the worker, which
+ * needs the lock to leave, cannot have freed its channel yet. */
+static void claim_idle_locked(goc_workpool *p, task t)
+{
+	worker *w = p->idle;
+	p->idle = w->next_idle;
+	p->stats.idle_workers--;
+	w->claimed = true;
+	w->handed = t;
+	if (t.fn)
+		p->stats.running++;
+	goc_chan_try_send(w->wake, NULL);
+}
+
+/*
+ * Waits, lock held on entry and on return, until the worker is claimed or
+ * times out. Returns false if it should leave (timed out while the pool has
+ * more than min_workers); else *t is the task handed to it, if any.
+ */
+static bool idle_wait(goc_workpool *p, worker *w, task *t)
+{
+	w->claimed = false;
+	w->handed = (task){0};
+	w->next_idle = p->idle;
+	p->idle = w;
+	p->stats.idle_workers++;
+	int64_t timeout = p->stats.workers > p->min_workers ? p->idle_timeout : -1;
+	goc_lock_release(&p->lock);
+	goc_select_case wake = {.chan = w->wake, .dir = GOC_SELECT_RECV};
+	int woken = goc_select(&wake, 1, timeout);
+	goc_lock_acquire(&p->lock);
+	if (woken < 0) {
+		if (!w->claimed) {
+			worker **link = &p->idle;
+			while (*link != w)
+				link = &(*link)->next_idle;
+			*link = w->next_idle;
+			p->stats.idle_workers--;
+			*t = (task){0};
+			return p->stats.workers <= p->min_workers;
+		}
+		/* Claimed as the timeout fired: the token is in the channel. */
+		goc_chan_try_recv(w->wake, NULL);
+	}
+	*t = w->handed;
+	return true;
+}
+
+/* Moves the first blocked submitter's task into the queue (a slot was just
+ * freed); returns the submitter to ready once the lock is released. */
+static blocked_submit *admit_blocked_locked(goc_workpool *p)
+{
+	blocked_submit *b = p->blocked_first;
+	if (!b)
+		return NULL;
+	blocked_unlink(p, b);
+	b->t.queued_at = goc_now();
+	queue_push(p, b->t);
+	p->stats.submitted++;
+	b->state = SUBMIT_ACCEPTED;
+	return b;
+}
+
+static void worker_main(void *arg)
+{
+	worker *w = arg;
+	goc_workpool *p = w->pool;
+	goc_lock_acquire(&p->lock);
+	for (;;) {
+		task t;
+		blocked_submit *admitted = NULL;
+		if (p->count > 0) {
+			t = queue_pop(p);
+			p->stats.running++;
+			admitted = admit_blocked_locked(p);
+			/* Tasks are waiting too long: another hand, if allowed. */
+			if (p->count > 0 && p->stats.workers < p->max_workers &&
+			    goc_now() - t.queued_at >= p->scale_up_wait)
+				spawn_worker_locked(p);
+		} else if (p->stopping) {
+			break;
+		} else {
+			if (!idle_wait(p, w, &t))
+				break;
+			if (!t.fn)
+				continue;
+		}
+		goc_lock_release(&p->lock);
+		if (admitted)
+			goc_ready(admitted->g);
+		t.fn(t.arg);
+		goc_lock_acquire(&p->lock);
+		p->stats.running--;
+		p->stats.done++;
+	}
+	p->stats.workers--;
+	p->stats.workers_exited++;
+	goc_lock_release(&p->lock);
+	goc_chan_release(w->wake);
+	free(w);
+	goc_wg_done(&p->worker_exits);
+}
+
+/* ---- creation ---- */
+
+goc_workpool *goc_workpool_new(const goc_workpool_options *opts)
+{
+	goc_workpool_options o = opts ? *opts : (goc_workpool_options){0};
+	if (o.min_workers < 0 || o.max_workers < 0 || o.idle_timeout < 0 || o.scale_up_wait < 0 ||
+	    (unsigned)o.policy > GOC_WORKPOOL_DROP_OLDEST ||
+	    (o.max_workers && o.max_workers < o.min_workers)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	goc_workpool *p = calloc(1, sizeof *p);
+	size_t queue_size = o.queue_size ? o.queue_size : DEFAULT_QUEUE_SIZE;
+	task *ring = p ? calloc(queue_size, sizeof *ring) : NULL;
+	if (!ring) {
+		free(p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->ring = ring;
+	p->queue_size = queue_size;
+	p->min_workers = o.min_workers;
+	p->max_workers = o.max_workers ? o.max_workers : goc_maxprocs(0);
+	if (p->max_workers < p->min_workers)
+		p->max_workers = p->min_workers;
+	if (p->max_workers < 1)
+		p->max_workers = 1;
+	p->policy = o.policy;
+	p->idle_timeout = o.idle_timeout ? o.idle_timeout : DEFAULT_IDLE_TIMEOUT;
+	p->scale_up_depth = o.scale_up_depth ? o.scale_up_depth : 1;
+	p->scale_up_wait = o.scale_up_wait ? o.scale_up_wait : DEFAULT_SCALE_UP_WAIT;
+	p->on_drop = o.on_drop;
+	p->on_drop_user = o.on_drop_user;
+	strncpy(p->name, o.name ? o.name : "workpool", sizeof p->name - 1);
+	goc_wg_init(&p->worker_exits);
+	goc_lock_acquire(&p->lock);
+	bool started = true;
+	while (started && p->stats.workers < p->min_workers)
+		started = spawn_worker_locked(p);
+	goc_lock_release(&p->lock);
+	if (!started) {
+		int spawn_errno = errno;
+		goc_workpool_free(p);
+		errno = spawn_errno;
+		return NULL;
+	}
+	return p;
+}
+
+static goc_workpool *checked(goc_workpool *p, const char *what)
+{
+	if (!p)
+		goc_panic("%s: nil work pool", what);
+	return p;
+}
+
+/* ---- submitting ---- */
+
+/* The context of a blocked submitter was cancelled (its lock held). */
+static void cancel_blocked(ctx_hook *hook, goc_status err)
+{
+	blocked_submit *b = (blocked_submit *)((char *)hook - offsetof(blocked_submit, hook));
+	goc_workpool *p = b->pool;
+	bool wake = false;
+	goc_lock_acquire(&p->lock);
+	if (b->state == SUBMIT_NEW || b->state == SUBMIT_BLOCKED) {
+		if (b->state == SUBMIT_BLOCKED) {
+			blocked_unlink(p, b);
+			p->stats.submitted++;
+			p->stats.rejected++;
+			wake = true;
+		}
+		b->state = SUBMIT_CANCELED;
+		b->err = err;
+	}
+	goc_lock_release(&p->lock);
+	if (wake)
+		goc_ready(b->g);
+}
+
+/* What a submit decided, lock held. */
+enum placement { PLACED, REFUSED_FULL, EVICTED, NEEDS_WAIT, NO_WORKER, STOPPED };
+
+static enum placement place_locked(goc_workpool *p, task t, task *evicted)
+{
+	if (p->stopping)
+		return STOPPED;
+	if (p->idle) {
+		p->stats.submitted++;
+		claim_idle_locked(p, t);
+		return PLACED;
+	}
+	if (p->count == p->queue_size) {
+		switch (p->policy) {
+		case GOC_WORKPOOL_BLOCK:
+			return NEEDS_WAIT;
+		case GOC_WORKPOOL_REJECT:
+			p->stats.submitted++;
+			p->stats.rejected++;
+			return REFUSED_FULL;
+		case GOC_WORKPOOL_DROP_NEWEST:
+			p->stats.submitted++;
+			p->stats.dropped++;
+			return REFUSED_FULL;
+		case GOC_WORKPOOL_DROP_OLDEST:
+			*evicted = queue_pop(p);
+			p->stats.dropped++;
+			t.queued_at = goc_now();
+			queue_push(p, t);
+			p->stats.submitted++;
+			return EVICTED;
+		}
+	}
+	bool want_worker = p->stats.workers == 0 ||
+			   (p->stats.workers < p->max_workers && p->count + 1 >= p->scale_up_depth);
+	if (want_worker && !spawn_worker_locked(p) && p->stats.workers == 0) {
+		p->stats.submitted++;
+		p->stats.rejected++;
+		return NO_WORKER;
+	}
+	t.queued_at = goc_now();
+	queue_push(p, t);
+	p->stats.submitted++;
+	return PLACED;
+}
+
+goc_status goc_workpool_submit_ctx(goc_workpool *p, goc_fn fn, void *arg, goc_ctx *ctx)
+{
+	checked(p, "goc_workpool_submit");
+	if (!fn)
+		goc_panic("goc_workpool_submit: nil function");
+	task t = {.fn = fn, .arg = arg};
+	task evicted = {0};
+	blocked_submit b = {.pool = p, .t = t, .hook.fire = cancel_blocked};
+	bool hooked = false;
+	goc_lock_acquire(&p->lock);
+	for (;;) {
+		enum placement placed = place_locked(p, t, &evicted);
+		if (placed != NEEDS_WAIT) {
+			goc_lock_release(&p->lock);
+			ctx_hook_remove(&b.hook);
+			switch (placed) {
+			case PLACED:
+				return GOC_OK;
+			case EVICTED:
+				if (p->on_drop)
+					p->on_drop(evicted.fn, evicted.arg, p->on_drop_user);
+				return GOC_OK;
+			case REFUSED_FULL:
+				return GOC_WOULDBLOCK;
+			case NO_WORKER:
+				return GOC_NOMEM;
+			default:
+				return GOC_CLOSED;
+			}
+		}
+		if (b.state == SUBMIT_CANCELED) {
+			p->stats.submitted++;
+			p->stats.rejected++;
+			goc_lock_release(&p->lock);
+			ctx_hook_remove(&b.hook);
+			return b.err;
+		}
+		if (!ctx || hooked)
+			break;
+		/* The hook goes in with no pool lock held (lock order:
+		 * context, then pool); then everything is decided again. */
+		goc_lock_release(&p->lock);
+		goc_status err = ctx_hook_add(ctx, &b.hook);
+		hooked = true;
+		goc_lock_acquire(&p->lock);
+		if (err != GOC_OK) {
+			b.state = SUBMIT_CANCELED;
+			b.err = err;
+		}
+	}
+	b.g = goc_g_self();
+	b.state = SUBMIT_BLOCKED;
+	b.prev = p->blocked_last;
+	if (b.prev)
+		b.prev->next = &b;
+	else
+		p->blocked_first = &b;
+	p->blocked_last = &b;
+	goc_park(goc_park_unlock_lock, &p->lock, WAIT_SEMACQUIRE);
+	ctx_hook_remove(&b.hook);
+	switch (b.state) {
+	case SUBMIT_ACCEPTED:
+		return GOC_OK;
+	case SUBMIT_CANCELED:
+		return b.err;
+	default:
+		return GOC_CLOSED;
+	}
+}
+
+goc_status goc_workpool_submit(goc_workpool *p, goc_fn fn, void *arg)
+{
+	return goc_workpool_submit_ctx(p, fn, arg, NULL);
+}
+
+/* ---- stopping ---- */
+
+int64_t goc_workpool_stop(goc_workpool *p, goc_ctx *ctx)
+{
+	checked(p, "goc_workpool_stop");
+	goc_lock_acquire(&p->lock);
+	p->stopping = true;
+	blocked_submit *closed = p->blocked_first;
+	for (blocked_submit *b = closed; b; b = b->next)
+		b->state = SUBMIT_CLOSED;
+	p->blocked_first = p->blocked_last = NULL;
+	while (p->idle)
+		claim_idle_locked(p, (task){0});
+	goc_lock_release(&p->lock);
+	while (closed) {
+		blocked_submit *next = closed->next; /* before: it lives on the submitter's stack */
+		goc_ready(closed->g);
+		closed = next;
+	}
+	if (goc_wg_wait_ctx(&p->worker_exits, ctx) == GOC_OK)
+		return 0;
+	/* Cancelled: what is still queued will not run. Workers finish the
+	 * tasks they are running and leave once the queue is empty. */
+	int64_t discarded = 0;
+	for (;;) {
+		goc_lock_acquire(&p->lock);
+		if (p->count == 0) {
+			goc_lock_release(&p->lock);
+			break;
+		}
+		task t = queue_pop(p);
+		p->stats.discarded++;
+		goc_lock_release(&p->lock);
+		discarded++;
+		if (p->on_drop)
+			p->on_drop(t.fn, t.arg, p->on_drop_user);
+	}
+	goc_wg_wait(&p->worker_exits);
+	return discarded;
+}
+
+void goc_workpool_stats_read(goc_workpool *p, goc_workpool_stats *out)
+{
+	checked(p, "goc_workpool_stats_read");
+	goc_lock_acquire(&p->lock);
+	*out = p->stats;
+	goc_lock_release(&p->lock);
+}
+
+void goc_workpool_free(goc_workpool *p)
+{
+	if (!p)
+		return;
+	goc_lock_acquire(&p->lock);
+	bool stopped = p->stopping;
+	goc_lock_release(&p->lock);
+	if (!stopped)
+		goc_workpool_stop(p, NULL);
+	/* A concurrent stop may still be waiting; the workers are gone once
+	 * the wait group is at zero. */
+	goc_wg_wait(&p->worker_exits);
+	free(p->ring);
+	free(p);
+}

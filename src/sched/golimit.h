@@ -1,0 +1,35 @@
+/*
+ * golimit.h — the cap on live goroutines (goc_set_max_goroutines,
+ * GOCDEBUG=maxgoroutines=N), as the spawn path in proc.c sees it.
+ *
+ * With no cap, spawning pays one relaxed load of goc_golimit_max. With a
+ * cap, a spawn is admitted under a global lock that covers both the count
+ * (the per-P created - exited sums) and the spawn's own increment of its
+ * P's created counter, so concurrent spawns cannot overshoot; goroutines
+ * that finish meanwhile only make the count an overestimate.
+ */
+#ifndef GOC_SCHED_GOLIMIT_H
+#define GOC_SCHED_GOLIMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The cap; 0: none. Relaxed loads; changed by goc_set_max_goroutines. */
+extern int64_t goc_golimit_max;
+
+static inline bool goc_golimit_active(void)
+{
+	return __atomic_load_n(&goc_golimit_max, __ATOMIC_RELAXED) != 0;
+}
+
+/* Takes the limit lock and returns true if one more goroutine fits; the
+ * caller then counts it (its P's created, or foreign_created) and calls
+ * goc_golimit_leave. At the cap: releases the lock, sets errno = EAGAIN
+ * and returns false. */
+bool goc_golimit_enter(void);
+void goc_golimit_leave(void);
+
+/* Reads GOCDEBUG=...,maxgoroutines=N,... (runtime start-up). */
+void goc_golimit_init_from_env(void);
+
+#endif
