@@ -54,8 +54,14 @@ static const struct workload suite[] = {
 	{"ChanBuffered", 20000000, true, bench_chan_buffered},
 	{"ChanMPMC", 20000000, true, bench_chan_mpmc},
 	{"SelectPingPong", 5000000, true, bench_select_ping_pong},
+	{"MutexContended", 100000, true, bench_mutex_contended},
+	{"MutexContendedPthread", 100000, true, bench_mutex_contended_pthread},
 	{"ParkedMemory", 1000000, false, bench_parked_memory},
 	{"TimerSleepers", 100000, true, bench_timer_sleepers},
+	{"PoolGetPut", 10000000, true, bench_pool_get_put},
+	{"PoolAlloc", 10000000, true, bench_pool_alloc},
+	{"CounterShared", 20000000, true, bench_counter_shared},
+	{"CounterSharded", 20000000, true, bench_counter_sharded},
 };
 
 #define SUITE_LENGTH (sizeof suite / sizeof suite[0])

@@ -6,12 +6,16 @@
  * with (goc_sched.coarse_now), wakes an M when a timer is overdue by more
  * than a tick (a safety net under the timer M protocol of proc.c), and once
  * a second gives the memory of stack slots that stayed unused for a whole
- * second back to the kernel (goc_stack_scavenge). It takes no P and runs no goroutine.
+ * second back to the kernel (goc_stack_scavenge). Every 2 seconds it runs
+ * one trim cycle of every goc_pool (goc_pool_trim_all), so that objects a
+ * pool has cached through two cycles are released. It takes no P and runs
+ * no goroutine.
  */
 #include "runtime.h"
 
 #define SYSMON_TICK (10 * GOC_MILLISECOND)
 #define SCAVENGE_EVERY 100 /* ticks: one second */
+#define POOL_TRIM_EVERY 200 /* ticks: two seconds */
 
 static void *sysmon_main(void *arg)
 {
@@ -27,6 +31,8 @@ static void *sysmon_main(void *arg)
 		goc_sched_check_timers(now, SYSMON_TICK);
 		if (tick % SCAVENGE_EVERY == 0)
 			goc_stack_scavenge();
+		if (tick % POOL_TRIM_EVERY == 0)
+			goc_pool_trim_all();
 	}
 	return NULL;
 }

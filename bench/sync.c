@@ -1,0 +1,245 @@
+/*
+ * sync.c — the sync toolbox: MutexContended (and the same work on a pthread
+ * mutex from as many threads, MutexContendedPthread), PoolGetPut (and the
+ * allocation it saves, PoolAlloc), and CounterShared / CounterSharded (one
+ * atomic counter against goc_counter's cache line per P).
+ *
+ * The workers of every workload report to the driver through a wait group,
+ * so the driver parks instead of blocking its M in pthread_join.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+/* ---- MutexContended ---------------------------------------------------- */
+
+/* How many goroutines (or threads) take the mutex. */
+#define LOCKERS 64
+
+struct mutex_contended {
+	int64_t n;           /* lock+unlock per locker */
+	goc_mutex mutex;
+	pthread_mutex_t pthread_mutex;
+	int64_t counter;     /* plain: only ever touched with the mutex held */
+	goc_wg finished;
+};
+
+static void mutex_locker(void *arg)
+{
+	struct mutex_contended *mc = arg;
+	for (int64_t i = 0; i < mc->n; i++) {
+		goc_mutex_lock(&mc->mutex);
+		mc->counter++;
+		goc_mutex_unlock(&mc->mutex);
+	}
+	goc_wg_done(&mc->finished);
+}
+
+/* MutexContended: 64 goroutines each take one goc_mutex n times to
+ * increment a plain counter. One op is one lock, increment and unlock. */
+void bench_mutex_contended(struct bench_run *run)
+{
+	struct mutex_contended mc = {.n = run->n, .mutex = GOC_MUTEX_INIT,
+				     .finished = GOC_WG_INIT};
+	run->ops = LOCKERS * run->n;
+
+	bench_start(run);
+	goc_wg_add(&mc.finished, LOCKERS);
+	for (int g = 0; g < LOCKERS; g++)
+		bench_go(mutex_locker, &mc);
+	goc_wg_wait(&mc.finished);
+	bench_stop(run);
+
+	if (mc.counter != run->ops)
+		bench_fail("counter is %" PRId64 ", want %" PRId64, mc.counter, run->ops);
+}
+
+static void *pthread_locker(void *arg)
+{
+	struct mutex_contended *mc = arg;
+	for (int64_t i = 0; i < mc->n; i++) {
+		pthread_mutex_lock(&mc->pthread_mutex);
+		mc->counter++;
+		pthread_mutex_unlock(&mc->pthread_mutex);
+	}
+	goc_wg_done(&mc->finished);
+	return NULL;
+}
+
+/* MutexContendedPthread: MutexContended's work done by 64 plain threads on
+ * a default pthread mutex, the yardstick the goc_mutex must not lose to.
+ * Creating the threads is timed, as creating the goroutines is; joining
+ * them (they have finished by then) is not. -procs does not apply. */
+void bench_mutex_contended_pthread(struct bench_run *run)
+{
+	struct mutex_contended mc = {.n = run->n, .finished = GOC_WG_INIT};
+	pthread_mutex_init(&mc.pthread_mutex, NULL);
+	pthread_t threads[LOCKERS];
+	run->ops = LOCKERS * run->n;
+
+	bench_start(run);
+	goc_wg_add(&mc.finished, LOCKERS);
+	for (int t = 0; t < LOCKERS; t++)
+		if (pthread_create(&threads[t], NULL, pthread_locker, &mc) != 0)
+			bench_fail("pthread_create failed");
+	goc_wg_wait(&mc.finished);
+	bench_stop(run);
+
+	for (int t = 0; t < LOCKERS; t++)
+		pthread_join(threads[t], NULL);
+	pthread_mutex_destroy(&mc.pthread_mutex);
+	if (mc.counter != run->ops)
+		bench_fail("counter is %" PRId64 ", want %" PRId64, mc.counter, run->ops);
+}
+
+/* ---- PoolGetPut and PoolAlloc ----------------------------------------- */
+
+/* How many goroutines share the pool, and the size of its objects. */
+#define POOL_WORKERS 8
+#define POOL_OBJECT_SIZE 256
+
+struct pool_work {
+	int64_t n;            /* get+put (or malloc+free) per worker */
+	goc_pool pool;
+	goc_wg finished;
+	int64_t made;         /* objects new_fn made; atomic */
+};
+
+static void *pool_object_new(void *ctx)
+{
+	struct pool_work *pw = ctx;
+	__atomic_add_fetch(&pw->made, 1, __ATOMIC_RELAXED);
+	return malloc(POOL_OBJECT_SIZE);
+}
+
+static void pool_worker(void *arg)
+{
+	struct pool_work *pw = arg;
+	for (int64_t i = 0; i < pw->n; i++) {
+		unsigned char *obj = goc_pool_get(&pw->pool);
+		if (!obj)
+			bench_fail("goc_pool_get returned NULL");
+		obj[i % POOL_OBJECT_SIZE] = (unsigned char)i;
+		goc_pool_put(&pw->pool, obj);
+	}
+	goc_wg_done(&pw->finished);
+}
+
+/* Keeps the compiler from dropping a malloc/free pair whose object is
+ * never read. */
+static void *volatile alloc_sink;
+
+static void alloc_worker(void *arg)
+{
+	struct pool_work *pw = arg;
+	for (int64_t i = 0; i < pw->n; i++) {
+		unsigned char *obj = malloc(POOL_OBJECT_SIZE);
+		if (!obj)
+			bench_fail("malloc failed");
+		obj[i % POOL_OBJECT_SIZE] = (unsigned char)i;
+		alloc_sink = obj;
+		free(obj);
+	}
+	goc_wg_done(&pw->finished);
+}
+
+static void run_pool_workers(struct bench_run *run, struct pool_work *pw, goc_fn worker)
+{
+	pw->n = run->n / POOL_WORKERS;
+	run->ops = pw->n * POOL_WORKERS;
+	bench_start(run);
+	goc_wg_add(&pw->finished, POOL_WORKERS);
+	for (int w = 0; w < POOL_WORKERS; w++)
+		bench_go(worker, pw);
+	goc_wg_wait(&pw->finished);
+	bench_stop(run);
+}
+
+/* PoolGetPut: 8 goroutines each take a 256-byte object from one goc_pool,
+ * write a byte of it and put it back, n/8 times. One op is one get and
+ * put. Checked: the pool made at most a few objects per worker. */
+void bench_pool_get_put(struct bench_run *run)
+{
+	struct pool_work pw = {.finished = GOC_WG_INIT};
+	goc_pool_init(&pw.pool, pool_object_new, NULL, &pw);
+	run_pool_workers(run, &pw, pool_worker);
+	goc_pool_stats stats;
+	goc_pool_stats_read(&pw.pool, &stats);
+	goc_pool_destroy(&pw.pool);
+	if (stats.puts != run->ops || pw.made > 4 * POOL_WORKERS)
+		bench_fail("%" PRId64 " puts (want %" PRId64 "), %" PRId64 " objects made",
+			   stats.puts, run->ops, pw.made);
+}
+
+/* PoolAlloc: PoolGetPut without the pool — malloc and free of 256 bytes. */
+void bench_pool_alloc(struct bench_run *run)
+{
+	struct pool_work pw = {.finished = GOC_WG_INIT};
+	run_pool_workers(run, &pw, alloc_worker);
+}
+
+/* ---- CounterShared and CounterSharded ---------------------------------- */
+
+#define COUNTER_WORKERS 8
+
+struct counter_work {
+	int64_t n;            /* adds per worker */
+	int64_t shared;       /* CounterShared's one atomic */
+	goc_counter *sharded; /* CounterSharded's */
+	goc_wg finished;
+};
+
+static void shared_adder(void *arg)
+{
+	struct counter_work *cw = arg;
+	for (int64_t i = 0; i < cw->n; i++)
+		__atomic_add_fetch(&cw->shared, 1, __ATOMIC_RELAXED);
+	goc_wg_done(&cw->finished);
+}
+
+static void sharded_adder(void *arg)
+{
+	struct counter_work *cw = arg;
+	for (int64_t i = 0; i < cw->n; i++)
+		goc_counter_add(cw->sharded, 1);
+	goc_wg_done(&cw->finished);
+}
+
+static void run_adders(struct bench_run *run, struct counter_work *cw, goc_fn adder)
+{
+	cw->n = run->n / COUNTER_WORKERS;
+	run->ops = cw->n * COUNTER_WORKERS;
+	bench_start(run);
+	goc_wg_add(&cw->finished, COUNTER_WORKERS);
+	for (int w = 0; w < COUNTER_WORKERS; w++)
+		bench_go(adder, cw);
+	goc_wg_wait(&cw->finished);
+	bench_stop(run);
+}
+
+/* CounterShared: 8 goroutines add 1 to one shared atomic int64, n/8 times
+ * each. One op is one add. */
+void bench_counter_shared(struct bench_run *run)
+{
+	struct counter_work cw = {.finished = GOC_WG_INIT};
+	run_adders(run, &cw, shared_adder);
+	if (cw.shared != run->ops)
+		bench_fail("counter is %" PRId64 ", want %" PRId64, cw.shared, run->ops);
+}
+
+/* CounterSharded: CounterShared on a goc_counter. */
+void bench_counter_sharded(struct bench_run *run)
+{
+	struct counter_work cw = {.finished = GOC_WG_INIT, .sharded = goc_counter_new()};
+	if (!cw.sharded)
+		bench_fail("goc_counter_new: out of memory");
+	run_adders(run, &cw, sharded_adder);
+	int64_t sum = goc_counter_read(cw.sharded);
+	goc_counter_free(cw.sharded);
+	if (sum != run->ops)
+		bench_fail("counter is %" PRId64 ", want %" PRId64, sum, run->ops);
+}

@@ -1,0 +1,260 @@
+/*
+ * mutex.c — goc_mutex, Go's sync.Mutex.
+ *
+ * `state` packs the lock into one 32-bit word:
+ *
+ *   bit 0  LOCKED    somebody holds the mutex
+ *   bit 1  WOKEN     a waiter is awake and competing (unlock need not wake another)
+ *   bit 2  STARVING  the mutex is handed from unlocker to the oldest waiter
+ *   3..31            waiters parked (or about to park) on `waitq`
+ *
+ * Normal mode: waiters queue FIFO, but a woken waiter does not own the
+ * mutex; it competes with goroutines that are arriving (and have the
+ * advantage of already running on a CPU). A woken waiter that loses
+ * queues again at the head. Throughput is high because a running goroutine
+ * can take and release the mutex many times without a switch.
+ *
+ * Starvation mode: a waiter that has waited longer than 1 ms sets STARVING
+ * at its next attempt. From then on, unlock hands the mutex directly to
+ * the waiter at the head of the queue (with the token of the wait queue,
+ * see waitq_release); arrivals neither take it nor spin, they queue at the
+ * tail. The waiter that receives it leaves starvation mode if it is the
+ * last waiter or waited less than 1 ms itself.
+ *
+ * Invariants:
+ *  - LOCKED and the waiter count change only by CAS or atomic add on
+ *    `state`; while STARVING, LOCKED is clear between an unlock and the
+ *    hand-off's receiver setting it: nobody else may take the mutex then.
+ *  - WOKEN is set by at most one goroutine at a time (the spinner that set
+ *    it, or the unlocker on behalf of the waiter it wakes) and cleared by
+ *    that goroutine's next successful state change.
+ *  - Each waiter counted in `state` takes exactly one token from `waitq`.
+ *
+ * Spinning: only while the holder probably runs on another CPU — more than
+ * one CPU and more Ps busy than just us (gomaxprocs > idle Ps + spinning
+ * Ms + 1) — and at most 4 rounds of 30 pauses, as Go's
+ * sync_runtime_canSpin. A plain thread has no P: it spins on a multi-CPU
+ * machine under the same round limit, since parking costs it a futex
+ * system call.
+ *
+ * Difference from Go: Go also refuses to spin while the spinner's own P
+ * has other goroutines queued. goc keeps spinning then, because it does
+ * not preempt: a goroutine that parks at once hands its P to the next
+ * queued goroutine, and under contention that is usually a waiter this P
+ * just woke, which contends in turn — a convoy in which every lock changes
+ * hands through a park and a switch. On MutexContended at -procs 2 (64
+ * goroutines, 2 Ps) Go's rule measured 43–127 ns per lock with two million
+ * parks per run; spinning regardless, 30–34 ns with twenty thousand, in
+ * the same minutes on the same machine. The cost is at most 4 rounds
+ * (a few microseconds) of delay for the queued goroutines.
+ */
+#include "syncint.h"
+
+enum {
+	MUTEX_LOCKED = 1,
+	MUTEX_WOKEN = 2,
+	MUTEX_STARVING = 4,
+	MUTEX_WAITER_SHIFT = 3,
+	MUTEX_WAITER = 1 << MUTEX_WAITER_SHIFT,
+	SPIN_ROUNDS = 4,
+	SPIN_PAUSES = 30,
+	CONFIRM_PAUSES = 8,
+};
+
+#define STARVATION_THRESHOLD GOC_MILLISECOND
+
+static int32_t load_state(goc_mutex *m)
+{
+	return __atomic_load_n(&m->state, __ATOMIC_RELAXED);
+}
+
+static bool cas_state(goc_mutex *m, int32_t *old, int32_t new_state)
+{
+	return __atomic_compare_exchange_n(&m->state, old, new_state, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_RELAXED);
+}
+
+static int cpu_count(void)
+{
+	static int cached;
+	int n = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	if (n == 0) {
+		n = prim_cpu_count();
+		__atomic_store_n(&cached, n, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
+static bool can_spin(int round)
+{
+	if (round >= SPIN_ROUNDS || cpu_count() <= 1)
+		return false;
+	goc_m *m = goc_m_self();
+	if (!m || !m->p)
+		return true;
+	int32_t busy = __atomic_load_n(&goc_sched.gomaxprocs, __ATOMIC_RELAXED) -
+		       __atomic_load_n(&goc_sched.npidle, __ATOMIC_RELAXED) -
+		       __atomic_load_n(&goc_sched.nmspinning, __ATOMIC_RELAXED);
+	return busy > 1;
+}
+
+static void spin(int pauses)
+{
+	for (int i = 0; i < pauses; i++)
+		goc_cpu_relax();
+}
+
+/* A spinner that saw the mutex free looks again a moment later before it
+ * tries to take it: a holder that relocks in a tight loop has it back
+ * within nanoseconds, and snatching it in that gap only moves the mutex's
+ * cache line between cores — the old holder then spins in turn and
+ * snatches it back. A holder that has really let go leaves it free. */
+static int32_t confirm_free(goc_mutex *m)
+{
+	spin(CONFIRM_PAUSES);
+	return load_state(m);
+}
+
+void goc_mutex_init(goc_mutex *m)
+{
+	*m = (goc_mutex)GOC_MUTEX_INIT;
+}
+
+static void lock_slow(goc_mutex *m, goc_wait_reason reason)
+{
+	int64_t wait_start = 0;
+	bool starving = false; /* this waiter has waited over the threshold */
+	bool awoke = false;    /* this goroutine owns the WOKEN bit */
+	int round = 0;
+	int32_t old = load_state(m);
+	for (;;) {
+		/* Spin while the mutex is held in normal mode (in starvation
+		 * mode it goes to a waiter, never to us). Setting WOKEN tells
+		 * the unlocker not to wake a parked waiter that would only
+		 * compete with us. */
+		if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED && can_spin(round)) {
+			if (!awoke && !(old & MUTEX_WOKEN) && (old >> MUTEX_WAITER_SHIFT) != 0 &&
+			    cas_state(m, &old, old | MUTEX_WOKEN))
+				awoke = true;
+			spin(SPIN_PAUSES);
+			round++;
+			old = load_state(m);
+			if (!(old & MUTEX_LOCKED))
+				old = confirm_free(m);
+			continue;
+		}
+		int32_t new_state = old;
+		/* Take it unless it belongs to the starving waiters. */
+		if (!(old & MUTEX_STARVING))
+			new_state |= MUTEX_LOCKED;
+		if (old & (MUTEX_LOCKED | MUTEX_STARVING))
+			new_state += MUTEX_WAITER;
+		/* Only switch to starvation mode while it is locked: an
+		 * unlocked mutex in starvation mode would wait for an unlock
+		 * that never comes. */
+		if (starving && (old & MUTEX_LOCKED))
+			new_state |= MUTEX_STARVING;
+		if (awoke) {
+			if (!(new_state & MUTEX_WOKEN))
+				goc_panic("sync: inconsistent mutex state");
+			new_state &= ~MUTEX_WOKEN;
+		}
+		if (!cas_state(m, &old, new_state))
+			continue;
+		if (!(old & (MUTEX_LOCKED | MUTEX_STARVING)))
+			return; /* took it */
+		/* Counted as a waiter: park. One who waited before goes to
+		 * the front of the queue. */
+		bool waited_before = wait_start != 0;
+		if (!waited_before)
+			wait_start = prim_nanotime();
+		waitq_acquire(&m->waitq, waited_before, reason);
+		starving = starving || prim_nanotime() - wait_start > STARVATION_THRESHOLD;
+		old = load_state(m);
+		if (old & MUTEX_STARVING) {
+			/* Handed to us: LOCKED is clear and we are still
+			 * counted as a waiter. Take it, and leave starvation
+			 * mode if we are the last waiter or did not starve;
+			 * staying in it would hand the mutex from waiter to
+			 * waiter at a switch per lock. */
+			if ((old & (MUTEX_LOCKED | MUTEX_WOKEN)) || (old >> MUTEX_WAITER_SHIFT) == 0)
+				goc_panic("sync: inconsistent mutex state");
+			int32_t delta = MUTEX_LOCKED - MUTEX_WAITER;
+			if (!starving || (old >> MUTEX_WAITER_SHIFT) == 1)
+				delta -= MUTEX_STARVING;
+			__atomic_add_fetch(&m->state, delta, __ATOMIC_ACQ_REL);
+			return;
+		}
+		/* Woken in normal mode: the unlocker set WOKEN for us. */
+		awoke = true;
+		round = 0;
+		old = load_state(m);
+	}
+}
+
+/*
+ * Fast path: one CAS that sets LOCKED on a mutex that is neither locked nor
+ * starving, whatever its waiter count — the same barging the slow path
+ * allows in normal mode, so a holder that keeps relocking while others are
+ * parked does not pay a failed CAS each time. The relaxed load that picks
+ * the expected value is a hit in the common case (the line is ours); the
+ * CAS's acquire ordering makes the previous holder's writes visible.
+ */
+void mutex_lock_as(goc_mutex *m, goc_wait_reason r)
+{
+	int32_t old = load_state(m);
+	if (!(old & (MUTEX_LOCKED | MUTEX_STARVING)) &&
+	    __atomic_compare_exchange_n(&m->state, &old, old | MUTEX_LOCKED, false, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED))
+		return;
+	lock_slow(m, r);
+}
+
+void goc_mutex_lock(goc_mutex *m)
+{
+	mutex_lock_as(m, WAIT_MUTEX);
+}
+
+bool goc_mutex_trylock(goc_mutex *m)
+{
+	int32_t old = load_state(m);
+	if (old & (MUTEX_LOCKED | MUTEX_STARVING))
+		return false;
+	/* A waiter woken in normal mode may be about to take it too; the
+	 * CAS decides, as it would between two lockers. */
+	return __atomic_compare_exchange_n(&m->state, &old, old | MUTEX_LOCKED, false,
+					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+static void unlock_slow(goc_mutex *m, int32_t new_state)
+{
+	if (!((new_state + MUTEX_LOCKED) & MUTEX_LOCKED))
+		goc_panic("sync: unlock of unlocked mutex");
+	if (new_state & MUTEX_STARVING) {
+		/* Hand it to the first waiter and let it run now; it sets
+		 * LOCKED itself, and STARVING keeps newcomers out meanwhile. */
+		waitq_release(&m->waitq, true);
+		return;
+	}
+	int32_t old = new_state;
+	for (;;) {
+		/* Nobody to wake, or somebody else already took the mutex,
+		 * woke a waiter or started a hand-off. */
+		if ((old >> MUTEX_WAITER_SHIFT) == 0 ||
+		    (old & (MUTEX_LOCKED | MUTEX_WOKEN | MUTEX_STARVING)))
+			return;
+		if (cas_state(m, &old, (old - MUTEX_WAITER) | MUTEX_WOKEN)) {
+			waitq_release(&m->waitq, false);
+			return;
+		}
+	}
+}
+
+/* Fast path: one atomic add that leaves 0 (no waiters, nobody woken, not
+ * starving). The release ordering publishes the critical section. */
+void goc_mutex_unlock(goc_mutex *m)
+{
+	int32_t new_state = __atomic_sub_fetch(&m->state, MUTEX_LOCKED, __ATOMIC_RELEASE);
+	if (new_state != 0)
+		unlock_slow(m, new_state);
+}

@@ -1,0 +1,97 @@
+/*
+ * rwmutex.c — goc_rwmutex, Go's sync.RWMutex with writer preference.
+ *
+ * `readers` counts readers inside plus readers waiting; a writer announces
+ * itself by subtracting MAX_READERS, which makes it negative: new readers
+ * see that with the same atomic add that counts them, and queue on
+ * `reader_wait` instead of entering. The readers that were inside when the
+ * writer announced itself are copied into `departing`; each one's runlock
+ * decrements it, and the one that brings it to zero wakes the writer
+ * (parked on `writer_wait`). The writer's unlock adds MAX_READERS back and
+ * releases one token per reader that queued meanwhile. Writers queue on
+ * the `writer` mutex, one at a time.
+ *
+ * Invariants:
+ *  - readers >= 0: no writer pending or inside; readers < 0: exactly one
+ *    writer (the holder of `writer`) is pending or inside, and
+ *    readers + MAX_READERS readers are inside or waiting.
+ *  - departing is non-zero only while a writer waits for readers that
+ *    entered before it announced itself; it can dip below zero briefly
+ *    when such readers leave before the writer adds their count.
+ *  - Every reader that found readers < 0 takes exactly one token of
+ *    reader_wait, released by the writer's unlock.
+ *
+ * Fast paths: rlock and runlock are one atomic add each when no writer is
+ * around; the add both counts the reader and tells it whether a writer is.
+ */
+#include "syncint.h"
+
+#define MAX_READERS (1 << 30)
+
+void goc_rwmutex_init(goc_rwmutex *rw)
+{
+	*rw = (goc_rwmutex)GOC_RWMUTEX_INIT;
+}
+
+void goc_rwmutex_rlock(goc_rwmutex *rw)
+{
+	if (__atomic_add_fetch(&rw->readers, 1, __ATOMIC_ACQ_REL) < 0)
+		waitq_acquire(&rw->reader_wait, false, WAIT_RWMUTEX_R);
+}
+
+bool goc_rwmutex_tryrlock(goc_rwmutex *rw)
+{
+	int32_t c = __atomic_load_n(&rw->readers, __ATOMIC_RELAXED);
+	while (c >= 0) {
+		if (__atomic_compare_exchange_n(&rw->readers, &c, c + 1, true, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			return true;
+	}
+	return false;
+}
+
+void goc_rwmutex_runlock(goc_rwmutex *rw)
+{
+	int32_t r = __atomic_sub_fetch(&rw->readers, 1, __ATOMIC_ACQ_REL);
+	if (r >= 0)
+		return;
+	/* A writer is pending (or the lock was not read-locked). */
+	if (r + 1 == 0 || r + 1 == -MAX_READERS)
+		goc_panic("sync: RUnlock of unlocked RWMutex");
+	if (__atomic_sub_fetch(&rw->departing, 1, __ATOMIC_ACQ_REL) == 0)
+		waitq_release(&rw->writer_wait, false);
+}
+
+void goc_rwmutex_lock(goc_rwmutex *rw)
+{
+	mutex_lock_as(&rw->writer, WAIT_RWMUTEX_W);
+	/* Announce the writer; r readers were inside at that instant. */
+	int32_t r = __atomic_sub_fetch(&rw->readers, MAX_READERS, __ATOMIC_ACQ_REL) + MAX_READERS;
+	if (r != 0 && __atomic_add_fetch(&rw->departing, r, __ATOMIC_ACQ_REL) != 0)
+		waitq_acquire(&rw->writer_wait, false, WAIT_RWMUTEX_W);
+}
+
+bool goc_rwmutex_trylock(goc_rwmutex *rw)
+{
+	if (!goc_mutex_trylock(&rw->writer))
+		return false;
+	int32_t none = 0;
+	if (!__atomic_compare_exchange_n(&rw->readers, &none, -MAX_READERS, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		goc_mutex_unlock(&rw->writer);
+		return false;
+	}
+	return true;
+}
+
+void goc_rwmutex_unlock(goc_rwmutex *rw)
+{
+	/* Let readers in again; r of them queued while we were pending or
+	 * inside. */
+	int32_t r = __atomic_add_fetch(&rw->readers, MAX_READERS, __ATOMIC_ACQ_REL);
+	if (r >= MAX_READERS)
+		goc_panic("sync: Unlock of unlocked RWMutex");
+	for (int32_t i = 0; i < r; i++)
+		waitq_release(&rw->reader_wait, false);
+	goc_mutex_unlock(&rw->writer);
+}

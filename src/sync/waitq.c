@@ -1,0 +1,110 @@
+/*
+ * waitq.c — goc_waitq: a count of tokens and a FIFO of parked waiters, Go's
+ * runtime semaphore (semacquire / semrelease) embedded in its object.
+ *
+ * Invariants:
+ *  - `tokens` is changed only atomically: +1 by a release, -1 by a
+ *    successful take (a CAS that never lets it go below zero).
+ *  - Under `lock`, `nwait` equals the number of waiter records linked from
+ *    `head`. An acquirer counts itself and links its record in the same
+ *    critical section, and parks with the lock as its park lock, so a
+ *    releaser cannot ready it before it is off its stack.
+ *  - A waiter record lives on its waiter's stack; it is unlinked (under the
+ *    lock) by the releaser that readies it, and touched by nobody after
+ *    that ready.
+ *
+ * No lost wake-up: an acquirer increments nwait and only then tries to take
+ * a token; a releaser adds its token and only then reads nwait (both
+ * sequentially consistent). Either the acquirer sees the token, or the
+ * releaser sees the waiter and takes the lock, which the acquirer holds
+ * until it is queued and parked.
+ */
+#include "syncint.h"
+
+typedef struct waitq_waiter {
+	goc_g *g;
+	struct waitq_waiter *next;
+	bool handed; /* the releaser took a token on our behalf */
+} waitq_waiter;
+
+static bool take_token(goc_waitq *q)
+{
+	uint32_t v = __atomic_load_n(&q->tokens, __ATOMIC_RELAXED);
+	while (v > 0) {
+		if (__atomic_compare_exchange_n(&q->tokens, &v, v - 1, true, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return true;
+	}
+	return false;
+}
+
+static void enqueue_locked(goc_waitq *q, waitq_waiter *w, bool lifo)
+{
+	if (!q->head) {
+		w->next = NULL;
+		q->head = q->tail = w;
+	} else if (lifo) {
+		w->next = q->head;
+		q->head = w;
+	} else {
+		w->next = NULL;
+		((waitq_waiter *)q->tail)->next = w;
+		q->tail = w;
+	}
+}
+
+static waitq_waiter *dequeue_locked(goc_waitq *q)
+{
+	waitq_waiter *w = q->head;
+	q->head = w->next;
+	if (!q->head)
+		q->tail = NULL;
+	return w;
+}
+
+void waitq_acquire(goc_waitq *q, bool lifo, goc_wait_reason r)
+{
+	if (take_token(q))
+		return;
+	waitq_waiter self = {.g = goc_g_self()};
+	for (;;) {
+		goc_lock_acquire_word(&q->lock);
+		__atomic_add_fetch(&q->nwait, 1, __ATOMIC_SEQ_CST);
+		if (take_token(q)) {
+			__atomic_sub_fetch(&q->nwait, 1, __ATOMIC_SEQ_CST);
+			goc_lock_release_word(&q->lock);
+			return;
+		}
+		self.handed = false;
+		enqueue_locked(q, &self, lifo);
+		goc_park(goc_park_unlock_lock, &q->lock, r);
+		/* Woken without a hand-off, the token is up for grabs: a
+		 * newcomer may have taken it, and then we queue again. */
+		if (self.handed || take_token(q))
+			return;
+	}
+}
+
+void waitq_release(goc_waitq *q, bool handoff)
+{
+	__atomic_add_fetch(&q->tokens, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&q->nwait, __ATOMIC_SEQ_CST) == 0)
+		return;
+	goc_lock_acquire_word(&q->lock);
+	if (__atomic_load_n(&q->nwait, __ATOMIC_RELAXED) == 0) {
+		/* Another releaser woke the waiter we saw. */
+		goc_lock_release_word(&q->lock);
+		return;
+	}
+	waitq_waiter *w = dequeue_locked(q);
+	__atomic_sub_fetch(&q->nwait, 1, __ATOMIC_SEQ_CST);
+	bool handed = handoff && take_token(q);
+	w->handed = handed;
+	goc_g *g = w->g;
+	goc_lock_release_word(&q->lock);
+	/* The record may vanish as soon as g runs: nothing reads it after
+	 * this ready. */
+	goc_ready(g);
+	if (handed)
+		goc_yield();
+}
