@@ -181,9 +181,11 @@ void goc_wg_wait(goc_wg *wg);
 typedef struct goc_chan goc_chan;
 
 /* Makes a channel of elements of elem_size bytes (0 allowed: a signal
- * channel) with a buffer of cap elements (0: unbuffered). Returns NULL with
- * errno = ENOMEM or EINVAL (elem_size over 64 KiB, or cap * elem_size
- * overflowing). */
+ * channel) with a buffer of cap elements (0: unbuffered). A buffered channel
+ * takes cap * (elem_size rounded up to 8, plus 8) bytes; a signal channel's
+ * buffer is a counter, so it may have any cap. Returns NULL with errno =
+ * ENOMEM or EINVAL (elem_size over 64 KiB, a cap over 2^32 - 1 for elements
+ * of nonzero size, or a buffer size overflowing). */
 goc_chan *goc_chan_make(size_t elem_size, size_t cap);
 /* Takes / drops a reference. */
 goc_chan *goc_chan_retain(goc_chan *c);

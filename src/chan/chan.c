@@ -10,6 +10,10 @@
  * when that cannot proceed the goroutine queues itself and parks; the
  * channel lock is released only once it is off its stack (goc_park).
  *
+ * A buffered channel's buffer is a ring (ring.h) that sends and receives
+ * use without the lock while nobody waits on the channel; everything else
+ * runs under the lock with the ring frozen.
+ *
  * Waiters are served first come, first served: queues are FIFO and a woken
  * waiter's operation is already complete when it runs.
  *
@@ -23,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chan.h"
+#include "ring.h"
 
 #define MAX_ELEM_SIZE (64 * 1024)
 
@@ -74,17 +78,23 @@ chan_waiter *waitq_take(waitq *q)
 
 goc_chan *goc_chan_make(size_t elem_size, size_t cap)
 {
-	if (elem_size > MAX_ELEM_SIZE || (elem_size && cap > (SIZE_MAX / 2) / elem_size)) {
+	/* A signal channel's buffer is a count (ring.h): no cells. */
+	size_t cell_size = cap && elem_size ? CELL_ELEM_OFFSET + ((elem_size + 7) & ~(size_t)7) : 0;
+	if (elem_size > MAX_ELEM_SIZE || (cell_size && cap > CHAN_MAX_CAP) ||
+	    (cell_size && cap > (SIZE_MAX / 2 - sizeof(goc_chan)) / cell_size)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	goc_chan *c = calloc(1, sizeof *c + elem_size * cap);
+	size_t bytes = (sizeof(goc_chan) + cap * cell_size + 63) & ~(size_t)63;
+	goc_chan *c = aligned_alloc(64, bytes);
 	if (!c) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	memset(c, 0, bytes);
 	c->elem_size = elem_size;
 	c->cap = cap;
+	c->cell_size = cell_size;
 	c->refs = 1;
 	return c;
 }
@@ -110,29 +120,30 @@ void goc_chan_release(goc_chan *c)
 	}
 }
 
-/* Copies one element; dst NULL discards it. Word-sized elements, the common
- * case, are copied inline rather than through a memcpy call. */
-static void copy_elem(goc_chan *c, void *dst, const void *src)
+void chan_lock(goc_chan *c)
 {
-	if (!dst)
-		return;
-	switch (c->elem_size) {
-	case 0:
-		return;
-	case 8:
-		memcpy(dst, src, 8);
-		return;
-	case 4:
-		memcpy(dst, src, 4);
-		return;
-	default:
-		memcpy(dst, src, c->elem_size);
+	goc_lock_acquire(&c->lock);
+	if (c->cap) {
+		ring_freeze(&c->sendpos);
+		ring_freeze(&c->recvpos);
 	}
 }
 
-static unsigned char *slot(goc_chan *c, size_t i)
+void chan_unlock(goc_chan *c)
 {
-	return c->buf + i * c->elem_size;
+	if (c->cap && !c->recvq.first && !c->sendq.first) {
+		ring_thaw(&c->recvpos);
+		if (!c->closed)
+			ring_thaw(&c->sendpos);
+	}
+	goc_lock_release(&c->lock);
+}
+
+bool chan_park_unlock(void *chan)
+{
+	goc_chan *c = chan;
+	goc_lock_release(&c->lock);
+	return true;
 }
 
 _Noreturn void chan_panic_closed_send(void)
@@ -152,15 +163,12 @@ bool chan_send_locked(goc_chan *c, const void *elem, chan_waiter **wake)
 	chan_waiter *w = waitq_take(&c->recvq);
 	*wake = w;
 	if (w) {
-		copy_elem(c, w->elem, elem);
+		chan_copy_elem(c, w->elem, elem);
 		w->success = true;
 		return true;
 	}
-	if (c->count < c->cap) {
-		copy_elem(c, slot(c, c->sendx), elem);
-		if (++c->sendx == c->cap)
-			c->sendx = 0;
-		c->count++;
+	if (c->cap && ring_count_locked(c) < c->cap) {
+		ring_push_locked(c, elem);
 		return true;
 	}
 	return false;
@@ -169,28 +177,25 @@ bool chan_send_locked(goc_chan *c, const void *elem, chan_waiter **wake)
 bool chan_recv_locked(goc_chan *c, void *elem, bool *closed, chan_waiter **wake)
 {
 	*closed = false;
-	chan_waiter *w = waitq_take(&c->sendq);
-	*wake = w;
-	if (w) {
-		if (c->cap == 0) {
-			copy_elem(c, elem, w->elem);
-		} else {
-			/* Full buffer: take its head, and the sender's value
-			 * takes the freed place at the tail. */
-			copy_elem(c, elem, slot(c, c->recvx));
-			copy_elem(c, slot(c, c->recvx), w->elem);
-			if (++c->recvx == c->cap)
-				c->recvx = 0;
-			c->sendx = c->recvx;
+	*wake = NULL;
+	if (c->cap && ring_count_locked(c) > 0) {
+		/* Take the oldest value; a sender waiting on the full ring
+		 * moves its value into the place just freed, after every
+		 * value sent before it. */
+		ring_pop_locked(c, elem);
+		chan_waiter *w = waitq_take(&c->sendq);
+		if (w) {
+			ring_push_locked(c, w->elem);
+			w->success = true;
+			*wake = w;
 		}
-		w->success = true;
 		return true;
 	}
-	if (c->count > 0) {
-		copy_elem(c, elem, slot(c, c->recvx));
-		if (++c->recvx == c->cap)
-			c->recvx = 0;
-		c->count--;
+	chan_waiter *w = waitq_take(&c->sendq);
+	if (w) {
+		chan_copy_elem(c, elem, w->elem);
+		w->success = true;
+		*wake = w;
 		return true;
 	}
 	if (c->closed) {
@@ -224,20 +229,54 @@ static void check_elem(goc_chan *c, const void *elem, const char *op)
 /* Ends an operation that completed under the lock. */
 static void unlock_and_wake(goc_chan *c, chan_waiter *wake)
 {
-	goc_lock_release(&c->lock);
+	chan_unlock(c);
 	if (wake)
 		chan_wake(wake);
 }
 
-void goc_chan_send(goc_chan *c, const void *elem)
+/*
+ * A blocking send (receive) whose fast path found the ring full (empty):
+ * while another P runs goroutines, the one that will make room (bring a
+ * value) is probably running there now, so spin a little, retrying the
+ * fast path, before paying for the lock, a park, and a ready and wake-up
+ * across Ps. Not when the ring is frozen: then goroutines wait on the
+ * channel and the locked path must pair us with them. About 2 us at most
+ * (50 rounds of 4 pauses of ~10 ns). ChanBuffered-2 (producer and consumer
+ * on two Ps): 22-40 ns an item with 130,000-320,000 parks per 20 M items
+ * before; after: see the commit.
+ */
+#define RING_SPIN_ROUNDS 50
+#define RING_SPIN_PAUSES 4
+
+static bool ring_spin(goc_chan *c, bool send, void *elem)
+{
+	if (!goc_other_procs_busy())
+		return false;
+	for (int round = 0; round < RING_SPIN_ROUNDS; round++) {
+		for (int i = 0; i < RING_SPIN_PAUSES; i++)
+			goc_cpu_relax();
+		if (ring_frozen(c, send))
+			return false;
+		if (send ? ring_send_fast(c, elem) : ring_recv_fast(c, elem))
+			return true;
+	}
+	return false;
+}
+
+/* The part of a send after the fast path: NULL channels and elements,
+ * then the locked algorithm, parking if it must. Out of line so the fast
+ * path stays small. */
+static __attribute__((noinline)) void send_slow(goc_chan *c, const void *elem)
 {
 	if (!c)
 		chan_block_forever(WAIT_CHAN_SEND_NIL);
 	check_elem(c, elem, "goc_chan_send");
+	if (c->cap && ring_spin(c, true, (void *)elem))
+		return;
 	chan_waiter *wake;
-	goc_lock_acquire(&c->lock);
+	chan_lock(c);
 	if (c->closed) {
-		goc_lock_release(&c->lock);
+		chan_unlock(c);
 		chan_panic_closed_send();
 	}
 	if (chan_send_locked(c, elem, &wake)) {
@@ -246,18 +285,25 @@ void goc_chan_send(goc_chan *c, const void *elem)
 	}
 	chan_waiter self = {.g = goc_g_self(), .elem = (void *)elem};
 	waitq_push(&c->sendq, &self);
-	goc_park(goc_park_unlock_lock, &c->lock, WAIT_CHAN_SEND);
+	goc_park(chan_park_unlock, c, WAIT_CHAN_SEND);
 	if (!self.success)
 		chan_panic_closed_send();
 }
 
+void goc_chan_send(goc_chan *c, const void *elem)
+{
+	if (c && c->cap && (elem || !c->elem_size) && ring_send_fast(c, elem))
+		return;
+	send_slow(c, elem);
+}
+
 /* Locks c and receives if that can be done now: true with *result set and
  * c unlocked; false with c still locked. */
-static inline bool recv_now(goc_chan *c, void *elem, goc_status *result)
+static bool recv_locked_now(goc_chan *c, void *elem, goc_status *result)
 {
 	bool closed;
 	chan_waiter *wake;
-	goc_lock_acquire(&c->lock);
+	chan_lock(c);
 	if (!chan_recv_locked(c, elem, &closed, &wake))
 		return false;
 	unlock_and_wake(c, wake);
@@ -265,19 +311,28 @@ static inline bool recv_now(goc_chan *c, void *elem, goc_status *result)
 	return true;
 }
 
-goc_status goc_chan_recv(goc_chan *c, void *elem)
+static __attribute__((noinline)) goc_status recv_slow(goc_chan *c, void *elem)
 {
 	if (!c)
 		chan_block_forever(WAIT_CHAN_RECV_NIL);
+	if (c->cap && ring_spin(c, false, elem))
+		return GOC_OK;
 	goc_status result;
-	if (recv_now(c, elem, &result))
+	if (recv_locked_now(c, elem, &result))
 		return result;
 	chan_waiter self = {.g = goc_g_self(), .elem = elem};
 	waitq_push(&c->recvq, &self);
-	goc_park(goc_park_unlock_lock, &c->lock, WAIT_CHAN_RECV);
+	goc_park(chan_park_unlock, c, WAIT_CHAN_RECV);
 	/* c is not touched again: woken by a close, the closer already
 	 * zeroed *elem, and may have dropped the last reference since. */
 	return self.success ? GOC_OK : GOC_CLOSED;
+}
+
+goc_status goc_chan_recv(goc_chan *c, void *elem)
+{
+	if (c && c->cap && ring_recv_fast(c, elem))
+		return GOC_OK;
+	return recv_slow(c, elem);
 }
 
 goc_status goc_chan_try_send(goc_chan *c, const void *elem)
@@ -285,17 +340,19 @@ goc_status goc_chan_try_send(goc_chan *c, const void *elem)
 	if (!c)
 		return GOC_WOULDBLOCK;
 	check_elem(c, elem, "goc_chan_try_send");
+	if (c->cap && ring_send_fast(c, elem))
+		return GOC_OK;
 	chan_waiter *wake;
-	goc_lock_acquire(&c->lock);
+	chan_lock(c);
 	if (c->closed) {
-		goc_lock_release(&c->lock);
+		chan_unlock(c);
 		return GOC_CLOSED;
 	}
 	if (chan_send_locked(c, elem, &wake)) {
 		unlock_and_wake(c, wake);
 		return GOC_OK;
 	}
-	goc_lock_release(&c->lock);
+	chan_unlock(c);
 	return GOC_WOULDBLOCK;
 }
 
@@ -303,10 +360,12 @@ goc_status goc_chan_try_recv(goc_chan *c, void *elem)
 {
 	if (!c)
 		return GOC_WOULDBLOCK;
+	if (c->cap && ring_recv_fast(c, elem))
+		return GOC_OK;
 	goc_status result;
-	if (recv_now(c, elem, &result))
+	if (recv_locked_now(c, elem, &result))
 		return result;
-	goc_lock_release(&c->lock);
+	chan_unlock(c);
 	return GOC_WOULDBLOCK;
 }
 
@@ -314,9 +373,9 @@ void goc_chan_close(goc_chan *c)
 {
 	if (!c)
 		goc_panic("close of nil channel");
-	goc_lock_acquire(&c->lock);
+	chan_lock(c);
 	if (c->closed) {
-		goc_lock_release(&c->lock);
+		chan_unlock(c);
 		goc_panic("close of closed channel");
 	}
 	c->closed = 1;
@@ -334,7 +393,7 @@ void goc_chan_close(goc_chan *c)
 		w->success = false;
 		waitq_push(&wake, w);
 	}
-	goc_lock_release(&c->lock);
+	chan_unlock(c);
 	while ((w = wake.first) != NULL) {
 		/* Read the link before waking: the record is on the waiter's
 		 * stack and gone once it runs. */
@@ -345,12 +404,7 @@ void goc_chan_close(goc_chan *c)
 
 size_t goc_chan_len(goc_chan *c)
 {
-	if (!c)
-		return 0;
-	goc_lock_acquire(&c->lock);
-	size_t n = c->count;
-	goc_lock_release(&c->lock);
-	return n;
+	return c && c->cap ? ring_count_racy(c) : 0;
 }
 
 size_t goc_chan_cap(goc_chan *c)

@@ -4,6 +4,8 @@
 #ifndef GOC_CHAN_CHAN_H
 #define GOC_CHAN_CHAN_H
 
+#include <string.h>
+
 #include "../sched/runtime.h"
 
 /* State of one goc_select call, on the selecting goroutine's stack. */
@@ -31,22 +33,81 @@ typedef struct waitq {
 
 /*
  * Memory layout:
- *   [ goc_chan header | buffer: cap * elem_size bytes ]
- * lock protects every field but refs and the constants elem_size and cap.
+ *   [ goc_chan header (three cache lines) | cells: cap * cell_size bytes ]
+ *
+ * A buffered channel's buffer is a ring of cells, each a 32-bit turn
+ * counter followed by one element. sendpos and recvpos are the ring
+ * positions of the next send and the next receive, each packed in one word
+ * with a FROZEN bit (see ring.h); they sit on cache lines of their own so a
+ * sender and a receiver on two cores do not write the same line.
+ *
+ * lock protects closed, recvq and sendq, and every change of sendpos and
+ * recvpos made while they are frozen. Outside the lock the positions change
+ * only by the lock-free fast paths of ring.h, and only while not frozen.
+ * elem_size, cap and cell_size never change; refs is atomic.
+ *
  * At least one of recvq and sendq is empty, except for a select that waits
- * to send and receive on the same channel.
+ * to send and receive on the same channel. A buffered channel is frozen
+ * (both positions) whenever it is locked or has a waiter, and its sendpos
+ * stays frozen once it is closed.
  */
 struct goc_chan {
 	goc_lock lock;
 	uint32_t closed;
 	size_t elem_size;
 	size_t cap;
-	size_t count;         /* values in the buffer */
-	size_t sendx, recvx;  /* buffer positions of the next send / receive */
+	size_t cell_size;     /* bytes per ring cell: turn word and element */
 	waitq recvq, sendq;
 	int64_t refs;         /* atomic */
-	_Alignas(16) unsigned char buf[];
+	_Alignas(64) uint64_t sendpos; /* atomic; see ring.h */
+	_Alignas(64) uint64_t recvpos; /* atomic; see ring.h */
+	_Alignas(64) unsigned char cells[];
 };
+
+/* Offset of the element in a ring cell (after the turn word, aligned). */
+#define CELL_ELEM_OFFSET 8
+/* The largest capacity a ring position can index. */
+#define CHAN_MAX_CAP ((size_t)UINT32_MAX)
+
+/* Locks c, and freezes a buffered channel's ring so the fast paths stay
+ * out; chan_unlock thaws it unless a goroutine waits on it (or, for
+ * sending, it is closed) and unlocks. */
+void chan_lock(goc_chan *c);
+void chan_unlock(goc_chan *c);
+/* A goc_park unlock callback that releases a channel locked by chan_lock
+ * on which the parking goroutine has just queued itself (so the ring stays
+ * frozen). */
+bool chan_park_unlock(void *chan);
+
+/* On a locked (frozen) channel: values in the ring, and moving one in or
+ * out; push needs count < cap, pop count > 0. */
+size_t ring_count_locked(const goc_chan *c);
+void ring_push_locked(goc_chan *c, const void *elem);
+void ring_pop_locked(goc_chan *c, void *elem);
+/* The approximate number of values in the ring, without the lock. */
+size_t ring_count_racy(const goc_chan *c);
+void ring_freeze(uint64_t *pos);
+void ring_thaw(uint64_t *pos);
+
+/* Copies one element of c; dst NULL discards it. Word-sized elements, the
+ * common case, are copied inline rather than through a memcpy call. */
+static inline void chan_copy_elem(const goc_chan *c, void *dst, const void *src)
+{
+	if (!dst)
+		return;
+	switch (c->elem_size) {
+	case 0:
+		return;
+	case 8:
+		memcpy(dst, src, 8);
+		return;
+	case 4:
+		memcpy(dst, src, 4);
+		return;
+	default:
+		memcpy(dst, src, c->elem_size);
+	}
+}
 
 void waitq_push(waitq *q, chan_waiter *w);
 void waitq_remove(waitq *q, chan_waiter *w);

@@ -34,13 +34,13 @@ struct select_locks {
 static void lock_all(struct select_locks *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		goc_lock_acquire(&l->chans[i]->lock);
+		chan_lock(l->chans[i]);
 }
 
 static void unlock_all(struct select_locks *l)
 {
 	for (size_t i = l->n; i-- > 0;)
-		goc_lock_release(&l->chans[i]->lock);
+		chan_unlock(l->chans[i]);
 }
 
 static bool unlock_all_for_park(void *arg)

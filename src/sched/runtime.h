@@ -221,6 +221,14 @@ struct goc_sched {
 
 extern struct goc_sched goc_sched;
 
+/* Whether some P besides the caller's is running goroutines now, so that a
+ * short spin-wait for one of them to act may pay off. */
+static inline bool goc_other_procs_busy(void)
+{
+	return __atomic_load_n(&goc_sched.gomaxprocs, __ATOMIC_RELAXED) -
+		       __atomic_load_n(&goc_sched.npidle, __ATOMIC_RELAXED) > 1;
+}
+
 /* ---- internal interface (proc.c) ---- */
 
 void goc_runtime_init(void);
