@@ -13,6 +13,14 @@
 
 #include "testutil.h"
 
+/* errno read afresh: the compiler may keep errno's address (it is a
+ * thread's) across a call that parks, and the goroutine may resume on
+ * another thread. */
+static __attribute__((noinline)) int current_errno(void)
+{
+	return errno;
+}
+
 static void park_on(void *arg)
 {
 	goc_chan_recv(arg, NULL);
@@ -27,12 +35,10 @@ static void cap_and_recover(void)
 	CHECK(goc_set_max_goroutines(-1) == base + 10, "reading the cap");
 	for (int i = 0; i < 10; i++)
 		CHECK(goc_go(park_on, goc_chan_retain(release)) > 0, "spawn %d under the cap", i);
-	errno = 0;
 	goc_chan *extra = goc_chan_retain(release);
-	CHECK(goc_go(park_on, extra) == 0 && errno == EAGAIN, "spawn at the cap: errno %d", errno);
+	CHECK(goc_go(park_on, extra) == 0 && current_errno() == EAGAIN, "spawn at the cap: errno %d", current_errno());
 	goc_go_options opts = {.name = "over"};
-	errno = 0;
-	CHECK(goc_go_opts(park_on, extra, &opts) == 0 && errno == EAGAIN, "goc_go_opts at the cap");
+	CHECK(goc_go_opts(park_on, extra, &opts) == 0 && current_errno() == EAGAIN, "goc_go_opts at the cap");
 	/* Three finish: three more fit, not four. */
 	for (int i = 0; i < 3; i++)
 		goc_chan_send(release, NULL);
@@ -40,7 +46,7 @@ static void cap_and_recover(void)
 		goc_yield();
 	for (int i = 0; i < 3; i++)
 		CHECK(goc_go(park_on, goc_chan_retain(release)) > 0, "spawn %d after some finished", i);
-	CHECK(goc_go(park_on, extra) == 0 && errno == EAGAIN, "the cap again");
+	CHECK(goc_go(park_on, extra) == 0 && current_errno() == EAGAIN, "the cap again");
 	CHECK(goc_set_max_goroutines(0) == base + 10, "previous cap");
 	CHECK(goc_go(park_on, extra) > 0, "no cap");
 	for (int i = 0; i < 11; i++)
@@ -52,7 +58,7 @@ static void cap_and_recover(void)
 }
 
 struct spawner {
-	goc_chan *release;
+	goc_chan *start, *release;
 	int64_t started;
 	goc_wg *finished;
 };
@@ -60,10 +66,11 @@ struct spawner {
 static void spawn_until_refused(void *arg)
 {
 	struct spawner *s = arg;
+	goc_chan_recv(s->start, NULL);
 	for (int i = 0; i < 1000; i++) {
 		goc_chan *ref = goc_chan_retain(s->release);
 		if (!goc_go(park_on, ref)) {
-			CHECK(errno == EAGAIN, "errno %d", errno);
+			CHECK(current_errno() == EAGAIN, "errno %d", current_errno());
 			goc_chan_release(ref);
 			if (i % 16 == 15)
 				goc_yield();
@@ -78,17 +85,19 @@ static void racing_spawners(void)
 {
 	enum { SPAWNERS = 4 };
 	long cap_above = test_size(300, 200, 100);
-	goc_chan *release = goc_chan_make(0, 0);
+	goc_chan *start = goc_chan_make(0, 0), *release = goc_chan_make(0, 0);
 	goc_wg finished = GOC_WG_INIT;
 	struct spawner s[SPAWNERS];
 	int64_t base = goc_num_goroutine();
-	goc_set_max_goroutines(base + SPAWNERS + cap_above);
 	goc_wg_add(&finished, SPAWNERS);
 	for (int i = 0; i < SPAWNERS; i++) {
-		s[i] = (struct spawner){release, 0, &finished};
+		s[i] = (struct spawner){start, release, 0, &finished};
 		CHECK(goc_go(spawn_until_refused, &s[i]), "spawner");
 	}
+	goc_set_max_goroutines(base + SPAWNERS + cap_above);
+	goc_chan_close(start);
 	goc_wg_wait(&finished);
+	goc_chan_release(start);
 	int64_t started = 0;
 	for (int i = 0; i < SPAWNERS; i++)
 		started += s[i].started;
