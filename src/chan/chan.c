@@ -122,7 +122,7 @@ void goc_chan_release(goc_chan *c)
 
 void chan_lock(goc_chan *c)
 {
-	goc_lock_acquire(&c->lock);
+	goc_spinlock_acquire(&c->lock);
 	if (c->cap) {
 		ring_freeze(&c->sendpos);
 		ring_freeze(&c->recvpos);
@@ -136,13 +136,13 @@ void chan_unlock(goc_chan *c)
 		if (!c->closed)
 			ring_thaw(&c->sendpos);
 	}
-	goc_lock_release(&c->lock);
+	goc_spinlock_release(&c->lock);
 }
 
 bool chan_park_unlock(void *chan)
 {
 	goc_chan *c = chan;
-	goc_lock_release(&c->lock);
+	goc_spinlock_release(&c->lock);
 	return true;
 }
 

@@ -52,7 +52,7 @@ typedef struct waitq {
  * stays frozen once it is closed.
  */
 struct goc_chan {
-	goc_lock lock;
+	goc_spinlock lock;
 	uint32_t closed;
 	size_t elem_size;
 	size_t cap;

@@ -1,10 +1,16 @@
 /*
- * lock.c — the contended path of the runtime's internal lock (lock.h).
+ * lock.c — the contended paths of the runtime's internal locks (lock.h).
  *
- * Spin briefly (the holder is usually running on another core and about to
- * release), then sleep on the futex with the word at 2 so the releaser knows
- * to wake someone.
+ * goc_lock: spin briefly (the holder is usually running on another core and
+ * about to release), then sleep on the futex with the word at 2 so the
+ * releaser knows to wake someone.
+ *
+ * goc_spinlock: spin while the word is taken, reading it without writing so
+ * the line stays shared, and after a while yield the thread on each round
+ * (its holder may have been descheduled).
  */
+#include <sched.h>
+
 #include "lock.h"
 
 void goc_lock_slow(uint32_t *word)
@@ -16,4 +22,19 @@ void goc_lock_slow(uint32_t *word)
 	}
 	while (__atomic_exchange_n(word, 2, __ATOMIC_ACQUIRE) != 0)
 		prim_futex_wait(word, 2, 0);
+}
+
+void goc_spinlock_slow(goc_spinlock *l)
+{
+	for (unsigned spin = 0;; spin++) {
+		uint32_t expected = 0;
+		if (__atomic_load_n(&l->word, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_compare_exchange_n(&l->word, &expected, 1, true, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return;
+		if (spin < 100)
+			goc_cpu_relax();
+		else
+			sched_yield();
+	}
 }

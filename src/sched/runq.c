@@ -123,7 +123,16 @@ static bool runq_put_slow(goc_p *p, goc_g *g, uint32_t head, uint32_t tail)
 void runq_put(goc_p *p, goc_g *g, bool next)
 {
 	if (next) {
-		goc_g *old = __atomic_exchange_n(&p->runnext, g, __ATOMIC_ACQ_REL);
+		/* Only the owner makes runnext non-NULL (thieves only take it
+		 * away), so an empty runnext stays empty until this store: no
+		 * exchange needed, which saves an atomic RMW per wake-up of a
+		 * ping-pong partner. */
+		goc_g *old = LOAD_RLX(&p->runnext);
+		if (!old) {
+			__atomic_store_n(&p->runnext, g, __ATOMIC_RELEASE);
+			return;
+		}
+		old = __atomic_exchange_n(&p->runnext, g, __ATOMIC_ACQ_REL);
 		if (!old)
 			return;
 		g = old; /* the displaced one goes to the tail */
