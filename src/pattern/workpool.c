@@ -26,10 +26,12 @@
  *
  * Idle workers wait on a worker record of their own: a claimer (submit,
  * stop) takes the record off the idle stack under the lock, stores the
- * task in it (or none, for stop) and posts a token on its wake channel, so
- * a worker is woken exactly once per claim. The wait is a goc_select on
- * that channel, which supplies the idle timeout; a worker whose timeout
- * races with a claim finds itself claimed and takes the token. The idle
+ * task in it (or none, for stop) and wakes the worker, exactly once per
+ * claim. A worker the pool keeps anyway (workers <= min_workers) parks
+ * with the pool lock as its unlock step and is readied directly. One that
+ * may time out waits in a goc_select on its wake channel, which supplies
+ * the timeout, and is woken by a token posted there; if its timeout races
+ * with a claim, it finds itself claimed and takes the token. The idle
  * stack is LIFO: the most recently idle worker (warm in cache) gets the
  * next task, and the ones at the bottom are those that time out.
  */
@@ -52,8 +54,10 @@ typedef struct task {
 /* A worker goroutine's record (heap, freed by the worker as it leaves). */
 typedef struct worker {
 	goc_workpool *pool;
+	goc_g *g;                /* the worker's goroutine */
 	goc_chan *wake;          /* zero-size elements, capacity 1 */
 	struct worker *next_idle;
+	bool timed;              /* lock: idle with a timeout, woken through `wake` */
 	bool claimed;            /* lock: taken off the idle stack by a claimer */
 	task handed;             /* lock: the claimer's task (fn NULL: none) */
 } worker;
@@ -157,8 +161,9 @@ static bool spawn_worker_locked(goc_workpool *p)
 }
 
 /* Hands t (fn NULL: nothing, just wake up) to the idle worker on top of
- * the stack. Lock held; the token is posted under it, so the worker, which
- * needs the lock to leave, cannot have freed its channel yet. */
+ * the stack. Lock held: a parked worker joined the stack in its park's
+ * unlock step, so it is off its stack when seen here; a timed one needs
+ * the lock to leave, so its channel is still there for the token. */
 static void claim_idle_locked(goc_workpool *p, task t)
 {
 	worker *w = p->idle;
@@ -168,7 +173,10 @@ static void claim_idle_locked(goc_workpool *p, task t)
 	w->handed = t;
 	if (t.fn)
 		p->stats.running++;
-	goc_chan_try_send(w->wake, NULL);
+	if (w->timed)
+		goc_chan_try_send(w->wake, NULL);
+	else
+		goc_ready(w->g);
 }
 
 /*
@@ -183,10 +191,16 @@ static bool idle_wait(goc_workpool *p, worker *w, task *t)
 	w->next_idle = p->idle;
 	p->idle = w;
 	p->stats.idle_workers++;
-	int64_t timeout = p->stats.workers > p->min_workers ? p->idle_timeout : -1;
+	w->timed = p->stats.workers > p->min_workers;
+	if (!w->timed) {
+		goc_park(goc_park_unlock_lock, &p->lock, WAIT_CHAN_RECV);
+		goc_lock_acquire(&p->lock);
+		*t = w->handed;
+		return true;
+	}
 	goc_lock_release(&p->lock);
 	goc_select_case wake = {.chan = w->wake, .dir = GOC_SELECT_RECV};
-	int woken = goc_select(&wake, 1, timeout);
+	int woken = goc_select(&wake, 1, p->idle_timeout);
 	goc_lock_acquire(&p->lock);
 	if (woken < 0) {
 		if (!w->claimed) {
@@ -224,6 +238,7 @@ static void worker_main(void *arg)
 {
 	worker *w = arg;
 	goc_workpool *p = w->pool;
+	w->g = goc_g_self();
 	goc_lock_acquire(&p->lock);
 	for (;;) {
 		task t;
