@@ -6,7 +6,10 @@
  *  2. CPU-bound work spread over every P (per-P switch counts);
  *  3. a pipeline: generator -> fan-out to workers -> fan-in, with throughput;
  *  4. a select with a timeout;
- *  5. the scheduler's counters.
+ *  5. a worker pool under overload, once per overflow policy, with its
+ *     counters;
+ *  6. an errgroup whose tasks share a timeout;
+ *  7. the scheduler's counters.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -177,13 +180,94 @@ static void select_timeout(void)
 	goc_chan_release(reply);
 }
 
-/* ---- 5. counters ---- */
+/* ---- 5. a worker pool under overload ---- */
+
+/* A request takes 1 ms and one arrives every 100 us (a little slower, as
+ * sleeps round up): more than twice what four workers can serve. Each
+ * policy shows where the excess goes. */
+enum { REQUESTS = 500 };
+
+static void handle_request(void *arg)
+{
+	(void)arg;
+	goc_sleep(GOC_MILLISECOND);
+}
+
+static void count_drop(goc_fn fn, void *arg, void *user)
+{
+	(void)fn;
+	(void)arg;
+	(*(int *)user)++;
+}
+
+static void overload(void)
+{
+	static const char *const names[] = {"block", "reject", "drop-newest", "drop-oldest"};
+	printf("5. worker pool, 2-4 workers, queue 16, %d requests of 1 ms arriving every 100 us:\n",
+	       REQUESTS);
+	for (int policy = GOC_WORKPOOL_BLOCK; policy <= GOC_WORKPOOL_DROP_OLDEST; policy++) {
+		int evicted = 0;
+		goc_workpool_options o = {.min_workers = 2, .max_workers = 4, .queue_size = 16,
+					  .policy = (goc_workpool_policy)policy,
+					  .on_drop = count_drop, .on_drop_user = &evicted};
+		goc_workpool *pool = goc_workpool_new(&o);
+		int refused = 0;
+		int64_t t0 = goc_now();
+		for (int i = 0; i < REQUESTS; i++) {
+			if (goc_workpool_submit(pool, handle_request, NULL) != GOC_OK)
+				refused++;
+			goc_sleep(100 * GOC_MICROSECOND);
+		}
+		goc_workpool_stop(pool, NULL);
+		goc_workpool_stats s;
+		goc_workpool_stats_read(pool, &s);
+		goc_workpool_free(pool);
+		printf("   %-11s in %3.0f ms: submitted %lld, done %lld, rejected %lld, dropped %lld "
+		       "(refused %d, evicted %d), peak workers %d\n",
+		       names[policy], seconds(goc_now() - t0) * 1000, (long long)s.submitted,
+		       (long long)s.done, (long long)s.rejected, (long long)s.dropped, refused, evicted,
+		       s.peak_workers);
+	}
+}
+
+/* ---- 6. an errgroup with a timeout ---- */
+
+/* A "fetch" that takes (arg) milliseconds unless the group's context ends
+ * first. */
+static int fetch(goc_ctx *ctx, void *arg)
+{
+	int64_t ms = (int64_t)(intptr_t)arg;
+	goc_chan *took = goc_after(ms * GOC_MILLISECOND);
+	goc_select_case cases[] = {{.chan = took, .dir = GOC_SELECT_RECV},
+				   {.chan = goc_ctx_done(ctx), .dir = GOC_SELECT_RECV}};
+	int chosen = goc_select(cases, 2, -1);
+	goc_chan_release(took);
+	return chosen == 0 ? 0 : (int)goc_ctx_err(ctx);
+}
+
+static void errgroup_timeout(void)
+{
+	goc_ctx *deadline = goc_ctx_with_timeout(goc_ctx_background(), 50 * GOC_MILLISECOND);
+	goc_group *g = goc_group_new(deadline);
+	static const int delays_ms[] = {10, 20, 30, 400, 40, 600};
+	int64_t t0 = goc_now();
+	for (size_t i = 0; i < sizeof delays_ms / sizeof delays_ms[0]; i++)
+		goc_group_go(g, fetch, (void *)(intptr_t)delays_ms[i]);
+	int err = goc_group_wait(g);
+	printf("6. errgroup: 6 fetches of 10-600 ms under a 50 ms timeout: wait returned \"%s\" "
+	       "after %.0f ms\n",
+	       err ? goc_status_string((goc_status)err) : "ok", seconds(goc_now() - t0) * 1000);
+	goc_group_free(g);
+	goc_ctx_release(deadline);
+}
+
+/* ---- 7. counters ---- */
 
 static void counters(void)
 {
 	goc_sched_stats s;
 	goc_sched_stats_read(&s);
-	printf("5. scheduler: procs=%d idle_procs=%d threads=%d idle_threads=%d spinning=%d "
+	printf("7. scheduler: procs=%d idle_procs=%d threads=%d idle_threads=%d spinning=%d "
 	       "goroutines=%lld global_runq=%lld steals=%lld\n",
 	       s.procs, s.idle_procs, s.threads, s.idle_threads, s.spinning_threads,
 	       (long long)s.goroutines, (long long)s.global_runq, (long long)s.steals);
@@ -200,6 +284,8 @@ static void demo(void *arg)
 	spread();
 	pipeline();
 	select_timeout();
+	overload();
+	errgroup_timeout();
 	counters();
 }
 
