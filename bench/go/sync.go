@@ -1,10 +1,13 @@
 package main
 
-// The sync package at work: MutexContended and WorkerPool.
+// The sync package at work: MutexContended, WorkerPool, PoolGetPut and
+// PoolAlloc (sync.Pool against plain allocation), CounterShared and
+// CounterSharded (one atomic against a padded counter per goroutine).
 
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // lockers is the number of goroutines MutexContended runs.
@@ -81,6 +84,135 @@ func workerPool(m *meter) error {
 	}
 	if want := m.n * (m.n - 1) / 2; total != want {
 		return fmt.Errorf("workers summed to %d, want %d", total, want)
+	}
+	return nil
+}
+
+// poolUsers is the number of goroutines PoolGetPut and PoolAlloc run,
+// and poolObjectSize the size of their objects.
+const (
+	poolUsers      = 8
+	poolObjectSize = 256
+)
+
+// poolObject is what PoolGetPut keeps in its pool and PoolAlloc allocates.
+type poolObject [poolObjectSize]byte
+
+// runPoolUsers times poolUsers goroutines each running body(w, i) for i
+// from 0 to n/8, w being the goroutine's index; one op is one call of body.
+func runPoolUsers(m *meter, body func(w, i int)) {
+	var wg sync.WaitGroup
+	per := m.n / poolUsers
+	m.ops = per * poolUsers
+	m.start()
+	wg.Add(poolUsers)
+	for w := 0; w < poolUsers; w++ {
+		go func(w int) {
+			for i := 0; i < per; i++ {
+				body(w, i)
+			}
+			wg.Done()
+		}(w)
+	}
+	wg.Wait()
+	m.stop()
+}
+
+// poolGetPut has 8 goroutines each take a 256-byte object from one
+// sync.Pool, write a byte of it and put it back, n/8 times. One op is one
+// Get and Put. Checked: New ran at most a few times per worker (a garbage
+// collection empties the pool once into its victim cache, so a few).
+func poolGetPut(m *meter) error {
+	var made atomic.Int64
+	pool := sync.Pool{New: func() any {
+		made.Add(1)
+		return new(poolObject)
+	}}
+	runPoolUsers(m, func(_, i int) {
+		obj := pool.Get().(*poolObject)
+		obj[i%poolObjectSize] = byte(i)
+		pool.Put(obj)
+	})
+	if n := made.Load(); n > 64*poolUsers {
+		return fmt.Errorf("New made %d objects for %d workers", n, poolUsers)
+	}
+	return nil
+}
+
+// allocSinks keeps each PoolAlloc goroutine's latest object reachable from
+// a global until its next one replaces it, so the compiler must allocate
+// it on the heap. One cache line per goroutine: the stores must not
+// contend.
+var allocSinks [poolUsers]struct {
+	obj *poolObject
+	_   [56]byte
+}
+
+// poolAlloc is PoolGetPut without the pool: a new 256-byte object each
+// time, left to the garbage collector.
+func poolAlloc(m *meter) error {
+	runPoolUsers(m, func(w, i int) {
+		obj := new(poolObject)
+		obj[i%poolObjectSize] = byte(i)
+		allocSinks[w].obj = obj
+	})
+	return nil
+}
+
+// counterWorkers is the number of goroutines of CounterShared and
+// CounterSharded.
+const counterWorkers = 8
+
+// runAdders times counterWorkers goroutines each calling add(w) n/8 times,
+// w being the goroutine's index; one op is one add.
+func runAdders(m *meter, add func(w int)) {
+	var wg sync.WaitGroup
+	per := m.n / counterWorkers
+	m.ops = per * counterWorkers
+	m.start()
+	wg.Add(counterWorkers)
+	for w := 0; w < counterWorkers; w++ {
+		go func(w int) {
+			for i := 0; i < per; i++ {
+				add(w)
+			}
+			wg.Done()
+		}(w)
+	}
+	wg.Wait()
+	m.stop()
+}
+
+// counterShared has 8 goroutines add 1 to one shared atomic int64, n/8
+// times each. One op is one add.
+func counterShared(m *meter) error {
+	var counter atomic.Int64
+	runAdders(m, func(int) { counter.Add(1) })
+	if got := counter.Load(); got != int64(m.ops) {
+		return fmt.Errorf("counter is %d, want %d", got, m.ops)
+	}
+	return nil
+}
+
+// paddedCounter is one goroutine's share of CounterSharded, alone on its
+// cache line.
+type paddedCounter struct {
+	value atomic.Int64
+	_     [56]byte
+}
+
+// counterSharded is CounterShared with a padded counter per goroutine,
+// summed at the end: Go has no per-P storage for user code, so this is
+// the nearest Go idiom to goc_counter's line per P.
+func counterSharded(m *meter) error {
+	var shards [counterWorkers]paddedCounter
+	runAdders(m, func(w int) { shards[w].value.Add(1) })
+	var sum int64
+	for w := range shards {
+		sum += shards[w].value.Load()
+	}
+	if sum != int64(m.ops) {
+		return fmt.Errorf("counter is %d, want %d", sum, m.ops)
 	}
 	return nil
 }
