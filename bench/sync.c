@@ -96,16 +96,38 @@ void bench_mutex_contended_pthread(struct bench_run *run)
 		bench_fail("counter is %" PRId64 ", want %" PRId64, mc.counter, run->ops);
 }
 
+/* ---- workers for PoolGetPut, PoolAlloc and the counters ---------------- */
+
+/* How many goroutines share the pool or the counter. */
+#define WORKERS 8
+
+struct crew {
+	int64_t per_worker; /* iterations of each worker */
+	goc_wg finished;
+};
+
+/* Times WORKERS goroutines running fn(arg), which does crew->per_worker
+ * iterations and then goc_wg_done(&crew->finished); one op is one
+ * iteration. */
+static void run_crew(struct bench_run *run, struct crew *crew, goc_fn fn, void *arg)
+{
+	crew->per_worker = run->n / WORKERS;
+	run->ops = crew->per_worker * WORKERS;
+	bench_start(run);
+	goc_wg_add(&crew->finished, WORKERS);
+	for (int w = 0; w < WORKERS; w++)
+		bench_go(fn, arg);
+	goc_wg_wait(&crew->finished);
+	bench_stop(run);
+}
+
 /* ---- PoolGetPut and PoolAlloc ----------------------------------------- */
 
-/* How many goroutines share the pool, and the size of its objects. */
-#define POOL_WORKERS 8
 #define POOL_OBJECT_SIZE 256
 
 struct pool_work {
-	int64_t n;            /* get+put (or malloc+free) per worker */
+	struct crew crew;     /* an iteration: get+put (or malloc+free) */
 	goc_pool pool;
-	goc_wg finished;
 	int64_t made;         /* objects new_fn made; atomic */
 };
 
@@ -119,14 +141,14 @@ static void *pool_object_new(void *ctx)
 static void pool_worker(void *arg)
 {
 	struct pool_work *pw = arg;
-	for (int64_t i = 0; i < pw->n; i++) {
+	for (int64_t i = 0; i < pw->crew.per_worker; i++) {
 		unsigned char *obj = goc_pool_get(&pw->pool);
 		if (!obj)
 			bench_fail("goc_pool_get returned NULL");
 		obj[i % POOL_OBJECT_SIZE] = (unsigned char)i;
 		goc_pool_put(&pw->pool, obj);
 	}
-	goc_wg_done(&pw->finished);
+	goc_wg_done(&pw->crew.finished);
 }
 
 /* Keeps the compiler from dropping a malloc/free pair whose object is
@@ -136,7 +158,7 @@ static void *volatile alloc_sink;
 static void alloc_worker(void *arg)
 {
 	struct pool_work *pw = arg;
-	for (int64_t i = 0; i < pw->n; i++) {
+	for (int64_t i = 0; i < pw->crew.per_worker; i++) {
 		unsigned char *obj = malloc(POOL_OBJECT_SIZE);
 		if (!obj)
 			bench_fail("malloc failed");
@@ -144,19 +166,7 @@ static void alloc_worker(void *arg)
 		alloc_sink = obj;
 		free(obj);
 	}
-	goc_wg_done(&pw->finished);
-}
-
-static void run_pool_workers(struct bench_run *run, struct pool_work *pw, goc_fn worker)
-{
-	pw->n = run->n / POOL_WORKERS;
-	run->ops = pw->n * POOL_WORKERS;
-	bench_start(run);
-	goc_wg_add(&pw->finished, POOL_WORKERS);
-	for (int w = 0; w < POOL_WORKERS; w++)
-		bench_go(worker, pw);
-	goc_wg_wait(&pw->finished);
-	bench_stop(run);
+	goc_wg_done(&pw->crew.finished);
 }
 
 /* PoolGetPut: 8 goroutines each take a 256-byte object from one goc_pool,
@@ -164,13 +174,13 @@ static void run_pool_workers(struct bench_run *run, struct pool_work *pw, goc_fn
  * put. Checked: the pool made at most a few objects per worker. */
 void bench_pool_get_put(struct bench_run *run)
 {
-	struct pool_work pw = {.finished = GOC_WG_INIT};
+	struct pool_work pw = {.crew.finished = GOC_WG_INIT};
 	goc_pool_init(&pw.pool, pool_object_new, NULL, &pw);
-	run_pool_workers(run, &pw, pool_worker);
+	run_crew(run, &pw.crew, pool_worker, &pw);
 	goc_pool_stats stats;
 	goc_pool_stats_read(&pw.pool, &stats);
 	goc_pool_destroy(&pw.pool);
-	if (stats.puts != run->ops || pw.made > 4 * POOL_WORKERS)
+	if (stats.puts != run->ops || pw.made > 4 * WORKERS)
 		bench_fail("%" PRId64 " puts (want %" PRId64 "), %" PRId64 " objects made",
 			   stats.puts, run->ops, pw.made);
 }
@@ -178,55 +188,40 @@ void bench_pool_get_put(struct bench_run *run)
 /* PoolAlloc: PoolGetPut without the pool — malloc and free of 256 bytes. */
 void bench_pool_alloc(struct bench_run *run)
 {
-	struct pool_work pw = {.finished = GOC_WG_INIT};
-	run_pool_workers(run, &pw, alloc_worker);
+	struct pool_work pw = {.crew.finished = GOC_WG_INIT};
+	run_crew(run, &pw.crew, alloc_worker, &pw);
 }
 
 /* ---- CounterShared and CounterSharded ---------------------------------- */
 
-#define COUNTER_WORKERS 8
-
 struct counter_work {
-	int64_t n;            /* adds per worker */
+	struct crew crew;     /* an iteration: an add */
 	int64_t shared;       /* CounterShared's one atomic */
 	goc_counter *sharded; /* CounterSharded's */
-	goc_wg finished;
 };
 
 static void shared_adder(void *arg)
 {
 	struct counter_work *cw = arg;
-	for (int64_t i = 0; i < cw->n; i++)
+	for (int64_t i = 0; i < cw->crew.per_worker; i++)
 		__atomic_add_fetch(&cw->shared, 1, __ATOMIC_RELAXED);
-	goc_wg_done(&cw->finished);
+	goc_wg_done(&cw->crew.finished);
 }
 
 static void sharded_adder(void *arg)
 {
 	struct counter_work *cw = arg;
-	for (int64_t i = 0; i < cw->n; i++)
+	for (int64_t i = 0; i < cw->crew.per_worker; i++)
 		goc_counter_add(cw->sharded, 1);
-	goc_wg_done(&cw->finished);
-}
-
-static void run_adders(struct bench_run *run, struct counter_work *cw, goc_fn adder)
-{
-	cw->n = run->n / COUNTER_WORKERS;
-	run->ops = cw->n * COUNTER_WORKERS;
-	bench_start(run);
-	goc_wg_add(&cw->finished, COUNTER_WORKERS);
-	for (int w = 0; w < COUNTER_WORKERS; w++)
-		bench_go(adder, cw);
-	goc_wg_wait(&cw->finished);
-	bench_stop(run);
+	goc_wg_done(&cw->crew.finished);
 }
 
 /* CounterShared: 8 goroutines add 1 to one shared atomic int64, n/8 times
  * each. One op is one add. */
 void bench_counter_shared(struct bench_run *run)
 {
-	struct counter_work cw = {.finished = GOC_WG_INIT};
-	run_adders(run, &cw, shared_adder);
+	struct counter_work cw = {.crew.finished = GOC_WG_INIT};
+	run_crew(run, &cw.crew, shared_adder, &cw);
 	if (cw.shared != run->ops)
 		bench_fail("counter is %" PRId64 ", want %" PRId64, cw.shared, run->ops);
 }
@@ -234,10 +229,10 @@ void bench_counter_shared(struct bench_run *run)
 /* CounterSharded: CounterShared on a goc_counter. */
 void bench_counter_sharded(struct bench_run *run)
 {
-	struct counter_work cw = {.finished = GOC_WG_INIT, .sharded = goc_counter_new()};
+	struct counter_work cw = {.crew.finished = GOC_WG_INIT, .sharded = goc_counter_new()};
 	if (!cw.sharded)
 		bench_fail("goc_counter_new: out of memory");
-	run_adders(run, &cw, sharded_adder);
+	run_crew(run, &cw.crew, sharded_adder, &cw);
 	int64_t sum = goc_counter_read(cw.sharded);
 	goc_counter_free(cw.sharded);
 	if (sum != run->ops)

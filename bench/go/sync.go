@@ -88,25 +88,25 @@ func workerPool(m *meter) error {
 	return nil
 }
 
-// poolUsers is the number of goroutines PoolGetPut and PoolAlloc run,
-// and poolObjectSize the size of their objects.
+// crewSize is the number of goroutines PoolGetPut, PoolAlloc and the
+// counter workloads run, and poolObjectSize the size of the pool's objects.
 const (
-	poolUsers      = 8
+	crewSize       = 8
 	poolObjectSize = 256
 )
 
 // poolObject is what PoolGetPut keeps in its pool and PoolAlloc allocates.
 type poolObject [poolObjectSize]byte
 
-// runPoolUsers times poolUsers goroutines each running body(w, i) for i
-// from 0 to n/8, w being the goroutine's index; one op is one call of body.
-func runPoolUsers(m *meter, body func(w, i int)) {
+// runCrew times crewSize goroutines each running body(w, i) for i from 0
+// to n/8, w being the goroutine's index; one op is one call of body.
+func runCrew(m *meter, body func(w, i int)) {
 	var wg sync.WaitGroup
-	per := m.n / poolUsers
-	m.ops = per * poolUsers
+	per := m.n / crewSize
+	m.ops = per * crewSize
 	m.start()
-	wg.Add(poolUsers)
-	for w := 0; w < poolUsers; w++ {
+	wg.Add(crewSize)
+	for w := 0; w < crewSize; w++ {
 		go func(w int) {
 			for i := 0; i < per; i++ {
 				body(w, i)
@@ -128,13 +128,13 @@ func poolGetPut(m *meter) error {
 		made.Add(1)
 		return new(poolObject)
 	}}
-	runPoolUsers(m, func(_, i int) {
+	runCrew(m, func(_, i int) {
 		obj := pool.Get().(*poolObject)
 		obj[i%poolObjectSize] = byte(i)
 		pool.Put(obj)
 	})
-	if n := made.Load(); n > 64*poolUsers {
-		return fmt.Errorf("New made %d objects for %d workers", n, poolUsers)
+	if n := made.Load(); n > 64*crewSize {
+		return fmt.Errorf("New made %d objects for %d workers", n, crewSize)
 	}
 	return nil
 }
@@ -143,7 +143,7 @@ func poolGetPut(m *meter) error {
 // a global until its next one replaces it, so the compiler must allocate
 // it on the heap. One cache line per goroutine: the stores must not
 // contend.
-var allocSinks [poolUsers]struct {
+var allocSinks [crewSize]struct {
 	obj *poolObject
 	_   [56]byte
 }
@@ -151,7 +151,7 @@ var allocSinks [poolUsers]struct {
 // poolAlloc is PoolGetPut without the pool: a new 256-byte object each
 // time, left to the garbage collector.
 func poolAlloc(m *meter) error {
-	runPoolUsers(m, func(w, i int) {
+	runCrew(m, func(w, i int) {
 		obj := new(poolObject)
 		obj[i%poolObjectSize] = byte(i)
 		allocSinks[w].obj = obj
@@ -159,35 +159,11 @@ func poolAlloc(m *meter) error {
 	return nil
 }
 
-// counterWorkers is the number of goroutines of CounterShared and
-// CounterSharded.
-const counterWorkers = 8
-
-// runAdders times counterWorkers goroutines each calling add(w) n/8 times,
-// w being the goroutine's index; one op is one add.
-func runAdders(m *meter, add func(w int)) {
-	var wg sync.WaitGroup
-	per := m.n / counterWorkers
-	m.ops = per * counterWorkers
-	m.start()
-	wg.Add(counterWorkers)
-	for w := 0; w < counterWorkers; w++ {
-		go func(w int) {
-			for i := 0; i < per; i++ {
-				add(w)
-			}
-			wg.Done()
-		}(w)
-	}
-	wg.Wait()
-	m.stop()
-}
-
 // counterShared has 8 goroutines add 1 to one shared atomic int64, n/8
 // times each. One op is one add.
 func counterShared(m *meter) error {
 	var counter atomic.Int64
-	runAdders(m, func(int) { counter.Add(1) })
+	runCrew(m, func(_, _ int) { counter.Add(1) })
 	if got := counter.Load(); got != int64(m.ops) {
 		return fmt.Errorf("counter is %d, want %d", got, m.ops)
 	}
@@ -205,8 +181,8 @@ type paddedCounter struct {
 // summed at the end: Go has no per-P storage for user code, so this is
 // the nearest Go idiom to goc_counter's line per P.
 func counterSharded(m *meter) error {
-	var shards [counterWorkers]paddedCounter
-	runAdders(m, func(w int) { shards[w].value.Add(1) })
+	var shards [crewSize]paddedCounter
+	runCrew(m, func(w, _ int) { shards[w].value.Add(1) })
 	var sum int64
 	for w := range shards {
 		sum += shards[w].value.Load()
