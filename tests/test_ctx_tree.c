@@ -9,10 +9,7 @@
  * cancelling their parent. Misuse (cancel of the background or of a value
  * context, a nil parent) panics, in a child process.
  */
-#include <signal.h>
-#include <string.h>
-
-#include "testutil.h"
+#include "panic_modes.h"
 
 static void expect_closed(goc_ctx *ctx, const char *what)
 {
@@ -336,11 +333,7 @@ static void mode_nil_parent(void *arg)
 	goc_ctx_with_cancel(NULL);
 }
 
-static const struct mode {
-	const char *name;
-	goc_fn fn;
-	const char *message;
-} modes[] = {
+static const struct panic_mode modes[] = {
     {"cancel_background", mode_cancel_background, "panic: goc_ctx_cancel: context cannot be cancelled"},
     {"cancel_value", mode_cancel_value, "panic: goc_ctx_cancel: context cannot be cancelled"},
     {"nil_parent", mode_nil_parent, "panic: goc_ctx_with_cancel: nil context"},
@@ -348,20 +341,9 @@ static const struct mode {
 
 int main(int argc, char **argv)
 {
-	if (argc > 1) {
-		for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
-			if (strcmp(argv[1], modes[i].name) == 0)
-				goc_main(modes[i].fn, NULL);
-		return 3;
-	}
+	if (argc > 1)
+		return panic_mode_run(argv[1], modes, sizeof modes / sizeof modes[0]);
 	goc_main(main_g, NULL);
-	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-		child_result r = run_self(argv[0], modes[i].name, NULL);
-		CHECK(!r.exited && r.status == SIGABRT && contains(r.out, modes[i].message),
-		      "%s: want a panic \"%s\", got %s %d:\n%s", modes[i].name, modes[i].message,
-		      r.exited ? "exit" : "signal", r.status, r.out);
-		free(r.out);
-	}
-	ok("misuse panics");
+	panic_modes_check(argv[0], modes, sizeof modes / sizeof modes[0]);
 	return 0;
 }

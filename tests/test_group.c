@@ -11,10 +11,7 @@
  *  - misuse panics (changing the limit while tasks run, limit 0, freeing a
  *    group with tasks running), in a child process.
  */
-#include <signal.h>
-#include <string.h>
-
-#include "testutil.h"
+#include "panic_modes.h"
 
 struct counters {
 	int64_t ran;       /* atomic */
@@ -185,11 +182,7 @@ static void mode_free_running(void *arg)
 	goc_group_free(g);
 }
 
-static const struct mode {
-	const char *name;
-	goc_fn fn;
-	const char *message;
-} modes[] = {
+static const struct panic_mode modes[] = {
     {"limit_while_running", mode_limit_while_running,
      "panic: errgroup: modify limit while 1 goroutines in the group are still active"},
     {"limit_zero", mode_limit_zero, "panic: goc_group_set_limit: a limit of 0"},
@@ -198,20 +191,9 @@ static const struct mode {
 
 int main(int argc, char **argv)
 {
-	if (argc > 1) {
-		for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
-			if (strcmp(argv[1], modes[i].name) == 0)
-				goc_main(modes[i].fn, NULL);
-		return 3;
-	}
+	if (argc > 1)
+		return panic_mode_run(argv[1], modes, sizeof modes / sizeof modes[0]);
 	goc_main(main_g, NULL);
-	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-		child_result r = run_self(argv[0], modes[i].name, NULL);
-		CHECK(!r.exited && r.status == SIGABRT && contains(r.out, modes[i].message),
-		      "%s: want a panic \"%s\", got %s %d:\n%s", modes[i].name, modes[i].message,
-		      r.exited ? "exit" : "signal", r.status, r.out);
-		free(r.out);
-	}
-	ok("misuse panics");
+	panic_modes_check(argv[0], modes, sizeof modes / sizeof modes[0]);
 	return 0;
 }

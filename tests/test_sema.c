@@ -15,10 +15,8 @@
  *    child process.
  */
 #include <pthread.h>
-#include <signal.h>
-#include <string.h>
 
-#include "testutil.h"
+#include "panic_modes.h"
 
 static void basics(void)
 {
@@ -259,31 +257,16 @@ static void mode_negative(void *arg)
 	goc_sema_acquire(&s, NULL, -1);
 }
 
-static const struct mode {
-	const char *name;
-	goc_fn fn;
-	const char *message;
-} modes[] = {
+static const struct panic_mode modes[] = {
     {"over_release", mode_over_release, "panic: semaphore: released 2 permits, but only 1 are held"},
     {"negative", mode_negative, "panic: goc_sema_acquire: negative weight -1"},
 };
 
 int main(int argc, char **argv)
 {
-	if (argc > 1) {
-		for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
-			if (strcmp(argv[1], modes[i].name) == 0)
-				goc_main(modes[i].fn, NULL);
-		return 3;
-	}
+	if (argc > 1)
+		return panic_mode_run(argv[1], modes, sizeof modes / sizeof modes[0]);
 	goc_main(main_g, NULL);
-	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-		child_result r = run_self(argv[0], modes[i].name, NULL);
-		CHECK(!r.exited && r.status == SIGABRT && contains(r.out, modes[i].message),
-		      "%s: want a panic \"%s\", got %s %d:\n%s", modes[i].name, modes[i].message,
-		      r.exited ? "exit" : "signal", r.status, r.out);
-		free(r.out);
-	}
-	ok("misuse panics");
+	panic_modes_check(argv[0], modes, sizeof modes / sizeof modes[0]);
 	return 0;
 }

@@ -16,10 +16,9 @@
  *  - misuse (a NULL task) panics, in a child process.
  */
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
 
-#include "testutil.h"
+#include "panic_modes.h"
 
 /* errno read afresh: the compiler may keep errno's address (it is a
  * thread's) across a call that parks, and the goroutine may resume on
@@ -439,17 +438,15 @@ static void mode_nil_task(void *arg)
 	goc_workpool_submit(goc_workpool_new(NULL), NULL, NULL);
 }
 
+static const struct panic_mode modes[] = {
+    {"nil_task", mode_nil_task, "panic: goc_workpool_submit: nil function"},
+};
+
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "nil_task") == 0) {
-		goc_main(mode_nil_task, NULL);
-		return 3;
-	}
+	if (argc > 1)
+		return panic_mode_run(argv[1], modes, sizeof modes / sizeof modes[0]);
 	goc_main(main_g, NULL);
-	child_result r = run_self(argv[0], "nil_task", NULL);
-	CHECK(!r.exited && r.status == SIGABRT && contains(r.out, "panic: goc_workpool_submit: nil function"),
-	      "nil task: got %s %d:\n%s", r.exited ? "exit" : "signal", r.status, r.out);
-	free(r.out);
-	ok("misuse panics");
+	panic_modes_check(argv[0], modes, sizeof modes / sizeof modes[0]);
 	return 0;
 }
