@@ -123,16 +123,19 @@ static bool runq_put_slow(goc_p *p, goc_g *g, uint32_t head, uint32_t tail)
 void runq_put(goc_p *p, goc_g *g, bool next)
 {
 	if (next) {
-		/* Only the owner makes runnext non-NULL (thieves only take it
-		 * away), so an empty runnext stays empty until this store: no
-		 * exchange needed, which saves an atomic RMW per wake-up of a
-		 * ping-pong partner. */
-		goc_g *old = LOAD_RLX(&p->runnext);
-		if (!old) {
-			__atomic_store_n(&p->runnext, g, __ATOMIC_RELEASE);
+		/* An exchange, even when runnext is empty: it is the full
+		 * barrier between publishing g and reading nmspinning/npidle
+		 * that keeps wake-ups from being lost (docs/ARCHITECTURE.md,
+		 * section 6). Except with one P: then there is no other P to
+		 * wake, and since only the owner makes runnext non-NULL
+		 * (thieves only take it away), an empty runnext stays empty
+		 * until a plain store fills it. That saves an atomic RMW per
+		 * wake-up: ChanPingPong-1 95-98 -> 84 ns. */
+		if (LOAD_RLX(&goc_sched.gomaxprocs) == 1 && !LOAD_RLX(&p->runnext)) {
+			STORE_REL(&p->runnext, g);
 			return;
 		}
-		old = __atomic_exchange_n(&p->runnext, g, __ATOMIC_ACQ_REL);
+		goc_g *old = __atomic_exchange_n(&p->runnext, g, __ATOMIC_ACQ_REL);
 		if (!old)
 			return;
 		g = old; /* the displaced one goes to the tail */
