@@ -67,9 +67,9 @@ chan_waiter *waitq_take(waitq *q)
 		waitq_remove(q, w);
 		/* A select waits on several channels at once: only the first
 		 * channel to claim it may complete an operation. */
-		if (w->sel) {
+		if (w->is_select) {
 			uint32_t zero = 0;
-			if (!__atomic_compare_exchange_n(&w->sel->done, &zero, 1, false,
+			if (!__atomic_compare_exchange_n(&w->g->select_done, &zero, 1, false,
 							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 				continue;
 		}
@@ -290,10 +290,11 @@ static __attribute__((noinline)) void send_slow(goc_chan *c, const void *elem)
 		unlock_and_wake(c, wake);
 		return;
 	}
-	chan_waiter self = {.g = goc_g_self(), .elem = (void *)elem};
-	waitq_push(&c->sendq, &self);
+	goc_g *g = goc_g_self();
+	g->chan_wait = (chan_waiter){.g = g, .elem = (void *)elem};
+	waitq_push(&c->sendq, &g->chan_wait);
 	goc_park(chan_park_unlock, c, WAIT_CHAN_SEND);
-	if (!self.success)
+	if (!g->chan_wait.success)
 		chan_panic_closed_send();
 }
 
@@ -327,12 +328,13 @@ static __attribute__((noinline)) goc_status recv_slow(goc_chan *c, void *elem)
 	goc_status result;
 	if (recv_locked_now(c, elem, &result))
 		return result;
-	chan_waiter self = {.g = goc_g_self(), .elem = elem};
-	waitq_push(&c->recvq, &self);
+	goc_g *g = goc_g_self();
+	g->chan_wait = (chan_waiter){.g = g, .elem = elem};
+	waitq_push(&c->recvq, &g->chan_wait);
 	goc_park(chan_park_unlock, c, WAIT_CHAN_RECV);
 	/* c is not touched again: woken by a close, the closer already
 	 * zeroed *elem, and may have dropped the last reference since. */
-	return self.success ? GOC_OK : GOC_CLOSED;
+	return g->chan_wait.success ? GOC_OK : GOC_CLOSED;
 }
 
 goc_status goc_chan_recv(goc_chan *c, void *elem)
@@ -395,13 +397,11 @@ static size_t close_take(goc_chan *c, waitq *q, goc_g **gs, uint32_t *cases, siz
 
 /*
  * Waiters are taken off in batches and readied with the lock released: a
- * readied goroutine may run at once on another M. Each waiter record sits
- * on its own goroutine's stack, a page of its own, so the batch keeps the
- * goroutine and case in a small array rather than walking the records a
- * second time (ContextCancelFanout closes one channel under 100,000 waiters:
- * two cold pages per waiter was most of its time). The channel is retained
- * meanwhile so that a woken goroutine dropping the last reference cannot
- * free it under us.
+ * readied goroutine may run at once on another M. The batch keeps the
+ * goroutine and case in a small array, so the records are walked once
+ * (ContextCancelFanout closes one channel under 100,000 waiters). The
+ * channel is retained meanwhile so that a woken goroutine dropping the last
+ * reference cannot free it under us.
  */
 void goc_chan_close(goc_chan *c)
 {

@@ -8,24 +8,11 @@
 
 #include "../sched/runtime.h"
 
-/* State of one goc_select call, on the selecting goroutine's stack. */
-typedef struct select_state {
-	uint32_t done;        /* atomic: 0 until a case (or the timeout) claims it */
-} select_state;
-
-/*
- * A goroutine waiting on a channel (Go's sudog). Lives on the waiter's
- * stack; linked into the channel's recvq or sendq under the channel lock.
- * Whoever dequeues it fills elem/success, and only then readies g.
- */
-typedef struct chan_waiter {
-	goc_g *g;
-	struct chan_waiter *next, *prev;
-	void *elem;           /* send: the value; recv: where to put it (or NULL) */
-	select_state *sel;    /* non-NULL if part of a select */
-	int case_index;       /* which select case this is */
-	bool success;         /* true: a value moved; false: the channel closed */
-} chan_waiter;
+/* A record for a select case of the calling goroutine (or thread), fields
+ * zeroed but g set; never NULL (running out of memory is fatal). Give it
+ * back with chan_waiter_put once woken. (struct chan_waiter: runtime.h.) */
+chan_waiter *chan_waiter_get(void);
+void chan_waiter_put(chan_waiter *w);
 
 typedef struct waitq {
 	chan_waiter *first, *last;

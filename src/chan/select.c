@@ -5,12 +5,13 @@
  *    lock order that keeps two selects over the same channels from
  *    deadlocking), then poll the cases in a random order and complete the
  *    first that can proceed: among ready cases each is equally likely.
- * 2. If none can and the caller may wait, queue one waiter per case, all
- *    pointing at one select_state, arm the timeout timer if there is one,
+ * 2. If none can and the caller may wait, queue one waiter record per case
+ *    (from the dense pool of waiter.c), all marked is_select, with the
+ *    goroutine's select_done cleared; arm the timeout timer if there is one,
  *    and park; the park's unlock step releases every channel lock (and the
  *    timer heap's) once the goroutine is off its stack.
  * 3. A channel operation (or the timer) that finds one of these waiters
- *    claims the whole select with a CAS on select_state.done; losers skip
+ *    claims the whole select with a CAS on g->select_done; losers skip
  *    the waiter. The winner has already moved the value when the goroutine
  *    wakes; it relocks the other channels to take its other waiters off
  *    their queues (not the winner's, which its waker may have freed), and
@@ -55,7 +56,6 @@ static bool unlock_all_for_park(void *arg)
 struct select_timeout {
 	goc_rtimer timer;
 	goc_g *g;
-	select_state *sel;
 	uint32_t finished; /* atomic: the callback no longer touches this */
 };
 
@@ -65,7 +65,7 @@ static void select_timeout_fire(goc_rtimer *t, int64_t now)
 	struct select_timeout *st = t->arg;
 	uint32_t zero = 0;
 	goc_g *g = st->g;
-	bool won = __atomic_compare_exchange_n(&st->sel->done, &zero, 1, false, __ATOMIC_ACQ_REL,
+	bool won = __atomic_compare_exchange_n(&g->select_done, &zero, 1, false, __ATOMIC_ACQ_REL,
 					       __ATOMIC_ACQUIRE);
 	if (won)
 		g->wakeup = TIMED_OUT;
@@ -95,7 +95,7 @@ static bool try_case(goc_select_case *cs, chan_waiter **wake)
 }
 
 static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_chan **chans,
-			goc_chan **relock, uint32_t *order, chan_waiter *waiters)
+			goc_chan **relock, uint32_t *order, chan_waiter **waiters)
 {
 	/* Random poll order over the cases that have a channel (an
 	 * inside-out Fisher-Yates shuffle). */
@@ -162,19 +162,20 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 	}
 
 	goc_g *g = goc_g_self();
-	select_state sel = {0};
+	/* No waiter of ours is queued anywhere and every channel is locked:
+	 * a claimant can only see this after it takes one of the locks. */
+	__atomic_store_n(&g->select_done, 0, __ATOMIC_RELAXED);
 	for (size_t k = 0; k < live; k++) {
 		uint32_t i = order[k];
-		chan_waiter *w = &waiters[k];
-		memset(w, 0, sizeof *w);
-		w->g = g;
+		chan_waiter *w = chan_waiter_get();
 		w->elem = cases[i].elem;
-		w->sel = &sel;
+		w->is_select = true;
 		w->case_index = (int)i;
+		waiters[k] = w;
 		waitq_push(cases[i].dir == GOC_SELECT_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq,
 			   w);
 	}
-	struct select_timeout st = {.g = g, .sel = &sel};
+	struct select_timeout st = {.g = g};
 	if (timeout > 0) {
 		st.timer.when = goc_now() + timeout;
 		st.timer.fn = select_timeout_fire;
@@ -207,11 +208,11 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 		if (chans[i] != winner || winner_uses > 1)
 			relock[again.n++] = chans[i];
 	lock_all(&again);
-	chan_waiter *won = NULL;
+	bool won_success = false;
 	for (size_t k = 0; k < live; k++) {
-		chan_waiter *w = &waiters[k];
+		chan_waiter *w = waiters[k];
 		if ((uint32_t)w->case_index == fired) {
-			won = w;
+			won_success = w->success;
 			continue;
 		}
 		uint32_t i = (uint32_t)w->case_index;
@@ -219,14 +220,16 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 			     w);
 	}
 	unlock_all(&again);
+	for (size_t k = 0; k < live; k++)
+		chan_waiter_put(waiters[k]);
 	if (fired == TIMED_OUT)
 		return -1;
 	goc_select_case *cs = &cases[fired];
 	if (cs->dir == GOC_SELECT_SEND) {
-		if (!won->success)
+		if (!won_success)
 			chan_panic_closed_send();
 	} else {
-		cs->ok = won->success; /* closed: the closer zeroed *elem */
+		cs->ok = won_success; /* closed: the closer zeroed *elem */
 	}
 	return (int)fired;
 }
@@ -248,10 +251,10 @@ int goc_select(goc_select_case *cases, size_t n, int64_t timeout)
 		goc_runtime_init(); /* the timeout timer needs the Ps */
 	goc_chan *small_chans[2 * SMALL];
 	uint32_t small_order[SMALL];
-	chan_waiter small_waiters[SMALL];
+	chan_waiter *small_waiters[SMALL];
 	goc_chan **chans = small_chans;
 	uint32_t *order = small_order;
-	chan_waiter *waiters = small_waiters;
+	chan_waiter **waiters = small_waiters;
 	if (n > SMALL) {
 		chans = malloc(2 * n * sizeof *chans);
 		order = malloc(n * sizeof *order);

@@ -78,6 +78,23 @@ enum g_flags {
 
 
 /*
+ * A goroutine waiting on a channel (Go's sudog); see src/chan/chan.h. A
+ * goroutine waits on at most one channel outside select, so every
+ * descriptor embeds one record for that (dense, like the descriptors);
+ * a select takes one record per case from the pool of src/chan/waiter.c.
+ * Whoever dequeues a record fills elem/success, and only then readies g;
+ * after readying g it does not touch the record again.
+ */
+typedef struct chan_waiter {
+	goc_g *g;
+	struct chan_waiter *next, *prev;
+	void *elem;           /* send: the value; recv: where to put it (or NULL) */
+	int case_index;       /* which select case this is */
+	bool is_select;       /* part of a select: claim g->select_done first */
+	bool success;         /* true: a value moved; false: the channel closed */
+} chan_waiter;
+
+/*
  * A goroutine's descriptor. Descriptors live in dense arrays (gpool.c) and
  * are reused, never freed; a goroutine gets a stack slot (stack.c) only
  * when it first runs, and gives it back when it finishes, so a burst of
@@ -106,6 +123,8 @@ struct goc_g {
 	size_t stack_size;      /* usable bytes above stack_lo */
 	int saved_errno;
 	uint32_t wakeup;        /* set by whoever readies it: which select case woke it */
+	uint32_t select_done;   /* atomic: 0 until a case of its select claims it (select.c) */
+	chan_waiter chan_wait;  /* its record while blocked in a channel send or receive */
 	void *asan_fake_stack;
 	void *tsan_fiber;       /* created once per descriptor, reused */
 	char name[32];
