@@ -270,6 +270,7 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/sema.h"
 #include "goc/group.h"
 #include "goc/workpool.h"
+#include "goc/debug.h"
 #undef GOC_H_INSIDE
 
 #pragma GCC visibility pop

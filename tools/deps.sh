@@ -2,16 +2,19 @@
 # deps.sh PURPOSE — makes sure the Debian packages PURPOSE needs are
 # installed. As root it installs what is missing with apt-get; otherwise it
 # prints the exact apt-get line and fails.
-#   build    compilers, CMake, pkg-config, valgrind headers, sanitizer runtimes
+#   build    compilers, CMake, pkg-config, valgrind headers, sanitizer runtimes,
+#            libdw (elfutils) for symbolized stack traces, gdb for its test
 #   bench    build + Go (for the side-by-side comparison) and wrk
 #   aarch64  build + the aarch64 cross compiler and qemu-user
+#   fuzz     build + clang with its libFuzzer and sanitizer runtimes
 set -eu
 purpose=${1:-build}
-pkgs="gcc make cmake pkg-config libc6-dev valgrind"
+pkgs="gcc make cmake pkg-config libc6-dev valgrind libdw-dev gdb"
 case "$purpose" in
 build) ;;
 bench) pkgs="$pkgs golang-go wrk" ;;
 aarch64) pkgs="$pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
+fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
 *) echo "deps.sh: unknown purpose '$purpose'" >&2; exit 2 ;;
 esac
 

@@ -1,30 +1,76 @@
 /*
- * dump.c — printing goroutines: one (crash reports, panics) or all (the
- * deadlock report), in Go's format:
+ * dump.c — printing goroutines: one (panics, stack overflows), all (goc_dump,
+ * SIGQUIT, fatal errors such as the deadlock report) or some (leak checks,
+ * blockwarn), in Go's format:
  *
  *   goroutine 17 [chan receive, 3 minutes]:
  *   	name "worker"
- *   created by main_worker+0x2c in goroutine 1
+ *   goc_chan_recv(...)
+ *   	/src/goc/src/chan/chan.c:412 +0x8c
+ *   worker(...)
+ *   	/src/app/main.c:42 +0x1c
+ *   created by spawn_workers in goroutine 1
+ *   	/src/app/main.c:57 +0x3d
  *
- * All goroutines are found by walking the descriptor regions (gpool.c). Output goes through goc_buf,
- * so this works with a broken heap; symbol names come from dladdr, which
- * knows the program's dynamic symbols (link with -rdynamic to see static
- * binaries' functions).
+ * Which stack a goroutine shows (nothing is stopped to take it, as in Go):
+ *  - the caller's own: walked from the caller's frame (goc_unwind_here);
+ *  - one that is not running (parked, queued after having run): walked from
+ *    its saved context (goc_unwind_saved);
+ *  - one that has never run: its function, as the one frame;
+ *  - one running on another M: none ("[running]", as Go prints it).
+ * A goroutine resumed while its stack is walked gives a wrong trace, never
+ * a fault: the walk reads only its stack slot (unwind.c).
+ *
+ * All goroutines are found by walking the descriptor regions (gpool.c).
+ * Output goes through goc_buf (print.c), without malloc, except what the
+ * symbolizer (symbolize.c) does; a signal handler prints raw frames
+ * (goc_dump_g_trace with symbolize = false) or has sysmon print for it.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
+#include <stdio.h>
 
-#include "../sched/runtime.h"
+#include "debug.h"
 
-static const char *state_word(const goc_g *g, uint32_t st)
+/* What is printed of a goroutine, copied at once from a descriptor that
+ * other threads may be changing. */
+struct g_view {
+	int64_t id, parent_id;
+	uint32_t state;
+	uint8_t wait_reason, flags;
+	int64_t wait_since;
+	const void *sp;
+	uintptr_t stack_lo, stack_hi;
+	uintptr_t fn, create_pc;
+	char name[32];
+};
+
+GOC_RACY_READER static void g_view_take(const goc_g *g, struct g_view *v)
 {
-	switch (st) {
+	v->id = g->id;
+	v->parent_id = g->parent_id;
+	v->state = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
+	v->wait_reason = g->wait_reason;
+	v->flags = g->flags;
+	v->wait_since = g->wait_since;
+	v->sp = g->sp;
+	v->stack_lo = (uintptr_t)g->stack_lo;
+	v->stack_hi = v->stack_lo ? v->stack_lo + g->stack_size : 0;
+	v->fn = (uintptr_t)g->fn;
+	v->create_pc = (uintptr_t)g->create_pc;
+	for (size_t i = 0; i < sizeof v->name; i++)
+		v->name[i] = g->name[i];
+	v->name[sizeof v->name - 1] = 0;
+}
+
+static const char *state_word(const struct g_view *v)
+{
+	switch (v->state) {
 	case G_RUNNABLE:
 		return "runnable";
 	case G_RUNNING:
 		return "running";
 	case G_WAITING:
-		return goc_wait_reason_string((goc_wait_reason)g->wait_reason);
+		return goc_wait_reason_string((goc_wait_reason)v->wait_reason);
 	case G_DEAD:
 		return "dead";
 	default:
@@ -32,88 +78,192 @@ static const char *state_word(const goc_g *g, uint32_t st)
 	}
 }
 
-static void buf_symbol(goc_buf *b, void *pc)
+static void print_header(goc_buf *b, const struct g_view *v, int64_t now)
 {
-	Dl_info info;
-	if (pc && dladdr(pc, &info) && info.dli_sname) {
-		goc_buf_str(b, info.dli_sname);
-		goc_buf_str(b, "+");
-		goc_buf_hex(b, (uint64_t)((char *)pc - (char *)info.dli_saddr));
-	} else {
-		goc_buf_hex(b, (uint64_t)(uintptr_t)pc);
-		if (pc && dladdr(pc, &info) && info.dli_fname) {
-			goc_buf_str(b, " in ");
-			goc_buf_str(b, info.dli_fname);
-		}
-	}
-}
-
-static void print_creation(int fd, const goc_g *g)
-{
-	goc_buf b = {.fd = fd};
-	if (g->flags & G_FLAG_MAIN) {
-		goc_buf_str(&b, "main goroutine, started by goc_main from ");
-		buf_symbol(&b, g->create_pc);
-	} else {
-		goc_buf_str(&b, "created by ");
-		buf_symbol(&b, g->create_pc);
-		if (g->parent_id) {
-			goc_buf_str(&b, " in goroutine ");
-			goc_buf_int(&b, g->parent_id);
-		} else {
-			goc_buf_str(&b, " on a thread that is not a goroutine");
-		}
-	}
-	goc_buf_str(&b, "\n");
-	goc_buf_flush(&b);
-}
-
-void goc_dump_g(int fd, goc_g *g, int64_t now)
-{
-	goc_buf b = {.fd = fd};
-	uint32_t st = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
-	goc_buf_str(&b, "goroutine ");
-	goc_buf_int(&b, g->id);
-	goc_buf_str(&b, " [");
-	goc_buf_str(&b, state_word(g, st));
-	if (st == G_WAITING && g->wait_since) {
-		int64_t secs = (now - g->wait_since) / GOC_SECOND;
+	goc_buf_str(b, "goroutine ");
+	goc_buf_int(b, v->id);
+	goc_buf_str(b, " [");
+	goc_buf_str(b, state_word(v));
+	if (v->state == G_WAITING && v->wait_since) {
+		int64_t secs = (now - v->wait_since) / GOC_SECOND;
 		if (secs < 0)
 			secs = 0;
-		goc_buf_str(&b, ", ");
+		goc_buf_str(b, ", ");
 		if (secs >= 60) {
-			goc_buf_int(&b, secs / 60);
-			goc_buf_str(&b, secs / 60 == 1 ? " minute" : " minutes");
+			goc_buf_int(b, secs / 60);
+			goc_buf_str(b, secs / 60 == 1 ? " minute" : " minutes");
 		} else {
-			goc_buf_int(&b, secs);
-			goc_buf_str(&b, secs == 1 ? " second" : " seconds");
+			goc_buf_int(b, secs);
+			goc_buf_str(b, secs == 1 ? " second" : " seconds");
 		}
 	}
-	goc_buf_str(&b, "]:\n");
-	if (g->name[0]) {
-		goc_buf_str(&b, "\tname \"");
-		goc_buf_str(&b, g->name);
-		goc_buf_str(&b, "\"\n");
+	goc_buf_str(b, "]:\n");
+	if (v->name[0]) {
+		goc_buf_str(b, "\tname \"");
+		goc_buf_str(b, v->name);
+		goc_buf_str(b, "\"\n");
 	}
-	goc_buf_flush(&b);
-	print_creation(fd, g);
-	goc_buf_str(&b, "\n");
-	goc_buf_flush(&b);
 }
 
-struct dump_ctx {
-	int fd;
+static void print_frame(goc_buf *b, uintptr_t pc, bool exact, bool symbolize)
+{
+	if (symbolize)
+		goc_symbolize_func(b, pc, exact);
+	else
+		goc_buf_str(b, "?");
+	goc_buf_str(b, "(...)\n\t");
+	if (symbolize)
+		goc_symbolize_location(b, pc, exact);
+	else
+		goc_raw_location(b, pc);
+	goc_buf_str(b, "\n");
+}
+
+static void print_trace(goc_buf *b, const goc_trace *t, bool symbolize)
+{
+	for (int i = 0; i < t->n; i++)
+		print_frame(b, t->pcs[i], i == 0 && t->first_exact, symbolize);
+	if (t->truncated)
+		goc_buf_str(b, "...additional frames elided...\n");
+}
+
+static void print_creation(goc_buf *b, const struct g_view *v, bool symbolize)
+{
+	if (v->flags & G_FLAG_MAIN)
+		goc_buf_str(b, "main goroutine, started by goc_main from ");
+	else
+		goc_buf_str(b, "created by ");
+	if (symbolize)
+		goc_symbolize_func(b, v->create_pc, false);
+	else
+		goc_buf_str(b, "?");
+	if (!(v->flags & G_FLAG_MAIN)) {
+		if (v->parent_id) {
+			goc_buf_str(b, " in goroutine ");
+			goc_buf_int(b, v->parent_id);
+		} else {
+			goc_buf_str(b, " on a thread that is not a goroutine");
+		}
+	}
+	goc_buf_str(b, "\n\t");
+	if (symbolize)
+		goc_symbolize_location(b, v->create_pc, false);
+	else
+		goc_raw_location(b, v->create_pc);
+	goc_buf_str(b, "\n");
+}
+
+static void print_view(goc_buf *b, const struct g_view *v, int64_t now, const goc_trace *t,
+		       bool symbolize)
+{
+	print_header(b, v, now);
+	if (t) {
+		print_trace(b, t, symbolize);
+	} else if (!v->sp && v->state == G_RUNNABLE && v->fn) {
+		print_frame(b, v->fn, true, symbolize);
+	} else if (v->state == G_RUNNING) {
+		goc_buf_str(b, "\tgoroutine running on other thread; stack unavailable\n");
+	}
+	print_creation(b, v, symbolize);
+	goc_buf_str(b, "\n");
+	goc_buf_flush(b);
+}
+
+void goc_dump_g_trace(goc_buf *b, goc_g *g, int64_t now, const goc_trace *t, bool symbolize)
+{
+	struct g_view v;
+	g_view_take(g, &v);
+	print_view(b, &v, now, t, symbolize);
+}
+
+/* The calling goroutine, or NULL on g0 or a plain thread. */
+static goc_g *self_g(void)
+{
+	goc_m *m = goc_m_self();
+	return m ? m->curg : NULL;
+}
+
+/* Prints g; self_trace is the caller's own stack when g is the caller. */
+static void dump_one(goc_buf *b, goc_g *g, int64_t now, const goc_trace *self_trace)
+{
+	struct g_view v;
+	g_view_take(g, &v);
+	if (g == self_g()) {
+		print_view(b, &v, now, self_trace, true);
+		return;
+	}
+	goc_trace t;
+	bool stopped = v.state != G_RUNNING && v.sp;
+	if (stopped)
+		goc_unwind_saved(v.sp, v.stack_lo, v.stack_hi, &t);
+	print_view(b, &v, now, stopped ? &t : NULL, true);
+}
+
+/* Fills t with the calling goroutine's stack from `skip` frames above
+ * this function's caller; false on g0 or a plain thread. */
+__attribute__((noinline)) static bool unwind_self(int skip, goc_trace *t)
+{
+	goc_g *g = self_g();
+	if (!g || !g->stack_lo)
+		return false;
+	uintptr_t lo = (uintptr_t)g->stack_lo;
+	goc_unwind_here(skip + 1, lo, lo + g->stack_size, t);
+	return true;
+}
+
+void goc_dump_g_to(goc_buf *b, goc_g *g, int64_t now)
+{
+	goc_trace t;
+	dump_one(b, g, now, unwind_self(1, &t) ? &t : NULL);
+}
+
+struct dump_all {
+	goc_buf *b;
 	int64_t now;
+	goc_g *self;
 };
 
-static void dump_one(goc_g *g, void *arg)
+static void dump_other(goc_g *g, void *arg)
 {
-	struct dump_ctx *c = arg;
-	goc_dump_g(c->fd, g, c->now);
+	struct dump_all *d = arg;
+	if (g != d->self)
+		dump_one(d->b, g, d->now, NULL);
 }
 
-void goc_dump_all(int fd)
+/* Prints every goroutine, the caller first with self_trace. */
+static void dump_all(goc_buf *b, const goc_trace *self_trace)
 {
-	struct dump_ctx c = {.fd = fd, .now = prim_nanotime()};
-	goc_g_for_each(dump_one, &c);
+	struct dump_all d = {.b = b, .now = prim_nanotime(), .self = self_g()};
+	if (d.self)
+		dump_one(b, d.self, d.now, self_trace);
+	goc_g_for_each(dump_other, &d);
+}
+
+__attribute__((noinline)) void goc_dump_all_to(goc_buf *b)
+{
+	goc_trace t;
+	dump_all(b, unwind_self(1, &t) ? &t : NULL);
+}
+
+__attribute__((noinline)) void goc_dump_g(int fd, goc_g *g, int64_t now)
+{
+	goc_buf b = {.fd = fd};
+	goc_trace t;
+	dump_one(&b, g, now, unwind_self(1, &t) ? &t : NULL);
+}
+
+__attribute__((noinline)) void goc_dump_all(int fd)
+{
+	goc_buf b = {.fd = fd};
+	goc_trace t;
+	dump_all(&b, unwind_self(1, &t) ? &t : NULL);
+}
+
+__attribute__((noinline)) void goc_dump(FILE *f)
+{
+	goc_runtime_init();
+	goc_buf b = {.fd = -1, .file = f};
+	goc_trace t;
+	dump_all(&b, unwind_self(1, &t) ? &t : NULL);
+	fflush(f);
 }

@@ -1,8 +1,10 @@
 /*
  * print.c — formatting into a fixed buffer without malloc or stdio, so crash
- * reports can be written from signal handlers and from a broken heap.
+ * reports can be written from signal handlers and from a broken heap. A
+ * buffer with a FILE * (goc_dump's) flushes through stdio instead.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -58,6 +60,11 @@ void goc_buf_hex(goc_buf *b, uint64_t v)
 
 void goc_buf_flush(goc_buf *b)
 {
+	if (b->file) {
+		fwrite(b->data, 1, b->len, b->file);
+		b->len = 0;
+		return;
+	}
 	const char *p = b->data;
 	size_t n = b->len;
 	while (n > 0) {

@@ -9,10 +9,8 @@
  * too high for a moment, never too low: the cap is never exceeded.
  */
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
+#include "../debug/debug.h"
 #include "golimit.h"
 #include "runtime.h"
 
@@ -43,33 +41,9 @@ int64_t goc_set_max_goroutines(int64_t n)
 	return __atomic_exchange_n(&goc_golimit_max, n, __ATOMIC_RELAXED);
 }
 
-/* Applies one "maxgoroutines=" setting: the text after '=', len bytes. */
-static void apply_setting(const char *value, size_t len)
-{
-	char *end;
-	errno = 0;
-	long long n = strtoll(value, &end, 10);
-	if (errno || end == value || (size_t)(end - value) != len || n < 0) {
-		fprintf(stderr, "goc: ignoring GOCDEBUG maxgoroutines=%.*s: want an integer >= 0\n",
-			(int)len, value);
-		return;
-	}
-	goc_set_max_goroutines(n);
-}
-
 void goc_golimit_init_from_env(void)
 {
-	static const char key[] = "maxgoroutines=";
-	const size_t key_len = sizeof key - 1;
-	int saved_errno = errno;
-	const char *s = getenv("GOCDEBUG");
-	while (s && *s) {
-		size_t len = strcspn(s, ",");
-		if (len >= key_len && strncmp(s, key, key_len) == 0)
-			apply_setting(s + key_len, len - key_len);
-		s += len;
-		if (*s == ',')
-			s++;
-	}
-	errno = saved_errno;
+	long long n = goc_gocdebug_long("maxgoroutines", -1, 0, INT64_MAX);
+	if (n >= 0)
+		goc_set_max_goroutines(n);
 }

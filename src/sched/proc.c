@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "../arch/context.h"
+#include "../debug/debug.h"
 #include "golimit.h"
 #include "runq.h"
 #include "runtime.h"
@@ -928,7 +929,8 @@ static void check_dead_locked(void)
 	/* A thread goc has never seen (not an M, not sysmon, not the one
 	 * waiting in goc_main) may still send to a channel or spawn: only a
 	 * process made of goc's own threads can be known to be stuck. */
-	if (prim_thread_count() > goc_sched.mcount + 2 + SAN_OWN_THREADS)
+	if (prim_thread_count() >
+	    goc_sched.mcount + 2 + SAN_OWN_THREADS + goc_symbolizer_threads())
 		return;
 	if (goc_sched.runq_size > 0 || goc_sched.timer_m || timers_earliest_all())
 		return;
@@ -960,6 +962,7 @@ static void runtime_init_once(void)
 		pidle_put(goc_sched.allp[i]);
 	}
 	__atomic_store_n(&goc_sched.nprocs_made, procs, __ATOMIC_RELEASE);
+	goc_debug_init();
 	goc_stack_install_overflow_handler();
 	goc_sysmon_start();
 }

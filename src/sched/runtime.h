@@ -346,7 +346,8 @@ void goc_dump_g(int fd, goc_g *g, int64_t now);
 
 /* Small signal-safe formatting helpers (debug/print.c). */
 typedef struct goc_buf {
-	int fd;         /* where flushes go */
+	int fd;         /* where flushes go, unless file is set */
+	void *file;     /* a FILE * (goc_dump), or NULL; not signal-safe */
 	size_t len;
 	char data[512];
 } goc_buf;

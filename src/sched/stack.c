@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../debug/debug.h"
 #include "runtime.h"
 #include "sanitizer.h"
 
@@ -469,7 +470,9 @@ void goc_stack_scavenge(void)
 
 static struct sigaction previous_segv, previous_bus;
 
-static void report_overflow(goc_g *g, const char *how)
+/* ucontext: the fault's, when called from the signal handler; NULL when
+ * called by the goroutine itself (the canary check). */
+static void report_overflow(goc_g *g, const char *how, const void *ucontext)
 {
 	goc_buf b = {.fd = 2};
 	goc_buf_str(&b, "goroutine ");
@@ -480,14 +483,17 @@ static void report_overflow(goc_g *g, const char *how)
 	goc_buf_int(&b, (int64_t)(class_size(g->size_class) / 1024));
 	goc_buf_str(&b, " KiB; give it more with goc_go_options.stack_size or GOCSTACKSIZE)\n");
 	goc_buf_flush(&b);
-	goc_dump_g(2, g, prim_nanotime());
+	if (ucontext)
+		goc_dump_g_from_signal(2, g, ucontext);
+	else
+		goc_dump_g(2, g, prim_nanotime());
 	goc_buf_str(&b, "fatal error: stack overflow\n");
 	goc_buf_flush(&b);
 }
 
 _Noreturn void goc_stack_overflow_canary(goc_g *g)
 {
-	report_overflow(g, "detected by the canary below its stack");
+	report_overflow(g, "detected by the canary below its stack", NULL);
 	abort();
 }
 
@@ -495,7 +501,7 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
 {
 	goc_g *g = goc_stack_guard_owner(info->si_addr);
 	if (g) {
-		report_overflow(g, "hit the guard page");
+		report_overflow(g, "hit the guard page", uctx);
 		signal(SIGABRT, SIG_DFL);
 		abort();
 	}

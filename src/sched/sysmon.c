@@ -11,6 +11,7 @@
  * pool has cached through two cycles are released. It takes no P and runs
  * no goroutine.
  */
+#include "../debug/debug.h"
 #include "runtime.h"
 
 #define SYSMON_TICK (10 * GOC_MILLISECOND)
@@ -29,6 +30,7 @@ static void *sysmon_main(void *arg)
 		if (now > next + SYSMON_TICK)
 			next = now; /* we were descheduled: do not try to catch up */
 		goc_sched_check_timers(now, SYSMON_TICK);
+		goc_debug_sysmon_tick(now);
 		if (tick % SCAVENGE_EVERY == 0)
 			goc_stack_scavenge();
 		if (tick % POOL_TRIM_EVERY == 0)

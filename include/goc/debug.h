@@ -1,0 +1,69 @@
+/*
+ * goc/debug.h — seeing inside a running program: goroutine dumps, the
+ * SIGQUIT dump, and a leak check for tests.
+ * Included by goc.h; include <goc.h>, not this file.
+ *
+ * A dump prints every goroutine as Go's runtime does: its id, state or
+ * wait reason and how long it has waited, its stack (function, file:line,
+ * innermost first) and where it was created:
+ *
+ *     goroutine 17 [chan receive, 3 minutes]:
+ *     goc_chan_recv(...)
+ *     	/src/goc/src/chan/chan.c:412 +0x8c
+ *     worker(...)
+ *     	/src/app/main.c:42 +0x1c
+ *     created by spawn_workers in goroutine 1
+ *     	/src/app/main.c:57 +0x3d
+ *
+ * Stacks are walked through frame pointers: compile with
+ * -fno-omit-frame-pointer (and -g for file:line) to see every frame;
+ * functions compiled without frame pointers are missing from the traces.
+ * Goroutines running on another thread at that instant show no stack.
+ *
+ * Environment (GOCDEBUG=name=value,...): sigquit=0 leaves SIGQUIT alone;
+ * schedtrace=N prints a scheduler summary every N ms, scheddetail=1 adds
+ * every P, M and goroutine to it; blockwarn=S reports each goroutine blocked
+ * for S seconds, once per wait. docs/API.md has the details.
+ */
+#ifndef GOC_DEBUG_H
+#define GOC_DEBUG_H
+#ifndef GOC_H_INSIDE
+#error "include <goc.h> rather than <goc/debug.h>"
+#endif
+
+#include <stdio.h>
+
+/* Prints every goroutine to f, the caller's first. */
+void goc_dump(FILE *f);
+
+/*
+ * Whether SIGQUIT (Ctrl-\) dumps every goroutine to stderr and exits with
+ * status 2, as in Go. On by default (unless GOCDEBUG=sigquit=0, or the
+ * program had its own SIGQUIT handler before goc started); false restores
+ * the disposition goc found. Returns the previous setting.
+ */
+bool goc_sigquit_dump(bool on);
+
+/* Options of goc_leakcheck. Zero-initialise and set what you need. */
+typedef struct goc_leakcheck_options {
+	/* How long goroutines may take to finish before they count as
+	 * leaked; 0 means 1 second. */
+	int64_t grace;
+	/* NULL-terminated names of goroutines not to report: a goroutine is
+	 * allowed if its function, the function that created it, or its name
+	 * (goc_go_options.name) is in the list. May be NULL. */
+	const char *const *allow;
+	/* Where the leaked goroutines' dumps go; NULL: stderr. */
+	FILE *out;
+} goc_leakcheck_options;
+
+/*
+ * For tests, like Go's goleak: the number of goroutines alive other than
+ * the caller, the main goroutine and the allowed ones, once goroutines that
+ * are still finishing have had `grace` to do so (checked again every few
+ * milliseconds). The leaked ones are printed, with their stacks, to out.
+ * opts may be NULL.
+ */
+int64_t goc_leakcheck(const goc_leakcheck_options *opts);
+
+#endif

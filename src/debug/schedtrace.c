@@ -1,0 +1,127 @@
+/*
+ * schedtrace.c — GOCDEBUG=schedtrace=N: every N ms sysmon prints one line
+ * about the scheduler, in the format of Go's GODEBUG=schedtrace:
+ *
+ *   SCHED 1004ms: gomaxprocs=2 idleprocs=0 threads=5 spinningthreads=0 idlethreads=1 runqueue=0 [3 1]
+ *
+ * (time since the runtime started; threads = Ms created; runqueue = the
+ * global run queue; then each P's local queue, runnext included).
+ * With scheddetail=1, as in Go, the bracket list is replaced by a line per
+ * P, per M and per goroutine:
+ *
+ *     P0: status=1 schedtick=1234 m=3 runqsize=0 gfreecnt=12
+ *     M3: p=0 curg=17 spinning=false blocked=false
+ *     G17: status=2() m=3
+ *     G18: status=4(chan receive) m=-1
+ *
+ * P status: 0 idle, 1 running, 2 retiring, 3 dead (goc_maxprocs shrank).
+ * G status numbers are Go's (1 runnable, 2 running, 4 waiting). M blocked:
+ * asleep on its futex with no P.
+ *
+ * The summary comes from goc_sched_stats_read (sched.lock, as Go's
+ * schedtrace); the detail lines read other threads' state without locks,
+ * so they are each a value the field held recently, not one instant.
+ */
+#include "debug.h"
+
+static void put_kv(goc_buf *b, const char *key, int64_t v)
+{
+	goc_buf_str(b, key);
+	goc_buf_int(b, v);
+}
+
+/* Go's numbers for goroutine states. */
+static int go_status(uint32_t state)
+{
+	switch (state) {
+	case G_RUNNABLE:
+		return 1;
+	case G_RUNNING:
+		return 2;
+	case G_WAITING:
+		return 4;
+	case G_DEAD:
+		return 6;
+	default:
+		return 0;
+	}
+}
+
+GOC_RACY_READER static void print_p(goc_buf *b, const goc_p *p)
+{
+	uint32_t head = __atomic_load_n(&p->runq_head, __ATOMIC_ACQUIRE);
+	uint32_t tail = __atomic_load_n(&p->runq_tail, __ATOMIC_ACQUIRE);
+	uint32_t status = __atomic_load_n(&p->status, __ATOMIC_RELAXED);
+	goc_m *m = status == P_RUNNING ? p->m : NULL;
+	put_kv(b, "  P", p->id);
+	put_kv(b, ": status=", status);
+	put_kv(b, " schedtick=", p->schedtick);
+	put_kv(b, " m=", m ? m->id : -1);
+	put_kv(b, " runqsize=", (int64_t)(uint32_t)(tail - head) +
+				    (__atomic_load_n(&p->runnext, __ATOMIC_RELAXED) ? 1 : 0));
+	put_kv(b, " gfreecnt=", p->ngfree);
+	goc_buf_str(b, "\n");
+}
+
+GOC_RACY_READER static void print_m(goc_buf *b, const goc_m *m)
+{
+	const goc_p *p = m->p;
+	const goc_g *g = m->curg;
+	put_kv(b, "  M", m->id);
+	put_kv(b, ": p=", p ? p->id : -1);
+	put_kv(b, " curg=", g ? g->id : -1);
+	goc_buf_str(b, m->spinning ? " spinning=true" : " spinning=false");
+	goc_buf_str(b, m->idle_listed ? " blocked=true\n" : " blocked=false\n");
+}
+
+GOC_RACY_READER static void print_g(goc_g *g, void *arg)
+{
+	goc_buf *b = arg;
+	uint32_t state = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
+	const goc_m *m = state == G_RUNNING ? g->m : NULL;
+	put_kv(b, "  G", g->id);
+	put_kv(b, ": status=", go_status(state));
+	goc_buf_str(b, "(");
+	if (state == G_WAITING)
+		goc_buf_str(b, goc_wait_reason_string((goc_wait_reason)g->wait_reason));
+	goc_buf_str(b, ")");
+	put_kv(b, " m=", m ? m->id : -1);
+	goc_buf_str(b, "\n");
+}
+
+GOC_RACY_READER static void print_ms(goc_buf *b)
+{
+	for (const goc_m *m = __atomic_load_n(&goc_sched.allm, __ATOMIC_ACQUIRE); m;
+	     m = m->alllink)
+		print_m(b, m);
+}
+
+void goc_schedtrace_print(goc_buf *b, int64_t uptime, bool detail)
+{
+	goc_sched_stats st;
+	goc_sched_stats_read(&st);
+	put_kv(b, "SCHED ", uptime / GOC_MILLISECOND);
+	put_kv(b, "ms: gomaxprocs=", st.procs);
+	put_kv(b, " idleprocs=", st.idle_procs);
+	put_kv(b, " threads=", st.threads);
+	put_kv(b, " spinningthreads=", st.spinning_threads);
+	put_kv(b, " idlethreads=", st.idle_threads);
+	put_kv(b, " runqueue=", st.global_runq);
+	if (!detail) {
+		goc_buf_str(b, " [");
+		for (int i = 0; i < st.procs; i++) {
+			if (i)
+				goc_buf_str(b, " ");
+			goc_buf_int(b, st.p[i].runq);
+		}
+		goc_buf_str(b, "]\n");
+		goc_buf_flush(b);
+		return;
+	}
+	goc_buf_str(b, "\n");
+	for (int i = 0; i < st.procs; i++)
+		print_p(b, goc_sched.allp[i]);
+	print_ms(b);
+	goc_g_for_each(print_g, b);
+	goc_buf_flush(b);
+}

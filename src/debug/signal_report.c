@@ -1,0 +1,160 @@
+/*
+ * signal_report.c — reports asked for from signal handlers, printed by
+ * sysmon: the SIGQUIT dump, and the stack of a goroutine that hit its
+ * guard page.
+ *
+ * A signal handler may not symbolize (libdw locks and allocates; the
+ * signal may have interrupted malloc), so it only records what it needs
+ * and leaves the printing to sysmon, which looks every tick (10 ms):
+ *  - SIGQUIT sets sigquit_pending; sysmon prints "SIGQUIT: quit", every
+ *    goroutine, and exits with status 2, as Go does. The handler returns at
+ *    once, so the interrupted thread goes on until then.
+ *  - A stack overflow (stack.c's fault handler, on the signal stack)
+ *    captures the goroutine's trace from the signal's context (signal-safe,
+ *    unwind.c), posts it in crash_request and waits on a futex while sysmon
+ *    prints it symbolized. If sysmon has not taken the request within 2
+ *    seconds (sysmon itself stuck, say, on a lock the faulting thread
+ *    holds), the handler withdraws it and prints raw frames — module and
+ *    offset, for addr2line — itself; if sysmon took it but has not finished
+ *    2 seconds later, the handler prints the raw frames after it.
+ *
+ * Invariants: one crash report at a time (crash_claim); crash_request.state
+ * goes IDLE -> POSTED (handler) -> TAKEN (sysmon, by CAS) -> DONE, or
+ * POSTED -> WITHDRAWN (handler, by CAS): exactly one side prints, except
+ * when sysmon stalls mid-report.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "debug.h"
+
+enum { REQ_IDLE, REQ_POSTED, REQ_TAKEN, REQ_DONE, REQ_WITHDRAWN };
+
+#define CRASH_WAIT (2 * GOC_SECOND)
+
+static struct {
+	uint32_t state; /* atomic; see above */
+	int fd;
+	goc_g *g;
+	goc_trace trace;
+} crash_request;
+
+static uint32_t crash_claim;   /* atomic: a crash report is being made */
+static uint32_t sigquit_pending; /* atomic */
+
+void goc_dump_g_from_signal(int fd, goc_g *g, const void *ucontext)
+{
+	goc_trace t;
+	uintptr_t lo = (uintptr_t)g->stack_lo;
+	goc_unwind_signal(ucontext, lo, lo + g->stack_size, &t);
+	goc_buf b = {.fd = fd};
+	if (__atomic_exchange_n(&crash_claim, 1, __ATOMIC_ACQ_REL)) {
+		/* Another crash is being reported: do not wait behind it. */
+		goc_dump_g_trace(&b, g, prim_nanotime(), &t, false);
+		return;
+	}
+	crash_request.fd = fd;
+	crash_request.g = g;
+	crash_request.trace = t;
+	__atomic_store_n(&crash_request.state, REQ_POSTED, __ATOMIC_RELEASE);
+	int64_t deadline = prim_nanotime() + CRASH_WAIT;
+	uint32_t st;
+	bool taken = false;
+	while ((st = __atomic_load_n(&crash_request.state, __ATOMIC_ACQUIRE)) != REQ_DONE) {
+		if (prim_nanotime() >= deadline) {
+			uint32_t posted = REQ_POSTED;
+			if (taken || __atomic_compare_exchange_n(&crash_request.state, &posted,
+								 REQ_WITHDRAWN, false,
+								 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				break;
+			/* sysmon is printing it: give it as long again, once. */
+			taken = true;
+			deadline = prim_nanotime() + CRASH_WAIT;
+		}
+		prim_futex_wait(&crash_request.state, st, deadline);
+	}
+	if (st != REQ_DONE) {
+		if (taken)
+			goc_buf_str(&b, "(the symbolized report did not finish; raw frames:)\n");
+		goc_dump_g_trace(&b, g, prim_nanotime(), &t, false);
+	}
+}
+
+static void crash_request_poll(void)
+{
+	uint32_t posted = REQ_POSTED;
+	if (__atomic_load_n(&crash_request.state, __ATOMIC_ACQUIRE) != REQ_POSTED ||
+	    !__atomic_compare_exchange_n(&crash_request.state, &posted, REQ_TAKEN, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	goc_buf b = {.fd = crash_request.fd};
+	goc_dump_g_trace(&b, crash_request.g, prim_nanotime(), &crash_request.trace, true);
+	__atomic_store_n(&crash_request.state, REQ_DONE, __ATOMIC_RELEASE);
+	prim_futex_wake(&crash_request.state, 1);
+}
+
+/* ---- SIGQUIT ---- */
+
+static goc_lock sigquit_lock = GOC_LOCK_INIT;
+static bool sigquit_on;                 /* sigquit_lock */
+static struct sigaction sigquit_found;  /* what goc replaced; sigquit_lock */
+
+static void on_sigquit(int sig)
+{
+	(void)sig;
+	__atomic_store_n(&sigquit_pending, 1, __ATOMIC_RELEASE);
+}
+
+/* sigquit_lock held. */
+static void sigquit_set_locked(bool on)
+{
+	if (on == sigquit_on)
+		return;
+	if (on) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_sigquit;
+		sa.sa_flags = SA_RESTART | SA_ONSTACK;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGQUIT, &sa, &sigquit_found);
+	} else {
+		sigaction(SIGQUIT, &sigquit_found, NULL);
+	}
+	sigquit_on = on;
+}
+
+bool goc_sigquit_dump(bool on)
+{
+	goc_runtime_init();
+	goc_lock_acquire(&sigquit_lock);
+	bool was = sigquit_on;
+	sigquit_set_locked(on);
+	goc_lock_release(&sigquit_lock);
+	return was;
+}
+
+void goc_sigquit_init(void)
+{
+	if (!goc_gocdebug_long("sigquit", 1, 0, 1))
+		return;
+	/* A program that handles SIGQUIT itself keeps its handler. */
+	struct sigaction now;
+	if (sigaction(SIGQUIT, NULL, &now) != 0 || now.sa_handler != SIG_DFL)
+		return;
+	goc_lock_acquire(&sigquit_lock);
+	sigquit_set_locked(true);
+	goc_lock_release(&sigquit_lock);
+}
+
+void goc_signal_reports_poll(void)
+{
+	crash_request_poll();
+	if (__atomic_load_n(&sigquit_pending, __ATOMIC_ACQUIRE)) {
+		goc_buf b = {.fd = 2};
+		goc_buf_str(&b, "SIGQUIT: quit\n\n");
+		goc_dump_all_to(&b);
+		_exit(2);
+	}
+}
