@@ -229,12 +229,21 @@ static void values(void)
 	ok("values through the chain, keys by identity");
 }
 
+/* Cancels ctx once the creator has let go of its references. Both are
+ * the goroutine's own references; the struct is the creator's, read
+ * before the cancel lets the creator return. */
+struct late_cancel {
+	goc_ctx *ctx;
+	goc_chan *released; /* closed once the creator has let go */
+};
+
 static void late_cancel(void *arg)
 {
-	goc_ctx *ctx = arg;
-	goc_sleep(2 * GOC_MILLISECOND);
-	goc_ctx_cancel(ctx);
-	goc_ctx_release(ctx);
+	struct late_cancel l = *(struct late_cancel *)arg;
+	goc_chan_recv(l.released, NULL);
+	goc_chan_release(l.released);
+	goc_ctx_cancel(l.ctx);
+	goc_ctx_release(l.ctx);
 }
 
 static void references(void)
@@ -245,9 +254,13 @@ static void references(void)
 	struct waiter w = {goc_ctx_retain(ctx), &finished, GOC_OK};
 	goc_wg_add(&finished, 1);
 	goc_go(wait_done, &w);
-	goc_go(late_cancel, goc_ctx_retain(parent));
+	goc_chan *released = goc_chan_make(0, 0);
+	struct late_cancel l = {goc_ctx_retain(parent), goc_chan_retain(released)};
+	goc_go(late_cancel, &l);
 	goc_ctx_release(ctx); /* the creator lets go; the goroutine holds on */
 	goc_ctx_release(parent);
+	goc_chan_close(released); /* only now is the context cancelled */
+	goc_chan_release(released);
 	goc_wg_wait(&finished);
 	CHECK(w.seen == GOC_CANCELED, "held context saw %d", w.seen);
 	ok("a goroutine's reference outlives its creator's");

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "waitfor.h"
 
 /* errno read afresh: the compiler may keep errno's address (it is a
  * thread's) across a call that parks, and the goroutine may resume on
@@ -42,8 +43,8 @@ static void cap_and_recover(void)
 	/* Three finish: three more fit, not four. */
 	for (int i = 0; i < 3; i++)
 		goc_chan_send(release, NULL);
-	while (goc_num_goroutine() > base + 7)
-		goc_yield();
+	WAIT_FOR(goc_num_goroutine() <= base + 7, "%lld goroutines, want %lld after three finished",
+		 (long long)goc_num_goroutine(), (long long)(base + 7));
 	for (int i = 0; i < 3; i++)
 		CHECK(goc_go(park_on, goc_chan_retain(release)) > 0, "spawn %d after some finished", i);
 	CHECK(goc_go(park_on, extra) == 0 && current_errno() == EAGAIN, "the cap again");
@@ -52,8 +53,8 @@ static void cap_and_recover(void)
 	for (int i = 0; i < 11; i++)
 		goc_chan_send(release, NULL);
 	goc_chan_release(release);
-	while (goc_num_goroutine() > base)
-		goc_yield();
+	WAIT_FOR(goc_num_goroutine() <= base, "%lld goroutines left, want %lld",
+		 (long long)goc_num_goroutine(), (long long)base);
 	ok("at the cap goc_go fails with EAGAIN, and recovers");
 }
 

@@ -49,11 +49,16 @@ static void no_error(void)
 	ok("no error: wait returns 0 after every task");
 }
 
-/* Waits for cancellation (or gives up after a second). */
+/* Waits for cancellation; gives up (returning 99) after WAIT_GIVE_UP, so
+ * that a cancellation that never comes fails the test instead of hanging
+ * it. Far longer than any working cancellation takes, even under TSan on
+ * a loaded machine. */
+#define WAIT_GIVE_UP (10 * GOC_SECOND)
+
 static int wait_for_cancel(goc_ctx *ctx, void *arg)
 {
 	struct counters *c = arg;
-	goc_chan *timeout = goc_after(GOC_SECOND);
+	goc_chan *timeout = goc_after(WAIT_GIVE_UP);
 	goc_select_case cases[2] = {{.chan = goc_ctx_done(ctx), .dir = GOC_SELECT_RECV},
 				    {.chan = timeout, .dir = GOC_SELECT_RECV}};
 	int chosen = goc_select(cases, 2, -1);
@@ -92,7 +97,9 @@ static void first_error(void)
 	CHECK(err == 7, "wait returned %d, want the first error 7", err);
 	CHECK(c.saw_cancel == WAITERS, "%lld of %d tasks saw the cancellation",
 	      (long long)c.saw_cancel, WAITERS);
-	CHECK(goc_now() - t0 < GOC_SECOND / 2, "the others were not stopped early");
+	/* Stopped early: long before their give-up timer (a group that did
+	 * not cancel them would take WAIT_GIVE_UP here). */
+	CHECK(goc_now() - t0 < WAIT_GIVE_UP / 2, "the others were not stopped early");
 	goc_group_free(g);
 	ok("the first error cancels the others; wait returns it");
 }
@@ -113,6 +120,21 @@ static void parent_cancel(void)
 	ok("a parent's timeout reaches the tasks");
 }
 
+/* A task that holds its place until the gate closes. */
+struct gated_task {
+	struct counters *c;
+	goc_chan *gate;
+};
+
+static int gated(goc_ctx *ctx, void *arg)
+{
+	(void)ctx;
+	struct gated_task *t = arg;
+	goc_chan_recv(t->gate, NULL);
+	__atomic_add_fetch(&t->c->ran, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
 static void limit(void)
 {
 	struct counters c = {0};
@@ -127,11 +149,16 @@ static void limit(void)
 	CHECK(c.ran == 30 && c.most <= 3, "ran %lld, at most %lld at once", (long long)c.ran,
 	      (long long)c.most);
 
+	/* The two tasks stay running until the gate closes, so the third try
+	 * meets the limit however slowly this goroutine runs. */
 	goc_group_set_limit(g, 2);
-	CHECK(goc_group_try_go(g, count_task, &c) == GOC_OK, "try 1");
-	CHECK(goc_group_try_go(g, count_task, &c) == GOC_OK, "try 2");
+	struct gated_task gt = {&c, goc_chan_make(0, 0)};
+	CHECK(goc_group_try_go(g, gated, &gt) == GOC_OK, "try 1");
+	CHECK(goc_group_try_go(g, gated, &gt) == GOC_OK, "try 2");
 	CHECK(goc_group_try_go(g, count_task, &c) == GOC_WOULDBLOCK, "try at the limit");
+	goc_chan_close(gt.gate);
 	goc_group_wait(g);
+	goc_chan_release(gt.gate);
 	goc_group_set_limit(g, -1);
 	for (int i = 0; i < 10; i++)
 		CHECK(goc_group_try_go(g, count_task, &c) == GOC_OK, "unlimited try");

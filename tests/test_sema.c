@@ -17,6 +17,7 @@
 #include <pthread.h>
 
 #include "panic_modes.h"
+#include "waitfor.h"
 
 static void basics(void)
 {
@@ -44,11 +45,13 @@ struct fifo_waiter {
 	int64_t weight;
 	int granted; /* atomic */
 	goc_wg *finished;
+	int started; /* atomic: about to acquire */
 };
 
 static void fifo_acquire(void *arg)
 {
 	struct fifo_waiter *w = arg;
+	__atomic_store_n(&w->started, 1, __ATOMIC_SEQ_CST);
 	CHECK(goc_sema_acquire(w->s, NULL, w->weight) == GOC_OK, "acquire");
 	__atomic_store_n(&w->granted, 1, __ATOMIC_SEQ_CST);
 	goc_wg_done(w->finished);
@@ -56,9 +59,21 @@ static void fifo_acquire(void *arg)
 
 enum { FIFO_WAITERS = 6 };
 
+static int granted_count(struct fifo_waiter *w)
+{
+	int n = 0;
+	for (int i = 0; i < FIFO_WAITERS; i++)
+		n += __atomic_load_n(&w[i].granted, __ATOMIC_SEQ_CST);
+	return n;
+}
+
+/* Waits until the waiters that should get in have, and until everything
+ * has settled (every waiter parked or gone, so one granted out of turn
+ * would have marked itself by now); then checks exactly which got in. */
 static void expect_granted(struct fifo_waiter *w, int first_n, const char *when)
 {
-	goc_sleep(5 * GOC_MILLISECOND);
+	WAIT_FOR(granted_count(w) >= first_n && others_parked(), "%s: %d of %d granted", when,
+		 granted_count(w), first_n);
 	for (int i = 0; i < FIFO_WAITERS; i++)
 		CHECK(__atomic_load_n(&w[i].granted, __ATOMIC_SEQ_CST) == (i < first_n),
 		      "%s: waiter %d %s", when, i, i < first_n ? "not granted" : "granted out of turn");
@@ -73,9 +88,12 @@ static void fifo(void)
 	goc_wg finished = GOC_WG_INIT;
 	goc_wg_add(&finished, FIFO_WAITERS);
 	for (int i = 0; i < FIFO_WAITERS; i++) {
-		w[i] = (struct fifo_waiter){&s, weights[i], 0, &finished};
+		w[i] = (struct fifo_waiter){&s, weights[i], 0, &finished, 0};
 		goc_go(fifo_acquire, &w[i]);
-		goc_sleep(GOC_MILLISECOND); /* queue in index order */
+		/* Queue in index order: the next starts once this one is parked
+		 * in its acquire. */
+		WAIT_FOR(__atomic_load_n(&w[i].started, __ATOMIC_SEQ_CST) && others_parked(),
+			 "waiter %d did not queue", i);
 	}
 	expect_granted(w, 0, "all held");
 	/* 3 free: waiter 0 (2) fits; waiter 1 (9) does not, and holds back
@@ -101,13 +119,26 @@ struct ctx_waiter {
 	int64_t weight;
 	goc_status got;
 	goc_wg *finished;
+	int started;  /* atomic: about to acquire */
+	int returned; /* atomic: got is set */
 };
 
 static void ctx_acquire(void *arg)
 {
 	struct ctx_waiter *w = arg;
+	__atomic_store_n(&w->started, 1, __ATOMIC_SEQ_CST);
 	w->got = goc_sema_acquire(w->s, w->ctx, w->weight);
+	__atomic_store_n(&w->returned, 1, __ATOMIC_SEQ_CST);
 	goc_wg_done(w->finished);
+}
+
+/* Starts w and waits until it is parked in its acquire. */
+static void start_ctx_waiter(struct ctx_waiter *w, const char *what)
+{
+	goc_go(ctx_acquire, w);
+	WAIT_FOR(__atomic_load_n(&w->started, __ATOMIC_SEQ_CST) && others_parked(), "%s did not queue",
+		 what);
+	CHECK(!__atomic_load_n(&w->returned, __ATOMIC_SEQ_CST), "%s did not wait: %d", what, w->got);
 }
 
 static void cancellation(void)
@@ -118,18 +149,19 @@ static void cancellation(void)
 	goc_wg finished = GOC_WG_INIT;
 	/* Head: a big waiter that gets cancelled; behind it two small ones
 	 * without a context that fit once it is gone. */
-	struct ctx_waiter big = {&s, ctx, 4, GOC_INVALID, &finished};
-	struct ctx_waiter small[2] = {{&s, NULL, 1, GOC_INVALID, &finished},
-				      {&s, NULL, 1, GOC_INVALID, &finished}};
+	struct ctx_waiter big = {&s, ctx, 4, GOC_INVALID, &finished, 0, 0};
+	struct ctx_waiter small[2] = {{&s, NULL, 1, GOC_INVALID, &finished, 0, 0},
+				      {&s, NULL, 1, GOC_INVALID, &finished, 0, 0}};
 	goc_wg_add(&finished, 3);
-	goc_go(ctx_acquire, &big);
-	goc_sleep(GOC_MILLISECOND);
-	goc_go(ctx_acquire, &small[0]);
-	goc_go(ctx_acquire, &small[1]);
-	goc_sleep(GOC_MILLISECOND);
+	start_ctx_waiter(&big, "the big waiter");
+	start_ctx_waiter(&small[0], "small waiter 0");
+	start_ctx_waiter(&small[1], "small waiter 1");
 	goc_sema_release(&s, 2); /* 2 free, but the big one is first */
-	goc_sleep(2 * GOC_MILLISECOND);
-	CHECK(small[0].got == GOC_INVALID && small[1].got == GOC_INVALID, "overtook the head");
+	/* Settled: a small one let in by mistake would have returned by now. */
+	WAIT_FOR(others_parked(), "the waiters did not settle");
+	CHECK(!__atomic_load_n(&small[0].returned, __ATOMIC_SEQ_CST) &&
+		      !__atomic_load_n(&small[1].returned, __ATOMIC_SEQ_CST),
+	      "overtook the head");
 	goc_ctx_cancel(ctx); /* the head leaves: the two small ones fit */
 	goc_wg_wait(&finished);
 	CHECK(big.got == GOC_CANCELED, "big: %d", big.got);
@@ -140,8 +172,8 @@ static void cancellation(void)
 	CHECK(goc_sema_acquire(&s, ctx, 1) == GOC_CANCELED, "cancelled before the call");
 	goc_ctx_release(ctx);
 
+	int64_t t0 = goc_now(); /* before the context: its deadline is at least t0 + 5 ms */
 	ctx = goc_ctx_with_timeout(goc_ctx_background(), 5 * GOC_MILLISECOND);
-	int64_t t0 = goc_now();
 	CHECK(goc_sema_acquire(&s, ctx, 1) == GOC_TIMEOUT, "timeout");
 	CHECK(goc_now() - t0 >= 5 * GOC_MILLISECOND, "timed out early");
 	goc_ctx_release(ctx);

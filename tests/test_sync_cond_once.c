@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "waitfor.h"
 
 static goc_wg done = GOC_WG_INIT;
 
@@ -247,7 +248,9 @@ static void test_signal_one(void)
 	 * made. (waiting counts a goroutine once it holds its ticket.) */
 	goc_go(one_waiter, NULL);
 	wait_for_waiters(n); /* n - 1 old ones plus the new one */
-	goc_sleep(20 * GOC_MILLISECOND);
+	/* Settled: every waiter parked. One woken by mistake would have been
+	 * runnable, so it would have run and counted itself first. */
+	WAIT_FOR(others_parked(), "the waiters did not settle");
 	CHECK(atomic_load(&woken) == 1, "one signal woke %d", atomic_load(&woken));
 	goc_cond_broadcast(&one_cond);
 	goc_wg_wait(&done);

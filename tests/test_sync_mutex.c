@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "waitfor.h"
 
 /* ---- mutual exclusion ------------------------------------------------- */
 
@@ -119,6 +120,8 @@ static void test_trylock(void)
 struct starve {
 	goc_mutex mutex;
 	atomic_int stop;
+	atomic_long hog_locks;   /* times the hog took the mutex */
+	atomic_int waiter_locks; /* times the waiter got it */
 	goc_wg hog_done;
 };
 
@@ -129,6 +132,7 @@ static void hog(void *arg)
 	struct starve *s = arg;
 	while (!atomic_load(&s->stop)) {
 		goc_mutex_lock(&s->mutex);
+		atomic_fetch_add(&s->hog_locks, 1);
 		goc_sleep(100 * GOC_MICROSECOND);
 		goc_mutex_unlock(&s->mutex);
 	}
@@ -140,8 +144,14 @@ static void starving_waiter(struct starve *s)
 	for (int i = 0; i < 10; i++) {
 		goc_mutex_lock(&s->mutex);
 		goc_mutex_unlock(&s->mutex);
+		atomic_fetch_add(&s->waiter_locks, 1);
 		goc_sleep(100 * GOC_MICROSECOND);
 	}
+}
+
+static void starving_goroutine(void *arg)
+{
+	starving_waiter(arg);
 }
 
 static void *starving_thread(void *arg)
@@ -150,22 +160,36 @@ static void *starving_thread(void *arg)
 	return NULL;
 }
 
+/* The waiter must get the mutex ten times while the hog keeps relocking
+ * it. With starvation mode each lock waits about a millisecond (plus the
+ * hog's 100 us): well under a second even under TSan on a loaded machine.
+ * Without it the waiter would not get in while the hog runs (with one P,
+ * never), and the limit below fails the test instead of hanging it. */
+#define STARVATION_LIMIT (30 * GOC_SECOND)
+
+static void wait_for_waiter(struct starve *s, const char *who)
+{
+	WAIT_FOR_WITHIN(STARVATION_LIMIT, atomic_load(&s->waiter_locks) == 10,
+			"%s starved: got the mutex %d of 10 times while the hog took it %ld times",
+			who, atomic_load(&s->waiter_locks), atomic_load(&s->hog_locks));
+}
+
 static void test_starvation(void)
 {
-	struct starve s = {.mutex = GOC_MUTEX_INIT, .hog_done = GOC_WG_INIT};
+	static struct starve s = {.mutex = GOC_MUTEX_INIT, .hog_done = GOC_WG_INIT};
 	goc_wg_add(&s.hog_done, 1);
 	CHECK(goc_go(hog, &s) > 0, "spawn");
-	goc_sleep(GOC_MILLISECOND);
-	/* Without starvation mode this would not finish while the hog runs;
-	 * with it, each lock waits about a millisecond. The hog never stops
-	 * before we are done, so finishing at all is the check. */
-	starving_waiter(&s);
+	/* The hog holds the mutex (and keeps relocking it) before the waiter
+	 * comes. */
+	WAIT_FOR(atomic_load(&s.hog_locks) > 0, "the hog never took the mutex");
+	CHECK(goc_go(starving_goroutine, &s) > 0, "spawn");
+	wait_for_waiter(&s, "a goroutine");
 	ok("starvation mode: a goroutine gets the mutex from a relocking holder");
+	atomic_store(&s.waiter_locks, 0);
 	pthread_t t;
 	CHECK(pthread_create(&t, NULL, starving_thread, &s) == 0, "pthread_create");
-	/* Join without blocking this goroutine's M for long: poll. */
-	while (pthread_tryjoin_np(t, NULL) != 0)
-		goc_sleep(GOC_MILLISECOND);
+	wait_for_waiter(&s, "a plain thread");
+	pthread_join(t, NULL);
 	ok("starvation mode: a plain thread gets the mutex from a relocking holder");
 	atomic_store(&s.stop, 1);
 	goc_wg_wait(&s.hog_done);

@@ -74,18 +74,30 @@ static int64_t trims_of(goc_pool *pool)
 
 static void test_private(void)
 {
-	goc_pool pool = GOC_POOL_INIT(object_new, object_drop, NULL);
-	void *a = goc_pool_get(&pool);
-	goc_pool_put(&pool, a);
-	void *b = goc_pool_get(&pool);
-	CHECK(a == b, "did not get back the object just put");
-	goc_pool_put(&pool, b);
-	goc_pool_stats st;
-	goc_pool_stats_read(&pool, &st);
-	CHECK(st.puts == 2 && st.hits_local == 1 && st.misses == 1, "puts %lld local %lld misses %lld",
-	      (long long)st.puts, (long long)st.hits_local, (long long)st.misses);
-	goc_pool_put(&pool, NULL); /* ignored */
-	goc_pool_destroy(&pool);
+	for (int attempt = 0;; attempt++) {
+		CHECK(attempt < 5, "the monitor's trims kept interfering");
+		goc_pool pool = GOC_POOL_INIT(object_new, object_drop, NULL);
+		void *a = goc_pool_get(&pool);
+		int64_t trims = trims_of(&pool);
+		goc_pool_put(&pool, a);
+		void *b = goc_pool_get(&pool);
+		goc_pool_put(&pool, b);
+		goc_pool_stats st;
+		goc_pool_stats_read(&pool, &st);
+		/* A monitor trim between the put and the get moves the object to
+		 * the victim cache: a get from there is not the check. */
+		bool interfered = st.trims != trims;
+		if (!interfered) {
+			CHECK(a == b, "did not get back the object just put");
+			CHECK(st.puts == 2 && st.hits_local == 1 && st.misses == 1,
+			      "puts %lld local %lld misses %lld", (long long)st.puts,
+			      (long long)st.hits_local, (long long)st.misses);
+		}
+		goc_pool_put(&pool, NULL); /* ignored */
+		goc_pool_destroy(&pool);
+		if (!interfered)
+			break;
+	}
 	ok("a goroutine gets back its own object from its P");
 }
 

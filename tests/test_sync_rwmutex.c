@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "waitfor.h"
 
 static goc_wg done = GOC_WG_INIT;
 
@@ -141,6 +142,7 @@ static void test_exclusion(void)
 /* ---- writer preference ---------------------------------------------------- */
 
 static atomic_int stage; /* 1: writer waiting, 2: writer inside, 3: late reader inside */
+static atomic_int late_reader_started;
 
 static void waiting_writer(void *arg)
 {
@@ -156,6 +158,7 @@ static void waiting_writer(void *arg)
 static void late_reader(void *arg)
 {
 	(void)arg;
+	atomic_store(&late_reader_started, 1);
 	goc_rwmutex_rlock(&rw);
 	CHECK(atomic_load(&stage) == 2, "the late reader got in ahead of the waiting writer");
 	atomic_store(&stage, 3);
@@ -166,6 +169,7 @@ static void late_reader(void *arg)
 static void test_writer_preference(void)
 {
 	atomic_store(&stage, 0);
+	atomic_store(&late_reader_started, 0);
 	goc_rwmutex_rlock(&rw);
 	goc_wg_add(&done, 2);
 	goc_go(waiting_writer, NULL);
@@ -176,8 +180,12 @@ static void test_writer_preference(void)
 		goc_rwmutex_runlock(&rw);
 		goc_sleep(100 * GOC_MICROSECOND);
 	}
+	/* The late reader queues behind the writer: wait until it is parked
+	 * in its rlock (and the writer in its lock), so neither getting in
+	 * below is not a matter of having looked too early. */
 	goc_go(late_reader, NULL);
-	goc_sleep(5 * GOC_MILLISECOND);
+	WAIT_FOR(atomic_load(&late_reader_started) && others_parked(),
+		 "the writer and the late reader did not settle");
 	CHECK(atomic_load(&stage) == 1, "someone got in while a reader held the lock");
 	goc_rwmutex_runlock(&rw);
 	goc_wg_wait(&done);
@@ -212,22 +220,45 @@ static void *thread_stream_reader(void *arg)
 	return NULL;
 }
 
+static atomic_int writes_done;
+
+static void starving_writer(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 20; i++) {
+		goc_rwmutex_lock(&rw);
+		CHECK(atomic_load(&readers_in) == 0, "readers inside with the writer");
+		goc_rwmutex_unlock(&rw);
+		atomic_fetch_add(&writes_done, 1);
+		goc_sleep(GOC_MILLISECOND);
+	}
+	goc_wg_done(&done);
+}
+
+/* Each write lock waits only for the readers already inside (200 us of
+ * sleep each): 20 of them take well under a second even under TSan on a
+ * loaded machine. Without writer preference the writer would not get in
+ * while readers overlap, and the limit below fails the test instead of
+ * hanging it. */
+#define WRITER_LIMIT (30 * GOC_SECOND)
+
 static void test_writers_not_starved(void)
 {
 	int nstream = 8;
 	atomic_store(&stop_readers, 0);
+	atomic_store(&readers_in, 0);
 	goc_wg_add(&readers_done, nstream + 1);
 	for (int i = 0; i < nstream; i++)
 		goc_go(stream_reader, NULL);
 	pthread_t t;
 	CHECK(pthread_create(&t, NULL, thread_stream_reader, NULL) == 0, "pthread_create");
-	goc_sleep(5 * GOC_MILLISECOND);
-	for (int i = 0; i < 20; i++) {
-		goc_rwmutex_lock(&rw);
-		CHECK(atomic_load(&readers_in) == 0, "readers inside with the writer");
-		goc_rwmutex_unlock(&rw);
-		goc_sleep(GOC_MILLISECOND);
-	}
+	/* The readers are streaming before the writer comes. */
+	WAIT_FOR(atomic_load(&readers_in) > 0, "the readers never got in");
+	goc_wg_add(&done, 1);
+	goc_go(starving_writer, NULL);
+	WAIT_FOR_WITHIN(WRITER_LIMIT, atomic_load(&writes_done) == 20,
+			"the writer starved: %d of 20 writes", atomic_load(&writes_done));
+	goc_wg_wait(&done);
 	atomic_store(&stop_readers, 1);
 	goc_wg_wait(&readers_done);
 	pthread_join(t, NULL);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "panic_modes.h"
+#include "waitfor.h"
 
 /* errno read afresh: the compiler may keep errno's address (it is a
  * thread's) across a call that parks, and the goroutine may resume on
@@ -100,7 +101,10 @@ static void gated_start(struct gated *g, goc_workpool_policy policy)
 	for (int i = 0; i < 16; i++)
 		g->jobs[i] = (struct job){&g->tally, i, i == 0 ? g->gate : NULL, 0};
 	CHECK(goc_workpool_submit(g->pool, run_job, &g->jobs[0]) == GOC_OK, "job 0");
-	goc_sleep(GOC_MILLISECOND);
+	/* The worker must have taken job 0 (it may not even have started when
+	 * job 0 was queued) before jobs 1-4 fill the queue of 4. */
+	WAIT_FOR(stats_of(g->pool).running == 1 && stats_of(g->pool).queued == 0,
+		 "the worker did not take job 0");
 	for (int i = 1; i <= 4; i++)
 		CHECK(goc_workpool_submit(g->pool, run_job, &g->jobs[i]) == GOC_OK, "job %d", i);
 	goc_workpool_stats s = stats_of(g->pool);
@@ -165,19 +169,54 @@ static void drop_oldest(void)
 	ok("DROP_OLDEST evicts the oldest to on_drop, in order");
 }
 
+/* Stops a pool from a goroutine of its own (stop waits for the running
+ * tasks, which the test may still hold on a gate). */
+struct stopper {
+	goc_workpool *pool;
+	goc_ctx *ctx;
+	int64_t discarded;
+	goc_wg finished;
+	int returned; /* atomic: stop returned (discarded is set) */
+};
+
+static void stop_in_goroutine(void *arg)
+{
+	struct stopper *st = arg;
+	st->discarded = goc_workpool_stop(st->pool, st->ctx);
+	__atomic_store_n(&st->returned, 1, __ATOMIC_SEQ_CST);
+	goc_wg_done(&st->finished);
+}
+
 struct submitter {
 	goc_workpool *pool;
 	struct job *job;
 	goc_ctx *ctx;
 	goc_status got;
 	goc_wg *finished;
+	int started;  /* atomic: about to submit */
+	int returned; /* atomic: the submit returned (got is set) */
 };
 
 static void submit_blocking(void *arg)
 {
 	struct submitter *s = arg;
+	__atomic_store_n(&s->started, 1, __ATOMIC_SEQ_CST);
 	s->got = goc_workpool_submit_ctx(s->pool, run_job, s->job, s->ctx);
+	__atomic_store_n(&s->returned, 1, __ATOMIC_SEQ_CST);
 	goc_wg_done(s->finished);
+}
+
+static int returned(struct submitter *s)
+{
+	return __atomic_load_n(&s->returned, __ATOMIC_SEQ_CST);
+}
+
+/* Starts s and waits until it is parked in submit (or has returned). */
+static void start_submitter(struct submitter *s)
+{
+	goc_go(submit_blocking, s);
+	WAIT_FOR(__atomic_load_n(&s->started, __ATOMIC_SEQ_CST) && (others_parked() || returned(s)),
+		 "a submitter did not block");
 }
 
 static void block_policy(void)
@@ -185,17 +224,21 @@ static void block_policy(void)
 	static struct gated g;
 	gated_start(&g, GOC_WORKPOOL_BLOCK);
 	goc_wg finished = GOC_WG_INIT;
-	goc_ctx *timeout = goc_ctx_with_timeout(goc_ctx_background(), 5 * GOC_MILLISECOND);
-	struct submitter sub[3] = {{g.pool, &g.jobs[5], NULL, GOC_INVALID, &finished},
-				   {g.pool, &g.jobs[6], timeout, GOC_INVALID, &finished},
-				   {g.pool, &g.jobs[7], NULL, GOC_INVALID, &finished}};
+	struct submitter sub[3] = {{g.pool, &g.jobs[5], NULL, GOC_INVALID, &finished, 0, 0},
+				   {g.pool, &g.jobs[6], NULL, GOC_INVALID, &finished, 0, 0},
+				   {g.pool, &g.jobs[7], NULL, GOC_INVALID, &finished, 0, 0}};
 	goc_wg_add(&finished, 3);
-	for (int i = 0; i < 3; i++) {
-		goc_go(submit_blocking, &sub[i]);
-		goc_sleep(GOC_MILLISECOND);
-	}
-	goc_sleep(10 * GOC_MILLISECOND);
-	CHECK(sub[0].got == GOC_INVALID && sub[2].got == GOC_INVALID, "a blocked submit returned");
+	/* Queued in index order, each parked before the next starts; the
+	 * middle one gives up when its timeout fires (made just before it
+	 * starts, long enough that it normally blocks first). */
+	start_submitter(&sub[0]);
+	goc_ctx *timeout = goc_ctx_with_timeout(goc_ctx_background(), 20 * GOC_MILLISECOND);
+	sub[1].ctx = timeout;
+	start_submitter(&sub[1]);
+	WAIT_FOR(returned(&sub[1]), "the submit with a timeout did not give up");
+	start_submitter(&sub[2]);
+	/* Both are parked, the worker held by the gate: nothing can admit them. */
+	CHECK(!returned(&sub[0]) && !returned(&sub[2]), "a blocked submit returned");
 	CHECK(sub[1].got == GOC_TIMEOUT, "the submit with a context: %d", sub[1].got);
 	goc_workpool_stats s = stats_of(g.pool);
 	CHECK(s.submitted == 6 && s.rejected == 1 && s.queued == 4, "blocked: submitted %lld",
@@ -210,17 +253,28 @@ static void block_policy(void)
 	CHECK(g.tally.ran[5] == 1 && g.tally.ran[6] == 0 && g.tally.ran[7] == 1, "blocked jobs ran");
 	goc_ctx_release(timeout);
 
-	/* A stop wakes blocked submitters with GOC_CLOSED. */
+	/* A stop wakes blocked submitters with GOC_CLOSED. The stop runs
+	 * while the gate still holds the worker (so it cannot return yet),
+	 * with the submitter parked before it. */
 	gated_start(&g, GOC_WORKPOOL_BLOCK);
-	sub[0] = (struct submitter){g.pool, &g.jobs[5], NULL, GOC_INVALID, &finished};
+	sub[0] = (struct submitter){g.pool, &g.jobs[5], NULL, GOC_INVALID, &finished, 0, 0};
 	goc_wg_add(&finished, 1);
-	goc_go(submit_blocking, &sub[0]);
-	goc_sleep(2 * GOC_MILLISECOND);
+	start_submitter(&sub[0]);
+	CHECK(!returned(&sub[0]), "a submit to a full queue returned: %d", sub[0].got);
+	struct stopper st = {g.pool, NULL, -1, GOC_WG_INIT, 0};
+	goc_wg_add(&st.finished, 1);
+	goc_go(stop_in_goroutine, &st);
+	WAIT_FOR(returned(&sub[0]), "stop did not wake the blocked submitter");
+	CHECK(sub[0].got == GOC_CLOSED, "blocked submit at stop: %d", sub[0].got);
+	CHECK(!__atomic_load_n(&st.returned, __ATOMIC_SEQ_CST), "stop returned while a task was running");
 	goc_chan_close(g.gate);
-	CHECK(goc_workpool_stop(g.pool, NULL) == 0, "drain");
+	goc_wg_wait(&st.finished);
+	CHECK(st.discarded == 0, "drain discarded %lld", (long long)st.discarded);
 	goc_wg_wait(&finished);
-	CHECK(sub[0].got == GOC_OK || sub[0].got == GOC_CLOSED, "blocked submit at stop: %d", sub[0].got);
 	check_balance(g.pool, "stopped");
+	goc_workpool_stats s2 = stats_of(g.pool);
+	CHECK(s2.submitted == 5 && s2.done == 5, "a submit closed by stop was counted: submitted %lld",
+	      (long long)s2.submitted);
 	goc_workpool_free(g.pool);
 	goc_chan_release(g.gate);
 	ok("BLOCK waits for room, gives up with its context, is released by stop");
@@ -231,57 +285,69 @@ static void autoscale(void)
 	static struct tally tally;
 	static struct job jobs[40];
 	memset(&tally, 0, sizeof tally);
+	const int64_t idle_timeout = 50 * GOC_MILLISECOND;
 	goc_workpool_options o = {.min_workers = 1, .max_workers = 4, .queue_size = 64,
-				  .idle_timeout = 20 * GOC_MILLISECOND};
+				  .idle_timeout = idle_timeout};
 	goc_workpool *p = goc_workpool_new(&o);
 	CHECK(stats_of(p).workers == 1, "min workers at start");
+	/* The jobs wait on a gate, so none finishes (and no worker idles)
+	 * while they are submitted: each submit that queues a job behind busy
+	 * workers must add one, up to the max. */
+	goc_chan *gate = goc_chan_make(0, 0);
 	for (int i = 0; i < 20; i++) {
-		jobs[i] = (struct job){&tally, i, NULL, 3 * GOC_MILLISECOND};
+		jobs[i] = (struct job){&tally, i, gate, 3 * GOC_MILLISECOND};
 		CHECK(goc_workpool_submit(p, run_job, &jobs[i]) == GOC_OK, "submit");
 	}
 	goc_workpool_stats s = stats_of(p);
 	CHECK(s.workers == 4 && s.peak_workers == 4, "queue depth: %d workers", s.workers);
-	while (stats_of(p).done < 20)
-		goc_sleep(GOC_MILLISECOND);
+	WAIT_FOR(stats_of(p).running == 4, "%lld of 4 workers running", (long long)stats_of(p).running);
+	/* No worker can be idle before the gate opens (16 jobs are queued), so
+	 * none may leave before t0 + idle_timeout. */
 	int64_t t0 = goc_now();
-	while (stats_of(p).workers > 1 && goc_now() - t0 < GOC_SECOND)
-		goc_sleep(5 * GOC_MILLISECOND);
+	goc_chan_close(gate);
+	for (;;) {
+		s = stats_of(p);
+		int64_t seen_by = goc_now();
+		if (seen_by >= t0 + idle_timeout)
+			break;
+		CHECK(s.workers_exited == 0, "a worker left %lld ms after the gate opened, before the "
+		      "idle timeout of %lld ms", (long long)((seen_by - t0) / GOC_MILLISECOND),
+		      (long long)(idle_timeout / GOC_MILLISECOND));
+		goc_sleep(GOC_MILLISECOND);
+	}
+	WAIT_FOR(stats_of(p).done == 20, "done %lld of 20", (long long)stats_of(p).done);
+	WAIT_FOR(stats_of(p).workers == 1, "%d workers left after idling", stats_of(p).workers);
 	s = stats_of(p);
 	CHECK(s.workers == 1 && s.workers_exited == 3, "after idling: %d workers, %lld exited",
 	      s.workers, (long long)s.workers_exited);
-	CHECK(goc_now() - t0 >= 10 * GOC_MILLISECOND, "workers left before the idle timeout");
-	goc_sleep(50 * GOC_MILLISECOND);
+	/* A chance for a bug to take the last one too (the keeper must not
+	 * time out at all). */
+	goc_sleep(3 * idle_timeout);
 	CHECK(stats_of(p).workers == 1, "went below min_workers");
 	goc_workpool_free(p);
+	goc_chan_release(gate);
 
-	/* By waiting time only: the depth trigger is out of reach. */
+	/* By waiting time only: the depth trigger is out of reach. Job 0
+	 * holds the only worker on a gate until the queued jobs have waited
+	 * longer than scale_up_wait: the worker that takes the next one adds
+	 * a worker, which does the same, up to the max. */
 	memset(&tally, 0, sizeof tally);
 	o = (goc_workpool_options){.min_workers = 1, .max_workers = 3, .queue_size = 64,
 				   .scale_up_depth = 1000, .scale_up_wait = GOC_MILLISECOND};
 	p = goc_workpool_new(&o);
+	gate = goc_chan_make(0, 0);
 	for (int i = 0; i < 40; i++) {
-		jobs[i] = (struct job){&tally, i, NULL, 2 * GOC_MILLISECOND};
-		goc_workpool_submit(p, run_job, &jobs[i]);
+		jobs[i] = (struct job){&tally, i, i == 0 ? gate : NULL, 2 * GOC_MILLISECOND};
+		CHECK(goc_workpool_submit(p, run_job, &jobs[i]) == GOC_OK, "submit");
 	}
+	goc_sleep(2 * GOC_MILLISECOND); /* at least: the queued jobs have waited over 1 ms */
+	goc_chan_close(gate);
 	goc_workpool_stop(p, NULL);
 	s = stats_of(p);
 	CHECK(s.done == 40 && s.peak_workers == 3, "waiting time: peak %d workers", s.peak_workers);
 	goc_workpool_free(p);
+	goc_chan_release(gate);
 	ok("autoscaling up (depth, waiting time) and down (idle timeout)");
-}
-
-struct stopper {
-	goc_workpool *pool;
-	goc_ctx *ctx;
-	int64_t discarded;
-	goc_wg finished;
-};
-
-static void stop_in_goroutine(void *arg)
-{
-	struct stopper *st = arg;
-	st->discarded = goc_workpool_stop(st->pool, st->ctx);
-	goc_wg_done(&st->finished);
 }
 
 static void stop_with_queue(void)
@@ -292,11 +358,16 @@ static void stop_with_queue(void)
 	gated_start(&g, GOC_WORKPOOL_BLOCK);
 	goc_ctx *cancelled = goc_ctx_with_cancel(goc_ctx_background());
 	goc_ctx_cancel(cancelled);
-	struct stopper st = {g.pool, cancelled, -1, GOC_WG_INIT};
+	struct stopper st = {g.pool, cancelled, -1, GOC_WG_INIT, 0};
 	goc_wg_add(&st.finished, 1);
 	goc_go(stop_in_goroutine, &st);
-	goc_sleep(2 * GOC_MILLISECOND);
-	CHECK(st.discarded == -1, "stop returned while a task was running");
+	/* on_drop runs after the counters change: wait for it. */
+	WAIT_FOR(__atomic_load_n(&g.tally.dropped[1], __ATOMIC_SEQ_CST) +
+			 __atomic_load_n(&g.tally.dropped[2], __ATOMIC_SEQ_CST) +
+			 __atomic_load_n(&g.tally.dropped[3], __ATOMIC_SEQ_CST) +
+			 __atomic_load_n(&g.tally.dropped[4], __ATOMIC_SEQ_CST) == 4,
+		 "the stop did not discard the queue");
+	CHECK(!__atomic_load_n(&st.returned, __ATOMIC_SEQ_CST), "stop returned while a task was running");
 	goc_workpool_stats s = stats_of(g.pool);
 	CHECK(s.discarded == 4 && s.queued == 0 && s.running == 1, "discarded %lld queued %lld",
 	      (long long)s.discarded, (long long)s.queued);
@@ -313,19 +384,30 @@ static void stop_with_queue(void)
 	goc_ctx_release(cancelled);
 
 	/* A timeout in the middle of the drain: what ran plus what was
-	 * discarded is everything. */
+	 * discarded is everything. The stop starts after the first job ran
+	 * (so not everything is discarded), and job 58 waits on a gate that
+	 * opens only once the stop has discarded something (so the drain
+	 * cannot finish before the timeout, however late its timer fires). */
 	static struct tally tally;
 	static struct job jobs[60];
 	memset(&tally, 0, sizeof tally);
 	goc_workpool_options o = {.min_workers = 1, .max_workers = 1, .queue_size = 64,
 				  .on_drop = on_drop, .on_drop_user = &tally};
 	goc_workpool *p = goc_workpool_new(&o);
+	goc_chan *gate = goc_chan_make(0, 0);
 	for (int i = 0; i < 60; i++) {
-		jobs[i] = (struct job){&tally, i, NULL, GOC_MILLISECOND};
+		jobs[i] = (struct job){&tally, i, i == 58 ? gate : NULL, GOC_MILLISECOND};
 		CHECK(goc_workpool_submit(p, run_job, &jobs[i]) == GOC_OK, "submit");
 	}
+	WAIT_FOR(stats_of(p).done >= 1, "the worker ran nothing");
 	goc_ctx *timeout = goc_ctx_with_timeout(goc_ctx_background(), 10 * GOC_MILLISECOND);
-	int64_t discarded = goc_workpool_stop(p, timeout);
+	struct stopper st2 = {p, timeout, -1, GOC_WG_INIT, 0};
+	goc_wg_add(&st2.finished, 1);
+	goc_go(stop_in_goroutine, &st2);
+	WAIT_FOR(stats_of(p).discarded > 0 && stats_of(p).queued == 0, "the timeout discarded nothing");
+	goc_chan_close(gate);
+	goc_wg_wait(&st2.finished);
+	int64_t discarded = st2.discarded;
 	s = stats_of(p);
 	CHECK(discarded > 0 && discarded < 60 && s.discarded == discarded && s.done + discarded == 60,
 	      "done %lld + discarded %lld", (long long)s.done, (long long)discarded);
@@ -334,6 +416,7 @@ static void stop_with_queue(void)
 		      (long long)tally.ran[i], (long long)tally.dropped[i]);
 	goc_workpool_free(p);
 	goc_ctx_release(timeout);
+	goc_chan_release(gate);
 
 	/* Draining runs everything. */
 	memset(&tally, 0, sizeof tally);
