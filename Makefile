@@ -3,11 +3,12 @@
 # with CMake and runs.
 #
 #   make demo          build and run the showcase
-#   make test          the whole suite: release, ASan+UBSan, TSan builds, valgrind
+#   make test          the whole suite: release, ASan+UBSan, TSan builds, valgrind, fuzzing
 #   make build         release build in build/ (library, tests, goc-bench)
 #   make bench         goc-bench against Go's runtime, side by side
 #   make test-aarch64  cross-compile for aarch64 and run the tests in qemu
 #   make test-valgrind the tests that do not re-run themselves, under memcheck
+#   make test-fuzz     a short libFuzzer run of every fuzz target (clang)
 #   make install       install into PREFIX (default /usr/local)
 
 PREFIX ?= /usr/local
@@ -15,7 +16,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEPS = tools/deps.sh
 CTEST = ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all build demo test test-release test-asan test-tsan test-valgrind bench test-aarch64 install clean
+.PHONY: all build demo test test-release test-asan test-tsan test-valgrind test-fuzz bench test-aarch64 install clean
 
 all: build
 
@@ -27,8 +28,8 @@ build:
 demo: build
 	./build/examples/demo
 
-test: test-release test-asan test-tsan test-valgrind
-	@echo "make test: release, ASan+UBSan and TSan suites and the valgrind run all passed"
+test: test-release test-asan test-tsan test-valgrind test-fuzz
+	@echo "make test: release, ASan+UBSan and TSan suites, the valgrind run and the fuzz run all passed"
 
 test-release: build
 	cd build && $(CTEST)
@@ -64,8 +65,24 @@ test-valgrind: build
 	done
 	@echo "make test-valgrind: $(words $(VALGRIND_TESTS)) tests clean under memcheck"
 
+# The parser fuzz target starts from its seed corpus (tests/fuzz/corpus/http)
+# with the words of tests/fuzz/http.dict, and keeps what it learns in
+# build-fuzz/corpus/http (never committed); a crash leaves its input in
+# build-fuzz/crash-*.
+FUZZ_RUNS ?= 200000
+test-fuzz:
+	@$(DEPS) fuzz
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DGOC_BUILD_FUZZ=ON -DGOC_BUILD_TESTS=OFF \
+		-DGOC_BUILD_BENCH=OFF -DGOC_BUILD_EXAMPLES=OFF >/dev/null
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_http_parse
+	@mkdir -p build-fuzz/corpus/http
+	@cd build-fuzz && tests/fuzz/fuzz_http_parse -runs=$(FUZZ_RUNS) -max_total_time=120 -max_len=4096 -dict=../tests/fuzz/http.dict \
+		-print_final_stats=1 corpus/http ../tests/fuzz/corpus/http >fuzz_http_parse.log 2>&1 || \
+		{ tail -40 fuzz_http_parse.log; exit 1; }
+	@grep -E '^(Done|stat::average_exec_per_sec|stat::new_units_added)' build-fuzz/fuzz_http_parse.log
+
 install: build
 	cmake --install build --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-asan build-tsan build-aarch64
+	rm -rf build build-asan build-tsan build-aarch64 build-fuzz

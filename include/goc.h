@@ -271,6 +271,7 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/group.h"
 #include "goc/workpool.h"
 #include "goc/debug.h"
+#include "goc/http.h"
 #undef GOC_H_INSIDE
 
 #pragma GCC visibility pop

@@ -1,0 +1,212 @@
+/*
+ * goc/http.h — the HTTP/1.1 protocol core: an incremental request parser
+ * and a response writer. Neither touches a socket: the parser is fed the
+ * bytes a connection read, the writer fills buffers the caller sends.
+ * Included by goc.h; include <goc.h>, not this file.
+ *
+ *     goc_http_parser *p = goc_http_parser_new(NULL);     // default limits
+ *     size_t used;
+ *     goc_http_str body;
+ *     switch (goc_http_parser_feed(p, buf, n, &used, &body)) {
+ *     case GOC_HTTP_NEED_MORE: ...  // read more, feed it
+ *     case GOC_HTTP_HEAD:      ...  // goc_http_parser_request(p) is complete
+ *     case GOC_HTTP_BODY:      ...  // body.ptr[0..body.len): decoded body bytes
+ *     case GOC_HTTP_DONE:      ...  // request complete; the next one may follow
+ *     case GOC_HTTP_ERROR:     ...  // answer goc_http_parser_status(p), close
+ *     }
+ *     // feed again from buf + used: one call reports at most one event
+ *
+ * A request may arrive split at any byte, and several pipelined requests
+ * may arrive in one buffer: each feed consumes what it can up to the next
+ * event and says how much it took. The parser copies the request line and
+ * the header fields into a buffer of its own (reused from request to
+ * request, grown to the limits at most, never per header); body bytes are
+ * never copied: a BODY event points into the caller's input.
+ *
+ * Strictness: every line must end in CRLF (a bare LF or CR is a 400), the
+ * request line takes single spaces, header names are tokens followed
+ * directly by ':', obs-fold is refused, values may not hold control
+ * characters. Content-Length and Transfer-Encoding together, differing
+ * Content-Lengths, a Transfer-Encoding whose last coding is not chunked, or
+ * one in an HTTP/1.0 request are 400s (request smuggling); a coding other
+ * than chunked is a 501.
+ */
+#ifndef GOC_HTTP_H
+#define GOC_HTTP_H
+#ifndef GOC_H_INSIDE
+#error "include <goc.h> rather than <goc/http.h>"
+#endif
+
+#include <sys/uio.h>
+
+/* A byte range inside some buffer; not NUL-terminated. ptr is NULL for a
+ * header that is absent (and len 0). */
+typedef struct goc_http_str {
+	const char *ptr;
+	size_t len;
+} goc_http_str;
+
+/* Limits on a request; a zero field takes the default in brackets. The
+ * status a request past the limit gets is in parentheses. */
+typedef struct goc_http_limits {
+	size_t max_request_line; /* request line without CRLF [8 KiB] (414) */
+	size_t max_header_bytes; /* header section: field lines with their CRLFs and
+	                            the final CRLF; chunked trailers count too [64 KiB] (431) */
+	size_t max_headers;      /* field lines, trailers included [100] (431) */
+	int64_t max_body;        /* decoded body bytes [10 MiB] (413) */
+} goc_http_limits;
+
+#define GOC_HTTP_DEFAULT_MAX_REQUEST_LINE ((size_t)8 << 10)
+#define GOC_HTTP_DEFAULT_MAX_HEADER_BYTES ((size_t)64 << 10)
+#define GOC_HTTP_DEFAULT_MAX_HEADERS ((size_t)100)
+#define GOC_HTTP_DEFAULT_MAX_BODY ((int64_t)10 << 20)
+
+/* Options of the HTTP server; zero-initialise and set what you need. */
+typedef struct goc_http_server_options {
+	goc_http_limits limits;
+	int64_t read_timeout;  /* from a request's first byte to its last [30 s] */
+	int64_t write_timeout; /* for writing one response [30 s] */
+	int64_t idle_timeout;  /* a keep-alive connection waiting for its next request [120 s] */
+	goc_workpool *pool;    /* runs the handlers when set; else each connection's goroutine does */
+} goc_http_server_options;
+
+/* ---- requests -------------------------------------------------------------- */
+
+typedef struct goc_http_parser goc_http_parser;
+
+/* A parsed request head. It lives inside its parser; its strings point
+ * into the parser's buffer and stay valid until the parser is fed again
+ * after reporting GOC_HTTP_DONE (or freed). */
+typedef struct goc_http_request {
+	goc_http_str method;    /* a token, case-sensitive: "GET", "POST", ... */
+	goc_http_str target;    /* the request-target as sent */
+	goc_http_str path;      /* target up to '?' (absolute-form: from the path on; "*" for OPTIONS *) */
+	goc_http_str query;     /* after the first '?', without it; ptr NULL when there is no '?' */
+	int minor_version;      /* x of HTTP/1.x: 0, or 1 and above (read as 1.1) */
+	int64_t content_length; /* body bytes; -1 when chunked */
+	bool chunked;           /* Transfer-Encoding: chunked */
+	bool keep_alive;        /* the connection may carry another request after this one */
+	bool expect_continue;   /* "Expect: 100-continue" on HTTP/1.1: send GOC_HTTP_CONTINUE before reading the body */
+	size_t header_count;
+} goc_http_request;
+
+/* What a feed reports. */
+typedef enum goc_http_event {
+	GOC_HTTP_NEED_MORE = 0, /* every byte given was consumed; feed more */
+	GOC_HTTP_HEAD,          /* the request head is complete (and valid) */
+	GOC_HTTP_BODY,          /* body bytes, decoded, in *body */
+	GOC_HTTP_DONE,          /* the request is complete */
+	GOC_HTTP_ERROR,         /* the request is refused: goc_http_parser_status; close after answering */
+} goc_http_event;
+
+/* A parser with the given limits (NULL: the defaults). NULL with errno =
+ * ENOMEM, or EINVAL when max_request_line or max_header_bytes exceeds 1 GiB
+ * or max_body is negative. */
+goc_http_parser *goc_http_parser_new(const goc_http_limits *limits);
+void goc_http_parser_free(goc_http_parser *p);
+
+/*
+ * Consumes bytes of data[0..len) up to the next event and returns it;
+ * *consumed says how many. BODY: *body points at the decoded body bytes
+ * (inside data). After DONE the next feed starts the next request; after
+ * ERROR every feed returns ERROR and consumes nothing. data may be NULL
+ * when len is 0 (a feed with no bytes still reports DONE when it is due).
+ */
+goc_http_event goc_http_parser_feed(goc_http_parser *p, const char *data, size_t len,
+                                    size_t *consumed, goc_http_str *body);
+
+/* The request whose head was reported by GOC_HTTP_HEAD. */
+const goc_http_request *goc_http_parser_request(const goc_http_parser *p);
+/* After GOC_HTTP_ERROR: the status to answer (400, 413, 414, 431, 501,
+ * 505, or 503 when memory ran out) and a short reason for logs
+ * ("conflicting Content-Length", ...). 0 and "" before an error. */
+int goc_http_parser_status(const goc_http_parser *p);
+const char *goc_http_parser_error(const goc_http_parser *p);
+/* Whether the parser is between requests: no byte of a next request has
+ * been consumed (empty lines before a request line do not count). A
+ * connection that ends here ended cleanly. */
+bool goc_http_parser_between_requests(const goc_http_parser *p);
+
+/* The value of the first field called name (compared case-insensitively),
+ * without surrounding whitespace; ptr NULL when there is none. */
+goc_http_str goc_http_request_header(const goc_http_request *r, const char *name);
+/* The i-th field line (0 <= i < header_count), in arrival order; false
+ * past the end. */
+bool goc_http_request_header_at(const goc_http_request *r, size_t i, goc_http_str *name,
+                                goc_http_str *value);
+
+/* ---- responses ------------------------------------------------------------- */
+
+/* The interim response a server sends before reading the body of a
+ * request with expect_continue. */
+#define GOC_HTTP_CONTINUE "HTTP/1.1 100 Continue\r\n\r\n"
+/* The end of a chunked body (no trailers). */
+#define GOC_HTTP_LAST_CHUNK "0\r\n\r\n"
+
+/* The reason phrase of RFC 9110 ("Not Found"); "" for a code it lacks. */
+const char *goc_http_status_text(int status);
+
+/* An IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT": 29 characters and a NUL. */
+#define GOC_HTTP_DATE_SIZE 30
+/* The date of the current second (formatted once per second per thread);
+ * returns 29. */
+size_t goc_http_date(char out[GOC_HTTP_DATE_SIZE]);
+/* The date of a Unix time (seconds since 1970, UTC; years 1970-9999). */
+size_t goc_http_date_format(int64_t unix_seconds, char out[GOC_HTTP_DATE_SIZE]);
+
+/*
+ * A response head built in a caller's buffer:
+ *
+ *     goc_http_head h;
+ *     goc_http_head_begin(&h, buf, sizeof buf, 200);
+ *     goc_http_head_add(&h, "Content-Type", "text/plain");
+ *     size_t n = goc_http_head_end(&h, req->minor_version, 5, req->keep_alive);
+ *     // send buf[0..n) and "hello"; close afterwards unless h.keep_alive
+ *
+ * The writer owns the framing: Content-Length or Transfer-Encoding,
+ * Connection and Date are written by goc_http_head_end.
+ */
+typedef struct goc_http_head {
+	char *buf;
+	size_t cap;
+	size_t len;      /* bytes written so far */
+	int status;
+	bool overflow;   /* buf was too small: the head is unusable */
+	bool chunked;    /* set by end: send the body with goc_http_chunk_* and GOC_HTTP_LAST_CHUNK */
+	bool keep_alive; /* set by end: the connection may carry another request */
+} goc_http_head;
+
+/* Starts "HTTP/1.1 <status> <reason>\r\n" in buf[0..cap). A status outside
+ * 100-999 is written as 500. */
+void goc_http_head_begin(goc_http_head *h, char *buf, size_t cap, int status);
+/* Adds "name: value\r\n". false, writing nothing, if name is not a token,
+ * value holds a control character other than tab (CR and LF included: no
+ * header injection), name is one end writes (Content-Length,
+ * Transfer-Encoding, Connection, Date), or buf is full (then overflow is
+ * set). */
+bool goc_http_head_add(goc_http_head *h, const char *name, const char *value);
+/*
+ * Ends the head for a request of HTTP/1.<minor_version> and returns its
+ * length (0 on overflow). content_length >= 0: a body of that length; -1:
+ * a body of unknown length, sent chunked to HTTP/1.1 and delimited by
+ * closing the connection for HTTP/1.0. keep_alive false asks for the
+ * connection to close ("Connection: close"). 1xx, 204 and 304 responses
+ * get no framing header. Sets h->chunked and h->keep_alive.
+ */
+size_t goc_http_head_end(goc_http_head *h, int minor_version, int64_t content_length, bool keep_alive);
+
+/* "<hex size>\r\n", the line that opens a chunk of n bytes; returns its length. */
+#define GOC_HTTP_CHUNK_PREFIX_SIZE 18
+size_t goc_http_chunk_prefix(char out[GOC_HTTP_CHUNK_PREFIX_SIZE], size_t n);
+/* One chunk of data[0..n) as iov[0..3) (prefix, data, CRLF), with the
+ * prefix written into prefix_buf; returns 3, or 0 when n is 0 (an empty
+ * chunk would end the body). */
+int goc_http_chunk_iov(struct iovec iov[3], char prefix_buf[GOC_HTTP_CHUNK_PREFIX_SIZE],
+                       const void *data, size_t n);
+
+/* A complete response refusing a request: the status, Content-Type
+ * text/plain, the reason phrase and a newline as body, "Connection:
+ * close". Returns its length, 0 if cap is too small. */
+size_t goc_http_error_response(char *buf, size_t cap, int status);
+
+#endif /* GOC_HTTP_H */

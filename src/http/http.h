@@ -1,0 +1,48 @@
+/*
+ * http.h — what the files of src/http share: the character classes of RFC
+ * 9110/9112 and case-insensitive comparison of ASCII names.
+ *
+ * parse.c reads requests, response.c writes response heads and chunk
+ * framing, date.c formats and caches the Date header. None of them depends
+ * on the scheduler or on sockets, so the fuzz target builds them alone.
+ */
+#ifndef GOC_HTTP_HTTP_H
+#define GOC_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "goc.h"
+
+/* Bits of http_char_class[c]. */
+enum {
+	HTTP_TCHAR = 1,       /* token character: names, methods, codings */
+	HTTP_FIELD_VCHAR = 2, /* visible ASCII or obs-text (0x80-0xFF): field values */
+	HTTP_TARGET = 4,      /* visible ASCII: the request-target */
+	HTTP_HEXDIG = 8,
+};
+
+extern const uint8_t http_char_class[256];
+
+static inline bool http_is(unsigned char c, int class)
+{
+	return (http_char_class[c] & class) != 0;
+}
+
+static inline unsigned char http_ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* Whether s[0..n) equals the lower-case literal lower, ignoring ASCII case. */
+static inline bool http_name_equals(const char *s, size_t n, const char *lower)
+{
+	size_t i = 0;
+	for (; i < n; i++)
+		if (lower[i] == '\0' || http_ascii_lower((unsigned char)s[i]) != (unsigned char)lower[i])
+			return false;
+	return lower[i] == '\0';
+}
+
+#endif
