@@ -94,5 +94,6 @@ void bench_pool_get_put(struct bench_run *run);            /* sync.c */
 void bench_pool_alloc(struct bench_run *run);              /* sync.c */
 void bench_counter_shared(struct bench_run *run);          /* sync.c */
 void bench_counter_sharded(struct bench_run *run);         /* sync.c */
+void bench_syscall_handoff(struct bench_run *run);         /* syscall.c */
 
 #endif /* GOC_BENCH_H */

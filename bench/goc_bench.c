@@ -65,6 +65,7 @@ static const struct workload suite[] = {
 	{"PoolAlloc", 10000000, true, bench_pool_alloc},
 	{"CounterShared", 20000000, true, bench_counter_shared},
 	{"CounterSharded", 20000000, true, bench_counter_sharded},
+	{"SyscallHandoff", 10000000, true, bench_syscall_handoff},
 };
 
 #define SUITE_LENGTH (sizeof suite / sizeof suite[0])

@@ -143,6 +143,8 @@ typedef struct goc_sched_stats {
 	int64_t goroutines;     /* alive now */
 	int64_t global_runq;    /* goroutines in the global run queue */
 	int64_t steals;         /* successful steals from another P's queue */
+	int64_t retakes;        /* Ps sysmon took from goroutines in syscall sections */
+	int64_t long_runs;      /* runs over 10 ms without a scheduling point, seen by sysmon */
 	goc_proc_stats p[GOC_MAX_PROCS]; /* the first `procs` entries are set */
 } goc_sched_stats;
 
@@ -272,6 +274,7 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/workpool.h"
 #include "goc/debug.h"
 #include "goc/http.h"
+#include "goc/syscall.h"
 #undef GOC_H_INSIDE
 
 #pragma GCC visibility pop

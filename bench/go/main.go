@@ -65,6 +65,7 @@ var suite = []workload{
 	{"PoolAlloc", 10_000_000, true, poolAlloc},
 	{"CounterShared", 20_000_000, true, counterShared},
 	{"CounterSharded", 20_000_000, true, counterSharded},
+	{"SyscallHandoff", 10_000_000, true, syscallHandoff},
 }
 
 // options are the command-line flags.

@@ -38,11 +38,26 @@ struct g_view {
 	uint32_t state;
 	uint8_t wait_reason, flags;
 	int64_t wait_since;
+	uint16_t long_runs, long_run_ms; /* finished stretches without a scheduling point */
+	uint32_t running_long_ms;        /* the stretch in progress, 0 if none */
 	const void *sp;
 	uintptr_t stack_lo, stack_hi;
 	uintptr_t fn, create_pc;
 	char name[32];
 };
+
+/* How long g has been running without a scheduling point, as sysmon
+ * last published it on g's P (retake.c); 0 if it has not been flagged. */
+static uint32_t long_run_in_progress(const goc_g *g)
+{
+	int32_t n = __atomic_load_n(&goc_sched.nprocs_made, __ATOMIC_ACQUIRE);
+	for (int32_t i = 0; i < n; i++) {
+		goc_p *p = goc_sched.allp[i];
+		if (__atomic_load_n(&p->curg, __ATOMIC_RELAXED) == g)
+			return __atomic_load_n(&p->long_run_ms, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
 
 GOC_RACY_READER static void g_view_take(const goc_g *g, struct g_view *v)
 {
@@ -52,6 +67,9 @@ GOC_RACY_READER static void g_view_take(const goc_g *g, struct g_view *v)
 	v->wait_reason = g->wait_reason;
 	v->flags = g->flags;
 	v->wait_since = g->wait_since;
+	v->long_runs = g->long_runs;
+	v->long_run_ms = g->long_run_ms;
+	v->running_long_ms = v->state == G_RUNNING ? long_run_in_progress(g) : 0;
 	v->sp = g->sp;
 	v->stack_lo = (uintptr_t)g->stack_lo;
 	v->stack_hi = v->stack_lo ? v->stack_lo + g->stack_size : 0;
@@ -68,6 +86,9 @@ static const char *state_word(const struct g_view *v)
 	case G_RUNNABLE:
 		return "runnable";
 	case G_RUNNING:
+		/* Inside a syscall section (syscall.c) it runs, blocked in C. */
+		if (v->wait_reason == WAIT_SYSCALL)
+			return goc_wait_reason_string(WAIT_SYSCALL);
 		return "running";
 	case G_WAITING:
 		return goc_wait_reason_string((goc_wait_reason)v->wait_reason);
@@ -84,7 +105,8 @@ static void print_header(goc_buf *b, const struct g_view *v, int64_t now)
 	goc_buf_int(b, v->id);
 	goc_buf_str(b, " [");
 	goc_buf_str(b, state_word(v));
-	if (v->state == G_WAITING && v->wait_since) {
+	bool in_syscall = v->state == G_RUNNING && v->wait_reason == WAIT_SYSCALL;
+	if ((v->state == G_WAITING || in_syscall) && v->wait_since) {
 		int64_t secs = (now - v->wait_since) / GOC_SECOND;
 		if (secs < 0)
 			secs = 0;
@@ -97,7 +119,19 @@ static void print_header(goc_buf *b, const struct g_view *v, int64_t now)
 			goc_buf_str(b, secs == 1 ? " second" : " seconds");
 		}
 	}
+	if (v->running_long_ms) {
+		goc_buf_str(b, ", ");
+		goc_buf_int(b, v->running_long_ms);
+		goc_buf_str(b, " ms without a scheduling point");
+	}
 	goc_buf_str(b, "]:\n");
+	if (v->long_runs) {
+		goc_buf_str(b, "\tran over 10 ms without a scheduling point ");
+		goc_buf_int(b, v->long_runs);
+		goc_buf_str(b, v->long_runs == 1 ? " time, the last for " : " times, the last for ");
+		goc_buf_int(b, v->long_run_ms);
+		goc_buf_str(b, " ms\n");
+	}
 	if (v->name[0]) {
 		goc_buf_str(b, "\tname \"");
 		goc_buf_str(b, v->name);

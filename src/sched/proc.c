@@ -154,7 +154,7 @@ static goc_p *p_new(int32_t id)
 }
 
 /* sched.lock held. */
-static void pidle_put(goc_p *p)
+void pidle_put(goc_p *p)
 {
 	__atomic_store_n(&p->status, P_IDLE, RLX);
 	p->m = NULL;
@@ -164,7 +164,7 @@ static void pidle_put(goc_p *p)
 }
 
 /* sched.lock held. */
-static goc_p *pidle_get(void)
+goc_p *pidle_get(void)
 {
 	goc_p *p = goc_sched.pidle;
 	if (p) {
@@ -176,7 +176,7 @@ static goc_p *pidle_get(void)
 	return p;
 }
 
-static void acquirep(goc_m *m, goc_p *p)
+void acquirep(goc_m *m, goc_p *p)
 {
 	m->p = p;
 	p->m = m;
@@ -258,6 +258,7 @@ static void *m_thread_main(void *arg);
 /* sched.lock held; the new M starts with nextp. */
 static goc_m *m_new_locked(goc_p *nextp, bool spinning)
 {
+	goc_thread_limit_check_locked(goc_sched.mcount + 1);
 	goc_m *m = aligned_alloc(64, (sizeof(goc_m) + 63) & ~(size_t)63);
 	if (!m)
 		goc_fatal("out of memory creating a thread");
@@ -275,7 +276,7 @@ static goc_m *m_new_locked(goc_p *nextp, bool spinning)
 }
 
 /* Gets an M running with P p (spinning as asked). sched.lock held. */
-static void startm_locked(goc_p *p, bool spinning)
+void startm_locked(goc_p *p, bool spinning)
 {
 	goc_m *m = midle_get_locked();
 	if (!m) {
@@ -339,6 +340,9 @@ static goc_m *g_switch(goc_m *m, goc_g *from, goc_g *to, bool from_exits)
 {
 	if (to->flags & G_FLAG_G0) {
 		m->curg = NULL;
+		/* NULL for a goroutine leaving a syscall section without a P. */
+		if (m->p)
+			__atomic_store_n(&m->p->curg, NULL, RLX);
 	} else {
 		if (!to->sp)
 			first_run_prepare(m, to);
@@ -346,6 +350,7 @@ static goc_m *g_switch(goc_m *m, goc_g *from, goc_g *to, bool from_exits)
 		to->m = m;
 		__atomic_store_n(&to->state, G_RUNNING, RLX);
 		__atomic_store_n(&m->p->switches, m->p->switches + 1, RLX);
+		__atomic_store_n(&m->p->curg, to, RLX);
 	}
 	errno_save(m, from);
 	san_before_switch(from, to, from_exits);
@@ -403,10 +408,15 @@ static bool p_retiring(goc_p *p)
  * queue), or NULL if p's local queue is empty. */
 static goc_g *next_local(goc_p *p)
 {
-	p->schedtick++;
+	/* An atomic store (a plain one on the CPUs goc runs on): sysmon reads
+	 * the tick to tell a goroutine that runs on from one that yields. */
+	uint32_t tick = p->schedtick + 1;
+	__atomic_store_n(&p->schedtick, tick, RLX);
+	if (__builtin_expect(__atomic_load_n(&p->long_run_ms, RLX) != 0, 0))
+		goc_long_run_fold(p);
 	/* Every 61st pick comes from the global queue, so goroutines there
 	 * are not starved by two that keep readying each other locally. */
-	if (p->schedtick % 61 == 0 && __atomic_load_n(&goc_sched.runq_size, RLX) > 0) {
+	if (tick % 61 == 0 && __atomic_load_n(&goc_sched.runq_size, RLX) > 0) {
 		goc_lock_acquire(&goc_sched.lock);
 		goc_g *g = globrunq_get_locked(p, 1);
 		goc_lock_release(&goc_sched.lock);
@@ -448,16 +458,10 @@ static void foreign_park(goc_g *g, goc_unlock_fn unlockf, void *lock, goc_wait_r
 	g->wait_reason = WAIT_NONE;
 }
 
-void goc_park(goc_unlock_fn unlockf, void *lock, goc_wait_reason r)
+/* Records what the switch away from parking goroutine g must do. */
+static void park_prepare(goc_m *m, goc_g *g, goc_unlock_fn unlockf, void *lock,
+			 goc_wait_reason r)
 {
-	goc_m *m = goc_m_self();
-	goc_g *g = m ? m->curg : NULL;
-	if (!g) {
-		if (m)
-			goc_fatal("goc_park called on the scheduler's own stack");
-		foreign_park(foreign_g(), unlockf, lock, r);
-		return;
-	}
 	/* An unguarded stack's overflow shows in the canary below it. It is
 	 * checked when a goroutine blocks or yields, not when it exits: the
 	 * canary sits in another goroutine's (cold) page, and reading it doubled
@@ -474,7 +478,30 @@ void goc_park(goc_unlock_fn unlockf, void *lock, goc_wait_reason r)
 	m->post_g = g;
 	m->post_unlock = unlockf;
 	m->post_lock = lock;
+}
+
+void goc_park(goc_unlock_fn unlockf, void *lock, goc_wait_reason r)
+{
+	goc_m *m = goc_m_self();
+	goc_g *g = m ? m->curg : NULL;
+	if (!g) {
+		if (m)
+			goc_fatal("goc_park called on the scheduler's own stack");
+		foreign_park(foreign_g(), unlockf, lock, r);
+		return;
+	}
+	goc_check_may_block(m, "a blocking call");
+	park_prepare(m, g, unlockf, lock, r);
 	switch_away(m, g, false);
+	g->wait_reason = WAIT_NONE;
+}
+
+void goc_park_without_p(goc_unlock_fn unlockf, void *lock, goc_wait_reason r)
+{
+	goc_m *m = goc_m_self();
+	goc_g *g = m->curg;
+	park_prepare(m, g, unlockf, lock, r);
+	g_switch(m, g, &m->g0, false);
 	g->wait_reason = WAIT_NONE;
 }
 
@@ -585,7 +612,8 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 		runq_put(p, g, true);
 	} else {
 		__atomic_fetch_add(&goc_sched.foreign_created, 1, RLX);
-		foreign_g();
+		if (!m) /* not a goroutine in a syscall section: a plain thread */
+			foreign_g();
 		globrunq_put(g);
 	}
 	if (capped)
@@ -616,6 +644,7 @@ void goc_yield(void)
 		sched_yield();
 		return;
 	}
+	goc_check_may_block(m, "goc_yield");
 	goc_p *p = m->p;
 	if (!goc_stack_canary_ok(g))
 		goc_stack_overflow_canary(g);
@@ -950,6 +979,7 @@ static void runtime_init_once(void)
 	pthread_key_create(&foreign_key, foreign_g_free);
 	goc_stack_module_init();
 	goc_golimit_init_from_env();
+	goc_thread_limit_init_from_env();
 	int32_t procs =
 	    (int32_t)prim_env_long("GOCMAXPROCS", prim_cpu_count(), 1, GOC_MAX_PROCS);
 	if (procs > GOC_MAX_PROCS)
@@ -1037,6 +1067,8 @@ void goc_sched_stats_read(goc_sched_stats *out)
 	goc_lock_release(&goc_sched.lock);
 	out->goroutines = count_goroutines();
 	out->steals = __atomic_load_n(&goc_sched.nsteals, RLX);
+	out->retakes = __atomic_load_n(&goc_sched.nretakes, RLX);
+	out->long_runs = __atomic_load_n(&goc_sched.nlongruns, RLX);
 	for (int i = 0; i < out->procs; i++) {
 		goc_p *p = goc_sched.allp[i];
 		uint32_t head = __atomic_load_n(&p->runq_head, __ATOMIC_ACQUIRE);

@@ -124,6 +124,13 @@ struct goc_g {
 	int saved_errno;
 	uint32_t wakeup;        /* set by whoever readies it: which select case woke it */
 	uint32_t select_done;   /* atomic: 0 until a case of its select claims it (select.c) */
+	/* Stretches of over 10 ms without a scheduling point that sysmon saw
+	 * (retake.c), and the length in ms of the last one; both stop at
+	 * 65535, 16 bits each so they fill the hole before chan_wait. Written
+	 * by the M holding the goroutine's P (goc_long_run_fold), read by
+	 * dumps (racy, diagnostic). */
+	uint16_t long_runs;
+	uint16_t long_run_ms;
 	chan_waiter chan_wait;  /* its record while blocked in a channel send or receive */
 	void *asan_fake_stack;
 	void *tsan_fiber;       /* created once per descriptor, reused */
@@ -180,15 +187,22 @@ struct goc_m {
 	uint64_t fastrand;
 	int *errno_ptr;         /* this thread's errno */
 	void *altstack;
+	/* The P this M held when its goroutine entered a syscall section
+	 * (syscall.c), until the goroutine leaves it; m->p is NULL meanwhile.
+	 * Only this M. */
+	goc_p *syscall_p;
 };
 
 /* A processor. Touched by its M without locks, except where noted. */
 struct goc_p {
 	int32_t id;
-	uint32_t status;        /* P_IDLE / P_RUNNING / P_DEAD; atomic, changed under sched.lock */
+	uint32_t status;        /* enum p_status; atomic, see the transitions below */
 	goc_p *link;            /* next on sched.pidle; sched.lock */
 	goc_m *m;               /* holder */
-	uint32_t schedtick;
+	uint32_t schedtick;     /* picks by next_local; owner stores, sysmon reads (atomic) */
+	uint32_t syscalltick;   /* syscall sections entered; owner stores, sysmon reads (atomic) */
+	goc_g *curg;            /* G its M runs now, NULL on g0; owner stores, sysmon reads (atomic) */
+	uint32_t long_run_ms;   /* sysmon: curg's stretch without a scheduling point, 0 if none; atomic */
 	/* Local run queue: a ring written at the tail by the owner only;
 	 * consumed at the head by the owner and by thieves, with a CAS. */
 	uint32_t runq_head;     /* atomic */
@@ -208,7 +222,24 @@ struct goc_p {
 	struct timer_heap *timers;
 };
 
-enum { P_IDLE = 0, P_RUNNING = 1, P_RETIRING = 2, P_DEAD = 3 };
+/*
+ * P states. Who moves a P from one to another:
+ *
+ *   P_IDLE ──── pidle_get / acquirep (sched.lock) ───► P_RUNNING
+ *   P_RUNNING ── pidle_put (its M, sched.lock) ──────► P_IDLE
+ *   P_RUNNING ── goc_syscall_enter (its M, store) ───► P_SYSCALL
+ *   P_SYSCALL ── goc_syscall_exit (its M, CAS) ──────► P_RUNNING
+ *   P_SYSCALL ── sysmon's retake (CAS) ──────────────► P_IDLE, then handed
+ *                to another M (acquirep: P_RUNNING) or put on sched.pidle
+ *   P_IDLE / P_RUNNING ── retirement (sched.lock) ───► P_RETIRING ──► P_DEAD
+ *                                                      (or P_IDLE)
+ *   P_DEAD ── goc_maxprocs grows (sched.lock) ───────► P_IDLE
+ *
+ * Only the two ways out of P_SYSCALL race each other (the M coming back
+ * and sysmon): both CAS, so exactly one owns the P afterwards. Every other
+ * transition is made by the P's owner or under sched.lock.
+ */
+enum p_status { P_IDLE = 0, P_RUNNING = 1, P_RETIRING = 2, P_DEAD = 3, P_SYSCALL = 4 };
 
 /* The scheduler's global state. */
 struct goc_sched {
@@ -236,6 +267,9 @@ struct goc_sched {
 	int32_t main_active;    /* atomic: goc_main is running its goroutine */
 	int64_t coarse_now;     /* atomic: goc_now() as of sysmon's last tick */
 	int64_t nsteals;        /* statistics, relaxed */
+	int32_t maxmcount;      /* thread limit (GOCMAXTHREADS); sched.lock */
+	int64_t nretakes;       /* statistics, relaxed: Ps sysmon took from syscalls */
+	int64_t nlongruns;      /* statistics, relaxed: runs over 10 ms without a scheduling point */
 };
 
 extern struct goc_sched goc_sched;
@@ -262,6 +296,10 @@ goc_g *goc_g_self(void);
  * thread it blocks the thread on a futex.
  */
 void goc_park(goc_unlock_fn unlockf, void *lock, goc_wait_reason r);
+/* goc_park for a goroutine whose M holds no P (leaving a syscall section
+ * whose P was taken): it switches to the M's own stack (g0), where
+ * unlockf runs. */
+void goc_park_without_p(goc_unlock_fn unlockf, void *lock, goc_wait_reason r);
 /* Makes a parked goroutine runnable (on the current P's runnext). */
 void goc_ready(goc_g *g);
 /* An unlock callback for goc_park that releases a goc_lock. */
@@ -338,6 +376,46 @@ void goc_sched_check_timers(int64_t now, int64_t slack);
 
 /* sysmon (sysmon.c). */
 void goc_sysmon_start(void);
+
+/* ---- Ps and Ms, for syscall.c and retake.c (proc.c) ---- */
+
+/* An idle P, taken off sched.pidle (now P_RUNNING), or NULL. sched.lock. */
+goc_p *pidle_get(void);
+/* Puts p on sched.pidle (P_IDLE). sched.lock. */
+void pidle_put(goc_p *p);
+/* m takes p, which the caller owns. */
+void acquirep(goc_m *m, goc_p *p);
+/* Hands p to an idle M, or a new one (spinning as asked; a spinning
+ * start is counted in nmspinning by the caller). sched.lock. */
+void startm_locked(goc_p *p, bool spinning);
+
+/* ---- syscall sections and the thread limit (syscall.c) ---- */
+
+/* Reads GOCMAXTHREADS. */
+void goc_thread_limit_init_from_env(void);
+/* Before making the count-th M: dies of thread exhaustion past the
+ * limit. sched.lock. */
+void goc_thread_limit_check_locked(int32_t count);
+/* Panics: a goroutine tried to block inside a syscall section. */
+_Noreturn void goc_syscall_block_panic(const char *what);
+/* A goroutine's M gives its P up for the length of a syscall section, so
+ * m->p is NULL exactly while its goroutine is in one: blocking there is
+ * misuse. */
+static inline void goc_check_may_block(goc_m *m, const char *what)
+{
+	if (__builtin_expect(m->p == NULL, 0))
+		goc_syscall_block_panic(what);
+}
+
+/* ---- sysmon's look at the Ps (retake.c) ---- */
+
+/* Takes Ps from Ms that have sat in a syscall section too long and hands
+ * them on; records goroutines running over 10 ms without a scheduling
+ * point. Returns the number of Ps retaken. sysmon only. */
+int goc_retake(int64_t now);
+/* Called by p's owner at a scheduling point when p->long_run_ms is set:
+ * moves the record of the stretch that just ended into p->curg. */
+void goc_long_run_fold(goc_p *p);
 
 /* ---- debugging (debug/) ---- */
 

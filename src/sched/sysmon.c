@@ -1,40 +1,63 @@
 /*
  * sysmon.c — the system monitor: a thread outside the P set that wakes
- * every 10 ms to do what no goroutine will do on its own.
+ * every 20 µs to 10 ms to do what no goroutine will do on its own.
  *
- * Today it keeps the coarse clock that parked goroutines stamp their wait
- * with (goc_sched.coarse_now), wakes an M when a timer is overdue by more
- * than a tick (a safety net under the timer M protocol of proc.c), and once
- * a second gives the memory of stack slots that stayed unused for a whole
- * second back to the kernel (goc_stack_scavenge). Every 2 seconds it runs
- * one trim cycle of every goc_pool (goc_pool_trim_all), so that objects a
- * pool has cached through two cycles are released. It takes no P and runs
- * no goroutine.
+ * Every time it wakes it keeps the coarse clock that parked goroutines
+ * stamp their wait with (goc_sched.coarse_now), wakes an M when a timer is
+ * overdue by more than SYSMON_TICK (a safety net under the timer M
+ * protocol of proc.c), and looks at every P (retake.c): it takes Ps from
+ * Ms stuck in syscall sections and hands them to other Ms, and records
+ * goroutines that run over 10 ms without a scheduling point. Once a second
+ * it gives the memory of stack slots that stayed unused for a whole second
+ * back to the kernel (goc_stack_scavenge); every 2 seconds it runs one trim
+ * cycle of every goc_pool (goc_pool_trim_all), so that objects a pool has
+ * cached through two cycles are released. It takes no P and runs no
+ * goroutine.
+ *
+ * How long it sleeps is Go's rule: 20 µs while it is taking Ps, doubling
+ * after 50 wake-ups in a row that took none, up to SYSMON_TICK. So a
+ * syscall section is taken over 20 µs after it began when sysmon is busy,
+ * and within about two ticks when it has backed off.
  */
 #include "../debug/debug.h"
 #include "runtime.h"
 
 #define SYSMON_TICK (10 * GOC_MILLISECOND)
-#define SCAVENGE_EVERY 100 /* ticks: one second */
-#define POOL_TRIM_EVERY 200 /* ticks: two seconds */
+#define SYSMON_SHORTEST_SLEEP (20 * GOC_MICROSECOND)
+#define SYSMON_IDLE_BEFORE_BACKOFF 50 /* wake-ups in a row that took no P */
+#define SCAVENGE_EVERY GOC_SECOND
+#define POOL_TRIM_EVERY (2 * GOC_SECOND)
 
 static void *sysmon_main(void *arg)
 {
 	(void)arg;
-	int64_t next = prim_nanotime();
-	for (unsigned tick = 1;; tick++) {
-		next += SYSMON_TICK;
-		prim_sleep_until(next);
-		int64_t now = prim_nanotime();
+	int64_t sleep = SYSMON_SHORTEST_SLEEP;
+	int idle = 0;
+	int64_t now = prim_nanotime();
+	int64_t next_scavenge = now + SCAVENGE_EVERY;
+	int64_t next_pool_trim = now + POOL_TRIM_EVERY;
+	for (;;) {
+		prim_sleep_until(now + sleep);
+		now = prim_nanotime();
 		__atomic_store_n(&goc_sched.coarse_now, now, __ATOMIC_RELAXED);
-		if (now > next + SYSMON_TICK)
-			next = now; /* we were descheduled: do not try to catch up */
 		goc_sched_check_timers(now, SYSMON_TICK);
 		goc_debug_sysmon_tick(now);
-		if (tick % SCAVENGE_EVERY == 0)
+		if (goc_retake(now) > 0)
+			idle = 0;
+		else
+			idle++;
+		if (idle == 0)
+			sleep = SYSMON_SHORTEST_SLEEP;
+		else if (idle > SYSMON_IDLE_BEFORE_BACKOFF)
+			sleep = sleep * 2 < SYSMON_TICK ? sleep * 2 : SYSMON_TICK;
+		if (now >= next_scavenge) {
 			goc_stack_scavenge();
-		if (tick % POOL_TRIM_EVERY == 0)
+			next_scavenge = now + SCAVENGE_EVERY;
+		}
+		if (now >= next_pool_trim) {
 			goc_pool_trim_all();
+			next_pool_trim = now + POOL_TRIM_EVERY;
+		}
 	}
 	return NULL;
 }

@@ -222,6 +222,7 @@ void goc_sleep(int64_t ns)
 		prim_sleep_until(when);
 		return;
 	}
+	goc_check_may_block(m, "goc_sleep");
 	goc_g *g = m->curg;
 	goc_rtimer t = {.when = when, .fn = sleep_fire, .arg = g};
 	goc_lock *lock;

@@ -1,0 +1,255 @@
+/*
+ * syscall.c — syscall sections (Go's entersyscall / exitsyscall): a
+ * goroutine about to block its thread lends its P out, so that sysmon can
+ * hand the P to another M while the call lasts; the blocking-call and file
+ * helpers built on them; and the limit on the number of Ms, which grow
+ * with the number of goroutines blocked at once.
+ *
+ * goc_syscall_enter costs two stores and a release store: the M forgets
+ * its P (m->p = NULL, remembered in m->syscall_p), bumps the P's
+ * syscalltick (so sysmon can tell this section from the previous one) and
+ * marks the P P_SYSCALL. No lock, no clock read, no wake-up. sysmon
+ * (retake.c) takes a P that stays P_SYSCALL too long by a CAS to P_IDLE
+ * and hands it on.
+ *
+ * goc_syscall_exit tries, in order:
+ *  1. its own P, if still P_SYSCALL: one CAS back to P_RUNNING;
+ *  2. an idle P, under sched.lock (Go's exitsyscallfast_pidle);
+ *  3. otherwise the goroutine parks on its M's own stack (g0), which makes
+ *     it runnable — on a P that has become idle meanwhile, else on the
+ *     global queue — and goes on to find work or sleep (Go's exitsyscall0).
+ *
+ * Invariants:
+ *  - m->syscall_p != NULL exactly while m's goroutine is inside a section,
+ *    and m->p == NULL meanwhile: this M touches no run queue, cache or
+ *    timer heap of the P, and a blocking goc call panics
+ *    (goc_check_may_block).
+ *  - While the P is P_SYSCALL it belongs to the M in the section; whichever
+ *    of that M and sysmon wins the CAS out of P_SYSCALL owns it after.
+ *  - The goroutine stays G_RUNNING; its wait reason reads WAIT_SYSCALL for
+ *    dumps until it leaves the section.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+#define DEFAULT_MAX_THREADS 10000
+
+void goc_syscall_enter(void)
+{
+	goc_m *m = goc_m_self();
+	goc_g *g = m ? m->curg : NULL;
+	if (!g)
+		return; /* a plain thread holds no P to lend */
+	if (m->syscall_p)
+		goc_panic("goc_syscall_enter: already inside a syscall section");
+	goc_p *p = m->p;
+	if (__builtin_expect(__atomic_load_n(&p->long_run_ms, __ATOMIC_RELAXED) != 0, 0))
+		goc_long_run_fold(p); /* a scheduling point: the stretch ends here */
+	g->wait_reason = WAIT_SYSCALL;
+	g->wait_since = __atomic_load_n(&goc_sched.coarse_now, __ATOMIC_RELAXED);
+	m->syscall_p = p;
+	m->p = NULL;
+	__atomic_store_n(&p->syscalltick, p->syscalltick + 1, __ATOMIC_RELAXED);
+	/* Release: a sysmon that reads P_SYSCALL (acquire) also reads the new
+	 * syscalltick, and once it has taken the P by its CAS, the run ring,
+	 * caches and counters as this M left them. */
+	__atomic_store_n(&p->status, P_SYSCALL, __ATOMIC_RELEASE);
+}
+
+/* The goroutine holds a P again and leaves the section. */
+static void section_left(goc_g *g)
+{
+	g->wait_reason = WAIT_NONE;
+}
+
+/* Unlock callback of the park in exit_without_p, run on g0 once the
+ * goroutine is off its stack: makes it runnable, preferably on a P that
+ * this M takes now and will run it on next. */
+static bool ready_after_syscall(void *arg)
+{
+	goc_g *g = arg;
+	goc_m *m = goc_m_self();
+	goc_lock_acquire(&goc_sched.lock);
+	goc_p *p = pidle_get();
+	goc_lock_release(&goc_sched.lock);
+	if (p)
+		acquirep(m, p);
+	/* With a P, onto its runnext; without, onto the global queue, and
+	 * goc_ready's wakep sees any P that went idle after our look (a P is
+	 * put idle only after its M found the global queue empty under
+	 * sched.lock, and wakep reads npidle after the queue is published). */
+	goc_ready(g);
+	return true;
+}
+
+/* The P was taken while the goroutine was in the section. */
+static void exit_without_p(goc_m *m, goc_g *g)
+{
+	/* Our lock may sleep in the kernel: keep the errno the section left. */
+	int saved_errno = errno;
+	goc_p *p = NULL;
+	if (__atomic_load_n(&goc_sched.npidle, __ATOMIC_RELAXED) > 0) {
+		goc_lock_acquire(&goc_sched.lock);
+		p = pidle_get();
+		goc_lock_release(&goc_sched.lock);
+	}
+	errno = saved_errno;
+	if (p) {
+		acquirep(m, p);
+		section_left(g);
+		return;
+	}
+	/* Every P is busy: queue ourselves from g0 and let this M look for
+	 * work or sleep. The switch saves errno with the goroutine and
+	 * restores it on whichever M resumes it. */
+	goc_park_without_p(ready_after_syscall, g, WAIT_SYSCALL);
+}
+
+void goc_syscall_exit(void)
+{
+	goc_m *m = goc_m_self();
+	goc_g *g = m ? m->curg : NULL;
+	if (!g)
+		return;
+	goc_p *p = m->syscall_p;
+	if (!p)
+		goc_panic("goc_syscall_exit: not inside a syscall section");
+	m->syscall_p = NULL;
+	/* The one race of a section: sysmon may CAS the P away at this very
+	 * moment. Whichever CAS succeeds owns the P. Winning here means
+	 * nobody else touched the P since our own release store, so the CAS
+	 * needs no stronger ordering than acquire. */
+	uint32_t expected = P_SYSCALL;
+	if (__atomic_compare_exchange_n(&p->status, &expected, P_RUNNING, false, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED)) {
+		m->p = p;
+		section_left(g);
+		return;
+	}
+	exit_without_p(m, g);
+}
+
+void *goc_blocking(void *(*fn)(void *arg), void *arg)
+{
+	if (!fn)
+		goc_panic("goc_blocking: nil function");
+	goc_syscall_enter();
+	void *result = fn(arg);
+	goc_syscall_exit();
+	return result;
+}
+
+/* ---- files ----
+ * errno is read only inside the sections, on the thread that made the
+ * call; goc_syscall_exit carries it to whichever thread comes out. */
+
+ssize_t goc_file_read(int fd, void *buf, size_t n)
+{
+	goc_syscall_enter();
+	ssize_t got;
+	do
+		got = read(fd, buf, n);
+	while (got < 0 && errno == EINTR);
+	goc_syscall_exit();
+	return got;
+}
+
+ssize_t goc_file_pread(int fd, void *buf, size_t n, off_t offset)
+{
+	goc_syscall_enter();
+	ssize_t got;
+	do
+		got = pread(fd, buf, n, offset);
+	while (got < 0 && errno == EINTR);
+	goc_syscall_exit();
+	return got;
+}
+
+/* Writes all of buf at offset (or at the file position when offset < 0);
+ * returns n or the bytes written before an error. Inside a section. */
+static ssize_t write_all(int fd, const char *buf, size_t n, off_t offset)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t put = offset < 0 ? write(fd, buf + done, n - done)
+					 : pwrite(fd, buf + done, n - done, offset + (off_t)done);
+		if (put < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (put == 0) {
+			errno = EIO; /* no progress and no error: do not spin */
+			break;
+		}
+		done += (size_t)put;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t goc_file_write(int fd, const void *buf, size_t n)
+{
+	goc_syscall_enter();
+	ssize_t done = write_all(fd, buf, n, -1);
+	goc_syscall_exit();
+	return done;
+}
+
+ssize_t goc_file_pwrite(int fd, const void *buf, size_t n, off_t offset)
+{
+	if (offset < 0) {
+		errno = EINVAL;
+		return 0;
+	}
+	goc_syscall_enter();
+	ssize_t done = write_all(fd, buf, n, offset);
+	goc_syscall_exit();
+	return done;
+}
+
+/* ---- misuse ---- */
+
+_Noreturn void goc_syscall_block_panic(const char *what)
+{
+	goc_panic("%s inside a syscall section (between goc_syscall_enter and goc_syscall_exit)",
+		  what);
+}
+
+/* ---- the thread limit ----
+ * Counted as Go counts it for debug.SetMaxThreads: every thread the
+ * runtime made for itself, the Ms and sysmon; plain threads do not count. */
+
+void goc_thread_limit_init_from_env(void)
+{
+	goc_sched.maxmcount =
+	    (int32_t)prim_env_long("GOCMAXTHREADS", DEFAULT_MAX_THREADS, 1, INT32_MAX);
+}
+
+void goc_thread_limit_check_locked(int32_t count)
+{
+	int32_t with_sysmon = count + 1;
+	if (with_sysmon <= goc_sched.maxmcount)
+		return;
+	char line[96];
+	int len = snprintf(line, sizeof line, "runtime: program exceeds %d-thread limit\n",
+			   (int)goc_sched.maxmcount);
+	prim_write_stderr(line, (size_t)len);
+	goc_fatal("thread exhaustion");
+}
+
+int goc_set_max_threads(int n)
+{
+	goc_runtime_init();
+	goc_lock_acquire(&goc_sched.lock);
+	int old = goc_sched.maxmcount;
+	if (n > 0) {
+		goc_sched.maxmcount = n;
+		goc_thread_limit_check_locked(goc_sched.mcount);
+	}
+	goc_lock_release(&goc_sched.lock);
+	return old;
+}
