@@ -34,7 +34,7 @@ static goc_chan *never_sent, *never_received, *select_a, *select_b;
 static goc_mutex held = GOC_MUTEX_INIT;
 static goc_wg planted;
 static int64_t ids[5];
-static volatile int sink;
+static int sink; /* atomic: keeps calls from being tail calls */
 static int spawn_line;
 
 __attribute__((noinline)) static void blocked_in_recv(void *arg)
@@ -42,7 +42,7 @@ __attribute__((noinline)) static void blocked_in_recv(void *arg)
 	(void)arg;
 	goc_wg_done(&planted);
 	goc_chan_recv(never_sent, NULL);
-	sink++; /* not a tail call: keeps this frame */
+	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED); /* not a tail call */
 }
 
 __attribute__((noinline)) static void blocked_in_send(void *arg)
@@ -51,7 +51,7 @@ __attribute__((noinline)) static void blocked_in_send(void *arg)
 	int v = 1;
 	goc_wg_done(&planted);
 	goc_chan_send(never_received, &v);
-	sink++; /* not a tail call: keeps this frame */
+	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED); /* not a tail call */
 }
 
 __attribute__((noinline)) static void blocked_in_select(void *arg)
@@ -61,7 +61,7 @@ __attribute__((noinline)) static void blocked_in_select(void *arg)
 				    {.chan = select_b, .dir = GOC_SELECT_RECV}};
 	goc_wg_done(&planted);
 	goc_select(cases, 2, -1);
-	sink++; /* not a tail call: keeps this frame */
+	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED); /* not a tail call */
 }
 
 __attribute__((noinline)) static void blocked_in_sleep(void *arg)
@@ -69,7 +69,7 @@ __attribute__((noinline)) static void blocked_in_sleep(void *arg)
 	(void)arg;
 	goc_wg_done(&planted);
 	goc_sleep(GOC_HOUR);
-	sink++; /* not a tail call: keeps this frame */
+	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED); /* not a tail call */
 }
 
 __attribute__((noinline)) static void blocked_in_mutex(void *arg)
@@ -77,7 +77,7 @@ __attribute__((noinline)) static void blocked_in_mutex(void *arg)
 	(void)arg;
 	goc_wg_done(&planted);
 	goc_mutex_lock(&held);
-	sink++; /* not a tail call: keeps this frame */
+	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED); /* not a tail call */
 }
 
 static const char *const planted_funcs[5] = {"blocked_in_recv", "blocked_in_send",
@@ -192,8 +192,11 @@ static void sigquit_main(void *arg)
 	printf("planted %lld %lld %lld %lld %lld\n", (long long)ids[0], (long long)ids[1],
 	       (long long)ids[2], (long long)ids[3], (long long)ids[4]);
 	fflush(stdout);
-	kill(getpid(), SIGQUIT);
-	goc_sleep(30 * GOC_SECOND);
+	raise(SIGQUIT);
+	/* Short sleeps: under TSan a signal to a thread blocked in the kernel
+	 * is handled only once that thread wakes. */
+	for (int i = 0; i < 3000; i++)
+		goc_sleep(10 * GOC_MILLISECOND);
 	printf("still alive after SIGQUIT\n");
 }
 
@@ -204,14 +207,15 @@ static void sigquit_off_main(void *arg)
 	CHECK(goc_sigquit_dump(false), "want it on after goc_sigquit_dump(true)");
 	printf("about to quit\n");
 	fflush(stdout);
-	kill(getpid(), SIGQUIT);
-	goc_sleep(30 * GOC_SECOND);
+	raise(SIGQUIT);
+	for (int i = 0; i < 3000; i++)
+		goc_sleep(10 * GOC_MILLISECOND);
 }
 
 __attribute__((noinline)) static void deadlocked_receive(void)
 {
 	goc_chan_recv(never_sent, NULL);
-	sink++;
+	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED);
 }
 
 static void deadlock_main(void *arg)
@@ -234,7 +238,7 @@ __attribute__((noinline)) static int recurse_without_end(int depth)
 static void overflowing(void *arg)
 {
 	(void)arg;
-	sink = recurse_without_end(0);
+	__atomic_store_n(&sink, recurse_without_end(0), __ATOMIC_RELAXED);
 }
 
 static void overflow_main(void *arg)

@@ -16,7 +16,7 @@
 
 #include "testutil.h"
 
-static volatile int sink;
+static int sink; /* atomic: keeps calls from being tail calls */
 static goc_chan *never_sent;
 static goc_wg never_done;
 
@@ -24,20 +24,20 @@ __attribute__((noinline)) static void parked_in_recv(void *arg)
 {
 	(void)arg;
 	goc_chan_recv(never_sent, NULL);
-	sink++;
+	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED);
 }
 
 __attribute__((noinline)) static void parked_in_wg(void *arg)
 {
 	(void)arg;
 	goc_wg_wait(&never_done);
-	sink++;
+	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED);
 }
 
 __attribute__((noinline)) void all_parked(long long recv_id, long long wg_id)
 {
 	__asm__ __volatile__("" ::"r"(recv_id), "r"(wg_id) : "memory");
-	sink++;
+	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED);
 }
 
 static void target_main(void *arg)

@@ -21,13 +21,13 @@
 
 #include "testutil.h"
 
-static volatile int sink;
+static int sink; /* atomic: keeps calls from being tail calls */
 static goc_chan *never_sent;
 
 static void short_job(void *arg)
 {
 	(void)arg;
-	sink++;
+	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED);
 }
 
 static void schedtrace_main(void *arg)
@@ -45,7 +45,7 @@ __attribute__((noinline)) static void stuck_forever(void *arg)
 {
 	(void)arg;
 	goc_chan_recv(never_sent, NULL);
-	sink++;
+	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED);
 }
 
 static void scheddetail_main(void *arg)
@@ -60,7 +60,7 @@ static void scheddetail_main(void *arg)
 __attribute__((noinline)) static void briefly_blocked(void *arg)
 {
 	goc_chan_recv(arg, NULL);
-	sink++;
+	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED);
 }
 
 static void blockwarn_main(void *arg)

@@ -12,7 +12,7 @@
  * exported function names and the object file.
  *
  * Lookups run on a thread of their own (the symbolizer, started on first
- * use with the default 8 MiB pthread stack): libdw's first lookup in a
+ * use with an 8 MiB stack): libdw's first lookup in a
  * module parses DWARF with deep frames, more than a goroutine's 64 KiB
  * stack holds (and a goroutine reporting its own overflow has none left).
  * The caller posts a pc in `request`, wakes the thread and waits on a
@@ -26,6 +26,8 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
 #include <link.h>
 #include <string.h>
 #include <unistd.h>
@@ -255,6 +257,24 @@ static void *symbolizer_main(void *arg)
 	return NULL;
 }
 
+/* libdw's line-table parser keeps large arrays on the stack (more than
+ * the 256 KiB of runtime threads under TSan): the thread gets 8 MiB. */
+#define SYMBOLIZER_STACK ((size_t)8 << 20)
+
+static bool symbolizer_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, SYMBOLIZER_STACK);
+	int saved = errno;
+	int r = pthread_create(&tid, &attr, symbolizer_main, NULL);
+	pthread_attr_destroy(&attr);
+	errno = saved;
+	return r == 0;
+}
+
 /* Looks pc up on the symbolizer thread; false if unknown or if the thread
  * cannot be started. */
 static bool lookup(uintptr_t pc, bool exact, struct sym_text *out)
@@ -263,7 +283,7 @@ static bool lookup(uintptr_t pc, bool exact, struct sym_text *out)
 	goc_lock_acquire(&sym_lock);
 	if (!symbolizer_started) {
 		__atomic_store_n(&symbolizer_threads, 1, __ATOMIC_SEQ_CST);
-		symbolizer_started = prim_thread_start(symbolizer_main, NULL);
+		symbolizer_started = symbolizer_start();
 		if (!symbolizer_started) {
 			__atomic_store_n(&symbolizer_threads, 0, __ATOMIC_SEQ_CST);
 			goc_lock_release(&sym_lock);
