@@ -3,13 +3,14 @@
 # installed. As root it installs what is missing with apt-get; otherwise it
 # prints the exact apt-get line and fails.
 #   build    compilers, CMake, pkg-config, valgrind headers, sanitizer runtimes,
-#            libdw (elfutils) for symbolized stack traces, gdb for its test
+#            libdw (elfutils) for symbolized stack traces, gdb for its test,
+#            zlib for gzipped pprof profiles
 #   bench    build + Go (for the side-by-side comparison) and wrk
 #   aarch64  build + the aarch64 cross compiler and qemu-user
 #   fuzz     build + clang with its libFuzzer and sanitizer runtimes
 set -eu
 purpose=${1:-build}
-pkgs="gcc make cmake pkg-config libc6-dev valgrind libdw-dev gdb"
+pkgs="gcc make cmake pkg-config libc6-dev valgrind libdw-dev gdb zlib1g-dev"
 case "$purpose" in
 build) ;;
 bench) pkgs="$pkgs golang-go wrk" ;;

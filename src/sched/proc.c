@@ -888,6 +888,7 @@ static void *m_thread_main(void *arg)
 	goc_m *m = arg;
 	tls_m = m;
 	m->errno_ptr = &errno;
+	goc_cpuprof_thread_start();
 	goc_stack_thread_init(m);
 	san_g0_init(&m->g0);
 	acquirep(m, m->nextp);
@@ -959,7 +960,8 @@ static void check_dead_locked(void)
 	 * waiting in goc_main) may still send to a channel or spawn: only a
 	 * process made of goc's own threads can be known to be stuck. */
 	if (prim_thread_count() >
-	    goc_sched.mcount + 2 + SAN_OWN_THREADS + goc_symbolizer_threads())
+	    goc_sched.mcount + 2 + SAN_OWN_THREADS + goc_symbolizer_threads() +
+		    goc_cpuprof_threads())
 		return;
 	if (goc_sched.runq_size > 0 || goc_sched.timer_m || timers_earliest_all())
 		return;

@@ -421,6 +421,12 @@ void goc_long_run_fold(goc_p *p);
 
 void goc_dump_all(int fd);
 void goc_dump_g(int fd, goc_g *g, int64_t now);
+/* Registers the calling thread, a new M, with the CPU profiler
+ * (debug/cpuprof.c); the M calls it once, first thing. */
+void goc_cpuprof_thread_start(void);
+/* Threads the CPU profiler runs (0 or 1: its drainer, which never wakes a
+ * goroutine), for the deadlock check's count of the threads it knows. */
+int goc_cpuprof_threads(void);
 
 /* Small signal-safe formatting helpers (debug/print.c). */
 typedef struct goc_buf {

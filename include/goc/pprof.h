@@ -1,0 +1,55 @@
+/*
+ * goc/pprof.h — profiles in pprof's format (Go's runtime/pprof).
+ * Included by goc.h; include <goc.h>, not this file.
+ *
+ * The CPU profiler samples the stack of every goc thread (M) 100 times per
+ * second of CPU time it uses and, when stopped, writes a gzipped
+ * profile.proto that `go tool pprof` reads:
+ *
+ *     FILE *f = fopen("cpu.pprof", "wb");
+ *     goc_pprof_cpu_start(f);
+ *     run_workload();
+ *     goc_pprof_cpu_stop();                // writes the profile to f
+ *     fclose(f);
+ *
+ *     $ go tool pprof -top ./program cpu.pprof
+ *
+ * Each sample is labelled with the goroutine it caught ("goroutine", its
+ * id) and that goroutine's name from goc_go_opts ("goroutine_name"):
+ * `go tool pprof -tags`, `-tagfocus goroutine_name=worker`. Samples taken
+ * while a thread runs the scheduler itself carry no label.
+ *
+ * Functions are named as in goroutine dumps (goc/debug.h); give pprof the
+ * binary too to name whatever the profile could not. Profiling uses
+ * SIGPROF: the handler is installed by the first goc_pprof_cpu_start and
+ * stays (a SIGPROF not from goc's timers goes to the handler installed
+ * before it, or is ignored); system calls it interrupts are restarted
+ * (SA_RESTART) or fail with EINTR as POSIX says.
+ */
+#ifndef GOC_PPROF_H
+#define GOC_PPROF_H
+#ifndef GOC_H_INSIDE
+#error "include <goc.h> rather than <goc/pprof.h>"
+#endif
+
+#include <stdio.h>
+
+/* Starts CPU profiling; the profile is written to out (opened for
+ * writing, binary) by goc_pprof_cpu_stop. GOC_INVALID with errno EINVAL
+ * if out is NULL, EBUSY if a CPU profile is being taken already; GOC_NOMEM
+ * with errno set if the sample buffer or the thread draining it cannot be
+ * had. */
+goc_status goc_pprof_cpu_start(FILE *out);
+
+/* Stops CPU profiling and writes the profile. GOC_INVALID with errno
+ * EINVAL if no CPU profile is being taken, or with the errno of the failed
+ * write (the profile is then incomplete); GOC_NOMEM if it could not be
+ * built. Profiling has stopped in every case. */
+goc_status goc_pprof_cpu_stop(void);
+
+/* Samples per second of CPU time for the next goc_pprof_cpu_start (Go's
+ * runtime.SetCPUProfileRate); 100 by default. GOC_INVALID (EINVAL) unless
+ * 1 <= hz <= 10000; GOC_INVALID (EBUSY) while profiling. */
+goc_status goc_pprof_cpu_set_rate(int hz);
+
+#endif
