@@ -88,6 +88,7 @@ void bench_timer_sleepers(struct bench_run *run);   /* timer.c */
 void bench_context_cancel_fanout(struct bench_run *run); /* context.c */
 void bench_worker_pool(struct bench_run *run);           /* workpool.c */
 void bench_worker_pool_goc(struct bench_run *run);       /* workpool.c */
+void bench_tcp_echo(struct bench_run *run);              /* net.c */
 void bench_mutex_contended(struct bench_run *run);         /* sync.c */
 void bench_mutex_contended_pthread(struct bench_run *run); /* sync.c */
 void bench_pool_get_put(struct bench_run *run);            /* sync.c */

@@ -275,6 +275,7 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/debug.h"
 #include "goc/http.h"
 #include "goc/syscall.h"
+#include "goc/net.h"
 #include "goc/pprof.h"
 #undef GOC_H_INSIDE
 

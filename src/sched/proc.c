@@ -26,6 +26,12 @@
  * all Ps, and one idle M (sched.timer_m) sleeps until it. Arming an earlier
  * timer wakes that M, or starts one.
  *
+ * The network poller. While goroutines wait for I/O, find_runnable polls
+ * without blocking before it steals, and one idle M (sched.poll_m) blocks
+ * in epoll_wait instead of on its futex, until the next timer if it also
+ * is the timer M; waking it (m_wake) writes the poller's eventfd. What it
+ * finds it readies on an idle P it takes, or on the global queue.
+ *
  * Lock order: a wait-queue lock (channel, wait group, timer heap) may be held
  * when sched.lock is taken, never the reverse. Timer callbacks run with no
  * runtime lock held.
@@ -42,6 +48,7 @@
 
 #include "../arch/context.h"
 #include "../debug/debug.h"
+#include "../net/netpoll.h"
 #include "golimit.h"
 #include "runq.h"
 #include "runtime.h"
@@ -217,10 +224,17 @@ static void p_retire_finish(goc_p *p)
 
 /* ---- Ms ---- */
 
+/* The poller M publishes in_netpoll and then reads park_word before it
+ * blocks; we store park_word and then read in_netpoll (all sequentially
+ * consistent): either it sees our 1 and does not block, or we see it
+ * polling and break its epoll_wait. */
 static void m_wake(goc_m *m)
 {
-	__atomic_store_n(&m->park_word, 1, __ATOMIC_RELEASE);
-	prim_futex_wake(&m->park_word, 1);
+	__atomic_store_n(&m->park_word, 1, SEQ_CST);
+	if (__atomic_load_n(&m->in_netpoll, SEQ_CST))
+		netpoll_break();
+	else
+		prim_futex_wake(&m->park_word, 1);
 }
 
 /* sched.lock held. */
@@ -239,15 +253,20 @@ static void midle_remove_locked(goc_m *m)
 		goc_sched.timer_m = NULL;
 		__atomic_store_n(&goc_sched.timer_m_until, INT64_MAX, SEQ_CST);
 	}
+	if (goc_sched.poll_m == m)
+		goc_sched.poll_m = NULL;
 }
 
-/* An idle M, preferably not the one waiting for the next timer (taking it
- * would leave nobody waiting). sched.lock held. */
+/* An idle M, preferably neither the one waiting for the next timer nor the
+ * one blocked in the poller (taking it would leave nobody waiting).
+ * sched.lock held. */
 static goc_m *midle_get_locked(void)
 {
 	goc_m *m = goc_sched.midle;
-	if (m == goc_sched.timer_m && m && m->schedlink)
+	while (m && (m == goc_sched.timer_m || m == goc_sched.poll_m))
 		m = m->schedlink;
+	if (!m)
+		m = goc_sched.midle;
 	if (m)
 		midle_remove_locked(m);
 	return m;
@@ -741,8 +760,52 @@ static bool any_runq_work(void)
 	return false;
 }
 
+/*
+ * stopm's wait for the poller M: blocks in netpoll() until an fd is ready,
+ * the deadline `until` (0: none) passes, or m_wake breaks the wait. Then it
+ * leaves the idle list (or, if a waker already took it off, takes the
+ * handed-over P), takes an idle P if it found goroutines and has none, and
+ * readies them there (on the global queue if every P is busy). Returns
+ * holding a P, with m->nextp clear, or with no P.
+ */
+static void stopm_netpoll(goc_m *m, int64_t until)
+{
+	goc_g *ready[128];
+	int n = 0;
+	__atomic_store_n(&m->in_netpoll, true, SEQ_CST);
+	if (__atomic_load_n(&m->park_word, SEQ_CST) == 0)
+		n = netpoll(until ? until : INT64_MAX, ready, 128);
+	__atomic_store_n(&m->in_netpoll, false, SEQ_CST);
+	goc_lock_acquire(&goc_sched.lock);
+	bool claimed = !m->idle_listed;
+	if (!claimed)
+		midle_remove_locked(m);
+	if (goc_sched.poll_m == m)
+		goc_sched.poll_m = NULL;
+	goc_lock_release(&goc_sched.lock);
+	if (claimed) {
+		/* A waker took us off the list: its store to park_word comes. */
+		while (__atomic_load_n(&m->park_word, __ATOMIC_ACQUIRE) == 0)
+			prim_futex_wait(&m->park_word, 0, 0);
+		__atomic_store_n(&m->park_word, 0, RLX);
+	}
+	if (m->nextp) {
+		acquirep(m, m->nextp);
+		m->nextp = NULL;
+	} else if (n > 0) {
+		goc_lock_acquire(&goc_sched.lock);
+		goc_p *p = pidle_get();
+		goc_lock_release(&goc_sched.lock);
+		if (p)
+			acquirep(m, p);
+	}
+	for (int i = 0; i < n; i++)
+		goc_ready(ready[i]);
+	netpoll_delivered(n);
+}
+
 /* Sleeps until woken or until the earliest timer of all Ps. Returns with
- * m->nextp set if a P was handed over. */
+ * m->nextp set if a P was handed over, or (as the poller M) holding one. */
 static void stopm(goc_m *m)
 {
 	goc_lock_acquire(&goc_sched.lock);
@@ -759,14 +822,23 @@ static void stopm(goc_m *m)
 			until = 0; /* the timer M covers it */
 		}
 	}
+	/* While goroutines wait for I/O, one idle M waits in the poller: for
+	 * the fds, and for the timer deadline if it took one above. */
+	bool poller = !goc_sched.poll_m && netpoll_has_waiters();
+	if (poller)
+		goc_sched.poll_m = m;
 	m->idle_listed = true;
 	m->schedlink = goc_sched.midle;
 	goc_sched.midle = m;
 	goc_sched.nmidle++;
-	if (!until)
+	if (!until && !poller)
 		check_dead_locked();
 	goc_lock_release(&goc_sched.lock);
 
+	if (poller) {
+		stopm_netpoll(m, until);
+		return;
+	}
 	while (__atomic_load_n(&m->park_word, __ATOMIC_ACQUIRE) == 0) {
 		if (prim_futex_wait(&m->park_word, 0, until))
 			continue;
@@ -815,6 +887,17 @@ static goc_g *find_runnable(goc_m *m)
 				g = globrunq_get_locked(p, 0);
 				goc_lock_release(&goc_sched.lock);
 				if (g)
+					return g;
+			}
+			/* Goroutines whose fds are ready, unless an M blocked in
+			 * the poller will see them anyway. */
+			if (netpoll_has_waiters() && !netpoll_blocked()) {
+				goc_g *ready[128];
+				int n = netpoll(0, ready, 128);
+				for (int i = 0; i < n; i++)
+					goc_ready(ready[i]);
+				netpoll_delivered(n);
+				if (n > 0 && (g = next_local(p)))
 					return g;
 			}
 			int32_t busy = __atomic_load_n(&goc_sched.gomaxprocs, RLX) -
@@ -910,6 +993,10 @@ void goc_sched_timer_armed(int64_t when)
 		return;
 	goc_lock_acquire(&goc_sched.lock);
 	goc_m *m = goc_sched.timer_m;
+	/* With no timer M, an M blocked in the poller without a deadline
+	 * comes back to take the new one. */
+	if (!m)
+		m = goc_sched.poll_m;
 	if (m && when < goc_sched.timer_m_until) {
 		midle_remove_locked(m);
 		m->nextp = NULL;
@@ -964,6 +1051,9 @@ static void check_dead_locked(void)
 		    goc_cpuprof_threads())
 		return;
 	if (goc_sched.runq_size > 0 || goc_sched.timer_m || timers_earliest_all())
+		return;
+	/* Goroutines parked on fds can be woken by the network. */
+	if (netpoll_has_waiters())
 		return;
 	int32_t n = __atomic_load_n(&goc_sched.gomaxprocs, RLX);
 	for (int32_t i = 0; i < n; i++)

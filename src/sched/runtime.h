@@ -175,6 +175,7 @@ struct goc_m {
 	uint32_t park_word;     /* futex: 1 when woken */
 	bool spinning;          /* looking for work without having found any */
 	bool idle_listed;       /* on sched.midle; sched.lock */
+	bool in_netpoll;        /* atomic: blocked in netpoll() as sched.poll_m */
 	int64_t id;
 	goc_m *schedlink;       /* next on sched.midle; sched.lock */
 	goc_m *alllink;         /* next in sched.allm, never removed */
@@ -261,6 +262,7 @@ struct goc_sched {
 	goc_m *allm;            /* every M; sched.lock to add */
 	goc_m *timer_m;         /* the idle M sleeping until the next timer; sched.lock */
 	int64_t timer_m_until;  /* atomic: when timer_m wakes; INT64_MAX if none */
+	goc_m *poll_m;          /* the idle M blocked in the network poller; sched.lock */
 	int64_t goid_gen;       /* atomic: last goroutine id reserved */
 	int64_t foreign_created; /* atomic: goroutines spawned by plain threads */
 	int32_t nforeign;       /* atomic: plain threads attached to goc */

@@ -11,14 +11,17 @@
  * it gives the memory of stack slots that stayed unused for a whole second
  * back to the kernel (goc_stack_scavenge); every 2 seconds it runs one trim
  * cycle of every goc_pool (goc_pool_trim_all), so that objects a pool has
- * cached through two cycles are released. It takes no P and runs no
- * goroutine.
+ * cached through two cycles are released. When goroutines wait for I/O
+ * and nobody has polled the network for 10 ms (every M busy, none blocked
+ * in the poller), it polls and readies what it finds (netpoll_sysmon). It
+ * takes no P and runs no goroutine.
  *
  * How long it sleeps is Go's rule: 20 µs while it is taking Ps, doubling
  * after 50 wake-ups in a row that took none, up to SYSMON_TICK. So a
  * syscall section is taken over 20 µs after it began when sysmon is busy,
  * and within about two ticks when it has backed off.
  */
+#include "../net/netpoll.h"
 #include "../debug/debug.h"
 #include "runtime.h"
 
@@ -42,6 +45,7 @@ static void *sysmon_main(void *arg)
 		__atomic_store_n(&goc_sched.coarse_now, now, __ATOMIC_RELAXED);
 		goc_sched_check_timers(now, SYSMON_TICK);
 		goc_debug_sysmon_tick(now);
+		netpoll_sysmon(now);
 		if (goc_retake(now) > 0)
 			idle = 0;
 		else

@@ -1,0 +1,452 @@
+/*
+ * fd.c — goc_conn and goc_listener as fds with references, and the I/O
+ * loops over the poller: read, write-all, accept (with its EMFILE
+ * back-off), deadlines, shutdown, close, and goc_fd_wait.
+ *
+ * Every call follows internal/poll's pattern: take a reference (fails on
+ * a closed handle), take the direction's lock, ask the poll descriptor
+ * whether the direction has already failed (closed, deadline passed), then
+ * loop: try the system call on the non-blocking fd; on EAGAIN park in
+ * poll_desc_wait and try again. Closing sets the closed bit, evicts the
+ * poll descriptor (waking both directions with -EBADF) and drops the
+ * handle's reference; the fd itself is closed with the last reference.
+ *
+ * Invariants: the fd of a net_fd is open while any reference exists; at
+ * most one goroutine or thread waits per direction (the direction locks),
+ * which is what the poll descriptor's slots require.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netfd.h"
+
+/* EMFILE back-off of accept, as Go's net/http server. */
+#define ACCEPT_BACKOFF_MIN (5 * GOC_MILLISECOND)
+#define ACCEPT_BACKOFF_MAX GOC_SECOND
+
+static struct {
+	goc_lock lock;
+	struct net_fd *free; /* lock */
+} nfd_cache;
+
+static int ctx_errno(goc_ctx *ctx)
+{
+	goc_status st = ctx ? goc_ctx_err(ctx) : GOC_OK;
+	if (st == GOC_OK)
+		return 0;
+	return st == GOC_TIMEOUT ? -ETIMEDOUT : -ECANCELED;
+}
+
+/* ---- the object ---- */
+
+struct net_fd *net_fd_new(int fd, int family, enum net_fd_kind kind, int *err)
+{
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
+		*err = -errno;
+		return NULL;
+	}
+	goc_lock_acquire(&nfd_cache.lock);
+	struct net_fd *f = nfd_cache.free;
+	if (f)
+		nfd_cache.free = f->next_free;
+	goc_lock_release(&nfd_cache.lock);
+	if (!f && !(f = calloc(1, sizeof *f))) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	f->fd = fd;
+	f->family = family;
+	goc_mutex_init(&f->read_lock);
+	goc_mutex_init(&f->write_lock);
+	f->pd = poll_desc_open(fd, false, err);
+	if (!f->pd) {
+		goc_lock_acquire(&nfd_cache.lock);
+		f->next_free = nfd_cache.free;
+		nfd_cache.free = f;
+		goc_lock_release(&nfd_cache.lock);
+		return NULL;
+	}
+	__atomic_store_n(&f->state, NFD_REF, __ATOMIC_RELAXED);
+	/* Release: a thread that finds the handle live sees it initialized. */
+	__atomic_store_n(&f->magic, kind, __ATOMIC_RELEASE);
+	return f;
+}
+
+static void net_fd_destroy(struct net_fd *f)
+{
+	poll_desc_close(f->pd, true);
+	f->pd = NULL;
+	close(f->fd);
+	f->fd = -1;
+	__atomic_store_n(&f->magic, NFD_KIND_DEAD, __ATOMIC_RELEASE);
+	goc_lock_acquire(&nfd_cache.lock);
+	f->next_free = nfd_cache.free;
+	nfd_cache.free = f;
+	goc_lock_release(&nfd_cache.lock);
+}
+
+void net_fd_discard(struct net_fd *f)
+{
+	net_fd_destroy(f);
+}
+
+int net_fd_acquire(struct net_fd *f, enum net_fd_kind kind, const char *what)
+{
+	if (!f)
+		goc_panic("%s: NULL handle", what);
+	uint32_t magic = __atomic_load_n(&f->magic, __ATOMIC_ACQUIRE);
+	if (magic != (uint32_t)kind)
+		goc_panic("%s: %s", what,
+			  magic == NFD_KIND_DEAD ? "use of a closed handle"
+						 : "not a live handle of this kind");
+	uint32_t state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
+	do {
+		if (state & NFD_CLOSED)
+			return -EBADF;
+	} while (!__atomic_compare_exchange_n(&f->state, &state, state + NFD_REF, true,
+					      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	return 0;
+}
+
+void net_fd_release(struct net_fd *f)
+{
+	/* acq_rel: the last one out sees every other user's writes before it
+	 * closes the fd and recycles the memory. */
+	if (__atomic_sub_fetch(&f->state, NFD_REF, __ATOMIC_ACQ_REL) == NFD_CLOSED)
+		net_fd_destroy(f);
+}
+
+static int net_fd_close(struct net_fd *f, enum net_fd_kind kind, const char *what)
+{
+	int err = net_fd_acquire(f, kind, what);
+	if (err)
+		return net_fail(err);
+	uint32_t old = __atomic_fetch_or(&f->state, NFD_CLOSED, __ATOMIC_ACQ_REL);
+	if (old & NFD_CLOSED) {
+		net_fd_release(f);
+		return net_fail(-EBADF);
+	}
+	poll_desc_evict(f->pd);
+	/* The handle's own reference, then ours. */
+	__atomic_sub_fetch(&f->state, NFD_REF, __ATOMIC_ACQ_REL);
+	net_fd_release(f);
+	return 0;
+}
+
+/* ---- reading and writing ---- */
+
+static ssize_t conn_read(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
+{
+	struct net_fd *f = c ? &c->nfd : NULL;
+	int err = net_fd_acquire(f, NFD_KIND_CONN, "goc_conn_read");
+	if (err)
+		return net_fail(err);
+	ssize_t result = ctx_errno(ctx);
+	goc_mutex_lock(&f->read_lock);
+	if (result == 0 && len > 0 && (result = poll_desc_prepare(f->pd, POLL_READ)) == 0) {
+		for (;;) {
+			ssize_t n = read(f->fd, buf, len);
+			if (n >= 0) {
+				result = n;
+				break;
+			}
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN) {
+				result = -errno;
+				break;
+			}
+			if ((result = poll_desc_wait(f->pd, POLL_READ, ctx)) != 0)
+				break;
+		}
+	}
+	goc_mutex_unlock(&f->read_lock);
+	net_fd_release(f);
+	return result < 0 ? net_fail((int)result) : result;
+}
+
+ssize_t goc_conn_read(goc_conn *c, void *buf, size_t len)
+{
+	return conn_read(c, buf, len, NULL);
+}
+
+ssize_t goc_conn_read_ctx(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
+{
+	return conn_read(c, buf, len, ctx);
+}
+
+static ssize_t conn_write(goc_conn *c, const void *buf, size_t len, size_t *written,
+			  goc_ctx *ctx)
+{
+	struct net_fd *f = c ? &c->nfd : NULL;
+	size_t done = 0;
+	int err = net_fd_acquire(f, NFD_KIND_CONN, "goc_conn_write");
+	if (err) {
+		if (written)
+			*written = 0;
+		return net_fail(err);
+	}
+	goc_mutex_lock(&f->write_lock);
+	if (!(err = ctx_errno(ctx)) && !(err = poll_desc_prepare(f->pd, POLL_WRITE))) {
+		while (done < len) {
+			const char *from = (const char *)buf + done;
+			/* MSG_NOSIGNAL: a peer that closed gives EPIPE, not
+			 * SIGPIPE. */
+			ssize_t n = f->family ? send(f->fd, from, len - done, MSG_NOSIGNAL)
+					      : write(f->fd, from, len - done);
+			if (n >= 0) {
+				done += (size_t)n;
+				continue;
+			}
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN) {
+				err = -errno;
+				break;
+			}
+			if ((err = poll_desc_wait(f->pd, POLL_WRITE, ctx)) != 0)
+				break;
+		}
+	}
+	goc_mutex_unlock(&f->write_lock);
+	net_fd_release(f);
+	if (written)
+		*written = done;
+	return err ? net_fail(err) : (ssize_t)len;
+}
+
+ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t len, size_t *written)
+{
+	return conn_write(c, buf, len, written, NULL);
+}
+
+ssize_t goc_conn_write_ctx(goc_conn *c, const void *buf, size_t len, size_t *written,
+			   goc_ctx *ctx)
+{
+	return conn_write(c, buf, len, written, ctx);
+}
+
+/* ---- accepting ---- */
+
+static int accept_conn(goc_listener *ln, goc_ctx *ctx, goc_conn **out)
+{
+	struct net_fd *f = ln ? &ln->nfd : NULL;
+	if (!out)
+		goc_panic("goc_accept: NULL out parameter");
+	*out = NULL;
+	int err = net_fd_acquire(f, NFD_KIND_LISTENER, "goc_accept");
+	if (err)
+		return net_fail(err);
+	goc_mutex_lock(&f->read_lock);
+	int64_t backoff = 0;
+	struct net_fd *conn = NULL;
+	err = ctx_errno(ctx);
+	while (!err && !(err = poll_desc_prepare(f->pd, POLL_READ))) {
+		int fd = accept4(f->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			backoff = 0;
+			if (f->family != AF_UNIX) {
+				int one = 1;
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			}
+			conn = net_fd_new(fd, f->family, NFD_KIND_CONN, &err);
+			if (!conn)
+				close(fd);
+			break;
+		}
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED: /* the peer gave up while queued: take the next */
+			continue;
+		case EAGAIN:
+			err = poll_desc_wait(f->pd, POLL_READ, ctx);
+			continue;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			/* Out of fds or memory: the connection stays queued.
+			 * Wait for other goroutines to free some, then retry;
+			 * prepare and ctx_errno notice close, deadline and
+			 * cancellation in between. */
+			backoff = backoff ? backoff * 2 : ACCEPT_BACKOFF_MIN;
+			if (backoff > ACCEPT_BACKOFF_MAX)
+				backoff = ACCEPT_BACKOFF_MAX;
+			goc_sleep(backoff);
+			err = ctx_errno(ctx);
+			continue;
+		default:
+			err = -errno;
+			continue;
+		}
+	}
+	goc_mutex_unlock(&f->read_lock);
+	net_fd_release(f);
+	if (!conn)
+		return net_fail(err);
+	*out = (goc_conn *)conn;
+	return 0;
+}
+
+int goc_accept(goc_listener *ln, goc_conn **out)
+{
+	return accept_conn(ln, NULL, out);
+}
+
+int goc_accept_ctx(goc_listener *ln, goc_ctx *ctx, goc_conn **out)
+{
+	return accept_conn(ln, ctx, out);
+}
+
+/* ---- deadlines, shutdown, close, accessors ---- */
+
+static int set_deadline(struct net_fd *f, enum net_fd_kind kind, int directions,
+			int64_t deadline, const char *what)
+{
+	int err = net_fd_acquire(f, kind, what);
+	if (err)
+		return net_fail(err);
+	if (directions & GOC_FD_READ)
+		poll_desc_set_deadline(f->pd, POLL_READ, deadline);
+	if (directions & GOC_FD_WRITE)
+		poll_desc_set_deadline(f->pd, POLL_WRITE, deadline);
+	net_fd_release(f);
+	return 0;
+}
+
+int goc_conn_set_deadline(goc_conn *c, int64_t deadline)
+{
+	return set_deadline(c ? &c->nfd : NULL, NFD_KIND_CONN, GOC_FD_READ | GOC_FD_WRITE, deadline,
+			    "goc_conn_set_deadline");
+}
+
+int goc_conn_set_read_deadline(goc_conn *c, int64_t deadline)
+{
+	return set_deadline(c ? &c->nfd : NULL, NFD_KIND_CONN, GOC_FD_READ, deadline,
+			    "goc_conn_set_read_deadline");
+}
+
+int goc_conn_set_write_deadline(goc_conn *c, int64_t deadline)
+{
+	return set_deadline(c ? &c->nfd : NULL, NFD_KIND_CONN, GOC_FD_WRITE, deadline,
+			    "goc_conn_set_write_deadline");
+}
+
+int goc_listener_set_deadline(goc_listener *ln, int64_t deadline)
+{
+	return set_deadline(ln ? &ln->nfd : NULL, NFD_KIND_LISTENER, GOC_FD_READ, deadline,
+			    "goc_listener_set_deadline");
+}
+
+int goc_conn_shutdown(goc_conn *c, int how)
+{
+	static const int sys_how[4] = {-1, SHUT_RD, SHUT_WR, SHUT_RDWR};
+	if (how < 1 || how > 3)
+		return net_fail(-EINVAL);
+	struct net_fd *f = c ? &c->nfd : NULL;
+	int err = net_fd_acquire(f, NFD_KIND_CONN, "goc_conn_shutdown");
+	if (err)
+		return net_fail(err);
+	if (shutdown(f->fd, sys_how[how]) < 0)
+		err = -errno;
+	net_fd_release(f);
+	return err ? net_fail(err) : 0;
+}
+
+int goc_conn_close(goc_conn *c)
+{
+	return net_fd_close(c ? &c->nfd : NULL, NFD_KIND_CONN, "goc_conn_close");
+}
+
+int goc_listener_close(goc_listener *ln)
+{
+	return net_fd_close(ln ? &ln->nfd : NULL, NFD_KIND_LISTENER, "goc_listener_close");
+}
+
+int goc_conn_fd(goc_conn *c)
+{
+	struct net_fd *f = c ? &c->nfd : NULL;
+	int err = net_fd_acquire(f, NFD_KIND_CONN, "goc_conn_fd");
+	if (err)
+		return net_fail(err);
+	int fd = f->fd;
+	net_fd_release(f);
+	return fd;
+}
+
+int goc_listener_fd(goc_listener *ln)
+{
+	struct net_fd *f = ln ? &ln->nfd : NULL;
+	int err = net_fd_acquire(f, NFD_KIND_LISTENER, "goc_listener_fd");
+	if (err)
+		return net_fail(err);
+	int fd = f->fd;
+	net_fd_release(f);
+	return fd;
+}
+
+/* ---- any fd ---- */
+
+static int poll_ready_now(int fd, int events)
+{
+	struct pollfd pfd = {.fd = fd,
+			     .events = (short)(((events & GOC_FD_READ) ? POLLIN : 0) |
+					       ((events & GOC_FD_WRITE) ? POLLOUT : 0))};
+	if (poll(&pfd, 1, 0) <= 0)
+		return 0;
+	if (pfd.revents & POLLNVAL)
+		return -EBADF;
+	int ready = 0;
+	if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+		ready |= GOC_FD_READ;
+	if (pfd.revents & (POLLOUT | POLLHUP | POLLERR))
+		ready |= GOC_FD_WRITE;
+	return ready & events;
+}
+
+int goc_fd_wait_ctx(int fd, int events, int64_t deadline, goc_ctx *ctx)
+{
+	if (events < GOC_FD_READ || events > (GOC_FD_READ | GOC_FD_WRITE) || fd < 0)
+		return net_fail(-EINVAL);
+	int err = ctx_errno(ctx);
+	if (err)
+		return net_fail(err);
+	int ready = poll_ready_now(fd, events);
+	if (ready)
+		return ready < 0 ? net_fail(ready) : ready;
+	if (deadline && deadline <= goc_now())
+		return net_fail(-ETIMEDOUT);
+	/* A private poll descriptor for this one wait: both directions wake
+	 * its read slot when both were asked for. */
+	bool both = events == (GOC_FD_READ | GOC_FD_WRITE);
+	enum poll_mode mode = events == GOC_FD_WRITE ? POLL_WRITE : POLL_READ;
+	poll_desc *pd = poll_desc_open(fd, both, &err);
+	if (!pd)
+		return net_fail(err);
+	if (deadline)
+		poll_desc_set_deadline(pd, mode, deadline);
+	do {
+		err = poll_desc_wait(pd, mode, ctx);
+		/* A readiness notice may be stale (an edge the fd's owner
+		 * consumed already): ask the fd itself. */
+		ready = err ? 0 : poll_ready_now(fd, events);
+	} while (!err && !ready);
+	poll_desc_close(pd, true);
+	if (err)
+		return net_fail(err);
+	return ready < 0 ? net_fail(ready) : ready;
+}
+
+int goc_fd_wait(int fd, int events, int64_t deadline)
+{
+	return goc_fd_wait_ctx(fd, events, deadline, NULL);
+}

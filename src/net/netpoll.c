@@ -1,0 +1,577 @@
+/*
+ * netpoll.c — the network poller: epoll, poll descriptors, I/O deadlines.
+ *
+ * One epoll instance, created on first use, holds every registered fd
+ * edge-triggered for EPOLLIN | EPOLLOUT | EPOLLRDHUP, with the fd's poll
+ * descriptor as the event's data; an eventfd (data NULL, level-triggered)
+ * lets netpoll_break wake an M blocked in epoll_wait. Only a blocking poll
+ * consumes the eventfd: a non-blocking one running at the same time in
+ * another M must not swallow a wake-up meant for the blocked one.
+ *
+ * A poll descriptor has a waiter slot per direction, as Go's pollDesc.rg/wg.
+ * A slot holds one of
+ *
+ *     PD_NIL    nobody waits and no readiness is pending
+ *     PD_READY  the fd became ready and no waiter has consumed the notice
+ *     PD_WAIT   a goroutine is about to park (between its "would block"
+ *               and the commit of its park, done after its switch)
+ *     a goc_g*  that goroutine is parked
+ *
+ * and changes only by atomic compare-and-swap (sequentially consistent), so
+ * that no wake-up is lost between the waiter's "would block" and its park:
+ *  - the waiter moves NIL -> WAIT (or consumes READY -> NIL and returns);
+ *    it then re-reads the closing flag, its deadline and its context's
+ *    error, each of which their writers change before they clear the slot;
+ *  - the park's commit step (run on the next context, off the waiter's
+ *    stack) moves WAIT -> g; if it fails, someone changed WAIT to READY or
+ *    NIL meanwhile, and goc_park makes the goroutine runnable at once;
+ *  - a notifier (netpoll: readiness; deadline timer, close, context:
+ *    errors) swaps the slot to READY (readiness) or NIL (errors) and
+ *    readies the goroutine it took out, if any. Exactly one party takes a
+ *    given goroutine out of a slot, which is what goc_ready requires.
+ * Invariant: a slot holds a goroutine only while that goroutine is
+ * G_WAITING in goc_park on it, and at most one goroutine waits per slot.
+ *
+ * Deadlines are absolute goc_now() instants per direction: 0 none, -1
+ * expired, otherwise pending with a goc_rtimer armed for it. pd->lock
+ * orders the setters, the timers and eviction; waiters read the deadline
+ * and the closing flag without it (atomics). A firing timer re-checks the
+ * deadline under the lock, so a timer left over from an earlier deadline
+ * (reset, cleared, or a descriptor reused for another fd) does nothing
+ * unless the deadline now in force has passed too.
+ *
+ * Descriptors are never freed: they are recycled through a free list, so
+ * a late event from epoll or a late timer always finds valid memory, and
+ * at worst wakes a waiter spuriously (waiters retry their I/O and wait
+ * again).
+ *
+ * Lock order: pd->lock, then a timer heap's lock, then sched.lock (setting
+ * a deadline arms a timer under pd->lock). A context's lock comes before
+ * nothing here: a cancelled context's hook only touches atomics and
+ * goc_ready.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../ctx/ctx.h"
+#include "netpoll.h"
+
+#define SEQ_CST __ATOMIC_SEQ_CST
+#define RLX __ATOMIC_RELAXED
+
+#define PD_NIL ((uintptr_t)0)
+#define PD_READY ((uintptr_t)1)
+#define PD_WAIT ((uintptr_t)2)
+
+/* sysmon polls when nobody has for this long. */
+#define SYSMON_POLL_GAP (10 * GOC_MILLISECOND)
+/* A plain thread blocked in poll(2) re-reads the closing flag, its deadline
+ * and its context at least this often (they may change while it waits). */
+#define THREAD_POLL_SLICE (50 * GOC_MILLISECOND)
+/* Events taken per epoll_wait. */
+#define EVENTS_PER_POLL 64
+
+/*
+ *   poll_desc: [lock | fd | any_event | closing | slot[2] | deadline[2] | timer[2] | next_free]
+ *
+ * fd and any_event are set when the descriptor is opened, before it is
+ * registered with epoll; the rest as described at the top of the file.
+ */
+struct poll_desc {
+	goc_lock lock;          /* orders deadline changes, timers, eviction */
+	int fd;
+	bool any_event;         /* every event wakes the read slot */
+	uint32_t closing;       /* atomic; set once under lock by evict */
+	uintptr_t slot[2];      /* atomic: PD_NIL, PD_READY, PD_WAIT or a goc_g* */
+	int64_t deadline[2];    /* atomic; written under lock: 0, -1 or an instant */
+	goc_rtimer timer[2];    /* lock; arg is the descriptor, set once */
+	poll_desc *next_free;   /* cache.lock */
+};
+
+static struct {
+	pthread_once_t once;
+	int epfd;               /* -errno if the poller could not be made */
+	int breakfd;
+	uint32_t break_pending; /* atomic: an eventfd write not yet consumed */
+	int32_t waiters;        /* atomic: goroutines parked in slots (may overcount briefly) */
+	int32_t blocked;        /* atomic: Ms blocked in netpoll */
+	int64_t last_poll;      /* atomic: goc_now() of the last poll */
+	bool no_pwait2;         /* atomic: the kernel lacks epoll_pwait2 */
+	goc_lock cache_lock;
+	poll_desc *free;        /* cache_lock */
+} np = {.once = PTHREAD_ONCE_INIT, .epfd = -1, .breakfd = -1};
+
+static void netpoll_init(void)
+{
+	goc_runtime_init();
+	int epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0) {
+		np.epfd = -errno;
+		return;
+	}
+	int breakfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (breakfd < 0) {
+		np.epfd = -errno;
+		close(epfd);
+		return;
+	}
+	/* Level-triggered: a pending wake-up stays visible until the blocked
+	 * poll it is meant for consumes it (a non-blocking poll leaves it). */
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev) < 0) {
+		np.epfd = -errno;
+		close(breakfd);
+		close(epfd);
+		return;
+	}
+	np.breakfd = breakfd;
+	__atomic_store_n(&np.last_poll, prim_nanotime(), RLX);
+	/* Release: netpoll() reads epfd without the once. */
+	__atomic_store_n(&np.epfd, epfd, __ATOMIC_RELEASE);
+}
+
+/* ---- slots ---- */
+
+/* Takes the goroutine out of pd's slot for mode, leaving READY (ioready)
+ * or NIL; returns it, or NULL if none was parked there. It still counts
+ * in np.waiters until its readier calls waiter_ready (after goc_ready:
+ * a goroutine is always either counted or queued). An error
+ * notification (!ioready) leaves a pending READY alone: the waiter will
+ * consume it, retry its I/O and meet the error at its next wait. */
+static goc_g *slot_unblock(poll_desc *pd, enum poll_mode mode, bool ioready)
+{
+	uintptr_t *slot = &pd->slot[mode];
+	uintptr_t old = __atomic_load_n(slot, SEQ_CST);
+	for (;;) {
+		if (old == PD_READY)
+			return NULL;
+		if (old == PD_NIL && !ioready)
+			return NULL;
+		uintptr_t next = ioready ? PD_READY : PD_NIL;
+		if (__atomic_compare_exchange_n(slot, &old, next, false, SEQ_CST, SEQ_CST)) {
+			if (old == PD_NIL || old == PD_WAIT)
+				return NULL;
+			return (goc_g *)old;
+		}
+	}
+}
+
+/* Readies g, taken out of a slot by slot_unblock. */
+static void waiter_ready(goc_g *g)
+{
+	goc_ready(g);
+	__atomic_fetch_sub(&np.waiters, 1, SEQ_CST);
+}
+
+/* 0, or why a wait or an I/O attempt on pd in mode must fail now. */
+static int pd_error(poll_desc *pd, enum poll_mode mode)
+{
+	if (__atomic_load_n(&pd->closing, SEQ_CST))
+		return -EBADF;
+	if (__atomic_load_n(&pd->deadline[mode], SEQ_CST) < 0)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+static int status_errno(goc_status st)
+{
+	return st == GOC_TIMEOUT ? -ETIMEDOUT : -ECANCELED;
+}
+
+/* ---- descriptors ---- */
+
+static void deadline_fire(goc_rtimer *t, int64_t now);
+
+static poll_desc *pd_alloc(void)
+{
+	goc_lock_acquire(&np.cache_lock);
+	poll_desc *pd = np.free;
+	if (pd)
+		np.free = pd->next_free;
+	goc_lock_release(&np.cache_lock);
+	if (pd)
+		return pd;
+	pd = calloc(1, sizeof *pd);
+	if (!pd)
+		return NULL;
+	for (int mode = 0; mode < 2; mode++) {
+		pd->timer[mode].fn = deadline_fire;
+		pd->timer[mode].arg = pd;
+	}
+	return pd;
+}
+
+static void pd_recycle(poll_desc *pd)
+{
+	goc_lock_acquire(&np.cache_lock);
+	pd->next_free = np.free;
+	np.free = pd;
+	goc_lock_release(&np.cache_lock);
+}
+
+poll_desc *poll_desc_open(int fd, bool any_event, int *err)
+{
+	pthread_once(&np.once, netpoll_init);
+	int epfd = __atomic_load_n(&np.epfd, __ATOMIC_ACQUIRE);
+	if (epfd < 0) {
+		*err = epfd;
+		return NULL;
+	}
+	poll_desc *pd = pd_alloc();
+	if (!pd) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	goc_lock_acquire(&pd->lock);
+	pd->fd = fd;
+	pd->any_event = any_event;
+	__atomic_store_n(&pd->closing, 0, SEQ_CST);
+	for (int mode = 0; mode < 2; mode++) {
+		__atomic_store_n(&pd->slot[mode], PD_NIL, SEQ_CST);
+		__atomic_store_n(&pd->deadline[mode], 0, SEQ_CST);
+	}
+	goc_lock_release(&pd->lock);
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+				 .data.ptr = pd};
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		*err = -errno;
+		pd_recycle(pd);
+		return NULL;
+	}
+	return pd;
+}
+
+void poll_desc_evict(poll_desc *pd)
+{
+	goc_lock_acquire(&pd->lock);
+	__atomic_store_n(&pd->closing, 1, SEQ_CST);
+	goc_rtimer_del(&pd->timer[POLL_READ]);
+	goc_rtimer_del(&pd->timer[POLL_WRITE]);
+	goc_g *reader = slot_unblock(pd, POLL_READ, false);
+	goc_g *writer = slot_unblock(pd, POLL_WRITE, false);
+	goc_lock_release(&pd->lock);
+	if (reader)
+		waiter_ready(reader);
+	if (writer)
+		waiter_ready(writer);
+}
+
+void poll_desc_close(poll_desc *pd, bool unregister)
+{
+	goc_lock_acquire(&pd->lock);
+	goc_rtimer_del(&pd->timer[POLL_READ]);
+	goc_rtimer_del(&pd->timer[POLL_WRITE]);
+	for (int mode = 0; mode < 2; mode++)
+		if (__atomic_load_n(&pd->slot[mode], SEQ_CST) > PD_WAIT)
+			goc_fatal("netpoll: closing fd %d with a goroutine still waiting on it",
+				  pd->fd);
+	goc_lock_release(&pd->lock);
+	if (unregister)
+		epoll_ctl(np.epfd, EPOLL_CTL_DEL, pd->fd, NULL);
+	pd_recycle(pd);
+}
+
+/* ---- deadlines ---- */
+
+/* A timer armed for a deadline of pd fired. */
+static void deadline_fire(goc_rtimer *t, int64_t now)
+{
+	poll_desc *pd = t->arg;
+	enum poll_mode mode = t == &pd->timer[POLL_READ] ? POLL_READ : POLL_WRITE;
+	goc_g *g = NULL;
+	goc_lock_acquire(&pd->lock);
+	int64_t deadline = __atomic_load_n(&pd->deadline[mode], RLX);
+	if (deadline > 0 && deadline <= now) {
+		__atomic_store_n(&pd->deadline[mode], -1, SEQ_CST);
+		g = slot_unblock(pd, mode, false);
+	}
+	goc_lock_release(&pd->lock);
+	if (g)
+		waiter_ready(g);
+}
+
+void poll_desc_set_deadline(poll_desc *pd, enum poll_mode mode, int64_t deadline)
+{
+	if (deadline != 0 && deadline <= prim_nanotime())
+		deadline = -1;
+	goc_rtimer *t = &pd->timer[mode];
+	goc_g *g = NULL;
+	goc_lock_acquire(&pd->lock);
+	__atomic_store_n(&pd->deadline[mode], deadline, SEQ_CST);
+	goc_rtimer_del(t);
+	if (deadline > 0) {
+		/* The heap of the caller's P, or P 0's for a plain thread (P 0
+		 * never retires). */
+		goc_m *m = goc_m_self();
+		t->when = deadline;
+		goc_rtimer_add(m && m->p ? m->p : goc_sched.allp[0], t);
+	} else if (deadline < 0) {
+		g = slot_unblock(pd, mode, false);
+	}
+	goc_lock_release(&pd->lock);
+	if (g)
+		waiter_ready(g);
+}
+
+int poll_desc_prepare(poll_desc *pd, enum poll_mode mode)
+{
+	int err = pd_error(pd, mode);
+	if (err)
+		return err;
+	/* A READY left from an earlier edge is forgotten: the I/O attempt
+	 * that follows sees whatever caused it, and any edge after this
+	 * store sets READY again. Nobody else waits in this slot (the fd layer
+	 * serializes each direction), so it cannot hold WAIT or a goroutine. */
+	if (__atomic_load_n(&pd->slot[mode], RLX) == PD_READY)
+		__atomic_store_n(&pd->slot[mode], PD_NIL, SEQ_CST);
+	return 0;
+}
+
+/* ---- waiting ---- */
+
+/* A goroutine waiting on a slot, and the context hook that may cancel it. */
+struct io_waiter {
+	ctx_hook hook;
+	poll_desc *pd;
+	enum poll_mode mode;
+	int err;                /* atomic: the context's error, as -errno */
+};
+
+/* The waiter's context was cancelled (its lock held): record the error
+ * before clearing the slot, so the waiter sees one or the other. */
+static void io_wait_cancel(ctx_hook *hook, goc_status st)
+{
+	struct io_waiter *w = (struct io_waiter *)((char *)hook - offsetof(struct io_waiter, hook));
+	__atomic_store_n(&w->err, status_errno(st), SEQ_CST);
+	goc_g *g = slot_unblock(w->pd, w->mode, false);
+	if (g)
+		waiter_ready(g);
+}
+
+struct park_commit {
+	uintptr_t *slot;
+	goc_g *g;
+};
+
+/* goc_park's unlock step, on the next context: publishes the goroutine in
+ * its slot unless a notifier changed WAIT meanwhile. The commit record
+ * lives on the parked goroutine's stack: it is read before the CAS, since
+ * once the CAS succeeds the goroutine may be readied and running. The
+ * waiter count goes up first, so it never undercounts a parked goroutine
+ * (deadlock detection and the poller M rely on it). */
+static bool park_commit(void *arg)
+{
+	struct park_commit *c = arg;
+	uintptr_t *slot = c->slot;
+	uintptr_t g = (uintptr_t)c->g;
+	__atomic_fetch_add(&np.waiters, 1, SEQ_CST);
+	uintptr_t expected = PD_WAIT;
+	if (__atomic_compare_exchange_n(slot, &expected, g, false, SEQ_CST, SEQ_CST))
+		return true;
+	__atomic_fetch_sub(&np.waiters, 1, SEQ_CST);
+	return false;
+}
+
+static int ms_until(int64_t until, int64_t now)
+{
+	int64_t ms = (until - now + GOC_MILLISECOND - 1) / GOC_MILLISECOND;
+	return ms < 0 ? 0 : ms > 1000000 ? 1000000 : (int)ms;
+}
+
+/* A plain OS thread has no P to come back to: it blocks in poll(2), in
+ * slices, re-reading what may end the wait. */
+static int thread_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
+{
+	goc_g_self(); /* registers the thread: it may wake goroutines later */
+	short events = pd->any_event ? POLLIN | POLLOUT : mode == POLL_READ ? POLLIN : POLLOUT;
+	for (;;) {
+		int err = pd_error(pd, mode);
+		if (err)
+			return err;
+		if (ctx && goc_ctx_err(ctx) != GOC_OK)
+			return status_errno(goc_ctx_err(ctx));
+		int64_t now = prim_nanotime();
+		int64_t deadline = __atomic_load_n(&pd->deadline[mode], SEQ_CST);
+		if (deadline > 0 && deadline <= now)
+			return -ETIMEDOUT;
+		int64_t until = now + THREAD_POLL_SLICE;
+		if (deadline > 0 && deadline < until)
+			until = deadline;
+		struct pollfd pfd = {.fd = pd->fd, .events = events};
+		int r = poll(&pfd, 1, ms_until(until, now));
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
+{
+	goc_m *m = goc_m_self();
+	if (!m || !m->curg)
+		return thread_wait(pd, mode, ctx);
+	struct io_waiter w = {.hook.fire = io_wait_cancel, .pd = pd, .mode = mode};
+	if (ctx) {
+		goc_status st = ctx_hook_add(ctx, &w.hook);
+		if (st != GOC_OK)
+			return status_errno(st);
+	}
+	uintptr_t *slot = &pd->slot[mode];
+	bool ready = false;
+	for (;;) {
+		uintptr_t old = PD_READY;
+		if (__atomic_compare_exchange_n(slot, &old, PD_NIL, false, SEQ_CST, SEQ_CST)) {
+			ready = true;
+			break;
+		}
+		if (old == PD_NIL &&
+		    __atomic_compare_exchange_n(slot, &old, PD_WAIT, false, SEQ_CST, SEQ_CST))
+			break;
+		if (old != PD_NIL && old != PD_READY)
+			goc_panic("two goroutines wait to %s fd %d at once",
+				  mode == POLL_READ ? "read" : "write", pd->fd);
+	}
+	if (!ready) {
+		/* WAIT is published: a closer, a deadline or a canceller that
+		 * acted before now is seen here; one that acts later finds WAIT
+		 * or our goroutine in the slot and clears it. */
+		if (pd_error(pd, mode) == 0 && __atomic_load_n(&w.err, SEQ_CST) == 0) {
+			struct park_commit commit = {.slot = slot, .g = m->curg};
+			goc_park(park_commit, &commit, WAIT_IO);
+		}
+		/* Whoever readied us took our goroutine out of the slot; what is
+		 * left is READY (the fd is ready), NIL (an error), or WAIT (we
+		 * did not park). */
+		ready = __atomic_exchange_n(slot, PD_NIL, SEQ_CST) == PD_READY;
+	}
+	if (ctx)
+		ctx_hook_remove(&w.hook);
+	if (ready)
+		return 0;
+	int err = pd_error(pd, mode);
+	if (err)
+		return err;
+	return __atomic_load_n(&w.err, SEQ_CST);
+}
+
+/* ---- polling ---- */
+
+bool netpoll_has_waiters(void)
+{
+	return __atomic_load_n(&np.waiters, RLX) > 0;
+}
+
+bool netpoll_blocked(void)
+{
+	return __atomic_load_n(&np.blocked, RLX) > 0;
+}
+
+void netpoll_break(void)
+{
+	if (__atomic_load_n(&np.epfd, __ATOMIC_ACQUIRE) < 0)
+		return;
+	uint32_t idle = 0;
+	if (!__atomic_compare_exchange_n(&np.break_pending, &idle, 1, false, SEQ_CST, RLX))
+		return; /* a write is pending: the blocked M wakes anyway */
+	uint64_t one = 1;
+	int saved = errno;
+	while (write(np.breakfd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+	errno = saved;
+}
+
+/* epoll_wait until an absolute instant, with nanosecond precision where
+ * the kernel has epoll_pwait2 (epoll_wait's milliseconds would make every
+ * timer the poller M waits for up to a millisecond late). */
+static int epoll_wait_until(int epfd, struct epoll_event *ev, int max, int64_t until)
+{
+	if (until == 0)
+		return epoll_wait(epfd, ev, max, 0);
+	if (until == INT64_MAX)
+		return epoll_wait(epfd, ev, max, -1);
+	int64_t now = prim_nanotime();
+	if (until <= now)
+		return epoll_wait(epfd, ev, max, 0);
+	if (!__atomic_load_n(&np.no_pwait2, RLX)) {
+		int64_t d = until - now;
+		struct timespec ts = {.tv_sec = d / GOC_SECOND, .tv_nsec = d % GOC_SECOND};
+		int n = epoll_pwait2(epfd, ev, max, &ts, NULL);
+		if (n >= 0 || errno != ENOSYS)
+			return n;
+		__atomic_store_n(&np.no_pwait2, true, RLX);
+	}
+	return epoll_wait(epfd, ev, max, ms_until(until, now));
+}
+
+int netpoll(int64_t until, goc_g **ready, int max)
+{
+	int epfd = __atomic_load_n(&np.epfd, __ATOMIC_ACQUIRE);
+	if (epfd < 0)
+		return 0;
+	struct epoll_event ev[EVENTS_PER_POLL];
+	int room = max / 2 < EVENTS_PER_POLL ? max / 2 : EVENTS_PER_POLL;
+	bool blocking = until != 0;
+	if (blocking)
+		__atomic_fetch_add(&np.blocked, 1, SEQ_CST);
+	int saved = errno;
+	int n = epoll_wait_until(epfd, ev, room, until);
+	errno = saved;
+	if (blocking)
+		__atomic_fetch_sub(&np.blocked, 1, SEQ_CST);
+	__atomic_store_n(&np.last_poll, prim_nanotime(), RLX);
+	int count = 0;
+	for (int i = 0; i < n; i++) {
+		poll_desc *pd = ev[i].data.ptr;
+		uint32_t e = ev[i].events;
+		if (!pd) {
+			if (!blocking)
+				continue;
+			uint64_t value;
+			saved = errno;
+			while (read(np.breakfd, &value, sizeof value) < 0 && errno == EINTR)
+				;
+			errno = saved;
+			__atomic_store_n(&np.break_pending, 0, SEQ_CST);
+			continue;
+		}
+		bool readable = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+		bool writable = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+		if (pd->any_event) {
+			readable = readable || writable;
+			writable = false;
+		}
+		goc_g *g;
+		if (readable && (g = slot_unblock(pd, POLL_READ, true)))
+			ready[count++] = g;
+		if (writable && (g = slot_unblock(pd, POLL_WRITE, true)))
+			ready[count++] = g;
+	}
+	return count;
+}
+
+void netpoll_sysmon(int64_t now)
+{
+	if (!netpoll_has_waiters() || netpoll_blocked())
+		return;
+	if (now - __atomic_load_n(&np.last_poll, RLX) < SYSMON_POLL_GAP)
+		return;
+	goc_g *ready[2 * EVENTS_PER_POLL];
+	int n = netpoll(0, ready, 2 * EVENTS_PER_POLL);
+	for (int i = 0; i < n; i++)
+		goc_ready(ready[i]);
+	netpoll_delivered(n);
+}
+
+void netpoll_delivered(int n)
+{
+	if (n > 0)
+		__atomic_fetch_sub(&np.waiters, n, SEQ_CST);
+}
