@@ -822,9 +822,13 @@ static void stopm(goc_m *m)
 			until = 0; /* the timer M covers it */
 		}
 	}
-	/* While goroutines wait for I/O, one idle M waits in the poller: for
-	 * the fds, and for the timer deadline if it took one above. */
-	bool poller = !goc_sched.poll_m && netpoll_has_waiters();
+	/* While goroutines wait for I/O and a P is idle (as in Go, where the
+	 * M that just gave up its P polls), one idle M waits in the poller:
+	 * for the fds, and for the timer deadline if it took one above. With
+	 * every P busy, the Ms running them poll without blocking whenever
+	 * their queues run dry, and readied goroutines stay on their P. */
+	bool poller = !goc_sched.poll_m && netpoll_has_waiters() &&
+		      __atomic_load_n(&goc_sched.npidle, RLX) > 0;
 	if (poller)
 		goc_sched.poll_m = m;
 	m->idle_listed = true;
