@@ -273,9 +273,9 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/group.h"
 #include "goc/workpool.h"
 #include "goc/debug.h"
+#include "goc/net.h"
 #include "goc/http.h"
 #include "goc/syscall.h"
-#include "goc/net.h"
 #include "goc/pprof.h"
 #undef GOC_H_INSIDE
 
