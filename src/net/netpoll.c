@@ -87,7 +87,8 @@
 struct poll_desc {
 	goc_lock lock;          /* orders deadline changes, timers, eviction */
 	int fd;
-	bool any_event;         /* every event wakes the read slot */
+	bool any_event;         /* atomic (a late event of the previous user
+				 * may read it): every event wakes the read slot */
 	uint32_t closing;       /* atomic; set once under lock by evict */
 	uintptr_t slot[2];      /* atomic: PD_NIL, PD_READY, PD_WAIT or a goc_g* */
 	int64_t deadline[2];    /* atomic; written under lock: 0, -1 or an instant */
@@ -231,7 +232,7 @@ poll_desc *poll_desc_open(int fd, bool any_event, int *err)
 	}
 	goc_lock_acquire(&pd->lock);
 	pd->fd = fd;
-	pd->any_event = any_event;
+	__atomic_store_n(&pd->any_event, any_event, RLX);
 	__atomic_store_n(&pd->closing, 0, SEQ_CST);
 	for (int mode = 0; mode < 2; mode++) {
 		__atomic_store_n(&pd->slot[mode], PD_NIL, SEQ_CST);
@@ -390,7 +391,8 @@ static int ms_until(int64_t until, int64_t now)
 static int thread_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 {
 	goc_g_self(); /* registers the thread: it may wake goroutines later */
-	short events = pd->any_event ? POLLIN | POLLOUT : mode == POLL_READ ? POLLIN : POLLOUT;
+	short events = __atomic_load_n(&pd->any_event, RLX) ? POLLIN | POLLOUT
+			: mode == POLL_READ ? POLLIN : POLLOUT;
 	for (;;) {
 		int err = pd_error(pd, mode);
 		if (err)
@@ -544,7 +546,7 @@ int netpoll(int64_t until, goc_g **ready, int max)
 		}
 		bool readable = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
 		bool writable = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-		if (pd->any_event) {
+		if (__atomic_load_n(&pd->any_event, RLX)) {
 			readable = readable || writable;
 			writable = false;
 		}
