@@ -206,6 +206,18 @@ static void addresses_eof_halfclose_reset(void)
 	goc_conn_close(s);
 	CHECK(goc_listener_close(ln) == 0, "close listener");
 	ok("dial by host name (localhost)");
+
+	/* ":port" listens on every interface: reachable over IPv4. */
+	CHECK(goc_listen("tcp", ":0", &ln) == 0, "listen :0");
+	CHECK(goc_listener_addr(ln, addr, sizeof addr) > 0, "addr");
+	snprintf(named, sizeof named, "127.0.0.1%s", strrchr(addr, ':'));
+	err = goc_dial("tcp", named, goc_now() + 10 * GOC_SECOND, &c);
+	CHECK(err == 0, "dial %s (listening on %s): %s", named, addr, strerror(-err));
+	CHECK(goc_accept(ln, &s) == 0, "accept");
+	goc_conn_close(c);
+	goc_conn_close(s);
+	CHECK(goc_listener_close(ln) == 0, "close listener");
+	ok("listen on \":port\": every interface");
 }
 
 static void main_goroutine(void *arg)

@@ -83,6 +83,17 @@ static int gai_errno(int rc)
 	}
 }
 
+/* Whether an IPv6 socket can be made here (a kernel booted without IPv6
+ * has none). */
+static bool ipv6_available(void)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 /* A getaddrinfo call, run through goc_blocking. */
 struct lookup {
 	const char *node, *service;
@@ -130,7 +141,19 @@ static int resolve(int family, const char *address, bool passive, struct sock_ad
 				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
 	struct addrinfo *res = NULL;
 	const char *node = hlen ? host : NULL;
-	int rc = getaddrinfo(node, colon + 1, &hints, &res);
+	/* ":port" for "tcp" listens on "::", which takes IPv4 too (Linux's
+	 * default bindv6only=0), as Go does; on a machine without IPv6 the
+	 * lookup fails and 0.0.0.0 is used. */
+	if (!node && family == AF_UNSPEC) {
+		hints.ai_family = AF_INET6;
+		if (getaddrinfo(NULL, colon + 1, &hints, &res) != 0 || !ipv6_available()) {
+			if (res)
+				freeaddrinfo(res);
+			res = NULL;
+			hints.ai_family = AF_INET;
+		}
+	}
+	int rc = res ? 0 : getaddrinfo(node, colon + 1, &hints, &res);
 	if (rc == EAI_NONAME && node) {
 		/* Not a literal: a name lookup, which may take as long as the
 		 * resolver does. */
