@@ -3,6 +3,8 @@
  *
  *  - a goroutine blocked in a read that another process satisfies 300 ms
  *    later, with nothing else alive, is not reported as a deadlock;
+ *  - with the only P kept busy by a goroutine that yields but never parks,
+ *    a reader still wakes (sysmon polls the network);
  *  - goc_fd_wait on a pipe (readable after a write, writable after a
  *    drain), with a deadline, with a context, and on both directions of a
  *    socket pair;
@@ -293,10 +295,57 @@ static void io_wait_is_not_deadlock(void)
 	ok("a goroutine parked on I/O alone is not reported as a deadlock");
 }
 
+/* With the only P busy with a goroutine that yields but never parks, no M
+ * polls the network: sysmon does, after 10 ms, and the reader runs. */
+static int spin_stop; /* atomic */
+
+static void spin_yielding(void *arg)
+{
+	goc_wg *done = arg;
+	while (!__atomic_load_n(&spin_stop, __ATOMIC_SEQ_CST))
+		goc_yield();
+	goc_wg_done(done);
+}
+
+static void *write_after_30ms(void *arg)
+{
+	usleep(30 * 1000);
+	CHECK(write(*(int *)arg, "s", 1) == 1, "write");
+	return NULL;
+}
+
+static void sysmon_polls(void)
+{
+	int old = goc_maxprocs(1);
+	int sp[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0, "socketpair");
+	goc_conn *c;
+	CHECK(goc_conn_wrap(sp[0], &c) == 0, "wrap");
+	goc_wg done;
+	goc_wg_init(&done);
+	goc_wg_add(&done, 1);
+	goc_go(spin_yielding, &done);
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, write_after_30ms, &sp[1]) == 0, "pthread_create");
+	int64_t t0 = goc_now();
+	char ch;
+	CHECK(goc_conn_read(c, &ch, 1) == 1 && ch == 's', "read");
+	CHECK(goc_now() - t0 < 2 * GOC_SECOND, "woken after %lld ms",
+	      (long long)((goc_now() - t0) / MS));
+	__atomic_store_n(&spin_stop, 1, __ATOMIC_SEQ_CST);
+	goc_wg_wait(&done);
+	pthread_join(th, NULL);
+	goc_conn_close(c);
+	close(sp[1]);
+	goc_maxprocs(old);
+	ok("every P busy: sysmon polls the network");
+}
+
 static void main_goroutine(void *arg)
 {
 	(void)arg;
 	io_wait_is_not_deadlock();
+	sysmon_polls();
 	pipes();
 	timerfds();
 	wrapped_pipe();
