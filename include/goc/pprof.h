@@ -52,4 +52,42 @@ goc_status goc_pprof_cpu_stop(void);
  * 1 <= hz <= 10000; GOC_INVALID (EBUSY) while profiling. */
 goc_status goc_pprof_cpu_set_rate(int hz);
 
+/*
+ * The block profile (Go's runtime.SetBlockProfileRate): time goroutines
+ * spend waiting in channel sends and receives, select, goc_mutex and
+ * goc_rwmutex locks, goc_cond_wait, semaphores and goc_wg_wait, by the
+ * stack they waited in. A wait of at least rate_ns is recorded; a shorter
+ * one with probability wait / rate_ns (and weighed to make up for the
+ * others). 1 records every wait; 0 or less turns the profile off, the
+ * default. Waits are added up from the moment the profile is on; turning
+ * it off keeps what was recorded.
+ */
+void goc_pprof_set_block_rate(int64_t rate_ns);
+
+/* Writes the block profile recorded so far to out (binary, gzipped
+ * profile.proto: `go tool pprof -top ./program block.pprof`): for each
+ * stack, "contentions" (count) and "delay" (nanoseconds). GOC_INVALID with
+ * errno EINVAL if out is NULL, or with the errno of the failed write;
+ * GOC_NOMEM if the profile could not be built. */
+goc_status goc_pprof_block(FILE *out);
+
+/*
+ * The mutex profile (Go's runtime.SetMutexProfileFraction): contention on
+ * goc_mutex and goc_rwmutex, charged to the stack of the goroutine whose
+ * unlock ended a wait, with the time the woken waiter waited. On average
+ * 1 in n contention events is recorded; 0 turns it off (the default); a
+ * negative n only reads the setting. Returns the previous fraction.
+ */
+int goc_pprof_set_mutex_fraction(int n);
+
+/* Writes the mutex profile recorded so far to out, as goc_pprof_block. */
+goc_status goc_pprof_mutex(FILE *out);
+
+/* Writes a goroutine profile to out (pprof's "goroutine"): every
+ * goroutine's stack as a sample of count 1, labelled "goroutine" (its
+ * id), "state" (its wait reason or "runnable", "running") and
+ * "goroutine_name" (if named). A goroutine running on another thread at
+ * that instant has no stack, as in dumps. Errors as goc_pprof_block's. */
+goc_status goc_pprof_goroutine(FILE *out);
+
 #endif

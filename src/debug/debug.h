@@ -77,6 +77,18 @@ void goc_dump_g_trace(goc_buf *b, goc_g *g, int64_t now, const goc_trace *t, boo
 void goc_dump_g_to(goc_buf *b, goc_g *g, int64_t now);
 /* Prints every goroutine, the caller's first. */
 void goc_dump_all_to(goc_buf *b);
+/* Fills t with the calling goroutine's stack from `skip` frames above the
+ * caller of this function (0: starting at that caller); false on g0 or a
+ * plain thread. */
+bool goc_unwind_self(int skip, goc_trace *t);
+/* What a dump shows of a goroutine other than the caller, for profiles. */
+typedef struct goc_g_summary {
+	int64_t id;
+	const char *state;        /* "chan receive", "runnable", "running", ... */
+	char name[32];            /* goc_go_options.name, or "" */
+	goc_trace trace;          /* n == 0: running on another M, no stack */
+} goc_g_summary;
+void goc_g_summarize(goc_g *g, goc_g_summary *s);
 
 /* ---- reports from signal handlers (signal_report.c) ---- */
 
@@ -87,6 +99,38 @@ void goc_dump_g_from_signal(int fd, goc_g *g, const void *ucontext);
 void goc_sigquit_init(void);
 /* sysmon: prints what a signal handler asked for. */
 void goc_signal_reports_poll(void);
+
+/* ---- block and mutex profiles (blockprof.c, mutexprof.c) ---- */
+
+/* The block profile's rate in ns; 0: off. Atomic, relaxed. Hidden, so
+ * the hook loads it directly rather than through the GOT. */
+extern __attribute__((visibility("hidden"))) int64_t goc_blockprof_rate_ns;
+/* The wait reasons the block profile counts, as Go's: channels, select,
+ * the sync types and semaphores; not sleeps, I/O, nil channels or an
+ * empty select. */
+#define GOC_BLOCKPROF_REASONS                                                              \
+	(1u << WAIT_CHAN_SEND | 1u << WAIT_CHAN_RECV | 1u << WAIT_SELECT |                 \
+	 1u << WAIT_WAITGROUP | 1u << WAIT_MUTEX | 1u << WAIT_RWMUTEX_R |                  \
+	 1u << WAIT_RWMUTEX_W | 1u << WAIT_COND | 1u << WAIT_SEMACQUIRE)
+/* Whether the block profile is on: goc_park's test, one compare of a
+ * global and a branch while it is off. */
+static inline bool goc_blockprof_on(void)
+{
+	return __atomic_load_n(&goc_blockprof_rate_ns, __ATOMIC_RELAXED) != 0;
+}
+/* The clock at the start of a park for reason r if the block profile
+ * counts it, else 0. */
+int64_t goc_blockprof_start(goc_wait_reason r);
+/* goc_park, once resumed, for a nonzero goc_blockprof_start: samples and
+ * records the wait with the stack three frames above this call (skipping
+ * the recorder and goc_park's two frames). */
+void goc_blockprof_record(int64_t since);
+
+/* 1 in how many mutex contentions are recorded; 0: off. Atomic, relaxed. */
+extern __attribute__((visibility("hidden"))) int32_t goc_mutexprof_fraction;
+/* The wait queue's releaser, for a waiter that waited delay_ns (sampled
+ * here), with the releaser's stack. */
+void goc_mutexprof_record(int64_t delay_ns);
 
 /* ---- GOCDEBUG (gocdebug.c) ---- */
 

@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <string.h>
 
 #include "debug.h"
 
@@ -217,6 +218,25 @@ static goc_g *self_g(void)
 	return m ? m->curg : NULL;
 }
 
+/* The stack of a goroutine other than the caller, as a dump shows it:
+ * the saved one when it is not running, its function alone when it has
+ * never run; false (none) when it runs on another M. */
+static bool view_trace(const struct g_view *v, goc_trace *t)
+{
+	if (v->state != G_RUNNING && v->sp) {
+		goc_unwind_saved(v->sp, v->stack_lo, v->stack_hi, t);
+		return true;
+	}
+	if (!v->sp && v->state == G_RUNNABLE && v->fn) {
+		t->n = 1;
+		t->truncated = false;
+		t->first_exact = true;
+		t->pcs[0] = v->fn;
+		return true;
+	}
+	return false;
+}
+
 /* Prints g; self_trace is the caller's own stack when g is the caller. */
 static void dump_one(goc_buf *b, goc_g *g, int64_t now, const goc_trace *self_trace)
 {
@@ -227,15 +247,24 @@ static void dump_one(goc_buf *b, goc_g *g, int64_t now, const goc_trace *self_tr
 		return;
 	}
 	goc_trace t;
-	bool stopped = v.state != G_RUNNING && v.sp;
-	if (stopped)
-		goc_unwind_saved(v.sp, v.stack_lo, v.stack_hi, &t);
-	print_view(b, &v, now, stopped ? &t : NULL, true);
+	print_view(b, &v, now, view_trace(&v, &t) ? &t : NULL, true);
 }
 
-/* Fills t with the calling goroutine's stack from `skip` frames above
- * this function's caller; false on g0 or a plain thread. */
-__attribute__((noinline)) static bool unwind_self(int skip, goc_trace *t)
+void goc_g_summarize(goc_g *g, goc_g_summary *s)
+{
+	struct g_view v;
+	g_view_take(g, &v);
+	s->id = v.id;
+	s->state = state_word(&v);
+	memcpy(s->name, v.name, sizeof s->name);
+	if (!view_trace(&v, &s->trace)) {
+		s->trace.n = 0;
+		s->trace.truncated = false;
+		s->trace.first_exact = false;
+	}
+}
+
+__attribute__((noinline)) bool goc_unwind_self(int skip, goc_trace *t)
 {
 	goc_g *g = self_g();
 	if (!g || !g->stack_lo)
@@ -248,7 +277,7 @@ __attribute__((noinline)) static bool unwind_self(int skip, goc_trace *t)
 void goc_dump_g_to(goc_buf *b, goc_g *g, int64_t now)
 {
 	goc_trace t;
-	dump_one(b, g, now, unwind_self(1, &t) ? &t : NULL);
+	dump_one(b, g, now, goc_unwind_self(1, &t) ? &t : NULL);
 }
 
 struct dump_all {
@@ -276,21 +305,21 @@ static void dump_all(goc_buf *b, const goc_trace *self_trace)
 __attribute__((noinline)) void goc_dump_all_to(goc_buf *b)
 {
 	goc_trace t;
-	dump_all(b, unwind_self(1, &t) ? &t : NULL);
+	dump_all(b, goc_unwind_self(1, &t) ? &t : NULL);
 }
 
 __attribute__((noinline)) void goc_dump_g(int fd, goc_g *g, int64_t now)
 {
 	goc_buf b = {.fd = fd};
 	goc_trace t;
-	dump_one(&b, g, now, unwind_self(1, &t) ? &t : NULL);
+	dump_one(&b, g, now, goc_unwind_self(1, &t) ? &t : NULL);
 }
 
 __attribute__((noinline)) void goc_dump_all(int fd)
 {
 	goc_buf b = {.fd = fd};
 	goc_trace t;
-	dump_all(&b, unwind_self(1, &t) ? &t : NULL);
+	dump_all(&b, goc_unwind_self(1, &t) ? &t : NULL);
 }
 
 __attribute__((noinline)) void goc_dump(FILE *f)
@@ -298,6 +327,6 @@ __attribute__((noinline)) void goc_dump(FILE *f)
 	goc_runtime_init();
 	goc_buf b = {.fd = -1, .file = f};
 	goc_trace t;
-	dump_all(&b, unwind_self(1, &t) ? &t : NULL);
+	dump_all(&b, goc_unwind_self(1, &t) ? &t : NULL);
 	fflush(f);
 }

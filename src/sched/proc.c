@@ -499,6 +499,25 @@ static void park_prepare(goc_m *m, goc_g *g, goc_unlock_fn unlockf, void *lock,
 	m->post_lock = lock;
 }
 
+/*
+ * goc_park while the block profile is on (debug/blockprof.c): a wait it
+ * counts is timed and, once the goroutine runs again, recorded with the
+ * stack it waited in. The profile finds the waiting code by skipping a
+ * fixed number of frames (the recorder, this function, goc_park), so
+ * neither call on the way may be a tail call: the empty asm below and the
+ * store after the call in goc_park see to it.
+ */
+static __attribute__((noinline)) void park_profiled(goc_m *m, goc_g *g, goc_unlock_fn unlockf,
+						   void *lock, goc_wait_reason r)
+{
+	int64_t since = goc_blockprof_start(r);
+	park_prepare(m, g, unlockf, lock, r);
+	switch_away(m, g, false);
+	if (since)
+		goc_blockprof_record(since);
+	__asm__ __volatile__("");
+}
+
 void goc_park(goc_unlock_fn unlockf, void *lock, goc_wait_reason r)
 {
 	goc_m *m = goc_m_self();
@@ -510,8 +529,13 @@ void goc_park(goc_unlock_fn unlockf, void *lock, goc_wait_reason r)
 		return;
 	}
 	goc_check_may_block(m, "a blocking call");
-	park_prepare(m, g, unlockf, lock, r);
-	switch_away(m, g, false);
+	if (__builtin_expect(goc_blockprof_on(), 0)) {
+		park_profiled(m, g, unlockf, lock, r);
+	} else {
+		park_prepare(m, g, unlockf, lock, r);
+		switch_away(m, g, false);
+	}
+	/* After both, so park_profiled is never a tail call. */
 	g->wait_reason = WAIT_NONE;
 }
 

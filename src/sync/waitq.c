@@ -11,7 +11,8 @@
  *    releaser cannot ready it before it is off its stack.
  *  - A waiter record lives on its waiter's stack; it is unlinked (under the
  *    lock) by the releaser that readies it, and touched by nobody after
- *    that ready.
+ *    that ready. While it is linked, only holders of the lock touch it
+ *    (the mutex profile's restamping included).
  *
  * No lost wake-up: an acquirer increments nwait and only then tries to take
  * a token; a releaser adds its token and only then reads nwait (both
@@ -19,12 +20,16 @@
  * releaser sees the waiter and takes the lock, which the acquirer holds
  * until it is queued and parked.
  */
+#include "../debug/debug.h"
 #include "syncint.h"
 
 typedef struct waitq_waiter {
 	goc_g *g;
 	struct waitq_waiter *next;
 	bool handed; /* the releaser took a token on our behalf */
+	/* For the mutex profile (debug/mutexprof.c): when it queued, or when
+	 * the last release left it queued; 0 while the profile is off. */
+	int64_t profiled_since;
 } waitq_waiter;
 
 static bool take_token(goc_waitq *q)
@@ -62,11 +67,34 @@ static waitq_waiter *dequeue_locked(goc_waitq *q)
 	return w;
 }
 
+/* The mutex profile's delay for a release that dequeued w: what w and the
+ * waiters still queued have waited since they queued or since the
+ * previous release, whichever was later (Go 1.22 charges an unlock for
+ * every waiter it holds up; the queue is walked here, so the sum is exact
+ * rather than Go's estimate). Each is restamped now, so every stretch of
+ * waiting is charged once, to the release that ended it; w keeps the new
+ * stamp in case it loses the token and queues again. q->lock. */
+static int64_t charge_contention_locked(goc_waitq *q, waitq_waiter *w)
+{
+	int64_t now = prim_nanotime();
+	int64_t delay = now - w->profiled_since;
+	w->profiled_since = now;
+	for (waitq_waiter *rest = q->head; rest; rest = rest->next) {
+		if (rest->profiled_since) {
+			delay += now - rest->profiled_since;
+			rest->profiled_since = now;
+		}
+	}
+	return delay > 0 ? delay : 1;
+}
+
 void waitq_acquire(goc_waitq *q, bool lifo, goc_wait_reason r)
 {
 	if (take_token(q))
 		return;
 	waitq_waiter self = {.g = goc_g_self()};
+	if (__builtin_expect(__atomic_load_n(&goc_mutexprof_fraction, __ATOMIC_RELAXED) != 0, 0))
+		self.profiled_since = prim_nanotime();
 	for (;;) {
 		goc_lock_acquire_word(&q->lock);
 		__atomic_add_fetch(&q->nwait, 1, __ATOMIC_SEQ_CST);
@@ -101,7 +129,14 @@ void waitq_release(goc_waitq *q, bool handoff)
 	bool handed = handoff && take_token(q);
 	w->handed = handed;
 	goc_g *g = w->g;
+	int64_t contended_ns = 0;
+	if (__builtin_expect(w->profiled_since != 0, 0))
+		contended_ns = charge_contention_locked(q, w);
 	goc_lock_release_word(&q->lock);
+	/* Before the ready, where it cannot be a tail call: the profile's
+	 * stack skips this frame by count. */
+	if (contended_ns)
+		goc_mutexprof_record(contended_ns);
 	/* The record may vanish as soon as g runs: nothing reads it after
 	 * this ready. */
 	goc_ready(g);

@@ -1,0 +1,83 @@
+/*
+ * goroutineprof.c — the goroutine profile (pprof's "goroutine"): every
+ * goroutine with its stack, one sample of count 1 each, labelled with its
+ * id ("goroutine"), name ("goroutine_name", if it has one) and state or
+ * wait reason ("state": "chan receive", "runnable", ...).
+ *
+ * The stacks are the ones a dump prints (goc_g_summarize, dump.c): the
+ * caller's own, a stopped goroutine's from its saved context, a goroutine
+ * that never ran as its function alone; a goroutine running on another M
+ * at that instant has no stack (a sample without locations). Nothing is
+ * stopped, as for a dump: a goroutine that runs while it is read gives a
+ * wrong stack, never a fault.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "debug.h"
+#include "pprof.h"
+
+struct collection {
+	goc_profile *profile;
+	goc_g *self;
+	bool failed;
+};
+
+static void add_sample(struct collection *c, int64_t id, const char *name, const char *state,
+		       const goc_trace *t)
+{
+	static const int64_t one[1] = {1};
+	goc_profile_label labels[3] = {
+		{.key = "goroutine", .num = id},
+		{.key = "state", .str = state},
+		{.key = "goroutine_name", .str = name},
+	};
+	int nlabels = name[0] ? 3 : 2;
+	if (!goc_profile_add(c->profile, t->pcs, t->n, t->first_exact, one, labels, nlabels))
+		c->failed = true;
+}
+
+static void add_other(goc_g *g, void *arg)
+{
+	struct collection *c = arg;
+	if (g == c->self || c->failed)
+		return;
+	goc_g_summary s;
+	goc_g_summarize(g, &s);
+	add_sample(c, s.id, s.name, s.state, &s.trace);
+}
+
+static int64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * GOC_SECOND + ts.tv_nsec;
+}
+
+__attribute__((noinline)) goc_status goc_pprof_goroutine(FILE *out)
+{
+	if (!out) {
+		errno = EINVAL;
+		return GOC_INVALID;
+	}
+	goc_runtime_init();
+	static const goc_profile_value_type type = {"goroutine", "count"};
+	struct collection c = {.profile = goc_profile_new(&type, 1, type, 1)};
+	if (!c.profile) {
+		errno = ENOMEM;
+		return GOC_NOMEM;
+	}
+	goc_m *m = goc_m_self();
+	c.self = m ? m->curg : NULL;
+	goc_trace own;
+	if (c.self && goc_unwind_self(0, &own))
+		add_sample(&c, c.self->id, c.self->name, "running", &own);
+	goc_g_for_each(add_other, &c);
+	int err = c.failed ? ENOMEM : goc_profile_write(c.profile, out, clock_ns(CLOCK_REALTIME), 0);
+	goc_profile_free(c.profile);
+	if (err) {
+		errno = err;
+		return err == ENOMEM ? GOC_NOMEM : GOC_INVALID;
+	}
+	return GOC_OK;
+}
