@@ -96,5 +96,7 @@ void bench_pool_alloc(struct bench_run *run);              /* sync.c */
 void bench_counter_shared(struct bench_run *run);          /* sync.c */
 void bench_counter_sharded(struct bench_run *run);         /* sync.c */
 void bench_syscall_handoff(struct bench_run *run);         /* syscall.c */
+/* -serve-http: serves HTTPHello on the address arg until killed. */
+void bench_serve_hello(void *addr);                        /* http.c */
 
 #endif /* GOC_BENCH_H */

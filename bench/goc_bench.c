@@ -5,6 +5,7 @@
  * set beside those of the Go counterpart (bench/go) and read by benchstat.
  *
  *     goc-bench [-run REGEX] [-procs N] [-scale F] [-isolate=false|true]
+ *     goc-bench [-procs N] -serve-http ADDR
  *
  * Exit status 1: a workload failed (the reason is on stderr); 2: a usage
  * error. The parent process never starts the goc runtime: it only spawns
@@ -78,6 +79,7 @@ struct options {
 	double scale;
 	int procs;
 	bool isolate;
+	const char *serve_http; /* -serve-http: serve HTTPHello instead of the suite */
 	const struct workload *chosen[SUITE_LENGTH];
 	size_t chosen_count;
 	int width; /* of the longest result-line name */
@@ -85,11 +87,13 @@ struct options {
 
 static const char usage_text[] =
 	"usage: goc-bench [-run REGEX] [-procs N] [-scale F] [-isolate=false|true]\n"
+	"       goc-bench [-procs N] -serve-http ADDR\n"
 	"  -run REGEX      run the workloads whose name matches REGEX (POSIX extended,\n"
 	"                  unanchored; default \".\")\n"
 	"  -procs N        run goroutines on N Ps (goc_maxprocs); default: the CPUs\n"
 	"  -scale F        multiply every workload's size by F (default 1)\n"
-	"  -isolate=false  run the workloads in this process, not one child each";
+	"  -isolate=false  run the workloads in this process, not one child each\n"
+	"  -serve-http ADDR  serve HTTPHello on ADDR until killed (for wrk)";
 
 static _Noreturn __attribute__((format(printf, 1, 2))) void usage_error(const char *format, ...)
 {
@@ -158,7 +162,8 @@ static void parse_flags(int argc, char **argv, struct options *opt)
 			opt->isolate = value == NULL || parse_bool(name, value);
 			continue;
 		}
-		if (strcmp(name, "run") != 0 && strcmp(name, "procs") != 0 && strcmp(name, "scale") != 0)
+		if (strcmp(name, "run") != 0 && strcmp(name, "procs") != 0 && strcmp(name, "scale") != 0 &&
+		    strcmp(name, "serve-http") != 0)
 			usage_error("flag provided but not defined: -%s\n%s", name, usage_text);
 		if (value == NULL) {
 			if (++i == argc)
@@ -169,6 +174,8 @@ static void parse_flags(int argc, char **argv, struct options *opt)
 		errno = 0;
 		if (strcmp(name, "run") == 0) {
 			opt->pattern = value;
+		} else if (strcmp(name, "serve-http") == 0) {
+			opt->serve_http = value;
 		} else if (strcmp(name, "procs") == 0) {
 			long procs = strtol(value, &end, 0);
 			if (*value == '\0' || *end != '\0' || errno != 0 || procs < 1 || procs > 256)
@@ -362,6 +369,13 @@ int main(int argc, char **argv)
 	struct options opt = {.pattern = ".", .scale_text = "1", .scale = 1, .isolate = true};
 	opt.procs = cpu_count();
 	parse_flags(argc, argv, &opt);
+	if (opt.serve_http) {
+		char procs[16];
+		snprintf(procs, sizeof procs, "%d", opt.procs);
+		setenv("GOCMAXPROCS", procs, 1);
+		goc_main(bench_serve_hello, (void *)opt.serve_http);
+		return 1;
+	}
 	choose_workloads(&opt);
 	print_header();
 

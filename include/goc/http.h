@@ -64,10 +64,16 @@ typedef struct goc_http_limits {
 /* Options of the HTTP server; zero-initialise and set what you need. */
 typedef struct goc_http_server_options {
 	goc_http_limits limits;
-	int64_t read_timeout;  /* from a request's first byte to its last [30 s] */
+	int64_t read_timeout;  /* from a request's first byte to its last, body included [30 s] */
 	int64_t write_timeout; /* for writing one response [30 s] */
 	int64_t idle_timeout;  /* a keep-alive connection waiting for its next request [120 s] */
 	goc_workpool *pool;    /* runs the handlers when set; else each connection's goroutine does */
+	/* When it ends, the server shuts down gracefully (NULL: serve until
+	 * the process ends). */
+	goc_ctx *shutdown;
+	/* How long requests in flight get to finish once shutdown has ended;
+	 * then their connections are cut [5 s]. */
+	int64_t shutdown_timeout;
 } goc_http_server_options;
 
 /* ---- requests -------------------------------------------------------------- */
@@ -208,5 +214,83 @@ int goc_http_chunk_iov(struct iovec iov[3], char prefix_buf[GOC_HTTP_CHUNK_PREFI
  * text/plain, the reason phrase and a newline as body, "Connection:
  * close". Returns its length, 0 if cap is too small. */
 size_t goc_http_error_response(char *buf, size_t cap, int status);
+
+/* ---- the server -------------------------------------------------------------
+ *
+ *     static void hello(goc_http_exchange *x, void *user)
+ *     {
+ *         goc_http_add_header(x, "Content-Type", "text/plain");
+ *         goc_http_write(x, "hello", 5);
+ *     }
+ *     ...
+ *     goc_http_server_options o = {.shutdown = ctx, .read_timeout = 10 * GOC_SECOND};
+ *     int64_t cut = goc_http_serve(ln, hello, NULL, &o);   // returns after ctx ends
+ *
+ * One goroutine per connection reads its requests one after another
+ * (keep-alive, pipelining), calls the handler for each (or has the pool
+ * run it and waits) and answers in order. Requests the parser refuses get
+ * its 4xx/5xx and the connection is closed.
+ */
+
+/* One request being handled and its response: valid from the handler's
+ * call to its return, used by one goroutine at a time. */
+typedef struct goc_http_exchange goc_http_exchange;
+typedef struct goc_listener goc_listener;
+typedef void (*goc_http_handler)(goc_http_exchange *x, void *user);
+
+/*
+ * Serves HTTP/1.1 on ln, which it takes over, until opts->shutdown ends
+ * (or the listener fails). Then it stops accepting and closes the
+ * listener, closes idle connections, lets requests in flight finish for
+ * up to opts->shutdown_timeout (their responses say "Connection: close"),
+ * then shuts the remaining connections down (their reads and writes fail)
+ * and cancels goc_http_ctx; it returns once every connection goroutine
+ * has ended, with the number of connections cut, or -EINVAL (bad limits)
+ * or -ENOMEM before serving. opts NULL: the defaults, serving forever.
+ * Handlers must return once their I/O fails or goc_http_ctx ends.
+ */
+int64_t goc_http_serve(goc_listener *ln, goc_http_handler handler, void *user,
+                       const goc_http_server_options *opts);
+
+/* The request's head (method, path, query, headers). */
+const goc_http_request *goc_http_req(goc_http_exchange *x);
+/* A context cancelled when the server cuts requests at the end of a
+ * shutdown; valid during the handler. */
+goc_ctx *goc_http_ctx(goc_http_exchange *x);
+
+/*
+ * Reads up to len bytes of the request body (decoded: chunk framing
+ * removed), sending "100 Continue" first when the client asked for it.
+ * Returns the number read, 0 at the end of the body, or a negative errno:
+ * -EMSGSIZE (over limits.max_body: the server answers 413), -EPROTO
+ * (malformed chunked framing: 400), -ECONNRESET (the client closed
+ * mid-body), -ETIMEDOUT (read timeout), -EBADF (the connection was cut).
+ */
+ssize_t goc_http_read_body(goc_http_exchange *x, void *buf, size_t len);
+
+/* The response status [200]; false once the head is sent (the first
+ * goc_http_write or goc_http_flush fixes it, as Go's first Write). */
+bool goc_http_set_status(goc_http_exchange *x, int status);
+/* Adds a header field (checked as goc_http_head_add: false for a bad
+ * name or value, a framing field, a full head buffer, or once the head
+ * is sent). */
+bool goc_http_add_header(goc_http_exchange *x, const char *name, const char *value);
+/* Declares the body's length, so that a streamed body is sent with
+ * Content-Length instead of chunked; a HEAD response reports it. false
+ * once the head is sent. */
+bool goc_http_set_length(goc_http_exchange *x, int64_t length);
+
+/*
+ * Appends body bytes. They are buffered: a handler that writes less than
+ * the buffer (4 KiB) before returning gets a Content-Length response in
+ * one write; past that, or after goc_http_flush, the body is streamed,
+ * chunked unless its length was declared. Returns len, or a negative
+ * errno: -EINVAL (a status without a body, 1xx/204/304, or past the
+ * declared length), -ETIMEDOUT (write timeout), -EPIPE / -ECONNRESET,
+ * -EBADF (cut). A HEAD request's body is counted and dropped.
+ */
+ssize_t goc_http_write(goc_http_exchange *x, const void *data, size_t len);
+/* Sends the head and what is buffered now. 0 or a negative errno. */
+int goc_http_flush(goc_http_exchange *x);
 
 #endif /* GOC_HTTP_H */

@@ -60,6 +60,7 @@
 #endif
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 typedef struct goc_conn goc_conn;
 typedef struct goc_listener goc_listener;
@@ -131,6 +132,15 @@ ssize_t goc_conn_read_ctx(goc_conn *c, void *buf, size_t len, goc_ctx *ctx);
 ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t len, size_t *written);
 ssize_t goc_conn_write_ctx(goc_conn *c, const void *buf, size_t len, size_t *written,
 			   goc_ctx *ctx);
+
+/*
+ * goc_conn_write of the buffers iov[0..iovcnt) in order, gathered into as
+ * few system calls as the socket buffer allows (writev). iov is consumed:
+ * its entries are advanced past what was written. Returns the total
+ * length, or a negative errno with *written (if not NULL) the bytes
+ * written.
+ */
+ssize_t goc_conn_writev(goc_conn *c, struct iovec *iov, int iovcnt, size_t *written);
 
 /* Deadlines of reads, of writes, or both (see above). 0 or -EBADF. */
 int goc_conn_set_deadline(goc_conn *c, int64_t deadline);

@@ -5,6 +5,8 @@
  * parse.c reads requests, response.c writes response heads and chunk
  * framing, date.c formats and caches the Date header. None of them depends
  * on the scheduler or on sockets, so the fuzz target builds them alone.
+ * server.c, the server loop over goc_conn and goroutines, is the one that
+ * needs the runtime.
  */
 #ifndef GOC_HTTP_HTTP_H
 #define GOC_HTTP_HTTP_H

@@ -1,7 +1,8 @@
 /*
  * fd.c — goc_conn and goc_listener as fds with references, and the I/O
- * loops over the poller: read, write-all, accept (with its EMFILE
- * back-off), deadlines, shutdown, close, and goc_fd_wait.
+ * loops over the poller: read, write-all (one buffer or an iovec array),
+ * accept (with its EMFILE back-off), deadlines, shutdown, close, and
+ * goc_fd_wait.
  *
  * Every call follows internal/poll's pattern: take a reference (fails on
  * a closed handle), take the direction's lock, ask the poll descriptor
@@ -22,8 +23,10 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "netfd.h"
@@ -184,27 +187,46 @@ ssize_t goc_conn_read_ctx(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
 	return conn_read(c, buf, len, ctx);
 }
 
-static ssize_t conn_write(goc_conn *c, const void *buf, size_t len, size_t *written,
-			  goc_ctx *ctx)
+/*
+ * Writes all of iov[0..iovcnt) (iov is modified: consumed entries are
+ * skipped and a partly written one is advanced), parking while the socket
+ * buffer is full. *written receives the bytes written.
+ */
+static int conn_write_iov(goc_conn *c, struct iovec *iov, int iovcnt, size_t *written,
+			  goc_ctx *ctx, const char *what)
 {
 	struct net_fd *f = c ? &c->nfd : NULL;
-	size_t done = 0;
-	int err = net_fd_acquire(f, NFD_KIND_CONN, "goc_conn_write");
-	if (err) {
-		if (written)
-			*written = 0;
-		return net_fail(err);
-	}
+	*written = 0;
+	int err = net_fd_acquire(f, NFD_KIND_CONN, what);
+	if (err)
+		return err;
 	goc_mutex_lock(&f->write_lock);
 	if (!(err = ctx_errno(ctx)) && !(err = poll_desc_prepare(f->pd, POLL_WRITE))) {
-		while (done < len) {
-			const char *from = (const char *)buf + done;
+		for (;;) {
+			while (iovcnt > 0 && iov->iov_len == 0) {
+				iov++;
+				iovcnt--;
+			}
+			if (iovcnt == 0)
+				break;
 			/* MSG_NOSIGNAL: a peer that closed gives EPIPE, not
 			 * SIGPIPE. */
-			ssize_t n = f->family ? send(f->fd, from, len - done, MSG_NOSIGNAL)
-					      : write(f->fd, from, len - done);
+			struct msghdr msg = {.msg_iov = iov,
+					     .msg_iovlen = (size_t)(iovcnt < IOV_MAX ? iovcnt : IOV_MAX)};
+			ssize_t n = f->family ? sendmsg(f->fd, &msg, MSG_NOSIGNAL)
+					      : writev(f->fd, iov, (int)msg.msg_iovlen);
 			if (n >= 0) {
-				done += (size_t)n;
+				*written += (size_t)n;
+				for (size_t left = (size_t)n; left > 0;) {
+					size_t step = left < iov->iov_len ? left : iov->iov_len;
+					iov->iov_base = (char *)iov->iov_base + step;
+					iov->iov_len -= step;
+					left -= step;
+					if (iov->iov_len == 0) {
+						iov++;
+						iovcnt--;
+					}
+				}
 				continue;
 			}
 			if (errno == EINTR)
@@ -219,6 +241,15 @@ static ssize_t conn_write(goc_conn *c, const void *buf, size_t len, size_t *writ
 	}
 	goc_mutex_unlock(&f->write_lock);
 	net_fd_release(f);
+	return err;
+}
+
+static ssize_t conn_write(goc_conn *c, const void *buf, size_t len, size_t *written,
+			  goc_ctx *ctx)
+{
+	struct iovec iov = {(void *)buf, len};
+	size_t done;
+	int err = conn_write_iov(c, &iov, 1, &done, ctx, "goc_conn_write");
 	if (written)
 		*written = done;
 	return err ? net_fail(err) : (ssize_t)len;
@@ -233,6 +264,19 @@ ssize_t goc_conn_write_ctx(goc_conn *c, const void *buf, size_t len, size_t *wri
 			   goc_ctx *ctx)
 {
 	return conn_write(c, buf, len, written, ctx);
+}
+
+ssize_t goc_conn_writev(goc_conn *c, struct iovec *iov, int iovcnt, size_t *written)
+{
+	if (iovcnt < 0)
+		return net_fail(-EINVAL);
+	size_t total = 0, done;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	int err = conn_write_iov(c, iov, iovcnt, &done, NULL, "goc_conn_writev");
+	if (written)
+		*written = done;
+	return err ? net_fail(err) : (ssize_t)total;
 }
 
 /* ---- accepting ---- */

@@ -88,7 +88,10 @@ struct poll_desc {
 	goc_lock lock;          /* orders deadline changes, timers, eviction */
 	int fd;
 	bool any_event;         /* atomic (a late event of the previous user
-				 * may read it): every event wakes the read slot */
+				 * may read it): every event wakes the read slot.
+				 * Stored with release after the descriptor is
+				 * initialised and loaded with acquire by netpoll:
+				 * epoll orders them too, but TSan cannot see it */
 	uint32_t closing;       /* atomic; set once under lock by evict */
 	uintptr_t slot[2];      /* atomic: PD_NIL, PD_READY, PD_WAIT or a goc_g* */
 	int64_t deadline[2];    /* atomic; written under lock: 0, -1 or an instant */
@@ -232,7 +235,7 @@ poll_desc *poll_desc_open(int fd, bool any_event, int *err)
 	}
 	goc_lock_acquire(&pd->lock);
 	pd->fd = fd;
-	__atomic_store_n(&pd->any_event, any_event, RLX);
+	__atomic_store_n(&pd->any_event, any_event, __ATOMIC_RELEASE);
 	__atomic_store_n(&pd->closing, 0, SEQ_CST);
 	for (int mode = 0; mode < 2; mode++) {
 		__atomic_store_n(&pd->slot[mode], PD_NIL, SEQ_CST);
@@ -546,7 +549,7 @@ int netpoll(int64_t until, goc_g **ready, int max)
 		}
 		bool readable = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
 		bool writable = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-		if (__atomic_load_n(&pd->any_event, RLX)) {
+		if (__atomic_load_n(&pd->any_event, __ATOMIC_ACQUIRE)) {
 			readable = readable || writable;
 			writable = false;
 		}

@@ -1,0 +1,549 @@
+/*
+ * test_http_server.c — goc_http_serve against real clients over loopback
+ * (goroutines writing raw bytes with the net API):
+ *
+ *  - keep-alive (several requests on one connection), pipelining (three
+ *    requests in one write, answered in order), HEAD (a length, no body);
+ *  - bodies: a chunked request body echoed back, Expect: 100-continue,
+ *    a streamed (chunked) response;
+ *  - refusals: malformed request -> 400, oversized header -> 431,
+ *    oversized body -> 413 (by Content-Length and chunked), each followed
+ *    by the connection closing;
+ *  - timeouts: slowloris (cut by the read timeout), an idle keep-alive
+ *    connection (closed by the idle timeout), a client that never reads
+ *    (the handler's write fails with the write timeout);
+ *  - graceful shutdown: a request in flight completes; a stuck one is cut
+ *    when the shutdown timeout ends and serve counts it;
+ *  - handlers run by a goc_workpool; many concurrent clients.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "waitfor.h"
+
+#define MS GOC_MILLISECOND
+
+/* ---- the server under test ---- */
+
+struct server {
+	goc_listener *ln;
+	char addr[64];
+	goc_ctx *stop;
+	goc_http_server_options opts;
+	goc_chan *result; /* int64_t: what goc_http_serve returned */
+};
+
+static int started, stuck_started, big_write_error;
+
+static void handle(goc_http_exchange *x, void *user)
+{
+	(void)user;
+	const goc_http_request *r = goc_http_req(x);
+	char path[256];
+	snprintf(path, sizeof path, "%.*s", (int)r->path.len, r->path.ptr);
+	__atomic_add_fetch(&started, 1, __ATOMIC_SEQ_CST);
+	if (strcmp(path, "/echo") == 0) {
+		char buf[1000];
+		ssize_t n;
+		while ((n = goc_http_read_body(x, buf, sizeof buf)) > 0)
+			goc_http_write(x, buf, (size_t)n);
+		if (n < 0)
+			goc_http_set_status(x, 500);
+	} else if (strcmp(path, "/stream") == 0) {
+		goc_http_write(x, "abc", 3);
+		goc_http_flush(x);
+		goc_http_write(x, "def", 3);
+	} else if (strcmp(path, "/slow") == 0) {
+		goc_sleep(200 * MS);
+		goc_http_write(x, "slow done", 9);
+	} else if (strcmp(path, "/stuck") == 0) {
+		__atomic_store_n(&stuck_started, 1, __ATOMIC_SEQ_CST);
+		char unit;
+		goc_chan_recv(goc_ctx_done(goc_http_ctx(x)), &unit);
+		goc_http_write(x, "too late", 8);
+	} else if (strcmp(path, "/big") == 0) {
+		static char chunk[64 << 10];
+		ssize_t n = 0;
+		for (int i = 0; i < 1024 && n >= 0; i++)
+			n = goc_http_write(x, chunk, sizeof chunk);
+		__atomic_store_n(&big_write_error, (int)-n, __ATOMIC_SEQ_CST);
+	} else {
+		goc_http_add_header(x, "Content-Type", "text/plain");
+		goc_http_write(x, path, strlen(path));
+	}
+}
+
+static void serve(void *arg)
+{
+	struct server *s = arg;
+	int64_t r = goc_http_serve(s->ln, handle, NULL, &s->opts);
+	goc_chan_send(s->result, &r);
+}
+
+static void server_start(struct server *s)
+{
+	int err = goc_listen("tcp", "127.0.0.1:0", &s->ln);
+	CHECK(err == 0, "listen: %s", strerror(-err));
+	goc_listener_addr(s->ln, s->addr, sizeof s->addr);
+	s->stop = goc_ctx_with_cancel(goc_ctx_background());
+	s->opts.shutdown = s->stop;
+	s->result = goc_chan_make(sizeof(int64_t), 1);
+	CHECK(goc_go(serve, s) > 0, "go");
+}
+
+/* Starts the shutdown and returns how many connections serve cut. */
+static int64_t server_stop(struct server *s)
+{
+	goc_ctx_cancel(s->stop);
+	int64_t cut;
+	CHECK(goc_chan_recv(s->result, &cut) == GOC_OK, "serve's result");
+	goc_ctx_release(s->stop);
+	goc_chan_release(s->result);
+	return cut;
+}
+
+/* ---- a raw client ---- */
+
+struct client {
+	goc_conn *c;
+	char buf[1 << 16];
+	size_t len; /* buf[0..len): received, not yet taken */
+};
+
+struct response {
+	int status;
+	bool close;   /* Connection: close */
+	bool chunked;
+	long length;  /* Content-Length, -1 if none */
+	char body[1 << 16];
+	size_t body_len;
+};
+
+static void client_dial(struct client *cl, const struct server *s)
+{
+	cl->len = 0;
+	int err = goc_dial("tcp", s->addr, goc_now() + 10 * GOC_SECOND, &cl->c);
+	CHECK(err == 0, "dial: %s", strerror(-err));
+	goc_conn_set_deadline(cl->c, goc_now() + 10 * GOC_SECOND);
+}
+
+static void client_send(struct client *cl, const char *text)
+{
+	CHECK(goc_conn_write(cl->c, text, strlen(text), NULL) == (ssize_t)strlen(text), "send");
+}
+
+/* Reads more; false at end of stream or on an error (reset). */
+static bool client_more(struct client *cl)
+{
+	CHECK(cl->len < sizeof cl->buf, "response too large");
+	ssize_t n = goc_conn_read(cl->c, cl->buf + cl->len, sizeof cl->buf - cl->len);
+	CHECK(n != -ETIMEDOUT, "client read timed out (have %zu: %.*s)", cl->len, (int)cl->len, cl->buf);
+	if (n <= 0)
+		return false;
+	cl->len += (size_t)n;
+	return true;
+}
+
+static void client_take(struct client *cl, size_t n)
+{
+	memmove(cl->buf, cl->buf + n, cl->len - n);
+	cl->len -= n;
+}
+
+/* Reads a line ending in CRLF into line (without it). */
+static void client_line(struct client *cl, char *line, size_t size)
+{
+	char *end;
+	while (!(end = memmem(cl->buf, cl->len, "\r\n", 2)))
+		CHECK(client_more(cl), "connection ended inside a line");
+	size_t n = (size_t)(end - cl->buf);
+	CHECK(n < size, "line too long");
+	memcpy(line, cl->buf, n);
+	line[n] = '\0';
+	client_take(cl, n + 2);
+}
+
+static void client_bytes(struct client *cl, char *out, size_t n)
+{
+	while (cl->len < n)
+		CHECK(client_more(cl), "connection ended inside a body");
+	memcpy(out, cl->buf, n);
+	client_take(cl, n);
+}
+
+/* Reads one response to a request (HEAD: no body). */
+static void client_response(struct client *cl, struct response *r, bool head)
+{
+	char line[1024];
+	client_line(cl, line, sizeof line);
+	CHECK(sscanf(line, "HTTP/1.1 %d", &r->status) == 1, "status line \"%s\"", line);
+	r->close = r->chunked = false;
+	r->length = -1;
+	r->body_len = 0;
+	for (;;) {
+		client_line(cl, line, sizeof line);
+		if (line[0] == '\0')
+			break;
+		if (strncasecmp(line, "Content-Length: ", 16) == 0)
+			r->length = atol(line + 16);
+		if (strcasecmp(line, "Transfer-Encoding: chunked") == 0)
+			r->chunked = true;
+		if (strcasecmp(line, "Connection: close") == 0)
+			r->close = true;
+	}
+	if (head || r->status == 100)
+		return;
+	if (r->chunked) {
+		for (;;) {
+			client_line(cl, line, sizeof line);
+			size_t n = strtoul(line, NULL, 16);
+			if (n == 0) {
+				client_line(cl, line, sizeof line);
+				CHECK(line[0] == '\0', "trailers");
+				break;
+			}
+			CHECK(r->body_len + n < sizeof r->body, "body too large");
+			client_bytes(cl, r->body + r->body_len, n);
+			r->body_len += n;
+			client_line(cl, line, sizeof line);
+		}
+	} else {
+		CHECK(r->length >= 0, "neither chunked nor a length");
+		client_bytes(cl, r->body, (size_t)r->length);
+		r->body_len = (size_t)r->length;
+	}
+	r->body[r->body_len] = '\0';
+}
+
+/* Whether the server closed: reads until end of stream (or a reset). */
+static void client_expect_close(struct client *cl)
+{
+	while (client_more(cl))
+		cl->len = 0;
+}
+
+static void client_close(struct client *cl)
+{
+	goc_conn_close(cl->c);
+}
+
+static struct response resp;
+
+static void expect(struct client *cl, int status, const char *body)
+{
+	client_response(cl, &resp, false);
+	CHECK(resp.status == status, "status %d, want %d", resp.status, status);
+	if (body)
+		CHECK(strcmp(resp.body, body) == 0, "body \"%s\", want \"%s\"", resp.body, body);
+}
+
+/* ---- the tests ---- */
+
+static void test_keep_alive_and_head(void)
+{
+	struct server s = {0};
+	server_start(&s);
+	struct client *cl = calloc(1, sizeof *cl);
+	client_dial(cl, &s);
+	for (int i = 0; i < 3; i++) {
+		client_send(cl, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+		expect(cl, 200, "/hello");
+		CHECK(!resp.close && resp.length == 6, "keep-alive, Content-Length");
+	}
+	client_send(cl, "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+	client_response(cl, &resp, true);
+	CHECK(resp.status == 200 && resp.length == 6, "HEAD: %d, length %ld", resp.status, resp.length);
+	/* No body followed the HEAD response: the next response starts at once. */
+	client_send(cl, "GET /after-head HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(cl, 200, "/after-head");
+	client_send(cl, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(cl, 200, "abcdef");
+	CHECK(resp.chunked, "a flushed body is chunked");
+	client_send(cl, "GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	expect(cl, 200, "/last");
+	CHECK(resp.close, "Connection: close answered in kind");
+	client_expect_close(cl);
+	client_close(cl);
+	CHECK(server_stop(&s) == 0, "nothing cut");
+	free(cl);
+	ok("keep-alive, HEAD, streaming");
+}
+
+static void test_pipelining(void)
+{
+	struct server s = {0};
+	server_start(&s);
+	struct client *cl = calloc(1, sizeof *cl);
+	client_dial(cl, &s);
+	client_send(cl, "GET /one HTTP/1.1\r\nHost: x\r\n\r\n"
+			"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo"
+			"GET /three HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(cl, 200, "/one");
+	expect(cl, 200, "two");
+	expect(cl, 200, "/three");
+	client_close(cl);
+	CHECK(server_stop(&s) == 0, "nothing cut");
+	free(cl);
+	ok("pipelining");
+}
+
+static void test_bodies(void)
+{
+	struct server s = {0};
+	server_start(&s);
+	struct client *cl = calloc(1, sizeof *cl);
+	client_dial(cl, &s);
+	client_send(cl, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+			"6\r\nhello \r\n5;ext=1\r\nworld\r\n0\r\n\r\n");
+	expect(cl, 200, "hello world");
+	/* 100-continue: the server asks for the body only when the handler reads it. */
+	client_send(cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+	client_response(cl, &resp, false);
+	CHECK(resp.status == 100, "100 Continue, got %d", resp.status);
+	client_send(cl, "ping");
+	expect(cl, 200, "ping");
+	/* A body the handler does not read is drained: the connection stays usable. */
+	client_send(cl, "POST /ignored HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nxxxxx"
+			"GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(cl, 200, "/ignored");
+	expect(cl, 200, "/next");
+	client_close(cl);
+	CHECK(server_stop(&s) == 0, "nothing cut");
+	free(cl);
+	ok("chunked body, 100-continue, drained body");
+}
+
+/* Sends request and expects a refusal with status, then the close. */
+static void refused(const struct server *s, const char *request, size_t extra_header, int status)
+{
+	struct client *cl = calloc(1, sizeof *cl);
+	client_dial(cl, s);
+	client_send(cl, request);
+	if (extra_header) {
+		char *filler = malloc(extra_header + 1);
+		memset(filler, 'a', extra_header);
+		filler[extra_header] = '\0';
+		client_send(cl, "X-Filler: ");
+		/* The server may refuse (and stop reading) before all of it arrives. */
+		goc_conn_write(cl->c, filler, extra_header, NULL);
+		free(filler);
+	}
+	expect(cl, status, NULL);
+	CHECK(resp.close, "a refusal closes the connection");
+	client_expect_close(cl);
+	client_close(cl);
+	free(cl);
+}
+
+static void test_refusals(void)
+{
+	struct server s = {.opts.limits = {.max_header_bytes = 1024, .max_body = 1000}};
+	server_start(&s);
+	refused(&s, "GET / HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n", 0, 400);
+	refused(&s, "GET /\tx HTTP/1.1\r\n\r\n", 0, 400);
+	refused(&s, "GET / HTTP/1.1\r\nHost: x\r\n", 4000, 431);
+	refused(&s, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n", 0, 413);
+	refused(&s, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "3e9\r\n", 0, 413);
+	CHECK(server_stop(&s) == 0, "nothing cut");
+	ok("400, 431, 413 and close");
+}
+
+static void test_slowloris_and_idle(void)
+{
+	struct server s = {.opts = {.read_timeout = 300 * MS, .idle_timeout = 300 * MS}};
+	server_start(&s);
+	struct client *cl = calloc(1, sizeof *cl);
+	client_dial(cl, &s);
+	const char *request = "GET /a-long-path-sent-slowly HTTP/1.1\r\nHost: x\r\n\r\n";
+	int64_t start = goc_now();
+	size_t sent = 0;
+	for (; request[sent]; sent++) {
+		if (goc_conn_write(cl->c, request + sent, 1, NULL) != 1)
+			break;
+		goc_sleep(100 * MS);
+		if (goc_now() - start > 3 * GOC_SECOND)
+			break;
+	}
+	CHECK(sent < strlen(request), "the slow client was not cut off");
+	client_expect_close(cl);
+	client_close(cl);
+
+	/* Idle: one request, then silence: the server closes. */
+	client_dial(cl, &s);
+	client_send(cl, "GET /once HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(cl, 200, "/once");
+	start = goc_now();
+	client_expect_close(cl);
+	CHECK(goc_now() - start >= 250 * MS, "closed before the idle timeout");
+	client_close(cl);
+	CHECK(server_stop(&s) == 0, "nothing cut");
+	free(cl);
+	ok("slowloris and idle timeouts");
+}
+
+static void test_write_timeout(void)
+{
+	struct server s = {.opts = {.write_timeout = 300 * MS}};
+	server_start(&s);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int small = 4096;
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0, "rcvbuf");
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	sin.sin_port = htons((uint16_t)atoi(strrchr(s.addr, ':') + 1));
+	CHECK(connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0, "connect");
+	struct client *cl = calloc(1, sizeof *cl);
+	CHECK(goc_conn_wrap(fd, &cl->c) == 0, "wrap");
+	__atomic_store_n(&big_write_error, 0, __ATOMIC_SEQ_CST);
+	client_send(cl, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_FOR(__atomic_load_n(&big_write_error, __ATOMIC_SEQ_CST) != 0, "the handler's write failed");
+	CHECK(big_write_error == ETIMEDOUT, "write error %s", strerror(big_write_error));
+	client_close(cl);
+	CHECK(server_stop(&s) == 0, "nothing cut");
+	free(cl);
+	ok("write timeout");
+}
+
+static void test_shutdown(void)
+{
+	/* A request in flight completes, with Connection: close. */
+	struct server s = {0};
+	server_start(&s);
+	struct client *cl = calloc(1, sizeof *cl);
+	struct client *idle = calloc(1, sizeof *idle);
+	client_dial(idle, &s);
+	client_send(idle, "GET /warm HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(idle, 200, "/warm");
+	client_dial(cl, &s);
+	int before = __atomic_load_n(&started, __ATOMIC_SEQ_CST);
+	client_send(cl, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_FOR(__atomic_load_n(&started, __ATOMIC_SEQ_CST) > before, "the slow handler started");
+	goc_ctx_cancel(s.stop);
+	expect(cl, 200, "slow done");
+	CHECK(resp.close, "a response during shutdown closes");
+	client_expect_close(cl);
+	client_expect_close(idle); /* idle connections are closed at once */
+	int64_t cut;
+	CHECK(goc_chan_recv(s.result, &cut) == GOC_OK && cut == 0, "cut %lld", (long long)cut);
+	goc_ctx_release(s.stop);
+	goc_chan_release(s.result);
+	client_close(cl);
+	client_close(idle);
+	int err = goc_dial("tcp", s.addr, goc_now() + GOC_SECOND, &cl->c);
+	CHECK(err == -ECONNREFUSED, "the listener is closed: %s", strerror(-err));
+
+	/* A stuck request is cut when the shutdown timeout ends. */
+	struct server t = {.opts.shutdown_timeout = 200 * MS};
+	server_start(&t);
+	client_dial(cl, &t);
+	__atomic_store_n(&stuck_started, 0, __ATOMIC_SEQ_CST);
+	client_send(cl, "GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_FOR(__atomic_load_n(&stuck_started, __ATOMIC_SEQ_CST), "the stuck handler started");
+	int64_t start = goc_now();
+	CHECK(server_stop(&t) == 1, "one connection cut");
+	CHECK(goc_now() - start >= 190 * MS, "cut before the shutdown timeout");
+	client_expect_close(cl);
+	client_close(cl);
+	free(cl);
+	free(idle);
+	ok("graceful shutdown");
+}
+
+/* ---- many clients, optionally through a pool ---- */
+
+struct crowd {
+	const struct server *s;
+	goc_wg done;
+	int64_t answered;
+};
+
+static void crowd_client(void *arg)
+{
+	struct crowd *crowd = arg;
+	struct client *cl = malloc(sizeof *cl);
+	struct response *r = malloc(sizeof *r);
+	client_dial(cl, crowd->s);
+	for (int i = 0; i < 5; i++) {
+		char request[128], path[32];
+		snprintf(path, sizeof path, "/c%d", i);
+		snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+		client_send(cl, request);
+		client_response(cl, r, false);
+		CHECK(r->status == 200 && strcmp(r->body, path) == 0, "crowd answer");
+		__atomic_add_fetch(&crowd->answered, 1, __ATOMIC_RELAXED);
+	}
+	client_close(cl);
+	free(cl);
+	free(r);
+	goc_wg_done(&crowd->done);
+}
+
+static void run_crowd(struct server *s, long clients)
+{
+	struct crowd crowd = {.s = s};
+	goc_wg_init(&crowd.done);
+	goc_wg_add(&crowd.done, clients);
+	for (long i = 0; i < clients; i++)
+		CHECK(goc_go(crowd_client, &crowd) > 0, "go");
+	goc_wg_wait(&crowd.done);
+	CHECK(crowd.answered == clients * 5, "answered %lld", (long long)crowd.answered);
+}
+
+static void test_many_clients(void)
+{
+	struct server s = {0};
+	server_start(&s);
+	run_crowd(&s, test_size(200, 50, 50));
+	CHECK(server_stop(&s) == 0, "nothing cut");
+	ok("many concurrent clients");
+}
+
+static void test_workpool(void)
+{
+	goc_workpool_options po = {.max_workers = 4, .queue_size = 16};
+	goc_workpool *pool = goc_workpool_new(&po);
+	CHECK(pool, "pool");
+	struct server s = {.opts.pool = pool};
+	server_start(&s);
+	long clients = test_size(40, 20, 20);
+	run_crowd(&s, clients);
+	struct client *cl = calloc(1, sizeof *cl);
+	client_dial(cl, &s);
+	client_send(cl, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+			"4\r\npool\r\n0\r\n\r\n");
+	expect(cl, 200, "pool");
+	client_close(cl);
+	free(cl);
+	CHECK(server_stop(&s) == 0, "nothing cut");
+	goc_workpool_stats st;
+	goc_workpool_stats_read(pool, &st);
+	CHECK(st.done == clients * 5 + 1, "the pool ran %lld handlers", (long long)st.done);
+	goc_workpool_free(pool);
+	ok("handlers on a workpool");
+}
+
+static void run(void *arg)
+{
+	(void)arg;
+	test_keep_alive_and_head();
+	test_pipelining();
+	test_bodies();
+	test_refusals();
+	test_slowloris_and_idle();
+	test_write_timeout();
+	test_shutdown();
+	test_many_clients();
+	test_workpool();
+}
+
+int main(void)
+{
+	goc_main(run, NULL);
+	return 0;
+}
