@@ -173,6 +173,7 @@ static void wrapped_pipe(void)
 
 static goc_listener *ln;
 static char ln_addr[64];
+static goc_wg served; /* a server goroutine per accepted connection */
 
 static void serve_one(void *arg)
 {
@@ -182,6 +183,7 @@ static void serve_one(void *arg)
 	while ((n = goc_conn_read(c, buf, sizeof buf)) > 0)
 		CHECK(goc_conn_write(c, buf, (size_t)n, NULL) == n, "echo");
 	goc_conn_close(c);
+	goc_wg_done(&served);
 }
 
 static void acceptor(void *arg)
@@ -192,6 +194,7 @@ static void acceptor(void *arg)
 		CHECK(goc_accept(ln, &c) == 0, "accept");
 		goc_go(serve_one, c);
 	}
+	goc_wg_done(&served);
 }
 
 struct thread_arg {
@@ -250,6 +253,8 @@ static void plain_threads(void)
 	enum { THREADS = 4 };
 	CHECK(goc_listen("tcp", "127.0.0.1:0", &ln) == 0, "listen");
 	goc_listener_addr(ln, ln_addr, sizeof ln_addr);
+	goc_wg_init(&served);
+	goc_wg_add(&served, THREADS + 2);
 	goc_go(acceptor, (void *)(intptr_t)(THREADS + 1));
 	pthread_t th[THREADS];
 	struct thread_arg args[THREADS];
@@ -277,6 +282,7 @@ static void plain_threads(void)
 	pthread_join(bt, NULL);
 	CHECK(blocked.result == -EBADF, "blocked thread read: %d", blocked.result);
 	CHECK(goc_now() - t0 < 2 * GOC_SECOND, "close took too long to reach the thread");
+	goc_wg_wait(&served);
 	goc_listener_close(ln);
 	ok("plain thread blocked in read: close from elsewhere gives -EBADF");
 }
