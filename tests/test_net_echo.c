@@ -22,6 +22,8 @@
 
 #include "testutil.h"
 
+static goc_wg servers; /* one per accepted connection, until it is closed */
+
 static void serve_echo(void *arg)
 {
 	goc_conn *c = arg;
@@ -36,6 +38,7 @@ static void serve_echo(void *arg)
 		CHECK(w == n && written == (size_t)n, "server write: %zd", w);
 	}
 	goc_conn_close(c);
+	goc_wg_done(&servers);
 }
 
 struct server {
@@ -51,6 +54,7 @@ static void accept_loop(void *arg)
 		goc_conn *c;
 		int err = goc_accept(s->ln, &c);
 		CHECK(err == 0, "accept: %s", strerror(-err));
+		goc_wg_add(&servers, 1);
 		goc_go(serve_echo, c);
 	}
 	goc_wg_done(&s->done);
@@ -128,6 +132,7 @@ static void echo_many(const char *network, const char *listen_addr, long conns, 
 	}
 	goc_wg_wait(&done);
 	goc_wg_wait(&s.done);
+	goc_wg_wait(&servers);
 	CHECK(goc_listener_close(s.ln) == 0, "listener close");
 	free(cls);
 	char msg[160];
