@@ -246,6 +246,13 @@ void pprof_parse(struct bytes pb, struct parsed_profile *p)
 	CHECK(p->nstrings > 0 && p->strings[0][0] == '\0', "string table must start with \"\"");
 }
 
+void pprof_free(struct parsed_profile *p)
+{
+	for (int i = 0; i < p->nstrings; i++)
+		free((char *)p->strings[i]);
+	p->nstrings = 0;
+}
+
 const char *pprof_str(const struct parsed_profile *p, int64_t index)
 {
 	CHECK(index >= 0 && index < p->nstrings, "string index %lld", (long long)index);

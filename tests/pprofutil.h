@@ -56,6 +56,9 @@ struct bytes pprof_bytes(struct bytes file);
 void pprof_parse(struct bytes pb, struct parsed_profile *p);
 /* Reads, gunzips and decodes the profile at path into p. */
 void pprof_load(const char *path, struct parsed_profile *p);
+/* Frees what pprof_parse allocated in p (its strings), so that p can be
+ * parsed into again. */
+void pprof_free(struct parsed_profile *p);
 /* String index of the string table. */
 const char *pprof_str(const struct parsed_profile *p, int64_t index);
 /* The name of the function of location id, "" if unsymbolized. */

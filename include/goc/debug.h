@@ -66,4 +66,37 @@ typedef struct goc_leakcheck_options {
  */
 int64_t goc_leakcheck(const goc_leakcheck_options *opts);
 
+/*
+ * The debug server, like Go's net/http/pprof and expvar: an HTTP server
+ * (goc_http_serve) in a goroutine of its own, listening on addr ("tcp",
+ * e.g. "127.0.0.1:6060"; port 0 picks a free port), serving
+ *
+ *   /debug/pprof/                 an HTML index of the profiles, with counts
+ *   /debug/pprof/profile?seconds=N  a CPU profile of N seconds [30]
+ *   /debug/pprof/goroutine?debug=D  0: profile.proto; 1: stacks grouped,
+ *                                  with counts; 2: a goc_dump
+ *   /debug/pprof/block?debug=D    the block profile; 1: as text
+ *   /debug/pprof/mutex?debug=D    the mutex profile; 1: as text
+ *   /debug/pprof/cmdline          the command line, NUL-separated
+ *   /debug/sched                  JSON: Ps, Ms, run queues, goroutines by state
+ *   /debug/vars                   JSON: counters, memory, command line
+ *
+ * so that `go tool pprof http://ADDR/debug/pprof/profile?seconds=5` works
+ * against a running program. Nothing is protected: listen on loopback,
+ * or somewhere only trusted clients reach. Returns 0, or a negative errno:
+ * -EADDRINUSE and the other errors of goc_listen, -EBUSY if the server
+ * runs already, -ENOMEM.
+ */
+int goc_debug_serve(const char *addr);
+
+/* The address the debug server listens on ("127.0.0.1:34567") into buf;
+ * its length, or -ENOTCONN when it is not running, -ENOSPC if buf is too
+ * small. */
+int goc_debug_serve_addr(char *buf, size_t size);
+
+/* Stops the debug server: it stops accepting, a CPU profile being taken
+ * ends at once, and the call returns once the server's goroutines have
+ * ended. Nothing happens if it is not running. */
+void goc_debug_serve_stop(void);
+
 #endif

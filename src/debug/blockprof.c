@@ -77,3 +77,8 @@ goc_status goc_pprof_block(FILE *out)
 {
 	return goc_contention_write(&blocks, out, 1);
 }
+
+goc_contention_table *goc_blockprof_table(void)
+{
+	return &blocks;
+}

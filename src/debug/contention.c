@@ -82,6 +82,33 @@ void goc_contention_add(goc_contention_table *t, const goc_trace *stack, double 
 	pthread_mutex_unlock(&t->lock);
 }
 
+int goc_contention_snapshot(goc_contention_table *t, goc_contention_record **records, size_t *n)
+{
+	size_t count = 0, cap = 0;
+	goc_contention_record *copy = NULL;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < CONTENTION_CHAINS; i++)
+		for (struct contention_bucket *b = t->heads[i]; b; b = b->next)
+			cap++;
+	if (cap)
+		copy = malloc(cap * sizeof *copy);
+	for (size_t i = 0; i < CONTENTION_CHAINS && copy; i++) {
+		for (struct contention_bucket *b = t->heads[i]; b; b = b->next) {
+			goc_contention_record *r = &copy[count++];
+			r->count = (int64_t)(b->count + 0.5);
+			r->delay_ns = b->delay_ns;
+			r->stack.n = b->npcs;
+			r->stack.first_exact = false;
+			r->stack.truncated = false;
+			memcpy(r->stack.pcs, b->pcs, (size_t)b->npcs * sizeof b->pcs[0]);
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	*records = copy;
+	*n = count;
+	return cap && !copy ? ENOMEM : 0;
+}
+
 static int64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;

@@ -62,6 +62,19 @@ void goc_symbolize_location(goc_buf *b, uintptr_t pc, bool exact);
 /* Copies the function name into name (size bytes); false, with name = "",
  * if unknown. */
 bool goc_symbolize_name(uintptr_t pc, bool exact, char *name, size_t size);
+/* One frame as Go's text profiles print it ("#\t0x4f2a1b\tworker+0x2b\t
+ * /src/app/main.c:42"): the lookup pc (a return address minus one, inside
+ * its call; an exact pc as it is), its function, the offset of the lookup
+ * pc in it, and file:line; "" and 0 for what is unknown. */
+typedef struct goc_frame_symbol {
+	uintptr_t pc;
+	char func[256];
+	uintptr_t func_offset;
+	char file[512];
+	int line;
+} goc_frame_symbol;
+/* Fills out for pc; false if its function is unknown. */
+bool goc_symbolize_frame(uintptr_t pc, bool exact, goc_frame_symbol *out);
 /* Threads the symbolizer runs (0 or 1), for the deadlock check's count of
  * the threads it knows. */
 int goc_symbolizer_threads(void);
@@ -145,6 +158,34 @@ long long goc_gocdebug_long(const char *name, long long def, long long min, long
 void goc_debug_init(void);
 /* Every sysmon tick. */
 void goc_debug_sysmon_tick(int64_t now);
+/* What schedtrace and the debug server (debugserve.c) show of a P, an M
+ * and a goroutine, read without locks (schedtrace.c): each field is a
+ * value it held recently, not all of them at one instant. -1: none. */
+typedef struct goc_p_view {
+	int32_t id;
+	uint32_t status;        /* enum p_status */
+	uint32_t schedtick;
+	uint32_t gfree;         /* free descriptors cached */
+	int64_t m_id;           /* the M holding it while P_RUNNING */
+	int64_t curg_id;        /* the goroutine its M runs */
+	int64_t runq;           /* its local run queue, runnext included */
+} goc_p_view;
+typedef struct goc_m_view {
+	int64_t id, p_id, curg_id;
+	bool spinning;
+	bool blocked;           /* asleep on its futex, without a P */
+} goc_m_view;
+typedef struct goc_g_brief {
+	int64_t id;
+	uint32_t state;         /* enum g_state */
+	goc_wait_reason wait_reason; /* meaningful while G_WAITING */
+	int64_t m_id;           /* the M running it */
+} goc_g_brief;
+void goc_p_view_take(const goc_p *p, goc_p_view *v);
+void goc_m_view_take(const goc_m *m, goc_m_view *v);
+void goc_g_brief_take(const goc_g *g, goc_g_brief *v);
+/* The M after m in sched.allm; the first for NULL; NULL after the last. */
+const goc_m *goc_m_next(const goc_m *m);
 /* schedtrace.c: one SCHED report (with scheddetail, the P/M/G lines). */
 void goc_schedtrace_print(goc_buf *b, int64_t now, bool detail);
 /* blockwarn.c: reports goroutines blocked at least `after` ns, once per

@@ -45,3 +45,8 @@ goc_status goc_pprof_mutex(FILE *out)
 	return goc_contention_write(&contentions, out,
 				    __atomic_load_n(&goc_mutexprof_fraction, __ATOMIC_RELAXED));
 }
+
+goc_contention_table *goc_mutexprof_table(void)
+{
+	return &contentions;
+}

@@ -21,6 +21,8 @@
  * The summary comes from goc_sched_stats_read (sched.lock, as Go's
  * schedtrace); the detail lines read other threads' state without locks,
  * so they are each a value the field held recently, not one instant.
+ * Those reads (goc_p_view_take, goc_m_view_take, goc_g_brief_take) also
+ * feed the debug server's /debug/sched (debugserve.c).
  */
 #include "debug.h"
 
@@ -47,53 +49,84 @@ static int go_status(uint32_t state)
 	}
 }
 
-GOC_RACY_READER static void print_p(goc_buf *b, const goc_p *p)
+GOC_RACY_READER void goc_p_view_take(const goc_p *p, goc_p_view *v)
 {
 	uint32_t head = __atomic_load_n(&p->runq_head, __ATOMIC_ACQUIRE);
 	uint32_t tail = __atomic_load_n(&p->runq_tail, __ATOMIC_ACQUIRE);
-	uint32_t status = __atomic_load_n(&p->status, __ATOMIC_RELAXED);
-	goc_m *m = status == P_RUNNING ? p->m : NULL;
-	put_kv(b, "  P", p->id);
-	put_kv(b, ": status=", status);
-	put_kv(b, " schedtick=", p->schedtick);
-	put_kv(b, " m=", m ? m->id : -1);
-	put_kv(b, " runqsize=", (int64_t)(uint32_t)(tail - head) +
-				    (__atomic_load_n(&p->runnext, __ATOMIC_RELAXED) ? 1 : 0));
-	put_kv(b, " gfreecnt=", p->ngfree);
-	goc_buf_str(b, "\n");
+	const goc_g *curg = __atomic_load_n(&p->curg, __ATOMIC_RELAXED);
+	v->id = p->id;
+	v->status = __atomic_load_n(&p->status, __ATOMIC_RELAXED);
+	const goc_m *m = v->status == P_RUNNING ? p->m : NULL;
+	v->m_id = m ? m->id : -1;
+	v->curg_id = curg ? curg->id : -1;
+	v->schedtick = p->schedtick;
+	v->runq = (int64_t)(uint32_t)(tail - head) +
+		  (__atomic_load_n(&p->runnext, __ATOMIC_RELAXED) ? 1 : 0);
+	v->gfree = p->ngfree;
 }
 
-GOC_RACY_READER static void print_m(goc_buf *b, const goc_m *m)
+GOC_RACY_READER void goc_m_view_take(const goc_m *m, goc_m_view *v)
 {
 	const goc_p *p = m->p;
 	const goc_g *g = m->curg;
-	put_kv(b, "  M", m->id);
-	put_kv(b, ": p=", p ? p->id : -1);
-	put_kv(b, " curg=", g ? g->id : -1);
-	goc_buf_str(b, m->spinning ? " spinning=true" : " spinning=false");
-	goc_buf_str(b, m->idle_listed ? " blocked=true\n" : " blocked=false\n");
+	v->id = m->id;
+	v->p_id = p ? p->id : -1;
+	v->curg_id = g ? g->id : -1;
+	v->spinning = m->spinning;
+	v->blocked = m->idle_listed;
 }
 
-GOC_RACY_READER static void print_g(goc_g *g, void *arg)
+GOC_RACY_READER void goc_g_brief_take(const goc_g *g, goc_g_brief *v)
 {
-	goc_buf *b = arg;
-	uint32_t state = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
-	const goc_m *m = state == G_RUNNING ? g->m : NULL;
-	put_kv(b, "  G", g->id);
-	put_kv(b, ": status=", go_status(state));
-	goc_buf_str(b, "(");
-	if (state == G_WAITING)
-		goc_buf_str(b, goc_wait_reason_string((goc_wait_reason)g->wait_reason));
-	goc_buf_str(b, ")");
-	put_kv(b, " m=", m ? m->id : -1);
+	v->state = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
+	const goc_m *m = v->state == G_RUNNING ? g->m : NULL;
+	v->id = g->id;
+	v->wait_reason = (goc_wait_reason)g->wait_reason;
+	v->m_id = m ? m->id : -1;
+}
+
+GOC_RACY_READER const goc_m *goc_m_next(const goc_m *m)
+{
+	return m ? m->alllink : __atomic_load_n(&goc_sched.allm, __ATOMIC_ACQUIRE);
+}
+
+static void print_p(goc_buf *b, const goc_p *p)
+{
+	goc_p_view v;
+	goc_p_view_take(p, &v);
+	put_kv(b, "  P", v.id);
+	put_kv(b, ": status=", v.status);
+	put_kv(b, " schedtick=", v.schedtick);
+	put_kv(b, " m=", v.m_id);
+	put_kv(b, " runqsize=", v.runq);
+	put_kv(b, " gfreecnt=", v.gfree);
 	goc_buf_str(b, "\n");
 }
 
-GOC_RACY_READER static void print_ms(goc_buf *b)
+static void print_m(goc_buf *b, const goc_m *m)
 {
-	for (const goc_m *m = __atomic_load_n(&goc_sched.allm, __ATOMIC_ACQUIRE); m;
-	     m = m->alllink)
-		print_m(b, m);
+	goc_m_view v;
+	goc_m_view_take(m, &v);
+	put_kv(b, "  M", v.id);
+	put_kv(b, ": p=", v.p_id);
+	put_kv(b, " curg=", v.curg_id);
+	goc_buf_str(b, v.spinning ? " spinning=true" : " spinning=false");
+	goc_buf_str(b, v.blocked ? " blocked=true\n" : " blocked=false\n");
+}
+
+static void print_g(goc_g *g, void *arg)
+{
+	goc_buf *b = arg;
+	goc_g_brief v;
+	goc_g_brief_take(g, &v);
+	put_kv(b, "  G", v.id);
+	put_kv(b, ": status=", go_status(v.state));
+	goc_buf_str(b, "(");
+	if (v.state == G_WAITING)
+		goc_buf_str(b, goc_wait_reason_string(v.wait_reason));
+	goc_buf_str(b, ")");
+	put_kv(b, " m=", v.m_id);
+	goc_buf_str(b, "\n");
 }
 
 void goc_schedtrace_print(goc_buf *b, int64_t uptime, bool detail)
@@ -121,7 +154,8 @@ void goc_schedtrace_print(goc_buf *b, int64_t uptime, bool detail)
 	goc_buf_str(b, "\n");
 	for (int i = 0; i < st.procs; i++)
 		print_p(b, goc_sched.allp[i]);
-	print_ms(b);
+	for (const goc_m *m = goc_m_next(NULL); m; m = goc_m_next(m))
+		print_m(b, m);
 	goc_g_for_each(print_g, b);
 	goc_buf_flush(b);
 }

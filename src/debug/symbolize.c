@@ -356,3 +356,16 @@ bool goc_symbolize_name(uintptr_t pc, bool exact, char *name, size_t size)
 		copy_name(name, size, t.func);
 	return name[0] != 0;
 }
+
+bool goc_symbolize_frame(uintptr_t pc, bool exact, goc_frame_symbol *out)
+{
+	struct sym_text t;
+	bool found = lookup(pc, exact, &t);
+	uintptr_t call_back = exact ? 0 : 1;
+	out->pc = pc - call_back;
+	out->func_offset = t.func[0] ? t.func_offset - call_back : 0;
+	copy_name(out->func, sizeof out->func, t.func);
+	copy_str(out->file, sizeof out->file, t.file);
+	out->line = t.line;
+	return found && t.func[0];
+}

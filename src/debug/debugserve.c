@@ -1,0 +1,739 @@
+/*
+ * debugserve.c — goc_debug_serve: the runtime's views over HTTP, as Go's
+ * net/http/pprof and expvar serve them, so that `go tool pprof
+ * http://ADDR/debug/pprof/profile` and a browser work against a running
+ * goc program.
+ *
+ *   goc_debug_serve: listen --> serve_main (a goroutine: goc_http_serve
+ *                    with route as the handler, until `stop` ends)
+ *   route:           /debug/pprof/ (index), profile, goroutine, block,
+ *                    mutex, cmdline; /debug/sched; /debug/vars
+ *
+ * Formats follow Go's: profiles are gzipped profile.proto (pprof.c);
+ * goroutine?debug=1 and block/mutex?debug=1 are Go's text profiles (a
+ * "count @ pcs" line per distinct stack, then a "#\tpc\tfunc+off\t
+ * file:line" line per frame); goroutine?debug=2 is a goc_dump, as Go's is
+ * its traceback; failures are text/plain with X-Go-Pprof: 1.
+ *
+ * Invariants:
+ *  - server.lock serialises goc_debug_serve, _addr and _stop; running,
+ *    stop, ln and addr change only under it. While running, stop stays
+ *    valid for the handlers: _stop cancels it, then waits for serve_main,
+ *    which returns only after every connection goroutine has ended.
+ *  - every response but the CPU profile is written whole into memory (a
+ *    memstream) before its head is sent: its length is known, and a
+ *    failure while writing it still becomes an error status.
+ *  - the CPU profiler is one per process: a second profile request while
+ *    one runs is refused with a 500, as Go refuses it; a profile ends
+ *    early when the server stops or cuts the request.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "contention.h"
+#include "debug.h"
+
+#define DEFAULT_PROFILE_SECONDS 30
+/* Requests in flight when the server stops get this long to finish. */
+#define SHUTDOWN_TIMEOUT GOC_SECOND
+
+static struct {
+	goc_mutex lock;
+	bool running;
+	goc_ctx *stop;          /* cancelled by goc_debug_serve_stop */
+	goc_listener *ln;       /* taken over by serve_main's goc_http_serve */
+	goc_wg serving;         /* serve_main */
+	char addr[128];
+} server = {.lock = GOC_MUTEX_INIT, .serving = GOC_WG_INIT};
+
+/* ---- responses ---- */
+
+static void respond(goc_http_exchange *x, int status, const char *content_type,
+		    const char *attachment, const char *data, size_t len)
+{
+	goc_http_set_status(x, status);
+	goc_http_add_header(x, "Content-Type", content_type);
+	goc_http_add_header(x, "X-Content-Type-Options", "nosniff");
+	if (attachment) {
+		char disposition[96];
+		snprintf(disposition, sizeof disposition, "attachment; filename=\"%s\"", attachment);
+		goc_http_add_header(x, "Content-Disposition", disposition);
+	}
+	goc_http_set_length(x, (int64_t)len);
+	goc_http_write(x, data, len);
+}
+
+static void respond_error(goc_http_exchange *x, int status, const char *what, int err)
+{
+	char text[256];
+	int n = err ? snprintf(text, sizeof text, "%s: %s\n", what, strerror(err))
+		    : snprintf(text, sizeof text, "%s\n", what);
+	goc_http_add_header(x, "X-Go-Pprof", "1");
+	respond(x, status, "text/plain; charset=utf-8", NULL, text,
+		(size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+}
+
+/* Writes a response body to f; 0 or an errno value. */
+typedef int (*body_writer)(FILE *f, const void *arg);
+
+/* Answers with what write puts in a memstream, or a 500 if it fails. */
+static void serve_written(goc_http_exchange *x, body_writer write, const void *arg,
+			  const char *content_type, const char *attachment)
+{
+	char *data = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&data, &len);
+	if (!f) {
+		respond_error(x, 500, "could not build the response", ENOMEM);
+		return;
+	}
+	int err = write(f, arg);
+	if (fclose(f) != 0 && !err)
+		err = ENOMEM;
+	if (err)
+		respond_error(x, 500, "could not build the response", err);
+	else
+		respond(x, 200, content_type, attachment, data, len);
+	free(data);
+}
+
+static int status_errno(goc_status st)
+{
+	return st == GOC_OK ? 0 : errno ? errno : EIO;
+}
+
+/* ---- queries ---- */
+
+/* The integer value of name in query ("a=1&debug=2"); def when absent or
+ * not a number (as Go's handlers treat a malformed one). */
+static int64_t query_int(goc_http_str query, const char *name, int64_t def)
+{
+	size_t name_len = strlen(name);
+	const char *p = query.ptr, *end = query.ptr + query.len;
+	while (p && p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *field_end = amp ? amp : end;
+		if ((size_t)(field_end - p) > name_len && !memcmp(p, name, name_len) &&
+		    p[name_len] == '=') {
+			char value[24];
+			size_t n = (size_t)(field_end - p) - name_len - 1;
+			if (n == 0 || n >= sizeof value)
+				return def;
+			memcpy(value, p + name_len + 1, n);
+			value[n] = 0;
+			char *rest;
+			errno = 0;
+			long long v = strtoll(value, &rest, 10);
+			return *rest || errno ? def : v;
+		}
+		p = amp ? amp + 1 : end;
+	}
+	return def;
+}
+
+/* ---- text profiles ---- */
+
+static void print_pcs(FILE *f, const goc_trace *t)
+{
+	for (int i = 0; i < t->n; i++)
+		fprintf(f, " 0x%" PRIxPTR, t->pcs[i]);
+	fputc('\n', f);
+}
+
+static void print_frames(FILE *f, const goc_trace *t)
+{
+	for (int i = 0; i < t->n; i++) {
+		goc_frame_symbol s;
+		goc_symbolize_frame(t->pcs[i], i == 0 && t->first_exact, &s);
+		fprintf(f, "#\t0x%" PRIxPTR "\t%s+0x%" PRIxPTR "\t%s:%d\n", s.pc,
+			s.func[0] ? s.func : "?", s.func_offset, s.file[0] ? s.file : "?", s.line);
+	}
+	fputc('\n', f);
+}
+
+struct stacks {
+	goc_trace *items;
+	size_t n, cap;
+	goc_g *self;
+	bool failed;
+};
+
+static void stacks_add(struct stacks *l, const goc_trace *t)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		goc_trace *items = realloc(l->items, cap * sizeof *items);
+		if (!items) {
+			l->failed = true;
+			return;
+		}
+		l->items = items;
+		l->cap = cap;
+	}
+	l->items[l->n++] = *t;
+}
+
+static void stacks_add_other(goc_g *g, void *arg)
+{
+	struct stacks *l = arg;
+	if (g == l->self || l->failed)
+		return;
+	goc_g_summary s;
+	goc_g_summarize(g, &s);
+	stacks_add(l, &s.trace);
+}
+
+static int trace_compare(const void *a, const void *b)
+{
+	const goc_trace *x = a, *y = b;
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	if (x->first_exact != y->first_exact)
+		return x->first_exact ? 1 : -1;
+	return memcmp(x->pcs, y->pcs, (size_t)x->n * sizeof x->pcs[0]);
+}
+
+/* A run of equal stacks in the sorted list. */
+struct stack_group {
+	size_t first, count;
+};
+
+static int group_compare(const void *a, const void *b)
+{
+	const struct stack_group *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* goroutine?debug=1: Go's "goroutine profile: total N", then the
+ * distinct stacks, most common first. */
+__attribute__((noinline)) static int write_goroutine_text(FILE *f, const void *arg)
+{
+	(void)arg;
+	goc_m *m = goc_m_self();
+	struct stacks l = {.self = m ? m->curg : NULL};
+	goc_trace own;
+	if (l.self && goc_unwind_self(0, &own))
+		stacks_add(&l, &own);
+	goc_g_for_each(stacks_add_other, &l);
+	struct stack_group *groups = l.failed ? NULL : malloc((l.n + 1) * sizeof *groups);
+	if (!groups) {
+		free(l.items);
+		return ENOMEM;
+	}
+	qsort(l.items, l.n, sizeof *l.items, trace_compare);
+	size_t ngroups = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		if (i == 0 || trace_compare(&l.items[i - 1], &l.items[i]) != 0)
+			groups[ngroups++] = (struct stack_group){.first = i};
+		groups[ngroups - 1].count++;
+	}
+	qsort(groups, ngroups, sizeof *groups, group_compare);
+	fprintf(f, "goroutine profile: total %zu\n", l.n);
+	for (size_t i = 0; i < ngroups; i++) {
+		const goc_trace *t = &l.items[groups[i].first];
+		fprintf(f, "%zu @", groups[i].count);
+		print_pcs(f, t);
+		print_frames(f, t);
+	}
+	free(groups);
+	free(l.items);
+	return 0;
+}
+
+static int write_dump(FILE *f, const void *arg)
+{
+	(void)arg;
+	goc_dump(f);
+	return ferror(f) ? ENOMEM : 0;
+}
+
+static int delay_compare(const void *a, const void *b)
+{
+	const goc_contention_record *x = a, *y = b;
+	return x->delay_ns > y->delay_ns ? -1 : x->delay_ns < y->delay_ns;
+}
+
+/* Which contention profile, for its text and proto writers. */
+struct contention_view {
+	const char *heading;                  /* Go's: "contention" (block), "mutex" */
+	goc_contention_table *(*table)(void);
+	goc_status (*write_proto)(FILE *out);
+	bool sampled;                         /* print the mutex fraction */
+};
+
+static const struct contention_view block_view = {"contention", goc_blockprof_table,
+						  goc_pprof_block, false};
+static const struct contention_view mutex_view = {"mutex", goc_mutexprof_table,
+						  goc_pprof_mutex, true};
+
+/* block|mutex?debug=1: Go's text form. Delays are nanoseconds, so
+ * "cycles" are nanoseconds at 1e9 per second. */
+static int write_contention_text(FILE *f, const void *arg)
+{
+	const struct contention_view *v = arg;
+	goc_contention_record *records;
+	size_t n;
+	int err = goc_contention_snapshot(v->table(), &records, &n);
+	if (err)
+		return err;
+	qsort(records, n, sizeof *records, delay_compare);
+	fprintf(f, "--- %s:\ncycles/second=%" PRId64 "\n", v->heading, GOC_SECOND);
+	if (v->sampled)
+		fprintf(f, "sampling period=%d\n", goc_pprof_set_mutex_fraction(-1));
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%" PRId64 " %" PRId64 " @", records[i].delay_ns, records[i].count);
+		print_pcs(f, &records[i].stack);
+		print_frames(f, &records[i].stack);
+	}
+	free(records);
+	return 0;
+}
+
+static int write_contention_proto(FILE *f, const void *arg)
+{
+	const struct contention_view *v = arg;
+	return status_errno(v->write_proto(f));
+}
+
+static int write_goroutine_proto(FILE *f, const void *arg)
+{
+	(void)arg;
+	return status_errno(goc_pprof_goroutine(f));
+}
+
+/* ---- the index ---- */
+
+static int64_t contention_count(const struct contention_view *v)
+{
+	goc_contention_record *records;
+	size_t n;
+	if (goc_contention_snapshot(v->table(), &records, &n))
+		return -1;
+	free(records);
+	return (int64_t)n;
+}
+
+static int write_index(FILE *f, const void *arg)
+{
+	(void)arg;
+	const struct {
+		const char *name, *href, *about;
+		int64_t count;
+	} rows[] = {
+	    {"block", "block?debug=1",
+	     "where goroutines waited on channels, select and the sync types, and for how long "
+	     "(goc_pprof_set_block_rate turns it on)",
+	     contention_count(&block_view)},
+	    {"goroutine", "goroutine?debug=1",
+	     "the stacks of every goroutine now; debug=2 prints them as goc_dump does",
+	     goc_num_goroutine()},
+	    {"mutex", "mutex?debug=1",
+	     "the unlocks that ended contended waits on goc_mutex and goc_rwmutex "
+	     "(goc_pprof_set_mutex_fraction turns it on)",
+	     contention_count(&mutex_view)},
+	    {"profile", "profile",
+	     "a CPU profile over the seconds given by ?seconds= (30 by default); open it with "
+	     "go tool pprof",
+	     0},
+	};
+	fputs("<html>\n<head><title>/debug/pprof/</title></head>\n<body>\n/debug/pprof/<br>\n"
+	      "<br>\nProfiles:\n<table>\n<thead><td>Count</td><td>Profile</td></thead>\n",
+	      f);
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		fprintf(f, "<tr><td>%" PRId64 "</td><td><a href=\"%s\">%s</a></td></tr>\n",
+			rows[i].count, rows[i].href, rows[i].name);
+	fputs("</table>\n<a href=\"goroutine?debug=2\">every goroutine's stack (goc_dump)</a>\n"
+	      "<br>\n<p>\nWhat they hold:\n<ul>\n",
+	      f);
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		fprintf(f, "<li><b>%s</b>: %s</li>\n", rows[i].name, rows[i].about);
+	fputs("</ul>\n</p>\n<p>Also: <a href=\"/debug/sched\">/debug/sched</a>, "
+	      "<a href=\"/debug/vars\">/debug/vars</a>.</p>\n</body>\n</html>\n",
+	      f);
+	return 0;
+}
+
+/* ---- JSON ---- */
+
+static void json_string(FILE *f, const char *s, size_t len)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static const char *p_status_name(uint32_t status)
+{
+	switch (status) {
+	case P_IDLE:
+		return "idle";
+	case P_RUNNING:
+		return "running";
+	case P_RETIRING:
+		return "retiring";
+	case P_DEAD:
+		return "dead";
+	case P_SYSCALL:
+		return "syscall";
+	default:
+		return "?";
+	}
+}
+
+struct census {
+	int64_t total, runnable, running, waiting;
+	int64_t by_reason[WAIT_REASON_COUNT];
+};
+
+static void census_add(goc_g *g, void *arg)
+{
+	struct census *c = arg;
+	goc_g_brief b;
+	goc_g_brief_take(g, &b);
+	c->total++;
+	if (b.state == G_RUNNABLE)
+		c->runnable++;
+	else if (b.state == G_RUNNING)
+		c->running++;
+	else if (b.state == G_WAITING) {
+		c->waiting++;
+		if (b.wait_reason < WAIT_REASON_COUNT)
+			c->by_reason[b.wait_reason]++;
+	}
+}
+
+static void write_census(FILE *f)
+{
+	struct census c = {0};
+	goc_g_for_each(census_add, &c);
+	fprintf(f,
+		"\"goroutines\": {\"total\": %" PRId64 ", \"running\": %" PRId64
+		", \"runnable\": %" PRId64 ", \"waiting\": %" PRId64 ", \"wait_reasons\": {",
+		c.total, c.running, c.runnable, c.waiting);
+	const char *sep = "";
+	for (int r = 0; r < WAIT_REASON_COUNT; r++) {
+		if (!c.by_reason[r])
+			continue;
+		const char *name = goc_wait_reason_string((goc_wait_reason)r);
+		fputs(sep, f);
+		json_string(f, name, strlen(name));
+		fprintf(f, ": %" PRId64, c.by_reason[r]);
+		sep = ", ";
+	}
+	fputs("}}", f);
+}
+
+/* /debug/sched: the scheduler as schedtrace with scheddetail sees it. */
+static int write_sched(FILE *f, const void *arg)
+{
+	(void)arg;
+	goc_sched_stats st;
+	goc_sched_stats_read(&st);
+	fprintf(f,
+		"{\n\"gomaxprocs\": %d,\n\"idleprocs\": %d,\n\"threads\": %d,\n"
+		"\"spinningthreads\": %d,\n\"idlethreads\": %d,\n\"runqueue\": %" PRId64
+		",\n\"procs\": [",
+		st.procs, st.idle_procs, st.threads, st.spinning_threads, st.idle_threads,
+		st.global_runq);
+	for (int i = 0; i < st.procs; i++) {
+		goc_p_view v;
+		goc_p_view_take(goc_sched.allp[i], &v);
+		fprintf(f,
+			"%s\n  {\"id\": %d, \"status\": \"%s\", \"m\": %" PRId64 ", \"curg\": %" PRId64
+			", \"runqsize\": %" PRId64 ", \"schedtick\": %u, \"gfreecnt\": %u"
+			", \"switches\": %" PRId64 ", \"spawned\": %" PRId64 "}",
+			i ? "," : "", v.id, p_status_name(v.status), v.m_id, v.curg_id, v.runq,
+			v.schedtick, v.gfree, st.p[i].switches, st.p[i].spawned);
+	}
+	fputs("\n],\n\"ms\": [", f);
+	const char *sep = "";
+	for (const goc_m *m = goc_m_next(NULL); m; m = goc_m_next(m)) {
+		goc_m_view v;
+		goc_m_view_take(m, &v);
+		fprintf(f,
+			"%s\n  {\"id\": %" PRId64 ", \"p\": %" PRId64 ", \"curg\": %" PRId64
+			", \"spinning\": %s, \"idle\": %s}",
+			sep, v.id, v.p_id, v.curg_id, v.spinning ? "true" : "false",
+			v.blocked ? "true" : "false");
+		sep = ",";
+	}
+	fputs("\n],\n", f);
+	write_census(f);
+	fputs("\n}\n", f);
+	return 0;
+}
+
+/* The command line, NUL-separated as in /proc/self/cmdline (malloc'd). */
+static char *read_cmdline(size_t *len)
+{
+	*len = 0;
+	FILE *in = fopen("/proc/self/cmdline", "re");
+	if (!in)
+		return NULL;
+	char *data = NULL;
+	size_t cap = 0;
+	for (;;) {
+		if (cap - *len < 1024) {
+			char *bigger = realloc(data, cap + 4096);
+			if (!bigger)
+				break;
+			data = bigger;
+			cap += 4096;
+		}
+		size_t got = fread(data + *len, 1, cap - *len, in);
+		if (got == 0)
+			break;
+		*len += got;
+	}
+	fclose(in);
+	return data;
+}
+
+static void write_cmdline_json(FILE *f)
+{
+	size_t len;
+	char *args = read_cmdline(&len);
+	fputs("\"cmdline\": [", f);
+	for (size_t at = 0; at < len;) {
+		size_t n = strnlen(args + at, len - at);
+		if (at)
+			fputs(", ", f);
+		json_string(f, args + at, n);
+		at += n + 1;
+	}
+	fputs("]", f);
+	free(args);
+}
+
+static int64_t resident_bytes(void)
+{
+	FILE *in = fopen("/proc/self/statm", "re");
+	long long size = 0, resident = 0;
+	if (!in)
+		return 0;
+	if (fscanf(in, "%lld %lld", &size, &resident) != 2)
+		resident = 0;
+	fclose(in);
+	return resident * sysconf(_SC_PAGESIZE);
+}
+
+/* /debug/vars: expvar's cmdline and memstats (the keys that have a C
+ * counterpart) and the scheduler's counters. */
+static int write_vars(FILE *f, const void *arg)
+{
+	(void)arg;
+	goc_sched_stats st;
+	goc_sched_stats_read(&st);
+	int64_t switches = 0, spawned = 0;
+	for (int i = 0; i < st.procs; i++) {
+		switches += st.p[i].switches;
+		spawned += st.p[i].spawned;
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	struct mallinfo2 heap = mallinfo2();
+	fputs("{\n", f);
+	write_cmdline_json(f);
+	fprintf(f,
+		",\n\"goroutines\": %" PRId64 ",\n\"memstats\": {\"HeapAlloc\": %zu, \"HeapSys\": %zu"
+		", \"RSS\": %" PRId64 ", \"MaxRSS\": %lld},\n",
+		st.goroutines, heap.uordblks + heap.hblkhd, heap.arena + heap.hblkhd,
+		resident_bytes(), (long long)ru.ru_maxrss * 1024);
+	fprintf(f,
+		"\"sched\": {\"gomaxprocs\": %d, \"idleprocs\": %d, \"threads\": %d, "
+		"\"idlethreads\": %d, \"spinningthreads\": %d, \"runqueue\": %" PRId64
+		", \"steals\": %" PRId64 ", \"retakes\": %" PRId64 ", \"long_runs\": %" PRId64
+		", \"switches\": %" PRId64 ", \"spawned\": %" PRId64 "}\n}\n",
+		st.procs, st.idle_procs, st.threads, st.idle_threads, st.spinning_threads,
+		st.global_runq, st.steals, st.retakes, st.long_runs, switches, spawned);
+	return 0;
+}
+
+static void serve_cmdline(goc_http_exchange *x)
+{
+	size_t len;
+	char *args = read_cmdline(&len);
+	respond(x, 200, "text/plain; charset=utf-8", NULL, args ? args : "", len);
+	free(args);
+}
+
+/* ---- the CPU profile ---- */
+
+static void serve_cpu_profile(goc_http_exchange *x, int64_t seconds)
+{
+	if (seconds <= 0)
+		seconds = DEFAULT_PROFILE_SECONDS;
+	if (seconds > INT64_MAX / GOC_SECOND)
+		seconds = INT64_MAX / GOC_SECOND;
+	char *data = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&data, &len);
+	if (!f) {
+		respond_error(x, 500, "Could not enable CPU profiling", ENOMEM);
+		return;
+	}
+	if (goc_pprof_cpu_start(f) != GOC_OK) {
+		int err = errno;
+		fclose(f);
+		free(data);
+		if (err == EBUSY)
+			respond_error(x, 500, "Could not enable CPU profiling: CPU profiling already in use", 0);
+		else
+			respond_error(x, 500, "Could not enable CPU profiling", err);
+		return;
+	}
+	goc_select_case ends[] = {
+	    {.chan = goc_ctx_done(server.stop), .dir = GOC_SELECT_RECV},
+	    {.chan = goc_ctx_done(goc_http_ctx(x)), .dir = GOC_SELECT_RECV},
+	};
+	goc_select(ends, 2, seconds * GOC_SECOND);
+	int err = status_errno(goc_pprof_cpu_stop());
+	if (fclose(f) != 0 && !err)
+		err = ENOMEM;
+	if (err)
+		respond_error(x, 500, "Could not write the CPU profile", err);
+	else
+		respond(x, 200, "application/octet-stream", "profile", data, len);
+	free(data);
+}
+
+/* ---- routing ---- */
+
+static bool path_is(const goc_http_request *r, const char *path)
+{
+	size_t n = strlen(path);
+	return r->path.len == n && !memcmp(r->path.ptr, path, n);
+}
+
+static void serve_contention(goc_http_exchange *x, const struct contention_view *v,
+			     const char *attachment, int64_t debug)
+{
+	if (debug > 0)
+		serve_written(x, write_contention_text, v, "text/plain; charset=utf-8", NULL);
+	else
+		serve_written(x, write_contention_proto, v, "application/octet-stream",
+			      attachment);
+}
+
+static void route(goc_http_exchange *x, void *user)
+{
+	(void)user;
+	const goc_http_request *r = goc_http_req(x);
+	int64_t debug = query_int(r->query, "debug", 0);
+	if (path_is(r, "/debug/pprof/") || path_is(r, "/debug/pprof"))
+		serve_written(x, write_index, NULL, "text/html; charset=utf-8", NULL);
+	else if (path_is(r, "/debug/pprof/profile"))
+		serve_cpu_profile(x, query_int(r->query, "seconds", DEFAULT_PROFILE_SECONDS));
+	else if (path_is(r, "/debug/pprof/goroutine") && debug >= 2)
+		serve_written(x, write_dump, NULL, "text/plain; charset=utf-8", NULL);
+	else if (path_is(r, "/debug/pprof/goroutine") && debug == 1)
+		serve_written(x, write_goroutine_text, NULL, "text/plain; charset=utf-8", NULL);
+	else if (path_is(r, "/debug/pprof/goroutine"))
+		serve_written(x, write_goroutine_proto, NULL, "application/octet-stream",
+			      "goroutine");
+	else if (path_is(r, "/debug/pprof/block"))
+		serve_contention(x, &block_view, "block", debug);
+	else if (path_is(r, "/debug/pprof/mutex"))
+		serve_contention(x, &mutex_view, "mutex", debug);
+	else if (path_is(r, "/debug/pprof/cmdline"))
+		serve_cmdline(x);
+	else if (path_is(r, "/debug/sched"))
+		serve_written(x, write_sched, NULL, "application/json; charset=utf-8", NULL);
+	else if (path_is(r, "/debug/vars"))
+		serve_written(x, write_vars, NULL, "application/json; charset=utf-8", NULL);
+	else
+		respond(x, 404, "text/plain; charset=utf-8", NULL, "404 page not found\n", 19);
+}
+
+/* ---- the server ---- */
+
+static void serve_main(void *arg)
+{
+	(void)arg;
+	goc_http_server_options opts = {.shutdown = server.stop,
+					.shutdown_timeout = SHUTDOWN_TIMEOUT};
+	if (goc_http_serve(server.ln, route, NULL, &opts) < 0)
+		goc_listener_close(server.ln);
+	goc_wg_done(&server.serving);
+}
+
+/* server.lock held, not running. */
+static int start_locked(const char *addr)
+{
+	goc_listener *ln;
+	int err = goc_listen("tcp", addr, &ln);
+	if (err)
+		return err;
+	goc_ctx *stop = goc_ctx_with_cancel(goc_ctx_background());
+	if (!stop) {
+		goc_listener_close(ln);
+		return -ENOMEM;
+	}
+	if (goc_listener_addr(ln, server.addr, sizeof server.addr) < 0)
+		server.addr[0] = 0;
+	server.stop = stop;
+	server.ln = ln;
+	goc_wg_add(&server.serving, 1);
+	goc_go_options named = {.name = "debug server"};
+	if (goc_go_opts(serve_main, NULL, &named) == 0) {
+		goc_wg_done(&server.serving);
+		goc_ctx_release(stop);
+		goc_listener_close(ln);
+		return -ENOMEM;
+	}
+	server.running = true;
+	return 0;
+}
+
+int goc_debug_serve(const char *addr)
+{
+	if (!addr)
+		return -EINVAL;
+	goc_runtime_init();
+	goc_mutex_lock(&server.lock);
+	int err = server.running ? -EBUSY : start_locked(addr);
+	goc_mutex_unlock(&server.lock);
+	return err;
+}
+
+int goc_debug_serve_addr(char *buf, size_t size)
+{
+	goc_mutex_lock(&server.lock);
+	size_t n = strlen(server.addr);
+	int r = !server.running ? -ENOTCONN : n >= size ? -ENOSPC : (int)n;
+	if (r >= 0)
+		memcpy(buf, server.addr, n + 1);
+	goc_mutex_unlock(&server.lock);
+	return r;
+}
+
+void goc_debug_serve_stop(void)
+{
+	goc_mutex_lock(&server.lock);
+	if (server.running) {
+		goc_ctx_cancel(server.stop);
+		goc_wg_wait(&server.serving);
+		goc_ctx_release(server.stop);
+		server.stop = NULL;
+		server.ln = NULL;
+		server.addr[0] = 0;
+		server.running = false;
+	}
+	goc_mutex_unlock(&server.lock);
+}
