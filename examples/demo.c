@@ -9,11 +9,14 @@
  *  5. a worker pool under overload, once per overflow policy, with its
  *     counters;
  *  6. an errgroup whose tasks share a timeout;
- *  7. the scheduler's counters.
+ *  7. the scheduler's counters;
+ *  8. the HTTP server loaded by client goroutines of the same process over
+ *     loopback keep-alive connections: requests per second, latencies.
  */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <goc.h>
 
@@ -276,6 +279,163 @@ static void counters(void)
 		       (long long)s.p[i].switches, (long long)s.p[i].spawned, (long long)s.p[i].runq);
 }
 
+/* ---- 8. the HTTP server under load ---- */
+
+/* Latencies in a log-linear histogram: 16 buckets per power of two of
+ * nanoseconds, so a percentile is known within about 6%. */
+enum { SUB_BUCKETS = 16, LATENCY_BUCKETS = 64 * SUB_BUCKETS };
+
+struct latencies {
+	int64_t count[LATENCY_BUCKETS];
+};
+
+static int latency_bucket(int64_t ns)
+{
+	if (ns < SUB_BUCKETS)
+		return (int)(ns > 0 ? ns : 0);
+	int octave = 63 - __builtin_clzll((unsigned long long)ns);
+	int sub = (int)((ns >> (octave - 4)) & (SUB_BUCKETS - 1));
+	return (octave - 3) * SUB_BUCKETS + sub;
+}
+
+/* The smallest latency of bucket b. */
+static int64_t latency_of(int b)
+{
+	if (b < SUB_BUCKETS)
+		return b;
+	int octave = b / SUB_BUCKETS + 3, sub = b % SUB_BUCKETS;
+	return (int64_t)(SUB_BUCKETS + sub) << (octave - 4);
+}
+
+static int64_t latency_percentile(const struct latencies *l, int64_t total, double pct)
+{
+	int64_t want = (int64_t)((double)total * pct / 100.0), seen = 0;
+	for (int b = 0; b < LATENCY_BUCKETS; b++) {
+		seen += l->count[b];
+		if (seen > want)
+			return latency_of(b);
+	}
+	return latency_of(LATENCY_BUCKETS - 1);
+}
+
+static void hello(goc_http_exchange *x, void *user)
+{
+	(void)user;
+	goc_http_add_header(x, "Content-Type", "text/plain");
+	goc_http_write(x, "hello\n", 6);
+}
+
+enum { LOAD_CLIENTS = 64 };
+
+struct load {
+	char addr[64];
+	int64_t until;
+	goc_wg clients;
+	goc_mutex lock;
+	struct latencies merged; /* lock */
+	int64_t requests;        /* lock */
+	int64_t failures;        /* lock */
+};
+
+/* Reads one response to a GET of hello on c; false on any failure. */
+static bool read_hello(goc_conn *c, char *buf, size_t size)
+{
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = goc_conn_read(c, buf + len, size - 1 - len);
+		if (n <= 0)
+			return false;
+		len += (size_t)n;
+		buf[len] = 0;
+		char *end = strstr(buf, "\r\n\r\n");
+		const char *length = strstr(buf, "Content-Length: ");
+		if (end && length && len >= (size_t)(end + 4 - buf) + (size_t)atoi(length + 16))
+			return strncmp(buf, "HTTP/1.1 200 ", 13) == 0;
+		if (len == size - 1)
+			return false;
+	}
+}
+
+static void load_client(void *arg)
+{
+	struct load *ld = arg;
+	static const char request[] = "GET / HTTP/1.1\r\nHost: demo\r\n\r\n";
+	struct latencies mine = {{0}};
+	int64_t done = 0;
+	bool failed = false;
+	goc_conn *c;
+	if (goc_dial("tcp", ld->addr, 0, &c) == 0) {
+		char buf[1024];
+		while (goc_now() < ld->until) {
+			int64_t t0 = goc_now();
+			if (goc_conn_write(c, request, sizeof request - 1, NULL) < 0 ||
+			    !read_hello(c, buf, sizeof buf)) {
+				failed = true;
+				break;
+			}
+			mine.count[latency_bucket(goc_now() - t0)]++;
+			done++;
+		}
+		goc_conn_close(c);
+	} else {
+		failed = true;
+	}
+	goc_mutex_lock(&ld->lock);
+	for (int b = 0; b < LATENCY_BUCKETS; b++)
+		ld->merged.count[b] += mine.count[b];
+	ld->requests += done;
+	ld->failures += failed;
+	goc_mutex_unlock(&ld->lock);
+	goc_wg_done(&ld->clients);
+}
+
+struct served {
+	goc_listener *ln;
+	goc_ctx *shutdown;
+	goc_wg done;
+};
+
+static void serve_hello(void *arg)
+{
+	struct served *sv = arg;
+	goc_http_server_options o = {.shutdown = sv->shutdown};
+	goc_http_serve(sv->ln, hello, NULL, &o);
+	goc_wg_done(&sv->done);
+}
+
+static void http_load(void)
+{
+	static struct load ld = {.clients = GOC_WG_INIT, .lock = GOC_MUTEX_INIT};
+	struct served sv = {.done = GOC_WG_INIT};
+	int err = goc_listen("tcp", "127.0.0.1:0", &sv.ln);
+	if (err) {
+		printf("8. HTTP server: cannot listen on 127.0.0.1: %s\n", strerror(-err));
+		return;
+	}
+	goc_listener_addr(sv.ln, ld.addr, sizeof ld.addr);
+	sv.shutdown = goc_ctx_with_cancel(goc_ctx_background());
+	goc_wg_add(&sv.done, 1);
+	goc_go(serve_hello, &sv);
+	int64_t t0 = goc_now();
+	ld.until = t0 + 2 * GOC_SECOND;
+	goc_wg_add(&ld.clients, LOAD_CLIENTS);
+	for (int i = 0; i < LOAD_CLIENTS; i++)
+		goc_go(load_client, &ld);
+	goc_wg_wait(&ld.clients);
+	double dt = seconds(goc_now() - t0);
+	goc_ctx_cancel(sv.shutdown);
+	goc_wg_wait(&sv.done);
+	goc_ctx_release(sv.shutdown);
+	printf("8. HTTP server on %s, %d keep-alive client goroutines in this process for %.1f s: "
+	       "%lld requests (%.0f req/s), %lld failed connections; latency p50 %.0f us, "
+	       "p90 %.0f us, p99 %.0f us\n",
+	       ld.addr, LOAD_CLIENTS, dt, (long long)ld.requests, (double)ld.requests / dt,
+	       (long long)ld.failures,
+	       (double)latency_percentile(&ld.merged, ld.requests, 50) / 1e3,
+	       (double)latency_percentile(&ld.merged, ld.requests, 90) / 1e3,
+	       (double)latency_percentile(&ld.merged, ld.requests, 99) / 1e3);
+}
+
 static void demo(void *arg)
 {
 	(void)arg;
@@ -287,6 +447,7 @@ static void demo(void *arg)
 	overload();
 	errgroup_timeout();
 	counters();
+	http_load();
 }
 
 int main(void)
