@@ -277,6 +277,7 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/http.h"
 #include "goc/syscall.h"
 #include "goc/pprof.h"
+#include "goc/trace.h"
 #undef GOC_H_INSIDE
 
 #pragma GCC visibility pop

@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #include "../ctx/ctx.h"
+#include "../debug/trace.h"
 #include "netpoll.h"
 
 #define SEQ_CST __ATOMIC_SEQ_CST
@@ -559,6 +560,8 @@ int netpoll(int64_t until, goc_g **ready, int max)
 		if (writable && (g = slot_unblock(pd, POLL_WRITE, true)))
 			ready[count++] = g;
 	}
+	if (goc_tracing())
+		goc_trace_netpoll(ready, count);
 	return count;
 }
 

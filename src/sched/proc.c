@@ -48,6 +48,7 @@
 
 #include "../arch/context.h"
 #include "../debug/debug.h"
+#include "../debug/trace.h"
 #include "../net/netpoll.h"
 #include "golimit.h"
 #include "runq.h"
@@ -163,6 +164,8 @@ static goc_p *p_new(int32_t id)
 /* sched.lock held. */
 void pidle_put(goc_p *p)
 {
+	if (goc_tracing())
+		goc_trace_proc_stop(p);
 	__atomic_store_n(&p->status, P_IDLE, RLX);
 	p->m = NULL;
 	p->link = goc_sched.pidle;
@@ -185,6 +188,8 @@ goc_p *pidle_get(void)
 
 void acquirep(goc_m *m, goc_p *p)
 {
+	if (goc_tracing())
+		goc_trace_proc_start(p);
 	m->p = p;
 	p->m = m;
 	__atomic_store_n(&p->status, P_RUNNING, RLX);
@@ -357,6 +362,10 @@ static void first_run_prepare(goc_m *m, goc_g *g)
  */
 static goc_m *g_switch(goc_m *m, goc_g *from, goc_g *to, bool from_exits)
 {
+	/* The one place every run of a goroutine begins and ends: park,
+	 * yield, exit and first run all come through here. */
+	if (goc_tracing())
+		goc_trace_switch(m, from, to);
 	if (to->flags & G_FLAG_G0) {
 		m->curg = NULL;
 		/* NULL for a goroutine leaving a syscall section without a P. */
@@ -391,6 +400,16 @@ static void run_due_timers(goc_p *p)
 		goc_timers_run(p->timers, now);
 }
 
+static inline void make_runnable(goc_g *g);
+
+/* The unlock step of prev's park said "do not park after all". */
+static void park_called_off(goc_g *prev)
+{
+	if (goc_tracing())
+		goc_trace_unblock(prev, true);
+	make_runnable(prev);
+}
+
 static goc_m *post_switch(goc_m *m)
 {
 	goc_g *prev = m->post_g;
@@ -400,7 +419,7 @@ static goc_m *post_switch(goc_m *m)
 	case POST_PARK:
 		m->post = POST_NONE;
 		if (!m->post_unlock(m->post_lock))
-			goc_ready(prev);
+			park_called_off(prev);
 		break;
 	case POST_YIELD:
 		m->post = POST_NONE;
@@ -555,6 +574,15 @@ void goc_ready(goc_g *g)
 		prim_futex_wake(&g->state, 1);
 		return;
 	}
+	if (goc_tracing())
+		goc_trace_unblock(g, false);
+	make_runnable(g);
+}
+
+/* goc_ready for a goroutine (not a plain thread's stand-in). Inlined:
+ * a call of its own on every ready measurably slows channel hand-offs. */
+static inline __attribute__((always_inline)) void make_runnable(goc_g *g)
+{
 	/* A plain store, not a CAS: exactly one party can ready a parked
 	 * goroutine, the one that took it off a wait queue under that queue's
 	 * lock (or won a select's claim), so nobody races us here. The check
@@ -649,6 +677,8 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 		g->name[sizeof g->name - 1] = 0;
 	}
 	__atomic_store_n(&g->state, G_RUNNABLE, RLX);
+	if (goc_tracing())
+		goc_trace_create(g);
 	int64_t id = g->id;
 	if (p) {
 		__atomic_store_n(&p->created, p->created + 1, RLX);

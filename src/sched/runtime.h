@@ -110,7 +110,9 @@ struct goc_g {
 	uint8_t wait_reason;    /* goc_wait_reason while G_WAITING */
 	uint8_t flags;          /* enum g_flags */
 	uint8_t size_class;     /* stack size class to run on, see stack.c */
-	uint8_t reserved;
+	uint8_t trace_mark;     /* the execution trace's note of an unblock whose run has
+				 * not started yet (debug/trace.c); written only while a
+				 * trace is being taken */
 	int64_t id;
 	int64_t parent_id;
 	void *create_pc;        /* return address in the code that called goc_go */
@@ -192,6 +194,9 @@ struct goc_m {
 	 * (syscall.c), until the goroutine leaves it; m->p is NULL meanwhile.
 	 * Only this M. */
 	goc_p *syscall_p;
+	/* This M's execution-trace buffer and state (debug/trace.c), made
+	 * the first time it records an event; only this M. */
+	struct trace_m *trace;
 };
 
 /* A processor. Touched by its M without locks, except where noted. */

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "../debug/trace.h"
 #include "runtime.h"
 
 #define DEFAULT_MAX_THREADS 10000
@@ -51,6 +52,8 @@ void goc_syscall_enter(void)
 		goc_long_run_fold(p); /* a scheduling point: the stretch ends here */
 	g->wait_reason = WAIT_SYSCALL;
 	g->wait_since = __atomic_load_n(&goc_sched.coarse_now, __ATOMIC_RELAXED);
+	if (goc_tracing())
+		goc_trace_syscall_enter(m);
 	m->syscall_p = p;
 	m->p = NULL;
 	__atomic_store_n(&p->syscalltick, p->syscalltick + 1, __ATOMIC_RELAXED);
@@ -60,10 +63,12 @@ void goc_syscall_enter(void)
 	__atomic_store_n(&p->status, P_SYSCALL, __ATOMIC_RELEASE);
 }
 
-/* The goroutine holds a P again and leaves the section. */
-static void section_left(goc_g *g)
+/* The goroutine of m holds a P again and leaves the section. */
+static void section_left(goc_m *m, goc_g *g)
 {
 	g->wait_reason = WAIT_NONE;
+	if (goc_tracing())
+		goc_trace_syscall_resume(m);
 }
 
 /* Unlock callback of the park in exit_without_p, run on g0 once the
@@ -100,7 +105,7 @@ static void exit_without_p(goc_m *m, goc_g *g)
 	errno = saved_errno;
 	if (p) {
 		acquirep(m, p);
-		section_left(g);
+		section_left(m, g);
 		return;
 	}
 	/* Every P is busy: queue ourselves from g0 and let this M look for
@@ -118,6 +123,8 @@ void goc_syscall_exit(void)
 	goc_p *p = m->syscall_p;
 	if (!p)
 		goc_panic("goc_syscall_exit: not inside a syscall section");
+	if (goc_tracing())
+		goc_trace_syscall_exit(m);
 	m->syscall_p = NULL;
 	/* The one race of a section: sysmon may CAS the P away at this very
 	 * moment. Whichever CAS succeeds owns the P. Winning here means
@@ -127,7 +134,7 @@ void goc_syscall_exit(void)
 	if (__atomic_compare_exchange_n(&p->status, &expected, P_RUNNING, false, __ATOMIC_ACQUIRE,
 					__ATOMIC_RELAXED)) {
 		m->p = p;
-		section_left(g);
+		section_left(m, g);
 		return;
 	}
 	exit_without_p(m, g);

@@ -20,6 +20,7 @@
  */
 #include <stdlib.h>
 
+#include "../debug/trace.h"
 #include "../sched/runtime.h"
 
 #define ARITY 4
@@ -174,7 +175,10 @@ int64_t goc_timers_run(struct timer_heap *h, int64_t now)
 		goc_rtimer *t = h->items[0].t;
 		remove_locked(h, t);
 		goc_lock_release(&h->lock);
-		t->fn(t, now);
+		if (goc_tracing())
+			goc_trace_timer_fire(t, now);
+		else
+			t->fn(t, now);
 		goc_lock_acquire(&h->lock);
 	}
 	int64_t next = h->n ? h->items[0].when : 0;
