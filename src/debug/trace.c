@@ -97,6 +97,10 @@ struct pending_flow {
 
 static struct pending_flow pending_flows[PENDING_FLOWS];
 
+/* An M's trace state (or the one shared by threads that are not Ms): the
+ * slices it has open and the lines not yet written. Fields other than
+ * writing and next belong to the owner inside its write sections, and to
+ * goc_trace_start / _stop while no section runs. */
 struct trace_m {
 	uint32_t writing;       /* atomic: the owner is inside a write section */
 	bool synced;            /* this trace has seen the M: the fields below are valid */
@@ -126,10 +130,8 @@ static struct {
 	int64_t start_ns;
 	uint8_t tag;
 	uint64_t last_flow_id;  /* atomic */
-	/* Atomic: an M could not have its buffer; the errno of a failed
-	 * write. */
-	bool lost;
-	int write_errno;
+	bool lost;              /* atomic: an M could not have its buffer */
+	int write_errno;        /* the first failed write's errno; file_lock */
 } trace = {
 	.control_lock = PTHREAD_MUTEX_INITIALIZER,
 	.file_lock = PTHREAD_MUTEX_INITIALIZER,
