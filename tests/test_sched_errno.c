@@ -13,6 +13,8 @@
  *     must have resumed on a different thread at least once; if none
  *     migrated the round is repeated (bounded: ROUNDS_MAX), so the
  *     migration check cannot flake while the errno check is always made.
+ *     Under valgrind, which runs one thread at a time, a migration is not
+ *     required.
  *  2. Every busy goroutine also keeps its own distinct errno value across
  *     its yields, so goroutines sharing an M do not see each other's.
  *  3. errno set by a failing system call (close(-1): EBADF) survives a
@@ -27,6 +29,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -156,7 +160,14 @@ static void main_g(void *arg)
 	}
 	printf("errno checked %ld times over %d rounds; %d migrations between threads\n", checks,
 	       rounds, migrations);
-	CHECK(migrations > 0, "the tracked goroutine never changed threads in %d rounds", rounds);
+	/* valgrind runs one thread at a time and may leave the second M idle
+	 * for a whole run: there the errno checks still run on every switch,
+	 * but a migration cannot be required. */
+	const char *under = getenv("GOC_TEST_SANITIZER");
+	if (under && strcmp(under, "valgrind") == 0 && migrations == 0)
+		printf("no migration happened under valgrind (threads run one at a time there)\n");
+	else
+		CHECK(migrations > 0, "the tracked goroutine never changed threads in %d rounds", rounds);
 	ok("errno kept across switches and migrations");
 
 	goc_wg done = GOC_WG_INIT;
