@@ -6,7 +6,9 @@
  * contention), eight goroutines wait about 200 ms each on a channel in
  * wait_on_channel_planted, then eight goroutines take turns on one
  * goc_mutex in hammer_mutex_planted (lock, a few microseconds of work,
- * unlock, yield). The profiles are read back (pprofutil.c):
+ * unlock, yield; the first to lock holds the mutex until all the others
+ * are parked on it, so lock waits are sure to happen). The profiles are
+ * read back (pprofutil.c):
  *  - both have Go's sample types (contentions/count, delay/nanoseconds);
  *  - in the block profile, of this program's functions,
  *    wait_on_channel_planted has the most delay (pprof's cum), close to
@@ -27,6 +29,7 @@
 
 #include "pprofutil.h"
 #include "testutil.h"
+#include "waitfor.h"
 
 #define CHANNEL_WAITERS 8
 #define CHANNEL_WAIT_NS (200 * GOC_MILLISECOND)
@@ -69,10 +72,18 @@ __attribute__((noinline)) void spin_a_little(void)
 	__atomic_store_n(&work_sink, x, __ATOMIC_RELAXED);
 }
 
+/* Set before the hammerers start: the first to take the mutex keeps it
+ * until every other goroutine is parked, so that lock waits surely happen
+ * (goc_mutex spins first, and eight goroutines on two Ps may otherwise
+ * never make one wait: seen once under TSan on a loaded machine). */
+static int hold_first;
+
 __attribute__((noinline)) void hammer_mutex_planted(void)
 {
 	for (long i = 0; i < hammer_rounds; i++) {
 		goc_mutex_lock(&hammered);
+		if (__atomic_exchange_n(&hold_first, 0, __ATOMIC_SEQ_CST))
+			WAIT_FOR(others_parked(), "the other hammerers wait on the mutex");
 		spin_a_little();
 		goc_mutex_unlock(&hammered);
 		goc_yield();
@@ -121,6 +132,7 @@ __attribute__((noinline)) void record_profiles(void *arg)
 	ok("channel waiters done");
 
 	hammer_rounds = test_size(3000, 1000, 300);
+	__atomic_store_n(&hold_first, 1, __ATOMIC_SEQ_CST);
 	goc_wg_add(&wg, HAMMERERS);
 	for (int i = 0; i < HAMMERERS; i++)
 		CHECK(goc_go(hammerer, &wg) > 0, "spawn");
