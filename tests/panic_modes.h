@@ -6,11 +6,11 @@
  *
  *     static const struct panic_mode modes[] = {{"name", fn, "panic: ..."}, ...};
  *     int main(int argc, char **argv) {
- *         if (argc > 1)
- *             return panic_mode_run(argv[1], modes, N);
- *         goc_main(main_g, NULL);
- *         panic_modes_check(argv[0], modes, N);
+ *         return panic_modes_main(argc, argv, main_g, modes, N);
  *     }
+ *
+ * or, for a test that does more around them, panic_mode_run in the child
+ * and panic_modes_check in the parent.
  */
 #ifndef GOC_TEST_PANIC_MODES_H
 #define GOC_TEST_PANIC_MODES_H
@@ -46,6 +46,18 @@ static inline void panic_modes_check(const char *self, const struct panic_mode *
 		free(r.out);
 	}
 	ok("misuse panics");
+}
+
+/* The whole main of a test that runs main_g as its main goroutine and then
+ * checks its panic modes. */
+static inline int panic_modes_main(int argc, char **argv, goc_fn main_g,
+				   const struct panic_mode *modes, size_t n)
+{
+	if (argc > 1)
+		return panic_mode_run(argv[1], modes, n);
+	goc_main(main_g, NULL);
+	panic_modes_check(argv[0], modes, n);
+	return 0;
 }
 
 #endif

@@ -527,9 +527,5 @@ static const struct panic_mode modes[] = {
 
 int main(int argc, char **argv)
 {
-	if (argc > 1)
-		return panic_mode_run(argv[1], modes, sizeof modes / sizeof modes[0]);
-	goc_main(main_g, NULL);
-	panic_modes_check(argv[0], modes, sizeof modes / sizeof modes[0]);
-	return 0;
+	return panic_modes_main(argc, argv, main_g, modes, sizeof modes / sizeof modes[0]);
 }
