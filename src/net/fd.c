@@ -68,6 +68,10 @@ struct net_fd *net_fd_new(int fd, int family, enum net_fd_kind kind, int *err)
 	}
 	f->fd = fd;
 	f->family = family;
+	int one = 1;
+	f->inq_hint = kind == NFD_KIND_CONN && (family == AF_INET || family == AF_INET6) &&
+		      setsockopt(fd, SOL_TCP, TCP_INQ, &one, sizeof one) == 0;
+	f->read_drained = false;
 	goc_mutex_init(&f->read_lock);
 	goc_mutex_init(&f->write_lock);
 	f->pd = poll_desc_open(fd, false, err);
@@ -147,6 +151,35 @@ static int net_fd_close(struct net_fd *f, enum net_fd_kind kind, const char *wha
 
 /* ---- reading and writing ---- */
 
+/*
+ * One read of a connection. With inq_hint the kernel also says how many
+ * bytes it still holds (TCP_INQ, authoritative: it counts bytes past an
+ * urgent mark and says 1 after the peer's FIN), and read_drained records
+ * whether that was none.
+ */
+static ssize_t fd_read_once(struct net_fd *f, void *buf, size_t len)
+{
+	if (!f->inq_hint)
+		return read(f->fd, buf, len);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {buf, len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			     .msg_controllen = sizeof control.buf};
+	ssize_t n = recvmsg(f->fd, &msg, 0);
+	if (n > 0) {
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+		if (cm && cm->cmsg_level == SOL_TCP && cm->cmsg_type == TCP_CM_INQ) {
+			int left;
+			memcpy(&left, CMSG_DATA(cm), sizeof left);
+			f->read_drained = left == 0;
+		}
+	}
+	return n;
+}
+
 static ssize_t conn_read(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
 {
 	struct net_fd *f = c ? &c->nfd : NULL;
@@ -155,9 +188,14 @@ static ssize_t conn_read(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
 		return net_fail(err);
 	ssize_t result = ctx_errno(ctx);
 	goc_mutex_lock(&f->read_lock);
-	if (result == 0 && len > 0 && (result = poll_desc_prepare(f->pd, POLL_READ)) == 0) {
-		for (;;) {
-			ssize_t n = read(f->fd, buf, len);
+	bool notice;
+	if (result == 0 && len > 0 && (result = poll_desc_prepare(f->pd, POLL_READ, &notice)) == 0) {
+		/* Drained and no edge since: the read would say EAGAIN. */
+		if (f->read_drained && !notice)
+			result = poll_desc_wait(f->pd, POLL_READ, ctx);
+		while (result == 0) {
+			f->read_drained = false;
+			ssize_t n = fd_read_once(f, buf, len);
 			if (n >= 0) {
 				result = n;
 				break;
@@ -168,8 +206,7 @@ static ssize_t conn_read(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
 				result = -errno;
 				break;
 			}
-			if ((result = poll_desc_wait(f->pd, POLL_READ, ctx)) != 0)
-				break;
+			result = poll_desc_wait(f->pd, POLL_READ, ctx);
 		}
 	}
 	goc_mutex_unlock(&f->read_lock);
@@ -201,7 +238,7 @@ static int conn_write_iov(goc_conn *c, struct iovec *iov, int iovcnt, size_t *wr
 	if (err)
 		return err;
 	goc_mutex_lock(&f->write_lock);
-	if (!(err = ctx_errno(ctx)) && !(err = poll_desc_prepare(f->pd, POLL_WRITE))) {
+	if (!(err = ctx_errno(ctx)) && !(err = poll_desc_prepare(f->pd, POLL_WRITE, NULL))) {
 		for (;;) {
 			while (iovcnt > 0 && iov->iov_len == 0) {
 				iov++;
@@ -294,7 +331,7 @@ static int accept_conn(goc_listener *ln, goc_ctx *ctx, goc_conn **out)
 	int64_t backoff = 0;
 	struct net_fd *conn = NULL;
 	err = ctx_errno(ctx);
-	while (!err && !(err = poll_desc_prepare(f->pd, POLL_READ))) {
+	while (!err && !(err = poll_desc_prepare(f->pd, POLL_READ, NULL))) {
 		int fd = accept4(f->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			backoff = 0;

@@ -2,7 +2,7 @@
  * netfd.h — the object behind goc_conn and goc_listener (fd.c), and what
  * the socket layer (socket.c) needs from it.
  *
- *   net_fd: [magic | fd | family | is_socket | state | pd | read_lock | write_lock | next_free]
+ *   net_fd: [magic | fd | family | state | inq_hint | read_drained | pd | read_lock | write_lock | next_free]
  *
  * A net_fd owns an fd registered with the poller. `state` counts the
  * references (the handle's own, until it is closed, plus one per call in
@@ -12,6 +12,14 @@
  * the last reference, never while a call may still use it (the fd number
  * could be reused by then). Memory is recycled through a free list, never
  * freed, with magic marking live objects of each kind.
+ *
+ * A TCP connection asks the kernel, with every read, how many bytes are
+ * left queued (TCP_INQ). When a read leaves none, read_drained is set and
+ * the next read parks at once unless an edge arrived since (the poll
+ * descriptor's READY), skipping the read that would only say EAGAIN:
+ * every byte that arrives after the draining read raises a new edge,
+ * because the notice of the earlier ones was forgotten before that read
+ * (poll_desc_prepare).
  */
 #ifndef GOC_NET_NETFD_H
 #define GOC_NET_NETFD_H
@@ -35,6 +43,8 @@ struct net_fd {
 	int fd;
 	int family;             /* AF_INET, AF_INET6, AF_UNIX, or 0 (not a socket) */
 	uint32_t state;         /* atomic: references * NFD_REF | NFD_CLOSED */
+	bool inq_hint;          /* set at creation: reads learn the bytes left (TCP_INQ) */
+	bool read_drained;      /* read_lock: the last read left nothing queued */
 	poll_desc *pd;
 	goc_mutex read_lock;    /* serializes reads (and accepts) */
 	goc_mutex write_lock;   /* serializes writes */

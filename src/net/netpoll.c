@@ -325,7 +325,7 @@ void poll_desc_set_deadline(poll_desc *pd, enum poll_mode mode, int64_t deadline
 		waiter_ready(g);
 }
 
-int poll_desc_prepare(poll_desc *pd, enum poll_mode mode)
+int poll_desc_prepare(poll_desc *pd, enum poll_mode mode, bool *had_notice)
 {
 	int err = pd_error(pd, mode);
 	if (err)
@@ -334,8 +334,11 @@ int poll_desc_prepare(poll_desc *pd, enum poll_mode mode)
 	 * that follows sees whatever caused it, and any edge after this
 	 * store sets READY again. Nobody else waits in this slot (the fd layer
 	 * serializes each direction), so it cannot hold WAIT or a goroutine. */
-	if (__atomic_load_n(&pd->slot[mode], RLX) == PD_READY)
+	bool notice = __atomic_load_n(&pd->slot[mode], RLX) == PD_READY;
+	if (notice)
 		__atomic_store_n(&pd->slot[mode], PD_NIL, SEQ_CST);
+	if (had_notice)
+		*had_notice = notice;
 	return 0;
 }
 

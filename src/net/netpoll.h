@@ -38,8 +38,9 @@ void poll_desc_evict(poll_desc *pd);
  * for none; one in the past expires at once (and wakes the waiter). */
 void poll_desc_set_deadline(poll_desc *pd, enum poll_mode mode, int64_t deadline);
 /* Before an I/O attempt: 0, or -EBADF (closing) / -ETIMEDOUT (deadline
- * passed). Forgets a readiness notice that the attempt will observe anyway. */
-int poll_desc_prepare(poll_desc *pd, enum poll_mode mode);
+ * passed). Forgets a readiness notice that the attempt will observe anyway;
+ * *had_notice (if not NULL) says whether there was one. */
+int poll_desc_prepare(poll_desc *pd, enum poll_mode mode, bool *had_notice);
 /* After the attempt said EAGAIN: parks until the fd may be ready. 0 (try
  * again), -EBADF, -ETIMEDOUT, or the ctx's error as -ECANCELED or
  * -ETIMEDOUT. ctx may be NULL. Only one waiter per direction at a time
