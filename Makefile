@@ -49,6 +49,7 @@ test-tsan:
 bench: build
 	@$(DEPS) bench
 	tools/bench-compare.sh build/bench/goc-bench
+	if command -v wrk >/dev/null; then tools/bench-http.sh build/bench/goc-bench; fi
 
 test-aarch64:
 	@$(DEPS) aarch64

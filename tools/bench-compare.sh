@@ -30,16 +30,9 @@ pattern=${BENCH_RUN:-.}
 scale=${BENCH_SCALE:-1}
 runs=${BENCH_RUNS:-3}
 results=$root/build/bench-results
-go_bench=$root/build/bench-go/gocbench-go
-
-if command -v go >/dev/null 2>&1; then
-	echo "bench-compare.sh: building the Go counterpart: $go_bench" >&2
-	(cd "$root/bench/go" &&
-		GOCACHE=${GOCACHE:-/tmp/gocache} GOPROXY=off GOFLAGS=-mod=mod go build -o "$go_bench" .)
+if go_bench=$("$root/tools/build-go-bench.sh"); then
 	sides="goc go"
 else
-	echo "bench-compare.sh: go is not installed, so the Go side is skipped" \
-		"(to install it: apt-get install -y golang-go)" >&2
 	sides="goc"
 fi
 
