@@ -27,14 +27,6 @@
 static goc_listener *ln;
 static char ln_addr[64];
 
-static void pair(goc_conn **client, goc_conn **server)
-{
-	int err = goc_dial("tcp", ln_addr, goc_now() + 10 * GOC_SECOND, client);
-	CHECK(err == 0, "dial: %s", strerror(-err));
-	err = goc_accept(ln, server);
-	CHECK(err == 0, "accept: %s", strerror(-err));
-}
-
 static void check_elapsed(int64_t start, int64_t min, const char *what)
 {
 	int64_t took = goc_now() - start;
@@ -96,7 +88,7 @@ static void start_later(struct later *l, goc_fn fn)
 static void read_deadlines(void)
 {
 	goc_conn *c, *s;
-	pair(&c, &s);
+	conn_pair(ln, &c, &s);
 	char buf[64];
 	int64_t t0 = goc_now();
 	CHECK(goc_conn_set_read_deadline(c, t0 + 50 * MS) == 0, "set");
@@ -132,7 +124,7 @@ static void read_deadlines(void)
 static void write_deadline_and_partial(void)
 {
 	goc_conn *c, *s;
-	pair(&c, &s);
+	conn_pair(ln, &c, &s);
 	shrink_buffers(c, s);
 	size_t big = 4 << 20;
 	char *data = malloc(big);
@@ -178,7 +170,7 @@ static void slow_read(void *arg)
 static void partial_writes(void)
 {
 	goc_conn *c, *s;
-	pair(&c, &s);
+	conn_pair(ln, &c, &s);
 	/* Only the sender's buffer is small: with both small, loopback TCP
 	 * crawls through window updates (tens of ms each). */
 	int small = 4096;
@@ -278,7 +270,7 @@ static void accept_and_dial_deadlines(void)
 static void ctx_read_write(void)
 {
 	goc_conn *c, *s;
-	pair(&c, &s);
+	conn_pair(ln, &c, &s);
 	char buf[16];
 	goc_ctx *ctx = goc_ctx_with_cancel(goc_ctx_background());
 	struct later l = {.delay = 20 * MS, .ctx = ctx};
@@ -314,7 +306,7 @@ static void ctx_read_write(void)
 static void close_while_blocked(void)
 {
 	goc_conn *c, *s;
-	pair(&c, &s);
+	conn_pair(ln, &c, &s);
 	char buf[16];
 	struct later l = {.delay = 20 * MS, .conn = c};
 	start_later(&l, later_close);
@@ -324,7 +316,7 @@ static void close_while_blocked(void)
 	CHECK(goc_conn_read(s, buf, sizeof buf) == 0, "peer EOF");
 	goc_conn_close(s);
 
-	pair(&c, &s);
+	conn_pair(ln, &c, &s);
 	shrink_buffers(c, s);
 	size_t big = 4 << 20;
 	char *data = calloc(1, big);

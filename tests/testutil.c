@@ -139,6 +139,16 @@ long rss_kib(void)
 	return kib;
 }
 
+void conn_pair(goc_listener *ln, goc_conn **client, goc_conn **server)
+{
+	char addr[128];
+	goc_listener_addr(ln, addr, sizeof addr);
+	int err = goc_dial("tcp", addr, goc_now() + 10 * GOC_SECOND, client);
+	CHECK(err == 0, "dial %s: %s", addr, strerror(-err));
+	err = goc_accept(ln, server);
+	CHECK(err == 0, "accept: %s", strerror(-err));
+}
+
 void ok(const char *name)
 {
 	printf("ok: %s\n", name);

@@ -48,6 +48,9 @@ long test_size(long normal, long asan, long tsan);
  * when they cannot. */
 int deadlock_reports_expected(const char *what);
 long rss_kib(void);
+/* A connected TCP pair through ln (listening on a TCP address): *client
+ * dialled, *server accepted. Fails the test on any error. */
+void conn_pair(goc_listener *ln, goc_conn **client, goc_conn **server);
 void ok(const char *name);
 
 #endif

@@ -17,24 +17,10 @@
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-goc_bench=${1:-build/bench/goc-bench}
-case $goc_bench in
-/*) ;;
-*) goc_bench=$(pwd)/$goc_bench ;;
-esac
-if [ ! -x "$goc_bench" ]; then
-	echo "bench-compare.sh: $goc_bench is not an executable; build goc-bench first" >&2
-	exit 2
-fi
 pattern=${BENCH_RUN:-.}
 scale=${BENCH_SCALE:-1}
 runs=${BENCH_RUNS:-3}
-results=$root/build/bench-results
-if go_bench=$("$root/tools/build-go-bench.sh"); then
-	sides="goc go"
-else
-	sides="goc"
-fi
+. "$root/tools/bench-lib.sh"
 
 # The machine is small and shared: say so if something else is using the
 # CPUs, since it skews every figure.
@@ -47,7 +33,6 @@ if [ -r /proc/stat ]; then
 	}'
 fi
 
-mkdir -p "$results"
 rm -f "$results"/goc-procs*-run*.txt "$results"/go-procs*-run*.txt
 failed=0
 for i in $(seq "$runs"); do

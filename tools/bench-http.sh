@@ -17,28 +17,14 @@
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-goc_bench=${1:-build/bench/goc-bench}
-case $goc_bench in
-/*) ;;
-*) goc_bench=$(pwd)/$goc_bench ;;
-esac
-if [ ! -x "$goc_bench" ]; then
-	echo "bench-http.sh: $goc_bench is not an executable; build goc-bench first" >&2
-	exit 2
-fi
 if ! command -v wrk >/dev/null 2>&1; then
 	echo "bench-http.sh: wrk is not installed (apt-get install -y wrk)" >&2
 	exit 2
 fi
 runs=${HTTP_RUNS:-3}
 seconds=${HTTP_SECONDS:-10}
-results=$root/build/bench-results
-sides=goc
-if go_bench=$("$root/tools/build-go-bench.sh"); then
-	sides="goc go"
-fi
+. "$root/tools/bench-lib.sh"
 
-mkdir -p "$results"
 rm -f "$results"/http-*-procs*-run*.txt
 server_pid=
 stop_server() {
