@@ -5,10 +5,12 @@
  * children of cancelled parents are born cancelled, values are found
  * through the chain by key identity, references keep contexts alive for
  * goroutines after their creator let go (LeakSanitizer checks that
- * everything is freed), and creating children races cleanly with
- * cancelling their parent. Misuse (cancel of the background or of a value
+ * everything is freed), creating children races cleanly with
+ * cancelling their parent, and so does cancelling some children directly. Misuse (cancel of the background or of a value
  * context, a nil parent) panics, in a child process.
  */
+#include <pthread.h>
+
 #include "panic_modes.h"
 
 static void expect_closed(goc_ctx *ctx, const char *what)
@@ -314,6 +316,69 @@ static void create_cancel_race(void)
 	ok("creating children races cleanly with cancelling the parent");
 }
 
+/* ---- cancelling a parent and its children at once ---- */
+
+#define SIBLINGS 32
+
+struct sibling_canceller {
+	goc_ctx **children;
+	bool descending;
+	int ready, go, finished; /* atomic */
+};
+
+/* A plain thread, so that it truly runs beside the goroutine cancelling
+ * the parent: spins until told, then cancels the even children directly
+ * (in either order, to run ahead of the parent's canceller whichever way
+ * it walks); the odd ones are left to the parent's cancel. */
+static void *cancel_children(void *arg)
+{
+	struct sibling_canceller *sc = arg;
+	__atomic_store_n(&sc->ready, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&sc->go, __ATOMIC_SEQ_CST))
+		;
+	for (int k = 0; k < SIBLINGS; k += 2)
+		goc_ctx_cancel(sc->children[sc->descending ? SIBLINGS - 2 - k : k]);
+	__atomic_store_n(&sc->finished, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/*
+ * The parent's canceller takes the children onto its worklist while a
+ * thread cancels half of them directly; every child must
+ * end up cancelled and closed (a direct cancel once reset the link its
+ * parent's canceller was about to follow, and the siblings behind it
+ * stayed live; TSan reported the race).
+ */
+static void cancel_parent_and_children_race(void)
+{
+	long rounds = test_size(2000, 300, 100);
+	for (long round = 0; round < rounds; round++) {
+		goc_ctx *parent = goc_ctx_with_cancel(goc_ctx_background());
+		goc_ctx *children[SIBLINGS];
+		for (int i = 0; i < SIBLINGS; i++)
+			children[i] = goc_ctx_with_cancel(parent);
+		struct sibling_canceller sc = {.children = children, .descending = round % 2};
+		pthread_t t;
+		CHECK(pthread_create(&t, NULL, cancel_children, &sc) == 0, "thread");
+		while (!__atomic_load_n(&sc.ready, __ATOMIC_SEQ_CST))
+			;
+		__atomic_store_n(&sc.go, 1, __ATOMIC_SEQ_CST);
+		goc_ctx_cancel(parent);
+		while (!__atomic_load_n(&sc.finished, __ATOMIC_SEQ_CST))
+			goc_yield();
+		pthread_join(t, NULL);
+		for (int i = 0; i < SIBLINGS; i++) {
+			CHECK(goc_ctx_err(children[i]) == GOC_CANCELED, "round %ld: child %d not cancelled",
+			      round, i);
+			expect_closed(children[i], "sibling");
+			goc_ctx_release(children[i]);
+		}
+		CHECK(goc_ctx_child_count(parent) == 0, "children left linked");
+		goc_ctx_release(parent);
+	}
+	ok("cancelling a parent and its children at once cancels them all");
+}
+
 static void main_g(void *arg)
 {
 	(void)arg;
@@ -324,6 +389,7 @@ static void main_g(void *arg)
 	values();
 	references();
 	create_cancel_race();
+	cancel_parent_and_children_race();
 }
 
 /* ---- misuse, each in a child process ---- */

@@ -183,14 +183,17 @@ void goc_ctx_release(goc_ctx *ctx)
  * through next_to_cancel; each node is cancelled under its own lock and
  * its reference dropped. Every node of the tree gets root's err, as Go
  * propagates the parent's error.
+ *
+ * next_to_cancel belongs to the canceller that unlinked the node from its
+ * parent (once, under the parent's lock). Root is not put on the list: a
+ * context cancelled directly may at the same moment be on its parent's
+ * canceller's list, and writing its link here would cut that list short.
  */
 static void cancel_tree(cancel_ctx *root, goc_status err)
 {
-	root->next_to_cancel = NULL;
-	cancel_ctx *work = root;
-	while (work) {
-		cancel_ctx *c = work;
-		work = c->next_to_cancel;
+	cancel_ctx *work = NULL;
+	cancel_ctx *c = root;
+	while (c) {
 		goc_chan *done = NULL;
 		bool timer_stopped = false;
 		goc_lock_acquire(&c->lock);
@@ -229,6 +232,10 @@ static void cancel_tree(cancel_ctx *root, goc_status err)
 			goc_ctx_release(&c->base);
 		if (c != root)
 			goc_ctx_release(&c->base);
+		/* The next node is held by the worklist's reference. */
+		c = work;
+		if (c)
+			work = c->next_to_cancel;
 	}
 }
 
