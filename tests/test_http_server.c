@@ -14,7 +14,11 @@
  *    (the handler's write fails with the write timeout);
  *  - graceful shutdown: a request in flight completes; a stuck one is cut
  *    when the shutdown timeout ends and serve counts it;
- *  - handlers run by a goc_workpool; many concurrent clients.
+ *  - handlers run by a goc_workpool; many concurrent clients;
+ *  - the request's context (goc_http_ctx): cancelled when the client
+ *    closes or half-closes while the handler runs, not by a pipelined
+ *    request arriving meanwhile (which is then served intact), and always
+ *    once the handler has returned; here and on a workpool.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,6 +44,10 @@ struct server {
 };
 
 static int started, stuck_started, big_write_error;
+/* The request-context handlers: 1 when /ctxwait began waiting, then its
+ * context's status + 100 when the wait ended; /ctxpipe's status. */
+static int ctxwait_state, ctxpipe_started, ctxpipe_go, ctxpipe_status;
+static goc_ctx *ctxkeep_saved;
 
 static void handle(goc_http_exchange *x, void *user)
 {
@@ -67,6 +75,34 @@ static void handle(goc_http_exchange *x, void *user)
 		char unit;
 		goc_chan_recv(goc_ctx_done(goc_http_ctx(x)), &unit);
 		goc_http_write(x, "too late", 8);
+	} else if (strcmp(path, "/ctxwait") == 0) {
+		/* Waits (at most 10 s) for its context to end. */
+		goc_ctx *ctx = goc_http_ctx(x);
+		goc_chan *timeout = goc_after(10 * GOC_SECOND);
+		goc_select_case cases[] = {{goc_ctx_done(ctx), GOC_SELECT_RECV, NULL, false},
+					   {timeout, GOC_SELECT_RECV, NULL, false}};
+		__atomic_store_n(&ctxwait_state, 1, __ATOMIC_SEQ_CST);
+		goc_select(cases, 2, -1);
+		goc_chan_release(timeout);
+		int st = (int)goc_ctx_err(ctx);
+		__atomic_store_n(&ctxwait_state, 100 + st, __ATOMIC_SEQ_CST);
+		const char *what = st == GOC_CANCELED ? "cancelled" : "not ended";
+		goc_http_write(x, what, strlen(what));
+	} else if (strcmp(path, "/ctxpipe") == 0) {
+		/* Holds its context while the client sends the next request,
+		 * which the watcher reads the first byte of. */
+		goc_ctx *ctx = goc_http_ctx(x);
+		__atomic_store_n(&ctxpipe_started, 1, __ATOMIC_SEQ_CST);
+		while (!__atomic_load_n(&ctxpipe_go, __ATOMIC_SEQ_CST))
+			goc_sleep(GOC_MILLISECOND);
+		goc_sleep(20 * MS);
+		__atomic_store_n(&ctxpipe_status, (int)goc_ctx_err(ctx), __ATOMIC_SEQ_CST);
+		goc_http_write(x, "pipe", 4);
+	} else if (strcmp(path, "/ctxkeep") == 0) {
+		/* Release: the test reads it after the response, an ordering
+		 * through the kernel that TSan does not see. */
+		__atomic_store_n(&ctxkeep_saved, goc_ctx_retain(goc_http_ctx(x)), __ATOMIC_RELEASE);
+		goc_http_write(x, "kept", 4);
 	} else if (strcmp(path, "/big") == 0) {
 		static char chunk[64 << 10];
 		ssize_t n = 0;
@@ -531,6 +567,76 @@ static void test_workpool(void)
 	ok("handlers on a workpool");
 }
 
+static void test_request_ctx(goc_workpool *pool)
+{
+	struct server s = {.opts.pool = pool};
+	server_start(&s);
+	struct client *cl = calloc(1, sizeof *cl);
+
+	/* Ended once the handler has returned. */
+	client_dial(cl, &s);
+	client_send(cl, "GET /ctxkeep HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(cl, 200, "kept");
+	goc_ctx *kept = __atomic_load_n(&ctxkeep_saved, __ATOMIC_ACQUIRE);
+	WAIT_FOR(goc_ctx_err(kept) == GOC_CANCELED, "the context ended with the handler");
+	goc_ctx_release(kept);
+
+	/* A pipelined request arriving while the handler holds its context
+	 * does not end it, and is served whole after it. */
+	__atomic_store_n(&ctxpipe_started, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&ctxpipe_go, 0, __ATOMIC_SEQ_CST);
+	client_send(cl, "GET /ctxpipe HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_FOR(__atomic_load_n(&ctxpipe_started, __ATOMIC_SEQ_CST), "/ctxpipe started");
+	/* HEAD: its first byte lost would make it a GET ("EAD"), answered
+	 * with a body that the next response's check would trip over. */
+	client_send(cl, "HEAD /second HTTP/1.1\r\nHost: x\r\n\r\n");
+	__atomic_store_n(&ctxpipe_go, 1, __ATOMIC_SEQ_CST);
+	expect(cl, 200, "pipe");
+	CHECK(__atomic_load_n(&ctxpipe_status, __ATOMIC_SEQ_CST) == GOC_OK,
+	      "a pipelined request ended the context: %d", ctxpipe_status);
+	client_response(cl, &resp, true);
+	CHECK(resp.status == 200 && resp.length == 7, "HEAD after the watcher: %d, length %ld",
+	      resp.status, resp.length);
+	/* The connection still works after a handler that had a watcher. */
+	client_send(cl, "GET /third HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(cl, 200, "/third");
+	client_close(cl);
+
+	/* The client leaves while the handler waits: the context ends. */
+	client_dial(cl, &s);
+	__atomic_store_n(&ctxwait_state, 0, __ATOMIC_SEQ_CST);
+	client_send(cl, "GET /ctxwait HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_FOR(__atomic_load_n(&ctxwait_state, __ATOMIC_SEQ_CST) == 1, "/ctxwait waiting");
+	client_close(cl);
+	WAIT_FOR(__atomic_load_n(&ctxwait_state, __ATOMIC_SEQ_CST) != 1, "/ctxwait woken");
+	CHECK(ctxwait_state == 100 + GOC_CANCELED, "/ctxwait ended with %d", ctxwait_state - 100);
+
+	/* A half-close after the request ends it too (as in Go), and the
+	 * response still reaches the client. */
+	client_dial(cl, &s);
+	__atomic_store_n(&ctxwait_state, 0, __ATOMIC_SEQ_CST);
+	client_send(cl, "GET /ctxwait HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_FOR(__atomic_load_n(&ctxwait_state, __ATOMIC_SEQ_CST) == 1, "/ctxwait waiting");
+	CHECK(goc_conn_shutdown(cl->c, GOC_SHUT_WRITE) == 0, "half-close");
+	expect(cl, 200, "cancelled");
+	client_close(cl);
+
+	CHECK(server_stop(&s) == 0, "nothing cut");
+	free(cl);
+	ok(pool ? "the request's context, on a workpool" : "the request's context");
+}
+
+static void test_request_ctx_both(void)
+{
+	test_request_ctx(NULL);
+	goc_workpool_options po = {.max_workers = 2, .queue_size = 4};
+	goc_workpool *pool = goc_workpool_new(&po);
+	CHECK(pool, "pool");
+	test_request_ctx(pool);
+	goc_workpool_stop(pool, NULL);
+	goc_workpool_free(pool);
+}
+
 static void run(void *arg)
 {
 	(void)arg;
@@ -543,6 +649,7 @@ static void run(void *arg)
 	test_shutdown();
 	test_many_clients();
 	test_workpool();
+	test_request_ctx_both();
 }
 
 int main(void)

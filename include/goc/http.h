@@ -254,8 +254,15 @@ int64_t goc_http_serve(goc_listener *ln, goc_http_handler handler, void *user,
 
 /* The request's head (method, path, query, headers). */
 const goc_http_request *goc_http_req(goc_http_exchange *x);
-/* A context cancelled when the server cuts requests at the end of a
- * shutdown; valid during the handler. */
+/*
+ * The request's context (Go's r.Context()), made on the first call: it
+ * ends (GOC_CANCELED) when the client closes, half-closes or resets the
+ * connection while the handler runs, when the server cuts requests at the
+ * end of a shutdown, and once the handler has returned. The client's
+ * leaving is seen once the request's body has been read whole (the server
+ * then reads one byte ahead; a pipelined request's byte is kept for it).
+ * Valid during the handler; goc_ctx_retain it to keep it longer.
+ */
 goc_ctx *goc_http_ctx(goc_http_exchange *x);
 
 /*

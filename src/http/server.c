@@ -16,7 +16,10 @@
  * Invariants:
  *  - one goroutine at a time uses a connection: its own, or the pool
  *    worker running its handler while the connection goroutine waits on
- *    handler_done. The server goroutine touches a connection only under
+ *    handler_done; except that while a watcher runs (the handler asked for
+ *    the request's context and the body has been read whole) the watcher
+ *    alone reads, the handler only writes, and the connection goroutine
+ *    waits for the watcher to end before it reads again. The server goroutine touches a connection only under
  *    srv->lock and only to shut its socket down (never to close it), and
  *    a connection leaves srv->conns under that lock before its goroutine
  *    closes the socket, so the handle is live whenever the server uses it.
@@ -112,10 +115,22 @@ struct goc_http_exchange {
 	size_t buffered;         /* hc->body_buf[0..buffered): body not sent yet */
 	int write_error;         /* -errno once a write failed */
 	goc_wg handler_done;     /* the pool's worker ran the handler */
+	/* The request's context (made by goc_http_ctx) and its watcher. */
+	goc_ctx *ctx;
+	bool watching;           /* a watcher reads ahead (see watch_start) */
+};
+
+/* The goroutine that reads ahead on a connection while its handler runs,
+ * to see the client leave (see watch_start). */
+struct conn_watch {
+	goc_wg done;             /* the watcher ended */
+	uint32_t stopping;       /* atomic: watch_stop broke its read */
+	bool has_byte;           /* it read `byte`, the next request's first */
+	char byte;
 };
 
 /*
- *   http_conn: [srv | links | state | conn | parser | deadlines | in_pos/end | x | in | head_buf | body_buf]
+ *   http_conn: [srv | links | state | conn | parser | deadlines | in_pos/end | x | watch | in | head_buf | body_buf]
  *
  * Allocated when accepted, freed by its goroutine after closing conn.
  */
@@ -128,6 +143,7 @@ struct http_conn {
 	struct lazy_deadline read_deadline, write_deadline;
 	size_t in_pos, in_end;
 	goc_http_exchange x;
+	struct conn_watch watch;
 	char in[IN_BUF_SIZE];
 	char head_buf[HEAD_BUF_SIZE];
 	char body_buf[BODY_BUF_SIZE];
@@ -168,6 +184,13 @@ static bool deadline_passed(struct http_conn *hc, struct lazy_deadline *d)
 static ssize_t conn_fill(struct http_conn *hc)
 {
 	hc->in_pos = hc->in_end = 0;
+	if (hc->watch.has_byte) {
+		/* Read ahead by the watcher: it follows everything buffered. */
+		hc->watch.has_byte = false;
+		hc->in[0] = hc->watch.byte;
+		hc->in_end = 1;
+		return 1;
+	}
 	for (;;) {
 		ssize_t n = goc_conn_read(hc->conn, hc->in, sizeof hc->in);
 		if (n == -ETIMEDOUT && !deadline_passed(hc, &hc->read_deadline))
@@ -215,6 +238,8 @@ static void linger(struct http_conn *hc)
 
 /* ---- the request body ---- */
 
+static void watch_start(goc_http_exchange *x);
+
 static int body_fail(goc_http_exchange *x, int err)
 {
 	x->body_error = err;
@@ -238,6 +263,7 @@ static int body_next(goc_http_exchange *x)
 		}
 		if (ev == GOC_HTTP_DONE) {
 			x->body_done = true;
+			watch_start(x);
 			return 0;
 		}
 		if (ev == GOC_HTTP_ERROR) {
@@ -443,7 +469,75 @@ const goc_http_request *goc_http_req(goc_http_exchange *x)
 
 goc_ctx *goc_http_ctx(goc_http_exchange *x)
 {
-	return x->hc->srv->cut_ctx;
+	if (!x->ctx) {
+		x->ctx = goc_ctx_with_cancel(x->hc->srv->cut_ctx);
+		if (!x->ctx)
+			return x->hc->srv->cut_ctx; /* no memory: shutdown still reaches it */
+		watch_start(x);
+	}
+	return x->ctx;
+}
+
+/* ---- the request's context: seeing the client leave ---- */
+
+static void watch_conn(void *arg)
+{
+	struct http_conn *hc = arg;
+	ssize_t n;
+	do
+		n = goc_conn_read(hc->conn, &hc->watch.byte, 1);
+	while (n == -ETIMEDOUT && !__atomic_load_n(&hc->watch.stopping, __ATOMIC_ACQUIRE));
+	if (n == 1)
+		hc->watch.has_byte = true;
+	else if (!__atomic_load_n(&hc->watch.stopping, __ATOMIC_ACQUIRE))
+		goc_ctx_cancel(hc->x.ctx); /* end of stream, reset, or cut */
+	goc_wg_done(&hc->watch.done);
+}
+
+/*
+ * Once the handler holds the request's context and the request has been
+ * read whole, nothing reads the connection until the handler returns, so
+ * a watcher goroutine reads one byte ahead (as Go's background read): the
+ * end of the stream or an error cancels the context (a client that left,
+ * or one that half-closed after its request, as in Go); a byte is the
+ * next pipelined request's first, kept for conn_fill. The read deadline
+ * is cleared for the wait (deadline_set re-arms it).
+ */
+static void watch_start(goc_http_exchange *x)
+{
+	struct http_conn *hc = x->hc;
+	bool body_read = x->body_done || (x->req->content_length == 0 && !x->req->chunked);
+	if (!x->ctx || x->watching || !body_read)
+		return;
+	goc_conn_set_read_deadline(hc->conn, 0);
+	hc->read_deadline = (struct lazy_deadline){0, 0};
+	__atomic_store_n(&hc->watch.stopping, 0, __ATOMIC_RELAXED);
+	goc_wg_init(&hc->watch.done);
+	goc_wg_add(&hc->watch.done, 1);
+	if (goc_go(watch_conn, hc) <= 0) {
+		goc_wg_done(&hc->watch.done); /* no goroutine: the context only ends with the request */
+		return;
+	}
+	x->watching = true;
+}
+
+/* After the handler: stops the watcher (an expired read deadline breaks
+ * its read), then ends the request's context. */
+static void request_ctx_end(goc_http_exchange *x)
+{
+	struct http_conn *hc = x->hc;
+	if (x->watching) {
+		__atomic_store_n(&hc->watch.stopping, 1, __ATOMIC_RELEASE);
+		goc_conn_set_read_deadline(hc->conn, 1);
+		goc_wg_wait(&hc->watch.done);
+		goc_conn_set_read_deadline(hc->conn, 0);
+		x->watching = false;
+	}
+	if (x->ctx) {
+		goc_ctx_cancel(x->ctx);
+		goc_ctx_release(x->ctx);
+		x->ctx = NULL;
+	}
 }
 
 /* ---- one request ---- */
@@ -461,6 +555,8 @@ static void exchange_begin(struct http_conn *hc)
 	x->declared_length = -1;
 	x->body_written = 0;
 	x->buffered = 0;
+	x->ctx = NULL;
+	x->watching = false;
 	x->fields = (goc_http_head){
 		.buf = hc->head_buf + STATUS_LINE_ROOM,
 		.cap = HEAD_BUF_SIZE - STATUS_LINE_ROOM - FRAMING_ROOM,
@@ -522,6 +618,7 @@ static bool serve_request(struct http_conn *hc, bool *linger_wanted)
 		*linger_wanted = true;
 		return false;
 	}
+	request_ctx_end(x);
 	if (!drain_body(x))
 		x->close_after = true;
 	if (x->refused_status && !x->head_sent) {
@@ -624,6 +721,7 @@ static struct http_conn *conn_new(struct http_server *srv, goc_conn *c)
 	hc->state = CONN_IDLE;
 	hc->read_deadline = hc->write_deadline = (struct lazy_deadline){0, 0};
 	hc->in_pos = hc->in_end = 0;
+	hc->watch.has_byte = false;
 	hc->x.hc = hc;
 	goc_wg_init(&hc->x.handler_done);
 	goc_mutex_lock(&srv->lock);
