@@ -30,7 +30,11 @@
  * without blocking before it steals, and one idle M (sched.poll_m) blocks
  * in epoll_wait instead of on its futex, until the next timer if it also
  * is the timer M; waking it (m_wake) writes the poller's eventfd. What it
- * finds it readies on an idle P it takes, or on the global queue.
+ * finds it readies on an idle P it takes, or on the global queue. poll_m
+ * stays set until that M has left epoll_wait, even once a waker has taken
+ * it off the idle list: with two Ms blocked in epoll_wait, the kernel hands
+ * the eventfd's wake-up to one of them, and the other — the one woken, with
+ * a P handed to it — would sleep on with its work.
  *
  * Lock order: a wait-queue lock (channel, wait group, timer heap) may be held
  * when sched.lock is taken, never the reverse. Timer callbacks run with no
@@ -258,8 +262,8 @@ static void midle_remove_locked(goc_m *m)
 		goc_sched.timer_m = NULL;
 		__atomic_store_n(&goc_sched.timer_m_until, INT64_MAX, SEQ_CST);
 	}
-	if (goc_sched.poll_m == m)
-		goc_sched.poll_m = NULL;
+	/* poll_m is cleared by the poller itself, once out of epoll_wait
+	 * (stopm_netpoll): see the top of the file. */
 }
 
 /* An idle M, preferably neither the one waiting for the next timer nor the
@@ -1052,8 +1056,8 @@ void goc_sched_timer_armed(int64_t when)
 	goc_lock_acquire(&goc_sched.lock);
 	goc_m *m = goc_sched.timer_m;
 	/* With no timer M, an M blocked in the poller without a deadline
-	 * comes back to take the new one. */
-	if (!m)
+	 * comes back to take the new one (unless it is already woken). */
+	if (!m && goc_sched.poll_m && goc_sched.poll_m->idle_listed)
 		m = goc_sched.poll_m;
 	if (m && when < goc_sched.timer_m_until) {
 		midle_remove_locked(m);
