@@ -14,6 +14,8 @@
  *    end a read that parked without trying;
  *  - urgent (out-of-band) data: a read stops at the urgent mark with bytes
  *    still queued after it, and those bytes are read without a new edge;
+ *  - a reset or a local shutdown(2) that follows drained data raises no new
+ *    edge: the next read still goes to the kernel and ends;
  *  - a stress loop: a plain thread writes random-sized pieces with random
  *    pauses, a goroutine reads random sizes and checks every byte.
  */
@@ -202,6 +204,59 @@ static void urgent_data(void)
 	ok("a read stopped at the urgent mark does not strand the bytes after it");
 }
 
+/* A goroutine parked on I/O on another connection, so that the poller
+ * harvests edges while the tests below sleep. */
+static goc_conn *idle_c, *idle_s;
+
+static void idle_reader(void *arg)
+{
+	(void)arg;
+	char b;
+	goc_conn_read(idle_s, &b, 1);
+}
+
+/* Data, then a reset or a local shutdown, both seen by the poller before
+ * the reads: the first read drains the data (the kernel says nothing is
+ * left), and the second must still reach the kernel, since no new edge
+ * follows. */
+static void hangup_after_data(void)
+{
+	conn_pair(ln, &idle_c, &idle_s);
+	CHECK(goc_go(idle_reader, NULL) > 0, "go");
+	goc_conn *c, *s;
+	char buf[64];
+
+	pair(&c, &s);
+	CHECK(goc_conn_write(c, "hello", 5, NULL) == 5, "write");
+	struct linger reset = {1, 0};
+	CHECK(setsockopt(goc_conn_fd(c), SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0, "linger");
+	goc_conn_close(c); /* a reset right after the data */
+	goc_sleep(50 * MS);
+	read_exact(s, buf, 5, "data before the reset");
+	ssize_t n = goc_conn_read(s, buf, sizeof buf);
+	CHECK(n == -ECONNRESET, "read after the data and a reset: %zd (%s)", n,
+	      n < 0 ? strerror((int)-n) : "EOF");
+	goc_conn_close(s);
+
+	pair(&c, &s);
+	CHECK(goc_conn_write(c, "hello", 5, NULL) == 5, "write");
+	goc_sleep(20 * MS);
+	CHECK(goc_conn_shutdown(s, GOC_SHUT_READ | GOC_SHUT_WRITE) == 0, "shutdown");
+	goc_sleep(20 * MS);
+	n = goc_conn_read(s, buf, sizeof buf);
+	CHECK(n == 5 || n == 0, "first read after a local shutdown: %zd", n);
+	if (n == 5)
+		n = goc_conn_read(s, buf, sizeof buf);
+	CHECK(n == 0, "read after the data and a local shutdown: %zd (%s)", n,
+	      n < 0 ? strerror((int)-n) : "data");
+	goc_conn_close(s);
+	goc_conn_close(c);
+
+	goc_conn_close(idle_c);
+	goc_conn_close(idle_s);
+	ok("a reset or a local shutdown after drained data still ends the next read");
+}
+
 /* ---- stress ---- */
 
 #define STRESS_BYTES (4 << 20)
@@ -288,6 +343,7 @@ static void main_goroutine(void *arg)
 	small_reads_and_eof();
 	drained_then_ended();
 	urgent_data();
+	hangup_after_data();
 	stress();
 	goc_listener_close(ln);
 }

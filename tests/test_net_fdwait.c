@@ -13,7 +13,9 @@
  *  - goc_conn_wrap over a pipe;
  *  - plain OS threads using the API: dial, write, read an echo served by a
  *    goroutine, a read deadline, goc_fd_wait with a deadline, and a close
- *    from another thread while the thread is blocked in read.
+ *    from another thread while the thread is blocked in read; a thread
+ *    blocked with no deadline is woken by a close, a deadline set in the
+ *    past or moved earlier, and its context's cancellation.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "waitfor.h"
 
 #define MS GOC_MILLISECOND
 
@@ -202,7 +205,9 @@ struct thread_arg {
 	goc_wg *finished;       /* the goroutine waits here, not in pthread_join
 				 * (which would block its M and, with one P,
 				 * every goroutine the threads talk to) */
-	goc_conn *blocked_conn; /* for the close test */
+	goc_conn *blocked_conn; /* for the interruption tests */
+	goc_ctx *ctx;           /* read with it, if not NULL */
+	int started;            /* atomic */
 	int result;
 };
 
@@ -243,9 +248,62 @@ static void *thread_blocked_read(void *arg)
 {
 	struct thread_arg *t = arg;
 	char buf[8];
-	t->result = (int)goc_conn_read(t->blocked_conn, buf, sizeof buf);
+	__atomic_store_n(&t->started, 1, __ATOMIC_SEQ_CST);
+	t->result = (int)(t->ctx ? goc_conn_read_ctx(t->blocked_conn, buf, sizeof buf, t->ctx)
+				 : goc_conn_read(t->blocked_conn, buf, sizeof buf));
 	goc_wg_done(t->finished);
 	return NULL;
+}
+
+enum thread_interrupt { BY_CLOSE, BY_PAST_DEADLINE, BY_EARLIER_DEADLINE, BY_CANCEL };
+
+/*
+ * A plain thread blocked in a read with no deadline is woken by a close, a
+ * deadline set in the past or moved earlier, or its context's cancellation,
+ * made by a goroutine. Such a thread sleeps in poll(2) with no timeout
+ * until someone writes its wake-up eventfd: if one of these paths failed to
+ * wake it, the read would never return and the test would time out.
+ */
+static void thread_interrupted(enum thread_interrupt how, int want, const char *what)
+{
+	goc_wg finished;
+	goc_wg_init(&finished);
+	goc_wg_add(&finished, 1);
+	struct thread_arg t = {.id = 100 + how, .finished = &finished};
+	CHECK(goc_dial("tcp", ln_addr, 0, &t.blocked_conn) == 0, "dial");
+	if (how == BY_CANCEL)
+		t.ctx = goc_ctx_with_cancel(goc_ctx_background());
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, thread_blocked_read, &t) == 0, "pthread_create");
+	WAIT_FOR(__atomic_load_n(&t.started, __ATOMIC_SEQ_CST), "thread started");
+	goc_sleep(20 * MS); /* let it block */
+	int64_t t0 = goc_now();
+	switch (how) {
+	case BY_CLOSE:
+		CHECK(goc_conn_close(t.blocked_conn) == 0, "close");
+		break;
+	case BY_PAST_DEADLINE:
+		CHECK(goc_conn_set_read_deadline(t.blocked_conn, t0 - MS) == 0, "deadline");
+		break;
+	case BY_EARLIER_DEADLINE:
+		CHECK(goc_conn_set_read_deadline(t.blocked_conn, t0 + 20 * MS) == 0, "deadline");
+		break;
+	case BY_CANCEL:
+		goc_ctx_cancel(t.ctx);
+		break;
+	}
+	goc_ctx *limit = goc_ctx_with_timeout(goc_ctx_background(), 10 * GOC_SECOND);
+	CHECK(goc_wg_wait_ctx(&finished, limit) == GOC_OK, "%s: the thread was not woken", what);
+	goc_ctx_cancel(limit);
+	goc_ctx_release(limit);
+	pthread_join(th, NULL);
+	CHECK(t.result == want, "%s: read returned %d, want %d", what, t.result, want);
+	if (how == BY_EARLIER_DEADLINE)
+		CHECK(goc_now() - t0 >= 19 * MS, "%s: woke before the new deadline", what);
+	if (how != BY_CLOSE)
+		goc_conn_close(t.blocked_conn);
+	if (t.ctx)
+		goc_ctx_release(t.ctx);
 }
 
 static void plain_threads(void)
@@ -254,8 +312,8 @@ static void plain_threads(void)
 	CHECK(goc_listen("tcp", "127.0.0.1:0", &ln) == 0, "listen");
 	goc_listener_addr(ln, ln_addr, sizeof ln_addr);
 	goc_wg_init(&served);
-	goc_wg_add(&served, THREADS + 2);
-	goc_go(acceptor, (void *)(intptr_t)(THREADS + 1));
+	goc_wg_add(&served, THREADS + 6);
+	goc_go(acceptor, (void *)(intptr_t)(THREADS + 5));
 	pthread_t th[THREADS];
 	struct thread_arg args[THREADS];
 	goc_wg finished;
@@ -282,9 +340,15 @@ static void plain_threads(void)
 	pthread_join(bt, NULL);
 	CHECK(blocked.result == -EBADF, "blocked thread read: %d", blocked.result);
 	CHECK(goc_now() - t0 < 2 * GOC_SECOND, "close took too long to reach the thread");
+	ok("plain thread blocked in read: close from elsewhere gives -EBADF");
+
+	thread_interrupted(BY_CLOSE, -EBADF, "close");
+	thread_interrupted(BY_PAST_DEADLINE, -ETIMEDOUT, "deadline set in the past");
+	thread_interrupted(BY_EARLIER_DEADLINE, -ETIMEDOUT, "deadline moved earlier");
+	thread_interrupted(BY_CANCEL, -ECANCELED, "context cancelled");
 	goc_wg_wait(&served);
 	goc_listener_close(ln);
-	ok("plain thread blocked in read: close from elsewhere gives -EBADF");
+	ok("plain thread blocked in read without a deadline: woken by close, deadlines, cancel");
 }
 
 /* The main goroutine blocks in a read that only another process will

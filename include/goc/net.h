@@ -38,8 +38,8 @@
  * makes calls fail at once with -ETIMEDOUT, even if data is readable (as
  * Go). The _ctx variants also give up when ctx is cancelled (ctx NULL:
  * never), whichever comes first; a ctx already cancelled fails at once.
- * On a plain thread, a deadline changed, a context cancelled or a close
- * made while the thread is blocked takes effect within 50 ms.
+ * A plain thread blocked in a call is woken at once by a deadline change,
+ * a context cancellation or a close, as a goroutine is.
  *
  * Handles. goc_listen / goc_accept / goc_dial / goc_conn_wrap make a handle
  * that owns its fd; goc_conn_close / goc_listener_close close the fd

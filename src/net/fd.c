@@ -209,7 +209,11 @@ static ssize_t fd_read_once(struct net_fd *f, void *buf, size_t len)
 		if (cm && cm->cmsg_level == SOL_TCP && cm->cmsg_type == TCP_CM_INQ) {
 			int left;
 			memcpy(&left, CMSG_DATA(cm), sizeof left);
-			f->read_drained = left == 0;
+			/* A reset or a local shutdown after the data makes
+			 * no new edge, and TCP_INQ still says 0 (only a FIN
+			 * makes it say 1): once the poller has seen a
+			 * hang-up or an error, every read goes to the kernel. */
+			f->read_drained = left == 0 && !poll_desc_hung_up(f->pd);
 		}
 	}
 	return n;

@@ -19,7 +19,9 @@
  * descriptor's READY), skipping the read that would only say EAGAIN:
  * every byte that arrives after the draining read raises a new edge,
  * because the notice of the earlier ones was forgotten before that read
- * (poll_desc_prepare).
+ * (poll_desc_prepare). A reset or a local shutdown raises no edge after
+ * the data it follows, so once the poller has reported a hang-up or an
+ * error (poll_desc_hung_up) reads are never skipped.
  */
 #ifndef GOC_NET_NETFD_H
 #define GOC_NET_NETFD_H

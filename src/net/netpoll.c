@@ -73,14 +73,15 @@
 
 /* sysmon polls when nobody has for this long. */
 #define SYSMON_POLL_GAP (10 * GOC_MILLISECOND)
-/* A plain thread blocked in poll(2) re-reads the closing flag, its deadline
- * and its context at least this often (they may change while it waits). */
+/* A plain thread blocked in poll(2) without a wake-up eventfd (eventfd
+ * failed) re-reads the closing flag, its deadline and its context at least
+ * this often (they may change while it waits). */
 #define THREAD_POLL_SLICE (50 * GOC_MILLISECOND)
 /* Events taken per epoll_wait. */
 #define EVENTS_PER_POLL 64
 
 /*
- *   poll_desc: [lock | fd | any_event | closing | slot[2] | deadline[2] | timer[2] | next_free]
+ *   poll_desc: [lock | fd | any_event | closing | hung_up | slot[2] | thread_wake[2] | deadline[2] | timer[2] | next_free]
  *
  * fd and any_event are set when the descriptor is opened, before it is
  * registered with epoll; the rest as described at the top of the file.
@@ -94,7 +95,11 @@ struct poll_desc {
 				 * initialised and loaded with acquire by netpoll:
 				 * epoll orders them too, but TSan cannot see it */
 	uint32_t closing;       /* atomic; set once under lock by evict */
+	uint32_t hung_up;       /* atomic: an event said hang-up, peer shutdown or
+				 * error; set by netpoll before it sets READY */
 	uintptr_t slot[2];      /* atomic: PD_NIL, PD_READY, PD_WAIT or a goc_g* */
+	int32_t thread_wake[2]; /* atomic: the wake-up eventfd of a plain thread
+				 * waiting in that direction, or -1 */
 	int64_t deadline[2];    /* atomic; written under lock: 0, -1 or an instant */
 	goc_rtimer timer[2];    /* lock; arg is the descriptor, set once */
 	poll_desc *next_free;   /* cache.lock */
@@ -175,6 +180,24 @@ static void waiter_ready(goc_g *g)
 	__atomic_fetch_sub(&np.waiters, 1, SEQ_CST);
 }
 
+/* Wakes a plain thread waiting on pd in mode, if any, to re-read what
+ * ends its wait: called after the closing flag, a deadline or a context
+ * changed (each stored sequentially consistent before this load; the
+ * thread publishes its eventfd before it re-reads them). A late write to
+ * an eventfd that has gone back to the pool only makes its next owner
+ * look again. */
+static void thread_notify(poll_desc *pd, enum poll_mode mode)
+{
+	int efd = __atomic_load_n(&pd->thread_wake[mode], SEQ_CST);
+	if (efd < 0)
+		return;
+	uint64_t one = 1;
+	int saved = errno;
+	while (write(efd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+	errno = saved;
+}
+
 /* 0, or why a wait or an I/O attempt on pd in mode must fail now. */
 static int pd_error(poll_desc *pd, enum poll_mode mode)
 {
@@ -238,8 +261,10 @@ poll_desc *poll_desc_open(int fd, bool any_event, int *err)
 	pd->fd = fd;
 	__atomic_store_n(&pd->any_event, any_event, __ATOMIC_RELEASE);
 	__atomic_store_n(&pd->closing, 0, SEQ_CST);
+	__atomic_store_n(&pd->hung_up, 0, SEQ_CST);
 	for (int mode = 0; mode < 2; mode++) {
 		__atomic_store_n(&pd->slot[mode], PD_NIL, SEQ_CST);
+		__atomic_store_n(&pd->thread_wake[mode], -1, SEQ_CST);
 		__atomic_store_n(&pd->deadline[mode], 0, SEQ_CST);
 	}
 	goc_lock_release(&pd->lock);
@@ -266,6 +291,8 @@ void poll_desc_evict(poll_desc *pd)
 		waiter_ready(reader);
 	if (writer)
 		waiter_ready(writer);
+	thread_notify(pd, POLL_READ);
+	thread_notify(pd, POLL_WRITE);
 }
 
 void poll_desc_close(poll_desc *pd, bool unregister)
@@ -293,13 +320,16 @@ static void deadline_fire(goc_rtimer *t, int64_t now)
 	goc_g *g = NULL;
 	goc_lock_acquire(&pd->lock);
 	int64_t deadline = __atomic_load_n(&pd->deadline[mode], RLX);
-	if (deadline > 0 && deadline <= now) {
+	bool expired = deadline > 0 && deadline <= now;
+	if (expired) {
 		__atomic_store_n(&pd->deadline[mode], -1, SEQ_CST);
 		g = slot_unblock(pd, mode, false);
 	}
 	goc_lock_release(&pd->lock);
 	if (g)
 		waiter_ready(g);
+	if (expired)
+		thread_notify(pd, mode);
 }
 
 void poll_desc_set_deadline(poll_desc *pd, enum poll_mode mode, int64_t deadline)
@@ -323,6 +353,7 @@ void poll_desc_set_deadline(poll_desc *pd, enum poll_mode mode, int64_t deadline
 	goc_lock_release(&pd->lock);
 	if (g)
 		waiter_ready(g);
+	thread_notify(pd, mode);
 }
 
 int poll_desc_prepare(poll_desc *pd, enum poll_mode mode, bool *had_notice)
@@ -340,6 +371,11 @@ int poll_desc_prepare(poll_desc *pd, enum poll_mode mode, bool *had_notice)
 	if (had_notice)
 		*had_notice = notice;
 	return 0;
+}
+
+bool poll_desc_hung_up(poll_desc *pd)
+{
+	return __atomic_load_n(&pd->hung_up, SEQ_CST);
 }
 
 /* ---- waiting ---- */
@@ -393,33 +429,147 @@ static int ms_until(int64_t until, int64_t now)
 	return ms < 0 ? 0 : ms > 1000000 ? 1000000 : (int)ms;
 }
 
-/* A plain OS thread has no P to come back to: it blocks in poll(2), in
- * slices, re-reading what may end the wait. */
+/*
+ * Plain threads' wake-up eventfds: one per thread that ever waited, taken
+ * on its first wait and given back to this pool when the thread exits,
+ * never closed (a notifier may still hold its number; writing to a reused
+ * fd would corrupt someone's file, writing to a pooled eventfd only makes
+ * its next owner look again).
+ */
+static struct {
+	pthread_once_t once;
+	pthread_key_t key;
+	goc_lock lock;
+	int *free;              /* lock */
+	size_t nfree, cap;      /* lock */
+} wake_pool = {.once = PTHREAD_ONCE_INIT};
+
+static __thread int thread_wake_fd = -1;
+
+static void wake_fd_return(void *unused)
+{
+	(void)unused;
+	int efd = thread_wake_fd;
+	if (efd < 0)
+		return;
+	thread_wake_fd = -1;
+	goc_lock_acquire(&wake_pool.lock);
+	if (wake_pool.nfree == wake_pool.cap) {
+		size_t cap = wake_pool.cap ? 2 * wake_pool.cap : 16;
+		int *grown = realloc(wake_pool.free, cap * sizeof *grown);
+		if (grown) {
+			wake_pool.free = grown;
+			wake_pool.cap = cap;
+		}
+	}
+	if (wake_pool.nfree < wake_pool.cap)
+		wake_pool.free[wake_pool.nfree++] = efd;
+	goc_lock_release(&wake_pool.lock);
+	/* With no room to keep it, the eventfd stays open and unused. */
+}
+
+static void wake_pool_init(void)
+{
+	pthread_key_create(&wake_pool.key, wake_fd_return);
+}
+
+/* The calling thread's wake-up eventfd, or -1 if none could be had (the
+ * thread then waits in slices). */
+static int thread_wake_get(void)
+{
+	if (thread_wake_fd >= 0)
+		return thread_wake_fd;
+	pthread_once(&wake_pool.once, wake_pool_init);
+	int efd = -1;
+	goc_lock_acquire(&wake_pool.lock);
+	if (wake_pool.nfree > 0)
+		efd = wake_pool.free[--wake_pool.nfree];
+	goc_lock_release(&wake_pool.lock);
+	if (efd < 0 && (efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return -1;
+	thread_wake_fd = efd;
+	/* The key's value only needs to be non-NULL for the destructor to run. */
+	pthread_setspecific(wake_pool.key, &thread_wake_fd);
+	return efd;
+}
+
+/* A plain thread's wait, and the context hook that wakes it. */
+struct thread_waiter {
+	ctx_hook hook;
+	int efd;
+};
+
+static void thread_wait_cancel(ctx_hook *hook, goc_status st)
+{
+	(void)st;
+	struct thread_waiter *w =
+		(struct thread_waiter *)((char *)hook - offsetof(struct thread_waiter, hook));
+	uint64_t one = 1;
+	int saved = errno;
+	while (write(w->efd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+	errno = saved;
+}
+
+/*
+ * A plain OS thread has no P to come back to: it blocks in poll(2) on the
+ * fd and on its wake-up eventfd, which the closer, a deadline change and
+ * the context's cancellation write to once the thread has published it in
+ * pd->thread_wake, and re-reads what may end the wait whenever it wakes.
+ */
 static int thread_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 {
 	goc_g_self(); /* registers the thread: it may wake goroutines later */
 	short events = __atomic_load_n(&pd->any_event, RLX) ? POLLIN | POLLOUT
 			: mode == POLL_READ ? POLLIN : POLLOUT;
-	for (;;) {
-		int err = pd_error(pd, mode);
-		if (err)
-			return err;
-		if (ctx && goc_ctx_err(ctx) != GOC_OK)
-			return status_errno(goc_ctx_err(ctx));
-		int64_t now = prim_nanotime();
-		int64_t deadline = __atomic_load_n(&pd->deadline[mode], SEQ_CST);
-		if (deadline > 0 && deadline <= now)
-			return -ETIMEDOUT;
-		int64_t until = now + THREAD_POLL_SLICE;
-		if (deadline > 0 && deadline < until)
-			until = deadline;
-		struct pollfd pfd = {.fd = pd->fd, .events = events};
-		int r = poll(&pfd, 1, ms_until(until, now));
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -errno;
+	struct thread_waiter w = {.hook.fire = thread_wait_cancel, .efd = thread_wake_get()};
+	if (ctx && w.efd >= 0) {
+		goc_status st = ctx_hook_add(ctx, &w.hook);
+		if (st != GOC_OK)
+			return status_errno(st);
 	}
+	if (w.efd >= 0)
+		__atomic_store_n(&pd->thread_wake[mode], w.efd, SEQ_CST);
+	int result;
+	for (;;) {
+		if ((result = pd_error(pd, mode)) != 0)
+			break;
+		if (ctx && goc_ctx_err(ctx) != GOC_OK) {
+			result = status_errno(goc_ctx_err(ctx));
+			break;
+		}
+		int64_t now = prim_nanotime();
+		/* Read again: the deadline's timer may have expired it (-1)
+		 * since pd_error looked. */
+		int64_t deadline = __atomic_load_n(&pd->deadline[mode], SEQ_CST);
+		if (deadline < 0 || (deadline > 0 && deadline <= now)) {
+			result = -ETIMEDOUT;
+			break;
+		}
+		int64_t until = w.efd >= 0 ? 0 : now + THREAD_POLL_SLICE;
+		if (deadline > 0 && (until == 0 || deadline < until))
+			until = deadline;
+		struct pollfd pfd[2] = {{.fd = pd->fd, .events = events},
+					{.fd = w.efd, .events = POLLIN}};
+		int r = poll(pfd, w.efd >= 0 ? 2 : 1, until ? ms_until(until, now) : -1);
+		if (r > 0 && pfd[0].revents) {
+			result = 0;
+			break;
+		}
+		if (r > 0) {
+			uint64_t value;
+			while (read(w.efd, &value, sizeof value) < 0 && errno == EINTR)
+				;
+		} else if (r < 0 && errno != EINTR) {
+			result = -errno;
+			break;
+		}
+	}
+	if (w.efd >= 0)
+		__atomic_store_n(&pd->thread_wake[mode], -1, SEQ_CST);
+	if (ctx && w.efd >= 0)
+		ctx_hook_remove(&w.hook);
+	return result;
 }
 
 int poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
@@ -553,6 +703,9 @@ int netpoll(int64_t until, goc_g **ready, int max)
 		}
 		bool readable = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
 		bool writable = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+		if ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
+		    !__atomic_load_n(&pd->hung_up, RLX))
+			__atomic_store_n(&pd->hung_up, 1, SEQ_CST);
 		if (__atomic_load_n(&pd->any_event, __ATOMIC_ACQUIRE)) {
 			readable = readable || writable;
 			writable = false;

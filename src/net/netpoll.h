@@ -41,6 +41,11 @@ void poll_desc_set_deadline(poll_desc *pd, enum poll_mode mode, int64_t deadline
  * passed). Forgets a readiness notice that the attempt will observe anyway;
  * *had_notice (if not NULL) says whether there was one. */
 int poll_desc_prepare(poll_desc *pd, enum poll_mode mode, bool *had_notice);
+/* Whether an event has reported a hang-up, the peer's shutdown or an
+ * error on pd's fd (sticky until the descriptor is reused). Set before the
+ * READY it comes with: an I/O attempt after a prepare that forgot READY
+ * sees it if that event came before, and finds READY again if after. */
+bool poll_desc_hung_up(poll_desc *pd);
 /* After the attempt said EAGAIN: parks until the fd may be ready. 0 (try
  * again), -EBADF, -ETIMEDOUT, or the ctx's error as -ECANCELED or
  * -ETIMEDOUT. ctx may be NULL. Only one waiter per direction at a time
