@@ -18,7 +18,9 @@
  *  - the request's context (goc_http_ctx): cancelled when the client
  *    closes or half-closes while the handler runs, not by a pipelined
  *    request arriving meanwhile (which is then served intact), and always
- *    once the handler has returned; here and on a workpool.
+ *    once the handler has returned; one context for goroutines asking at
+ *    once; here and on a workpool. Asking after the handler returned
+ *    panics (in a child process).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,7 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include "panic_modes.h"
 #include "waitfor.h"
 
 #define MS GOC_MILLISECOND
@@ -48,6 +50,24 @@ static int started, stuck_started, big_write_error;
  * context's status + 100 when the wait ended; /ctxpipe's status. */
 static int ctxwait_state, ctxpipe_started, ctxpipe_go, ctxpipe_status;
 static goc_ctx *ctxkeep_saved;
+/* /ctxmany: what its helper goroutines got from goc_http_ctx. */
+#define CTX_HELPERS 8
+static goc_ctx *ctxmany_got[CTX_HELPERS];
+/* /ctxlate: the exchange, kept (wrongly) past the handler. */
+static goc_http_exchange *ctxlate_x;
+
+struct ctx_helper {
+	goc_http_exchange *x;
+	int i;
+	goc_wg *done;
+};
+
+static void ctx_helper(void *arg)
+{
+	struct ctx_helper *h = arg;
+	ctxmany_got[h->i] = goc_http_ctx(h->x);
+	goc_wg_done(h->done);
+}
 
 static void handle(goc_http_exchange *x, void *user)
 {
@@ -98,6 +118,23 @@ static void handle(goc_http_exchange *x, void *user)
 		goc_sleep(20 * MS);
 		__atomic_store_n(&ctxpipe_status, (int)goc_ctx_err(ctx), __ATOMIC_SEQ_CST);
 		goc_http_write(x, "pipe", 4);
+	} else if (strcmp(path, "/ctxmany") == 0) {
+		/* Goroutines of the handler's ask at once: one context. */
+		goc_wg done = GOC_WG_INIT;
+		struct ctx_helper h[CTX_HELPERS];
+		goc_wg_add(&done, CTX_HELPERS);
+		for (int i = 0; i < CTX_HELPERS; i++) {
+			h[i] = (struct ctx_helper){x, i, &done};
+			goc_go(ctx_helper, &h[i]);
+		}
+		goc_wg_wait(&done);
+		bool same = true;
+		for (int i = 0; i < CTX_HELPERS; i++)
+			same = same && ctxmany_got[i] == goc_http_ctx(x);
+		goc_http_write(x, same ? "one" : "several", same ? 3 : 7);
+	} else if (strcmp(path, "/ctxlate") == 0) {
+		ctxlate_x = x;
+		goc_http_write(x, "late", 4);
 	} else if (strcmp(path, "/ctxkeep") == 0) {
 		/* Release: the test reads it after the response, an ordering
 		 * through the kernel that TSan does not see. */
@@ -600,6 +637,9 @@ static void test_request_ctx(goc_workpool *pool)
 	/* The connection still works after a handler that had a watcher. */
 	client_send(cl, "GET /third HTTP/1.1\r\nHost: x\r\n\r\n");
 	expect(cl, 200, "/third");
+	/* The handler's goroutines asking at once get one context. */
+	client_send(cl, "GET /ctxmany HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(cl, 200, "one");
 	client_close(cl);
 
 	/* The client leaves while the handler waits: the context ends. */
@@ -652,8 +692,26 @@ static void run(void *arg)
 	test_request_ctx_both();
 }
 
-int main(void)
+/* Misuse: goc_http_ctx on an exchange whose handler has returned. */
+static void mode_ctx_after_handler(void *arg)
 {
-	goc_main(run, NULL);
-	return 0;
+	(void)arg;
+	struct server s = {0};
+	server_start(&s);
+	struct client *cl = calloc(1, sizeof *cl);
+	client_dial(cl, &s);
+	client_send(cl, "GET /ctxlate HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(cl, 200, "late");
+	goc_sleep(20 * MS); /* let the connection goroutine end the request */
+	goc_http_ctx(ctxlate_x);
+}
+
+static const struct panic_mode modes[] = {
+	{"ctx-after-handler", mode_ctx_after_handler,
+	 "panic: goc_http_ctx: the request has ended (its handler returned)"},
+};
+
+int main(int argc, char **argv)
+{
+	return panic_modes_main(argc, argv, run, modes, sizeof modes / sizeof modes[0]);
 }

@@ -261,7 +261,9 @@ const goc_http_request *goc_http_req(goc_http_exchange *x);
  * end of a shutdown, and once the handler has returned. The client's
  * leaving is seen once the request's body has been read whole (the server
  * then reads one byte ahead; a pipelined request's byte is kept for it).
- * Valid during the handler; goc_ctx_retain it to keep it longer.
+ * Any goroutine may ask for it while the handler runs (all get the same
+ * context); asking after the handler returned panics. Valid during the
+ * handler; goc_ctx_retain it to keep it longer.
  */
 goc_ctx *goc_http_ctx(goc_http_exchange *x);
 

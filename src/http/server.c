@@ -116,7 +116,9 @@ struct goc_http_exchange {
 	int write_error;         /* -errno once a write failed */
 	goc_wg handler_done;     /* the pool's worker ran the handler */
 	/* The request's context (made by goc_http_ctx) and its watcher. */
-	goc_ctx *ctx;
+	goc_ctx *ctx;            /* atomic: set once per request by a CAS */
+	goc_g *handler_g;        /* the goroutine running the handler */
+	bool ended;              /* atomic: the handler returned */
 	bool watching;           /* a watcher reads ahead (see watch_start) */
 };
 
@@ -467,15 +469,30 @@ const goc_http_request *goc_http_req(goc_http_exchange *x)
 	return x->req;
 }
 
+/* Any goroutine may ask while the handler runs (goroutines it started,
+ * say): the first made context wins a CAS. Only the handler's own
+ * goroutine starts the watcher, since that reads the request's state. */
 goc_ctx *goc_http_ctx(goc_http_exchange *x)
 {
-	if (!x->ctx) {
-		x->ctx = goc_ctx_with_cancel(x->hc->srv->cut_ctx);
-		if (!x->ctx)
+	if (__atomic_load_n(&x->ended, __ATOMIC_ACQUIRE))
+		goc_panic("goc_http_ctx: the request has ended (its handler returned)");
+	goc_ctx *ctx = __atomic_load_n(&x->ctx, __ATOMIC_ACQUIRE);
+	if (!ctx) {
+		goc_ctx *made = goc_ctx_with_cancel(x->hc->srv->cut_ctx);
+		if (!made)
 			return x->hc->srv->cut_ctx; /* no memory: shutdown still reaches it */
-		watch_start(x);
+		if (__atomic_compare_exchange_n(&x->ctx, &ctx, made, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			ctx = made;
+		} else {
+			goc_ctx_cancel(made);
+			goc_ctx_release(made);
+		}
 	}
-	return x->ctx;
+	goc_m *m = goc_m_self();
+	if (m && m->curg == x->handler_g)
+		watch_start(x);
+	return ctx;
 }
 
 /* ---- the request's context: seeing the client leave ---- */
@@ -490,7 +507,7 @@ static void watch_conn(void *arg)
 	if (n == 1)
 		hc->watch.has_byte = true;
 	else if (!__atomic_load_n(&hc->watch.stopping, __ATOMIC_ACQUIRE))
-		goc_ctx_cancel(hc->x.ctx); /* end of stream, reset, or cut */
+		goc_ctx_cancel(__atomic_load_n(&hc->x.ctx, __ATOMIC_ACQUIRE)); /* end of stream, reset, or cut */
 	goc_wg_done(&hc->watch.done);
 }
 
@@ -507,7 +524,7 @@ static void watch_start(goc_http_exchange *x)
 {
 	struct http_conn *hc = x->hc;
 	bool body_read = x->body_done || (x->req->content_length == 0 && !x->req->chunked);
-	if (!x->ctx || x->watching || !body_read)
+	if (!__atomic_load_n(&x->ctx, __ATOMIC_ACQUIRE) || x->watching || !body_read)
 		return;
 	goc_conn_set_read_deadline(hc->conn, 0);
 	hc->read_deadline = (struct lazy_deadline){0, 0};
@@ -526,6 +543,7 @@ static void watch_start(goc_http_exchange *x)
 static void request_ctx_end(goc_http_exchange *x)
 {
 	struct http_conn *hc = x->hc;
+	__atomic_store_n(&x->ended, true, __ATOMIC_RELEASE);
 	if (x->watching) {
 		__atomic_store_n(&hc->watch.stopping, 1, __ATOMIC_RELEASE);
 		goc_conn_set_read_deadline(hc->conn, 1);
@@ -533,10 +551,10 @@ static void request_ctx_end(goc_http_exchange *x)
 		goc_conn_set_read_deadline(hc->conn, 0);
 		x->watching = false;
 	}
-	if (x->ctx) {
-		goc_ctx_cancel(x->ctx);
-		goc_ctx_release(x->ctx);
-		x->ctx = NULL;
+	goc_ctx *ctx = __atomic_exchange_n(&x->ctx, NULL, __ATOMIC_ACQ_REL);
+	if (ctx) {
+		goc_ctx_cancel(ctx);
+		goc_ctx_release(ctx);
 	}
 }
 
@@ -555,7 +573,9 @@ static void exchange_begin(struct http_conn *hc)
 	x->declared_length = -1;
 	x->body_written = 0;
 	x->buffered = 0;
-	x->ctx = NULL;
+	__atomic_store_n(&x->ctx, NULL, __ATOMIC_RELAXED);
+	__atomic_store_n(&x->ended, false, __ATOMIC_RELAXED);
+	x->handler_g = NULL;
 	x->watching = false;
 	x->fields = (goc_http_head){
 		.buf = hc->head_buf + STATUS_LINE_ROOM,
@@ -567,6 +587,7 @@ static void exchange_begin(struct http_conn *hc)
 static void run_on_pool(void *arg)
 {
 	goc_http_exchange *x = arg;
+	x->handler_g = goc_m_self()->curg;
 	x->hc->srv->handler(x, x->hc->srv->user);
 	goc_wg_done(&x->handler_done);
 }
@@ -577,6 +598,7 @@ static bool run_handler(struct http_conn *hc)
 {
 	struct http_server *srv = hc->srv;
 	if (!srv->pool) {
+		hc->x.handler_g = goc_m_self()->curg;
 		srv->handler(&hc->x, srv->user);
 		return true;
 	}
