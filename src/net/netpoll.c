@@ -180,6 +180,16 @@ static void waiter_ready(goc_g *g)
 	__atomic_fetch_sub(&np.waiters, 1, SEQ_CST);
 }
 
+/* Adds 1 to an eventfd (non-blocking, so never waits), keeping errno. */
+static void eventfd_post(int efd)
+{
+	uint64_t one = 1;
+	int saved = errno;
+	while (write(efd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+	errno = saved;
+}
+
 /* Wakes a plain thread waiting on pd in mode, if any, to re-read what
  * ends its wait: called after the closing flag, a deadline or a context
  * changed (each stored sequentially consistent before this load; the
@@ -189,13 +199,8 @@ static void waiter_ready(goc_g *g)
 static void thread_notify(poll_desc *pd, enum poll_mode mode)
 {
 	int efd = __atomic_load_n(&pd->thread_wake[mode], SEQ_CST);
-	if (efd < 0)
-		return;
-	uint64_t one = 1;
-	int saved = errno;
-	while (write(efd, &one, sizeof one) < 0 && errno == EINTR)
-		;
-	errno = saved;
+	if (efd >= 0)
+		eventfd_post(efd);
 }
 
 /* 0, or why a wait or an I/O attempt on pd in mode must fail now. */
@@ -504,11 +509,7 @@ static void thread_wait_cancel(ctx_hook *hook, goc_status st)
 	(void)st;
 	struct thread_waiter *w =
 		(struct thread_waiter *)((char *)hook - offsetof(struct thread_waiter, hook));
-	uint64_t one = 1;
-	int saved = errno;
-	while (write(w->efd, &one, sizeof one) < 0 && errno == EINTR)
-		;
-	errno = saved;
+	eventfd_post(w->efd);
 }
 
 /*
@@ -640,11 +641,7 @@ void netpoll_break(void)
 	uint32_t idle = 0;
 	if (!__atomic_compare_exchange_n(&np.break_pending, &idle, 1, false, SEQ_CST, RLX))
 		return; /* a write is pending: the blocked M wakes anyway */
-	uint64_t one = 1;
-	int saved = errno;
-	while (write(np.breakfd, &one, sizeof one) < 0 && errno == EINTR)
-		;
-	errno = saved;
+	eventfd_post(np.breakfd);
 }
 
 /* epoll_wait until an absolute instant, with nanosecond precision where
