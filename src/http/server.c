@@ -551,8 +551,11 @@ static void request_ctx_end(goc_http_exchange *x)
 		goc_conn_set_read_deadline(hc->conn, 0);
 		x->watching = false;
 	}
-	goc_ctx *ctx = __atomic_exchange_n(&x->ctx, NULL, __ATOMIC_ACQ_REL);
+	/* A load first: most handlers never ask for a context, and this runs
+	 * for every request. */
+	goc_ctx *ctx = __atomic_load_n(&x->ctx, __ATOMIC_ACQUIRE);
 	if (ctx) {
+		__atomic_store_n(&x->ctx, NULL, __ATOMIC_RELAXED);
 		goc_ctx_cancel(ctx);
 		goc_ctx_release(ctx);
 	}

@@ -41,14 +41,6 @@ static struct {
 	struct net_fd *free; /* lock */
 } nfd_cache;
 
-static int ctx_errno(goc_ctx *ctx)
-{
-	goc_status st = ctx ? goc_ctx_err(ctx) : GOC_OK;
-	if (st == GOC_OK)
-		return 0;
-	return st == GOC_TIMEOUT ? -ETIMEDOUT : -ECANCELED;
-}
-
 /* ---- the object ---- */
 
 struct net_fd *net_fd_new(int fd, int family, enum net_fd_kind kind, int *err)
@@ -194,6 +186,7 @@ static inline ssize_t sys_writev(int fd, const struct iovec *iov, int iovcnt)
  */
 static ssize_t fd_read_once(struct net_fd *f, void *buf, size_t len)
 {
+	f->read_drained = false;
 	if (!f->inq_hint)
 		return sys_read(f->fd, buf, len);
 	union {
@@ -225,7 +218,7 @@ static ssize_t conn_read(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
 	int err = net_fd_acquire(f, NFD_KIND_CONN, "goc_conn_read");
 	if (err)
 		return net_fail(err);
-	ssize_t result = ctx_errno(ctx);
+	ssize_t result = net_ctx_errno(ctx);
 	goc_mutex_lock(&f->read_lock);
 	bool notice;
 	if (result == 0 && len > 0 && (result = poll_desc_prepare(f->pd, POLL_READ, &notice)) == 0) {
@@ -233,7 +226,6 @@ static ssize_t conn_read(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
 		if (f->read_drained && !notice)
 			result = poll_desc_wait(f->pd, POLL_READ, ctx);
 		while (result == 0) {
-			f->read_drained = false;
 			ssize_t n = fd_read_once(f, buf, len);
 			if (n >= 0) {
 				result = n;
@@ -277,7 +269,7 @@ static int conn_write_iov(goc_conn *c, struct iovec *iov, int iovcnt, size_t *wr
 	if (err)
 		return err;
 	goc_mutex_lock(&f->write_lock);
-	if (!(err = ctx_errno(ctx)) && !(err = poll_desc_prepare(f->pd, POLL_WRITE, NULL))) {
+	if (!(err = net_ctx_errno(ctx)) && !(err = poll_desc_prepare(f->pd, POLL_WRITE, NULL))) {
 		for (;;) {
 			while (iovcnt > 0 && iov->iov_len == 0) {
 				iov++;
@@ -370,7 +362,7 @@ static int accept_conn(goc_listener *ln, goc_ctx *ctx, goc_conn **out)
 	goc_mutex_lock(&f->read_lock);
 	int64_t backoff = 0;
 	struct net_fd *conn = NULL;
-	err = ctx_errno(ctx);
+	err = net_ctx_errno(ctx);
 	while (!err && !(err = poll_desc_prepare(f->pd, POLL_READ, NULL))) {
 		int fd = accept4(f->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
@@ -397,13 +389,13 @@ static int accept_conn(goc_listener *ln, goc_ctx *ctx, goc_conn **out)
 		case ENOMEM:
 			/* Out of fds or memory: the connection stays queued.
 			 * Wait for other goroutines to free some, then retry;
-			 * prepare and ctx_errno notice close, deadline and
+			 * prepare and net_ctx_errno notice close, deadline and
 			 * cancellation in between. */
 			backoff = backoff ? backoff * 2 : ACCEPT_BACKOFF_MIN;
 			if (backoff > ACCEPT_BACKOFF_MAX)
 				backoff = ACCEPT_BACKOFF_MAX;
 			goc_sleep(backoff);
-			err = ctx_errno(ctx);
+			err = net_ctx_errno(ctx);
 			continue;
 		default:
 			err = -errno;
@@ -493,10 +485,9 @@ int goc_listener_close(goc_listener *ln)
 	return net_fd_close(ln ? &ln->nfd : NULL, NFD_KIND_LISTENER, "goc_listener_close");
 }
 
-int goc_conn_fd(goc_conn *c)
+static int net_fd_number(struct net_fd *f, enum net_fd_kind kind, const char *what)
 {
-	struct net_fd *f = c ? &c->nfd : NULL;
-	int err = net_fd_acquire(f, NFD_KIND_CONN, "goc_conn_fd");
+	int err = net_fd_acquire(f, kind, what);
 	if (err)
 		return net_fail(err);
 	int fd = f->fd;
@@ -504,15 +495,14 @@ int goc_conn_fd(goc_conn *c)
 	return fd;
 }
 
+int goc_conn_fd(goc_conn *c)
+{
+	return net_fd_number(c ? &c->nfd : NULL, NFD_KIND_CONN, "goc_conn_fd");
+}
+
 int goc_listener_fd(goc_listener *ln)
 {
-	struct net_fd *f = ln ? &ln->nfd : NULL;
-	int err = net_fd_acquire(f, NFD_KIND_LISTENER, "goc_listener_fd");
-	if (err)
-		return net_fail(err);
-	int fd = f->fd;
-	net_fd_release(f);
-	return fd;
+	return net_fd_number(ln ? &ln->nfd : NULL, NFD_KIND_LISTENER, "goc_listener_fd");
 }
 
 /* ---- any fd ---- */
@@ -538,7 +528,7 @@ int goc_fd_wait_ctx(int fd, int events, int64_t deadline, goc_ctx *ctx)
 {
 	if (events < GOC_FD_READ || events > (GOC_FD_READ | GOC_FD_WRITE) || fd < 0)
 		return net_fail(-EINVAL);
-	int err = ctx_errno(ctx);
+	int err = net_ctx_errno(ctx);
 	if (err)
 		return net_fail(err);
 	int ready = poll_ready_now(fd, events);

@@ -213,11 +213,6 @@ static int pd_error(poll_desc *pd, enum poll_mode mode)
 	return 0;
 }
 
-static int status_errno(goc_status st)
-{
-	return st == GOC_TIMEOUT ? -ETIMEDOUT : -ECANCELED;
-}
-
 /* ---- descriptors ---- */
 
 static void deadline_fire(goc_rtimer *t, int64_t now);
@@ -398,7 +393,7 @@ struct io_waiter {
 static void io_wait_cancel(ctx_hook *hook, goc_status st)
 {
 	struct io_waiter *w = (struct io_waiter *)((char *)hook - offsetof(struct io_waiter, hook));
-	__atomic_store_n(&w->err, status_errno(st), SEQ_CST);
+	__atomic_store_n(&w->err, net_status_errno(st), SEQ_CST);
 	goc_g *g = slot_unblock(w->pd, w->mode, false);
 	if (g)
 		waiter_ready(g);
@@ -527,7 +522,7 @@ static int thread_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 	if (ctx && w.efd >= 0) {
 		goc_status st = ctx_hook_add(ctx, &w.hook);
 		if (st != GOC_OK)
-			return status_errno(st);
+			return net_status_errno(st);
 	}
 	if (w.efd >= 0)
 		__atomic_store_n(&pd->thread_wake[mode], w.efd, SEQ_CST);
@@ -535,10 +530,8 @@ static int thread_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 	for (;;) {
 		if ((result = pd_error(pd, mode)) != 0)
 			break;
-		if (ctx && goc_ctx_err(ctx) != GOC_OK) {
-			result = status_errno(goc_ctx_err(ctx));
+		if ((result = net_ctx_errno(ctx)) != 0)
 			break;
-		}
 		int64_t now = prim_nanotime();
 		/* Read again: the deadline's timer may have expired it (-1)
 		 * since pd_error looked. */
@@ -582,7 +575,7 @@ int poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 	if (ctx) {
 		goc_status st = ctx_hook_add(ctx, &w.hook);
 		if (st != GOC_OK)
-			return status_errno(st);
+			return net_status_errno(st);
 	}
 	uintptr_t *slot = &pd->slot[mode];
 	bool ready = false;

@@ -18,9 +18,25 @@
 #ifndef GOC_NET_NETPOLL_H
 #define GOC_NET_NETPOLL_H
 
+#include <errno.h>
+
 #include "../sched/runtime.h"
 
 typedef struct poll_desc poll_desc;
+
+/* A cancelled context's status as the errno the network calls return:
+ * -ETIMEDOUT for GOC_TIMEOUT, -ECANCELED otherwise. */
+static inline int net_status_errno(goc_status st)
+{
+	return st == GOC_TIMEOUT ? -ETIMEDOUT : -ECANCELED;
+}
+
+/* 0 if ctx (may be NULL) is not cancelled, else its net_status_errno. */
+static inline int net_ctx_errno(goc_ctx *ctx)
+{
+	goc_status st = ctx ? goc_ctx_err(ctx) : GOC_OK;
+	return st == GOC_OK ? 0 : net_status_errno(st);
+}
 
 enum poll_mode { POLL_READ = 0, POLL_WRITE = 1 };
 

@@ -359,12 +359,9 @@ static int dial(const char *network, const char *address, int64_t deadline, goc_
 	int family = network_family(network);
 	if (family < 0)
 		return net_fail(-EINVAL);
-	int err = 0;
-	if (ctx) {
-		goc_status st = goc_ctx_err(ctx);
-		if (st != GOC_OK)
-			return net_fail(st == GOC_TIMEOUT ? -ETIMEDOUT : -ECANCELED);
-	}
+	int err = net_ctx_errno(ctx);
+	if (err)
+		return net_fail(err);
 	struct sock_addr addrs[DIAL_MAX_ADDRS];
 	int n = resolve(family, address, false, addrs, DIAL_MAX_ADDRS);
 	if (n < 0)
