@@ -307,8 +307,12 @@ goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t deadline)
 	if (parent->deadline <= deadline)
 		return goc_ctx_with_cancel(parent); /* the parent's timer comes first */
 	cancel_ctx *c = cancel_ctx_new(parent, deadline);
-	if (!c || c->err != GOC_OK)
-		return c ? &c->base : NULL;
+	if (!c)
+		return NULL;
+	/* Acquire, without the lock: once linked, the parent's canceller
+	 * may set err at any moment (the locked check below decides). */
+	if (__atomic_load_n(&c->err, __ATOMIC_ACQUIRE) != GOC_OK)
+		return &c->base;
 	if (deadline <= goc_now()) {
 		cancel_tree(c, GOC_TIMEOUT);
 		detach(c);
