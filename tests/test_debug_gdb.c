@@ -6,7 +6,7 @@
  * loaded with -x) stops it and runs `info goroutines` and `goroutine N bt`
  * for the receiver. Expected: a line per planted goroutine with its id, its
  * wait reason and parked_in_... with this file; the backtrace shows
- * goc_park, parked_in_recv and this file. Skipped when gdb is not
+ * goc__park, parked_in_recv and this file. Skipped when gdb is not
  * installed, or cannot trace (ptrace not permitted).
  */
 #define _GNU_SOURCE
@@ -115,9 +115,9 @@ int main(int argc, char **argv)
 		  contains(out, "  3 [sync.WaitGroup.Wait] parked_in_wg "),
 	      "info goroutines: want both with reason and function");
 	CHECK(contains(out, "/test_debug_gdb.c:"), "info goroutines: want this file");
-	const char *bt2 = strstr(out, "goc_park");
+	const char *bt2 = strstr(out, "goc__park");
 	CHECK(bt2 && contains(bt2, "parked_in_recv") && contains(bt2, "test_debug_gdb.c"),
-	      "goroutine 2 bt: want goc_park then parked_in_recv");
+	      "goroutine 2 bt: want goc__park then parked_in_recv");
 	CHECK(contains(bt2, "parked_in_wg"), "goroutine 3 bt: want parked_in_wg");
 	free(out);
 	ok("gdb: info goroutines and goroutine N bt");

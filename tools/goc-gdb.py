@@ -14,7 +14,7 @@
 # How it finds goroutines: like the runtime's dumps, it walks the
 # descriptor regions of src/sched/gpool.c (`regions`, `nregions`) and skips
 # free and finished descriptors. A parked goroutine's saved stack pointer
-# points at goc_ctx_switch's frame (src/arch/switch_<cpu>.S): the frame
+# points at goc__cpuctx_switch's frame (src/arch/switch_<cpu>.S): the frame
 # pointer and the return address sit at fixed offsets in it. `goroutine N
 # bt` points the selected thread's sp, frame pointer and pc at that frame
 # for the time of one `bt`, then puts them back; it needs a live process
@@ -81,7 +81,7 @@ def _saved_chain(g):
 
 
 def _runtime_root():
-    sym = gdb.lookup_global_symbol("goc_park")
+    sym = gdb.lookup_global_symbol("goc__park")
     if sym is None or sym.symtab is None:
         return None
     path = sym.symtab.fullname()

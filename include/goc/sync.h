@@ -18,22 +18,22 @@
 #error "include <goc.h> rather than <goc/sync.h>"
 #endif
 
-/* ---- the wait queue inside the types below ----------------------------- */
+/* ---- the runtime semaphore inside the types below ------------------------ */
 
 /*
  * A count of wake-up tokens and a queue of parked waiters: Go's runtime
  * semaphore (sema.go), embedded in each object instead of hashed by
  * address. Not an API of its own; the fields are the runtime's.
  */
-typedef struct goc_waitq {
+typedef struct goc_rtsema {
 	uint32_t tokens;  /* atomic: releases not yet taken by an acquirer */
 	uint32_t nwait;   /* atomic: waiters queued (changed under lock) */
 	uint32_t lock;    /* a goc internal lock word: protects the queue */
 	uint32_t reserved;
 	void *head, *tail; /* waiter records, on the waiters' own stacks */
-} goc_waitq;
+} goc_rtsema;
 
-#define GOC_WAITQ_INIT {0, 0, 0, 0, NULL, NULL}
+#define GOC_RTSEMA_INIT {0, 0, 0, 0, NULL, NULL}
 
 /* ---- goc_mutex ----------------------------------------------------------- */
 
@@ -53,10 +53,10 @@ typedef struct goc_waitq {
 typedef struct goc_mutex {
 	int32_t state;    /* atomic: locked, woken and starving bits, waiter count */
 	uint32_t reserved;
-	goc_waitq waitq;
+	goc_rtsema sema;
 } goc_mutex;
 
-#define GOC_MUTEX_INIT {0, 0, GOC_WAITQ_INIT}
+#define GOC_MUTEX_INIT {0, 0, GOC_RTSEMA_INIT}
 
 void goc_mutex_init(goc_mutex *m);
 /* Blocks until the mutex is free and takes it. */
@@ -80,13 +80,13 @@ void goc_mutex_unlock(goc_mutex *m);
  */
 typedef struct goc_rwmutex {
 	goc_mutex writer;      /* writers queue on this one at a time */
-	goc_waitq writer_wait; /* the writer holding `writer` waits here for readers to leave */
-	goc_waitq reader_wait; /* readers wait here while a writer is pending or inside */
+	goc_rtsema writer_wait; /* the writer holding `writer` waits here for readers to leave */
+	goc_rtsema reader_wait; /* readers wait here while a writer is pending or inside */
 	int32_t readers;       /* atomic: readers in or waiting; minus 2^30 while a writer is pending */
 	int32_t departing;     /* atomic: readers the pending writer still waits for */
 } goc_rwmutex;
 
-#define GOC_RWMUTEX_INIT {GOC_MUTEX_INIT, GOC_WAITQ_INIT, GOC_WAITQ_INIT, 0, 0}
+#define GOC_RWMUTEX_INIT {GOC_MUTEX_INIT, GOC_RTSEMA_INIT, GOC_RTSEMA_INIT, 0, 0}
 
 void goc_rwmutex_init(goc_rwmutex *rw);
 /* Takes a read lock; blocks while a writer holds or waits for the lock. */

@@ -5,16 +5,16 @@
  *   +0  x19 x20   +16 x21 x22   +32 x23 x24   +48 x25 x26   +64 x27 x28
  *   +80 x29 x30 (frame pointer, return address)
  *   +96 d8 d9   +112 d10 d11  +128 d12 d13  +144 d14 d15   +160 fpcr, pad
- * goc_ctx_make (context.c) builds the same frame for a new goroutine, with
+ * goc__cpuctx_make (context.c) builds the same frame for a new goroutine, with
  * x19 holding the entry function and x30 the trampoline.
  */
 	.text
-	.globl	goc_ctx_switch
-	.type	goc_ctx_switch, %function
-	.hidden	goc_ctx_switch
+	.globl	goc__cpuctx_switch
+	.type	goc__cpuctx_switch, %function
+	.hidden	goc__cpuctx_switch
 	.p2align 4
-/* void *goc_ctx_switch(void **save_sp, void *load_sp, void *transfer) */
-goc_ctx_switch:
+/* void *goc__cpuctx_switch(void **save_sp, void *load_sp, void *transfer) */
+goc__cpuctx_switch:
 	.cfi_startproc
 	sub	sp, sp, #176
 	stp	x19, x20, [sp, #0]
@@ -48,20 +48,20 @@ goc_ctx_switch:
 	mov	x0, x2
 	ret
 	.cfi_endproc
-	.size	goc_ctx_switch, .-goc_ctx_switch
+	.size	goc__cpuctx_switch, .-goc__cpuctx_switch
 
-	.globl	goc_ctx_trampoline
-	.type	goc_ctx_trampoline, %function
-	.hidden	goc_ctx_trampoline
+	.globl	goc__cpuctx_trampoline
+	.type	goc__cpuctx_trampoline, %function
+	.hidden	goc__cpuctx_trampoline
 	.p2align 4
 /* First return target of a new context: entry(transfer), never returns. */
-goc_ctx_trampoline:
+goc__cpuctx_trampoline:
 	.cfi_startproc
 	.cfi_undefined x30
 	mov	x29, #0
 	blr	x19
 	brk	#0
 	.cfi_endproc
-	.size	goc_ctx_trampoline, .-goc_ctx_trampoline
+	.size	goc__cpuctx_trampoline, .-goc__cpuctx_trampoline
 
 	.section .note.GNU-stack,"",%progbits

@@ -5,15 +5,15 @@
  *   +0   MXCSR (4 bytes), x87 control word (2 bytes), padding
  *   +8   r15   +16 r14   +24 r13   +32 r12   +40 rbx   +48 rbp
  *   +56  return address
- * goc_ctx_make (context.c) builds the same frame for a new goroutine, with
+ * goc__cpuctx_make (context.c) builds the same frame for a new goroutine, with
  * r12 holding the entry function and the return address the trampoline.
  */
 	.text
-	.globl	goc_ctx_switch
-	.type	goc_ctx_switch, @function
-	.hidden	goc_ctx_switch
-/* void *goc_ctx_switch(void **save_sp, void *load_sp, void *transfer) */
-goc_ctx_switch:
+	.globl	goc__cpuctx_switch
+	.type	goc__cpuctx_switch, @function
+	.hidden	goc__cpuctx_switch
+/* void *goc__cpuctx_switch(void **save_sp, void *load_sp, void *transfer) */
+goc__cpuctx_switch:
 	.cfi_startproc
 	pushq	%rbp
 	pushq	%rbx
@@ -38,19 +38,19 @@ goc_ctx_switch:
 	movq	%rdx, %rax
 	ret
 	.cfi_endproc
-	.size	goc_ctx_switch, .-goc_ctx_switch
+	.size	goc__cpuctx_switch, .-goc__cpuctx_switch
 
-	.globl	goc_ctx_trampoline
-	.type	goc_ctx_trampoline, @function
-	.hidden	goc_ctx_trampoline
+	.globl	goc__cpuctx_trampoline
+	.type	goc__cpuctx_trampoline, @function
+	.hidden	goc__cpuctx_trampoline
 /* First return target of a new context: entry(transfer), never returns. */
-goc_ctx_trampoline:
+goc__cpuctx_trampoline:
 	.cfi_startproc
 	.cfi_undefined rip
 	movq	%rax, %rdi
 	callq	*%r12
 	ud2
 	.cfi_endproc
-	.size	goc_ctx_trampoline, .-goc_ctx_trampoline
+	.size	goc__cpuctx_trampoline, .-goc__cpuctx_trampoline
 
 	.section .note.GNU-stack,"",@progbits

@@ -8,7 +8,7 @@
  * the oldest buffered value and moves the sender's value into the freed
  * slot, so order is preserved. Otherwise values go through the buffer, and
  * when that cannot proceed the goroutine queues itself and parks; the
- * channel lock is released only once it is off its stack (goc_park).
+ * channel lock is released only once it is off its stack (goc__park).
  *
  * A buffered channel's buffer is a ring (ring.h) that sends and receives
  * use without the lock while nobody waits on the channel; everything else
@@ -32,7 +32,7 @@
 
 #define MAX_ELEM_SIZE (64 * 1024)
 
-void waitq_push(waitq *q, chan_waiter *w)
+void goc__waitq_push(waitq *q, chan_waiter *w)
 {
 	w->next = NULL;
 	w->prev = q->last;
@@ -43,7 +43,7 @@ void waitq_push(waitq *q, chan_waiter *w)
 	q->last = w;
 }
 
-void waitq_remove(waitq *q, chan_waiter *w)
+void goc__waitq_remove(waitq *q, chan_waiter *w)
 {
 	if (w->prev)
 		w->prev->next = w->next;
@@ -58,13 +58,13 @@ void waitq_remove(waitq *q, chan_waiter *w)
 	w->next = w->prev = NULL;
 }
 
-chan_waiter *waitq_take(waitq *q)
+chan_waiter *goc__waitq_take(waitq *q)
 {
 	for (;;) {
 		chan_waiter *w = q->first;
 		if (!w)
 			return NULL;
-		waitq_remove(q, w);
+		goc__waitq_remove(q, w);
 		/* A select waits on several channels at once: only the first
 		 * channel to claim it may complete an operation. */
 		if (w->is_select) {
@@ -113,86 +113,86 @@ void goc_chan_release(goc_chan *c)
 		return;
 	int64_t left = __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
 	if (left < 0)
-		goc_panic("goc_chan_release: channel released more often than retained");
+		goc__panic("goc_chan_release: channel released more often than retained");
 	if (left == 0) {
 		if (c->recvq.first || c->sendq.first)
-			goc_panic("goc_chan_release: freeing a channel that goroutines are blocked on");
+			goc__panic("goc_chan_release: freeing a channel that goroutines are blocked on");
 		free(c);
 	}
 }
 
-void chan_lock(goc_chan *c)
+void goc__chan_lock(goc_chan *c)
 {
-	goc_spinlock_acquire(&c->lock);
+	goc__spinlock_acquire(&c->lock);
 	if (c->cap) {
-		ring_freeze(&c->sendpos);
-		ring_freeze(&c->recvpos);
+		goc__ring_freeze(&c->sendpos);
+		goc__ring_freeze(&c->recvpos);
 	}
 }
 
-void chan_unlock(goc_chan *c)
+void goc__chan_unlock(goc_chan *c)
 {
 	if (c->cap && !c->recvq.first && !c->sendq.first) {
-		ring_thaw(&c->recvpos);
+		goc__ring_thaw(&c->recvpos);
 		if (!c->closed)
-			ring_thaw(&c->sendpos);
+			goc__ring_thaw(&c->sendpos);
 	}
-	goc_spinlock_release(&c->lock);
+	goc__spinlock_release(&c->lock);
 }
 
-bool chan_park_unlock(void *chan)
+bool goc__chan_park_unlock(void *chan)
 {
 	goc_chan *c = chan;
-	goc_spinlock_release(&c->lock);
+	goc__spinlock_release(&c->lock);
 	return true;
 }
 
-_Noreturn void chan_panic_closed_send(void)
+_Noreturn void goc__chan_panic_closed_send(void)
 {
-	goc_panic("send on closed channel");
+	goc__panic("send on closed channel");
 }
 
-void chan_wake(chan_waiter *w)
+void goc__chan_wake(chan_waiter *w)
 {
-	goc_g *g = w->g;
+	goc__g *g = w->g;
 	g->wakeup = (uint32_t)w->case_index;
-	goc_ready(g);
+	goc__ready(g);
 }
 
-bool chan_send_locked(goc_chan *c, const void *elem, chan_waiter **wake)
+bool goc__chan_send_locked(goc_chan *c, const void *elem, chan_waiter **wake)
 {
-	chan_waiter *w = waitq_take(&c->recvq);
+	chan_waiter *w = goc__waitq_take(&c->recvq);
 	*wake = w;
 	if (w) {
 		chan_copy_elem(c, w->elem, elem);
 		w->success = true;
 		return true;
 	}
-	if (c->cap && ring_count_locked(c) < c->cap) {
-		ring_push_locked(c, elem);
+	if (c->cap && goc__ring_count_locked(c) < c->cap) {
+		goc__ring_push_locked(c, elem);
 		return true;
 	}
 	return false;
 }
 
-bool chan_recv_locked(goc_chan *c, void *elem, bool *closed, chan_waiter **wake)
+bool goc__chan_recv_locked(goc_chan *c, void *elem, bool *closed, chan_waiter **wake)
 {
 	*closed = false;
 	*wake = NULL;
-	if (c->cap && ring_count_locked(c) > 0) {
+	if (c->cap && goc__ring_count_locked(c) > 0) {
 		/* Take the oldest value; a sender waiting on the full ring
 		 * moves its value into the place just freed, after every
 		 * value sent before it. */
-		ring_pop_locked(c, elem);
-		chan_waiter *w = waitq_take(&c->sendq);
+		goc__ring_pop_locked(c, elem);
+		chan_waiter *w = goc__waitq_take(&c->sendq);
 		if (w) {
-			ring_push_locked(c, w->elem);
+			goc__ring_push_locked(c, w->elem);
 			w->success = true;
 			*wake = w;
 		}
 		return true;
 	}
-	chan_waiter *w = waitq_take(&c->sendq);
+	chan_waiter *w = goc__waitq_take(&c->sendq);
 	if (w) {
 		chan_copy_elem(c, elem, w->elem);
 		w->success = true;
@@ -215,24 +215,24 @@ static bool nil_unlock(void *unused)
 	return true;
 }
 
-_Noreturn void chan_block_forever(goc_wait_reason r)
+_Noreturn void goc__chan_block_forever(goc__wait_reason r)
 {
 	for (;;)
-		goc_park(nil_unlock, NULL, r);
+		goc__park(nil_unlock, NULL, r);
 }
 
 static void check_elem(goc_chan *c, const void *elem, const char *op)
 {
 	if (!elem && c->elem_size)
-		goc_panic("%s: NULL element for a channel of %zu-byte elements", op, c->elem_size);
+		goc__panic("%s: NULL element for a channel of %zu-byte elements", op, c->elem_size);
 }
 
 /* Ends an operation that completed under the lock. */
 static void unlock_and_wake(goc_chan *c, chan_waiter *wake)
 {
-	chan_unlock(c);
+	goc__chan_unlock(c);
 	if (wake)
-		chan_wake(wake);
+		goc__chan_wake(wake);
 }
 
 /*
@@ -251,17 +251,17 @@ static void unlock_and_wake(goc_chan *c, chan_waiter *wake)
 
 static bool ring_spin(goc_chan *c, bool send, void *elem)
 {
-	if (!goc_other_procs_busy())
+	if (!goc__other_procs_busy())
 		return false;
 	/* Goroutines queued on our own P cannot run while we spin, and the
 	 * partner may be one of them (WorkerPool-2: workers spinning for a
 	 * producer queued behind them took 558 ns a task). */
-	goc_m *m = goc_m_self();
-	if (m && m->p && !runq_empty(m->p))
+	goc__m *m = goc__m_self();
+	if (m && m->p && !goc__runq_empty(m->p))
 		return false;
 	for (int round = 0; round < RING_SPIN_ROUNDS; round++) {
 		for (int i = 0; i < RING_SPIN_PAUSES; i++)
-			goc_cpu_relax();
+			goc__cpu_relax();
 		if (ring_frozen(c, send))
 			return false;
 		if (send ? ring_send_fast(c, elem) : ring_recv_fast(c, elem))
@@ -276,26 +276,26 @@ static bool ring_spin(goc_chan *c, bool send, void *elem)
 static __attribute__((noinline)) void send_slow(goc_chan *c, const void *elem)
 {
 	if (!c)
-		chan_block_forever(WAIT_CHAN_SEND_NIL);
+		goc__chan_block_forever(WAIT_CHAN_SEND_NIL);
 	check_elem(c, elem, "goc_chan_send");
 	if (c->cap && ring_spin(c, true, (void *)elem))
 		return;
 	chan_waiter *wake;
-	chan_lock(c);
+	goc__chan_lock(c);
 	if (c->closed) {
-		chan_unlock(c);
-		chan_panic_closed_send();
+		goc__chan_unlock(c);
+		goc__chan_panic_closed_send();
 	}
-	if (chan_send_locked(c, elem, &wake)) {
+	if (goc__chan_send_locked(c, elem, &wake)) {
 		unlock_and_wake(c, wake);
 		return;
 	}
-	goc_g *g = goc_g_self();
+	goc__g *g = goc__g_self();
 	g->chan_wait = (chan_waiter){.g = g, .elem = (void *)elem};
-	waitq_push(&c->sendq, &g->chan_wait);
-	goc_park(chan_park_unlock, c, WAIT_CHAN_SEND);
+	goc__waitq_push(&c->sendq, &g->chan_wait);
+	goc__park(goc__chan_park_unlock, c, WAIT_CHAN_SEND);
 	if (!g->chan_wait.success)
-		chan_panic_closed_send();
+		goc__chan_panic_closed_send();
 }
 
 void goc_chan_send(goc_chan *c, const void *elem)
@@ -311,8 +311,8 @@ static bool recv_locked_now(goc_chan *c, void *elem, goc_status *result)
 {
 	bool closed;
 	chan_waiter *wake;
-	chan_lock(c);
-	if (!chan_recv_locked(c, elem, &closed, &wake))
+	goc__chan_lock(c);
+	if (!goc__chan_recv_locked(c, elem, &closed, &wake))
 		return false;
 	unlock_and_wake(c, wake);
 	*result = closed ? GOC_CLOSED : GOC_OK;
@@ -322,16 +322,16 @@ static bool recv_locked_now(goc_chan *c, void *elem, goc_status *result)
 static __attribute__((noinline)) goc_status recv_slow(goc_chan *c, void *elem)
 {
 	if (!c)
-		chan_block_forever(WAIT_CHAN_RECV_NIL);
+		goc__chan_block_forever(WAIT_CHAN_RECV_NIL);
 	if (c->cap && ring_spin(c, false, elem))
 		return GOC_OK;
 	goc_status result;
 	if (recv_locked_now(c, elem, &result))
 		return result;
-	goc_g *g = goc_g_self();
+	goc__g *g = goc__g_self();
 	g->chan_wait = (chan_waiter){.g = g, .elem = elem};
-	waitq_push(&c->recvq, &g->chan_wait);
-	goc_park(chan_park_unlock, c, WAIT_CHAN_RECV);
+	goc__waitq_push(&c->recvq, &g->chan_wait);
+	goc__park(goc__chan_park_unlock, c, WAIT_CHAN_RECV);
 	/* c is not touched again: woken by a close, the closer already
 	 * zeroed *elem, and may have dropped the last reference since. */
 	return g->chan_wait.success ? GOC_OK : GOC_CLOSED;
@@ -352,16 +352,16 @@ goc_status goc_chan_try_send(goc_chan *c, const void *elem)
 	if (c->cap && ring_send_fast(c, elem))
 		return GOC_OK;
 	chan_waiter *wake;
-	chan_lock(c);
+	goc__chan_lock(c);
 	if (c->closed) {
-		chan_unlock(c);
+		goc__chan_unlock(c);
 		return GOC_CLOSED;
 	}
-	if (chan_send_locked(c, elem, &wake)) {
+	if (goc__chan_send_locked(c, elem, &wake)) {
 		unlock_and_wake(c, wake);
 		return GOC_OK;
 	}
-	chan_unlock(c);
+	goc__chan_unlock(c);
 	return GOC_WOULDBLOCK;
 }
 
@@ -374,17 +374,17 @@ goc_status goc_chan_try_recv(goc_chan *c, void *elem)
 	goc_status result;
 	if (recv_locked_now(c, elem, &result))
 		return result;
-	chan_unlock(c);
+	goc__chan_unlock(c);
 	return GOC_WOULDBLOCK;
 }
 
 /* Takes up to max waiters off q for a close, marking them failed (and
  * zeroing receivers' destinations); stores whom to wake in gs / cases. */
-static size_t close_take(goc_chan *c, waitq *q, goc_g **gs, uint32_t *cases, size_t max)
+static size_t close_take(goc_chan *c, waitq *q, goc__g **gs, uint32_t *cases, size_t max)
 {
 	size_t n = 0;
 	chan_waiter *w;
-	while (n < max && (w = waitq_take(q)) != NULL) {
+	while (n < max && (w = goc__waitq_take(q)) != NULL) {
 		w->success = false;
 		if (q == &c->recvq && w->elem && c->elem_size)
 			memset(w->elem, 0, c->elem_size);
@@ -407,35 +407,35 @@ void goc_chan_close(goc_chan *c)
 {
 	enum { BATCH = 64 };
 	if (!c)
-		goc_panic("close of nil channel");
+		goc__panic("close of nil channel");
 	goc_chan_retain(c);
-	chan_lock(c);
+	goc__chan_lock(c);
 	if (c->closed) {
-		chan_unlock(c);
+		goc__chan_unlock(c);
 		goc_chan_release(c);
-		goc_panic("close of closed channel");
+		goc__panic("close of closed channel");
 	}
 	c->closed = 1;
 	for (;;) {
-		goc_g *gs[BATCH];
+		goc__g *gs[BATCH];
 		uint32_t cases[BATCH];
 		size_t n = close_take(c, &c->recvq, gs, cases, BATCH);
 		n += close_take(c, &c->sendq, gs + n, cases + n, BATCH - n);
-		chan_unlock(c);
+		goc__chan_unlock(c);
 		for (size_t i = 0; i < n; i++) {
 			gs[i]->wakeup = cases[i];
-			goc_ready(gs[i]);
+			goc__ready(gs[i]);
 		}
 		if (n < BATCH)
 			break;
-		chan_lock(c);
+		goc__chan_lock(c);
 	}
 	goc_chan_release(c);
 }
 
 size_t goc_chan_len(goc_chan *c)
 {
-	return c && c->cap ? ring_count_racy(c) : 0;
+	return c && c->cap ? goc__ring_count_racy(c) : 0;
 }
 
 size_t goc_chan_cap(goc_chan *c)

@@ -10,9 +10,9 @@
 
 /* A record for a select case of the calling goroutine (or thread), fields
  * zeroed but g set; never NULL (running out of memory is fatal). Give it
- * back with chan_waiter_put once woken. (struct chan_waiter: runtime.h.) */
-chan_waiter *chan_waiter_get(void);
-void chan_waiter_put(chan_waiter *w);
+ * back with goc__chan_waiter_put once woken. (struct chan_waiter: runtime.h.) */
+chan_waiter *goc__chan_waiter_get(void);
+void goc__chan_waiter_put(chan_waiter *w);
 
 typedef struct waitq {
 	chan_waiter *first, *last;
@@ -39,7 +39,7 @@ typedef struct waitq {
  * stays frozen once it is closed.
  */
 struct goc_chan {
-	goc_spinlock lock;
+	goc__spinlock lock;
 	uint32_t closed;
 	size_t elem_size;
 	size_t cap;
@@ -57,24 +57,24 @@ struct goc_chan {
 #define CHAN_MAX_CAP ((size_t)UINT32_MAX)
 
 /* Locks c, and freezes a buffered channel's ring so the fast paths stay
- * out; chan_unlock thaws it unless a goroutine waits on it (or, for
+ * out; goc__chan_unlock thaws it unless a goroutine waits on it (or, for
  * sending, it is closed) and unlocks. */
-void chan_lock(goc_chan *c);
-void chan_unlock(goc_chan *c);
-/* A goc_park unlock callback that releases a channel locked by chan_lock
+void goc__chan_lock(goc_chan *c);
+void goc__chan_unlock(goc_chan *c);
+/* A goc__park unlock callback that releases a channel locked by goc__chan_lock
  * on which the parking goroutine has just queued itself (so the ring stays
  * frozen). */
-bool chan_park_unlock(void *chan);
+bool goc__chan_park_unlock(void *chan);
 
 /* On a locked (frozen) channel: values in the ring, and moving one in or
  * out; push needs count < cap, pop count > 0. */
-size_t ring_count_locked(const goc_chan *c);
-void ring_push_locked(goc_chan *c, const void *elem);
-void ring_pop_locked(goc_chan *c, void *elem);
+size_t goc__ring_count_locked(const goc_chan *c);
+void goc__ring_push_locked(goc_chan *c, const void *elem);
+void goc__ring_pop_locked(goc_chan *c, void *elem);
 /* The approximate number of values in the ring, without the lock. */
-size_t ring_count_racy(const goc_chan *c);
-void ring_freeze(uint64_t *pos);
-void ring_thaw(uint64_t *pos);
+size_t goc__ring_count_racy(const goc_chan *c);
+void goc__ring_freeze(uint64_t *pos);
+void goc__ring_thaw(uint64_t *pos);
 
 /* Copies one element of c; dst NULL discards it. Elements of one, two or
  * four words (a value, a function and its argument, a small struct) are
@@ -103,23 +103,23 @@ static inline void chan_copy_elem(const goc_chan *c, void *dst, const void *src)
 	}
 }
 
-void waitq_push(waitq *q, chan_waiter *w);
-void waitq_remove(waitq *q, chan_waiter *w);
+void goc__waitq_push(waitq *q, chan_waiter *w);
+void goc__waitq_remove(waitq *q, chan_waiter *w);
 /* The first waiter that can still be woken (a select's first claim wins),
  * removed from q; NULL if none. */
-chan_waiter *waitq_take(waitq *q);
+chan_waiter *goc__waitq_take(waitq *q);
 
 /* Operations on a locked channel that leave it locked. They return true if
- * the operation happened; *wake is then a waiter to pass to chan_wake once
- * the lock is released (or NULL). chan_send_locked must not be called on a
- * closed channel; chan_recv_locked sets *closed for "closed and drained". */
-bool chan_send_locked(goc_chan *c, const void *elem, chan_waiter **wake);
-bool chan_recv_locked(goc_chan *c, void *elem, bool *closed, chan_waiter **wake);
+ * the operation happened; *wake is then a waiter to pass to goc__chan_wake once
+ * the lock is released (or NULL). goc__chan_send_locked must not be called on a
+ * closed channel; goc__chan_recv_locked sets *closed for "closed and drained". */
+bool goc__chan_send_locked(goc_chan *c, const void *elem, chan_waiter **wake);
+bool goc__chan_recv_locked(goc_chan *c, void *elem, bool *closed, chan_waiter **wake);
 /* Readies a waiter that an operation completed. */
-void chan_wake(chan_waiter *w);
+void goc__chan_wake(chan_waiter *w);
 
-_Noreturn void chan_panic_closed_send(void);
+_Noreturn void goc__chan_panic_closed_send(void);
 /* Parks for good: an operation on a NULL channel, an empty select. */
-_Noreturn void chan_block_forever(goc_wait_reason r);
+_Noreturn void goc__chan_block_forever(goc__wait_reason r);
 
 #endif

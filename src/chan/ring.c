@@ -6,7 +6,7 @@
 
 #include "ring.h"
 
-void ring_freeze(uint64_t *pos)
+void goc__ring_freeze(uint64_t *pos)
 {
 	uint64_t w = __atomic_load_n(pos, __ATOMIC_RELAXED);
 	while (!(w & POS_FROZEN) &&
@@ -17,7 +17,7 @@ void ring_freeze(uint64_t *pos)
 
 /* A frozen word is written by the lock holder only (fast-path CASes on it
  * fail), so a plain store thaws it. */
-void ring_thaw(uint64_t *pos)
+void goc__ring_thaw(uint64_t *pos)
 {
 	uint64_t w = __atomic_load_n(pos, __ATOMIC_RELAXED);
 	if (w & POS_FROZEN)
@@ -38,7 +38,7 @@ static size_t count_between(const goc_chan *c, uint64_t recv, uint64_t send)
 	return (size_t)n > c->cap ? c->cap : (size_t)n;
 }
 
-size_t ring_count_locked(const goc_chan *c)
+size_t goc__ring_count_locked(const goc_chan *c)
 {
 	if (c->elem_size == 0)
 		return (size_t)(__atomic_load_n(&c->sendpos, __ATOMIC_RELAXED) >> 1);
@@ -46,7 +46,7 @@ size_t ring_count_locked(const goc_chan *c)
 			     __atomic_load_n(&c->sendpos, __ATOMIC_RELAXED));
 }
 
-size_t ring_count_racy(const goc_chan *c)
+size_t goc__ring_count_racy(const goc_chan *c)
 {
 	if (c->elem_size == 0)
 		return (size_t)(__atomic_load_n(&c->sendpos, __ATOMIC_ACQUIRE) >> 1);
@@ -61,13 +61,13 @@ static void await_turn(unsigned char *cell, uint32_t turn)
 {
 	for (unsigned spins = 0; __atomic_load_n(cell_turn(cell), __ATOMIC_ACQUIRE) != turn; spins++) {
 		if (spins < 64)
-			goc_cpu_relax();
+			goc__cpu_relax();
 		else
 			sched_yield();
 	}
 }
 
-void ring_push_locked(goc_chan *c, const void *elem)
+void goc__ring_push_locked(goc_chan *c, const void *elem)
 {
 	if (c->elem_size == 0) {
 		__atomic_fetch_add(&c->sendpos, 2, __ATOMIC_RELEASE);
@@ -81,7 +81,7 @@ void ring_push_locked(goc_chan *c, const void *elem)
 	__atomic_store_n(&c->sendpos, pos_next(c, pos), __ATOMIC_RELAXED);
 }
 
-void ring_pop_locked(goc_chan *c, void *elem)
+void goc__ring_pop_locked(goc_chan *c, void *elem)
 {
 	if (c->elem_size == 0) {
 		__atomic_fetch_sub(&c->sendpos, 2, __ATOMIC_ACQ_REL);

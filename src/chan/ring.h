@@ -32,7 +32,7 @@
  * it: that is what makes a sender meet a waiting receiver instead of
  * slipping its value into the ring behind the receiver's back, and what
  * stops new receivers from overtaking a sender queued on a full ring. It is
- * thawed when the last waiter leaves (chan_unlock). So no Dekker-style
+ * thawed when the last waiter leaves (goc__chan_unlock). So no Dekker-style
  * store-then-load check is needed on the fast paths: the "somebody waits"
  * signal is the same word the fast path CASes.
  *
@@ -44,7 +44,7 @@
  *
  * In flight. A fast operation that claimed its position just before the
  * freeze may not have published its cell yet. Under the lock the positions
- * say which cells are claimed; ring_push_locked / ring_pop_locked wait for
+ * say which cells are claimed; goc__ring_push_locked / goc__ring_pop_locked wait for
  * the cell's turn, which comes within a few instructions unless the
  * claiming thread was descheduled by the kernel (then the wait yields the
  * CPU until it is back). Goroutines are never preempted, so the claimer is
@@ -108,7 +108,7 @@ static inline uint32_t *cell_turn(unsigned char *cell)
 static inline void ring_backoff(unsigned *backoff)
 {
 	for (unsigned i = 0; i < *backoff; i++)
-		goc_cpu_relax();
+		goc__cpu_relax();
 	if (*backoff < 64)
 		*backoff <<= 1;
 }

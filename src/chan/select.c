@@ -29,49 +29,49 @@
 struct select_locks {
 	goc_chan **chans;   /* distinct channels in address order */
 	size_t n;
-	goc_lock *heap_lock; /* the timeout timer's heap, or NULL */
+	goc__lock *heap_lock; /* the timeout timer's heap, or NULL */
 };
 
 static void lock_all(struct select_locks *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		chan_lock(l->chans[i]);
+		goc__chan_lock(l->chans[i]);
 }
 
 static void unlock_all(struct select_locks *l)
 {
 	for (size_t i = l->n; i-- > 0;)
-		chan_unlock(l->chans[i]);
+		goc__chan_unlock(l->chans[i]);
 }
 
 static bool unlock_all_for_park(void *arg)
 {
 	struct select_locks *l = arg;
 	if (l->heap_lock)
-		goc_lock_release(l->heap_lock);
+		goc__lock_release(l->heap_lock);
 	unlock_all(l);
 	return true;
 }
 
 struct select_timeout {
-	goc_rtimer timer;
-	goc_g *g;
+	goc__rtimer timer;
+	goc__g *g;
 	uint32_t finished; /* atomic: the callback no longer touches this */
 };
 
-static void select_timeout_fire(goc_rtimer *t, int64_t now)
+static void select_timeout_fire(goc__rtimer *t, int64_t now)
 {
 	(void)now;
 	struct select_timeout *st = t->arg;
 	uint32_t zero = 0;
-	goc_g *g = st->g;
+	goc__g *g = st->g;
 	bool won = __atomic_compare_exchange_n(&g->select_done, &zero, 1, false, __ATOMIC_ACQ_REL,
 					       __ATOMIC_ACQUIRE);
 	if (won)
 		g->wakeup = TIMED_OUT;
 	__atomic_store_n(&st->finished, 1, __ATOMIC_RELEASE);
 	if (won)
-		goc_ready(g);
+		goc__ready(g);
 }
 
 static int compare_chan(const void *a, const void *b)
@@ -86,9 +86,9 @@ static bool try_case(goc_select_case *cs, chan_waiter **wake)
 {
 	goc_chan *c = cs->chan;
 	if (cs->dir == GOC_SELECT_SEND)
-		return chan_send_locked(c, cs->elem, wake);
+		return goc__chan_send_locked(c, cs->elem, wake);
 	bool closed;
-	if (!chan_recv_locked(c, cs->elem, &closed, wake))
+	if (!goc__chan_recv_locked(c, cs->elem, &closed, wake))
 		return false;
 	cs->ok = !closed;
 	return true;
@@ -103,7 +103,7 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 	for (size_t i = 0; i < n; i++) {
 		if (!cases[i].chan)
 			continue;
-		uint32_t j = goc_fastrand() % (uint32_t)(live + 1);
+		uint32_t j = goc__fastrand() % (uint32_t)(live + 1);
 		order[live] = order[j];
 		order[j] = (uint32_t)i;
 		live++;
@@ -138,7 +138,7 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 			goc_sleep(timeout);
 			return -1;
 		}
-		chan_block_forever(n == 0 ? WAIT_SELECT_NO_CASES : WAIT_SELECT);
+		goc__chan_block_forever(n == 0 ? WAIT_SELECT_NO_CASES : WAIT_SELECT);
 	}
 
 	lock_all(&locks);
@@ -147,12 +147,12 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 		chan_waiter *wake;
 		if (cs->dir == GOC_SELECT_SEND && cs->chan->closed) {
 			unlock_all(&locks);
-			chan_panic_closed_send();
+			goc__chan_panic_closed_send();
 		}
 		if (try_case(cs, &wake)) {
 			unlock_all(&locks);
 			if (wake)
-				chan_wake(wake);
+				goc__chan_wake(wake);
 			return (int)order[k];
 		}
 	}
@@ -161,18 +161,18 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 		return -1;
 	}
 
-	goc_g *g = goc_g_self();
+	goc__g *g = goc__g_self();
 	/* No waiter of ours is queued anywhere and every channel is locked:
 	 * a claimant can only see this after it takes one of the locks. */
 	__atomic_store_n(&g->select_done, 0, __ATOMIC_RELAXED);
 	for (size_t k = 0; k < live; k++) {
 		uint32_t i = order[k];
-		chan_waiter *w = chan_waiter_get();
+		chan_waiter *w = goc__chan_waiter_get();
 		w->elem = cases[i].elem;
 		w->is_select = true;
 		w->case_index = (int)i;
 		waiters[k] = w;
-		waitq_push(cases[i].dir == GOC_SELECT_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq,
+		goc__waitq_push(cases[i].dir == GOC_SELECT_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq,
 			   w);
 	}
 	struct select_timeout st = {.g = g};
@@ -180,15 +180,15 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 		st.timer.when = goc_now() + timeout;
 		st.timer.fn = select_timeout_fire;
 		st.timer.arg = &st;
-		goc_m *m = goc_m_self();
-		goc_p *p = m && m->p ? m->p : goc_sched.allp[0];
-		if (goc_rtimer_add_locked(p, &st.timer, &locks.heap_lock))
-			goc_sched_timer_armed(st.timer.when);
+		goc__m *m = goc__m_self();
+		goc__p *p = m && m->p ? m->p : goc__sched.allp[0];
+		if (goc__rtimer_add_locked(p, &st.timer, &locks.heap_lock))
+			goc__sched_timer_armed(st.timer.when);
 	}
-	goc_park(unlock_all_for_park, &locks, WAIT_SELECT);
+	goc__park(unlock_all_for_park, &locks, WAIT_SELECT);
 
 	uint32_t fired = g->wakeup;
-	if (timeout > 0 && fired != TIMED_OUT && !goc_rtimer_del(&st.timer)) {
+	if (timeout > 0 && fired != TIMED_OUT && !goc__rtimer_del(&st.timer)) {
 		/* The timer was popped and its callback lost the race: wait
 		 * until it has let go of st, which lives in this frame. */
 		while (!__atomic_load_n(&st.finished, __ATOMIC_ACQUIRE))
@@ -216,18 +216,18 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 			continue;
 		}
 		uint32_t i = (uint32_t)w->case_index;
-		waitq_remove(cases[i].dir == GOC_SELECT_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq,
+		goc__waitq_remove(cases[i].dir == GOC_SELECT_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq,
 			     w);
 	}
 	unlock_all(&again);
 	for (size_t k = 0; k < live; k++)
-		chan_waiter_put(waiters[k]);
+		goc__chan_waiter_put(waiters[k]);
 	if (fired == TIMED_OUT)
 		return -1;
 	goc_select_case *cs = &cases[fired];
 	if (cs->dir == GOC_SELECT_SEND) {
 		if (!won_success)
-			chan_panic_closed_send();
+			goc__chan_panic_closed_send();
 	} else {
 		cs->ok = won_success; /* closed: the closer zeroed *elem */
 	}
@@ -237,18 +237,18 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 int goc_select(goc_select_case *cases, size_t n, int64_t timeout)
 {
 	if (n && !cases)
-		goc_panic("goc_select: NULL cases with n = %zu", n);
+		goc__panic("goc_select: NULL cases with n = %zu", n);
 	for (size_t i = 0; i < n; i++) {
 		goc_select_case *cs = &cases[i];
 		if (cs->dir != GOC_SELECT_SEND && cs->dir != GOC_SELECT_RECV)
-			goc_panic("goc_select: case %zu has an invalid direction %d", i, (int)cs->dir);
+			goc__panic("goc_select: case %zu has an invalid direction %d", i, (int)cs->dir);
 		if (cs->chan && cs->dir == GOC_SELECT_SEND && !cs->elem && cs->chan->elem_size)
-			goc_panic("goc_select: send case %zu has a NULL element", i);
+			goc__panic("goc_select: send case %zu has a NULL element", i);
 		if (cs->dir == GOC_SELECT_RECV)
 			cs->ok = false;
 	}
 	if (timeout > 0)
-		goc_runtime_init(); /* the timeout timer needs the Ps */
+		goc__runtime_init(); /* the timeout timer needs the Ps */
 	goc_chan *small_chans[2 * SMALL];
 	uint32_t small_order[SMALL];
 	chan_waiter *small_waiters[SMALL];
@@ -260,7 +260,7 @@ int goc_select(goc_select_case *cases, size_t n, int64_t timeout)
 		order = malloc(n * sizeof *order);
 		waiters = malloc(n * sizeof *waiters);
 		if (!chans || !order || !waiters)
-			goc_panic("goc_select: out of memory for %zu cases", n);
+			goc__panic("goc_select: out of memory for %zu cases", n);
 	}
 	size_t room = n > SMALL ? n : SMALL;
 	int r = select_cases(cases, n, timeout, chans, chans + room, order, waiters);

@@ -15,8 +15,8 @@
  * another: the caches rebalance through the central list. Plain threads
  * use the central list directly, so nothing is stranded when they exit.
  *
- * The thread-local cache is touched only inside chan_waiter_get and
- * chan_waiter_put, which are out of line and never switch goroutines, so
+ * The thread-local cache is touched only inside goc__chan_waiter_get and
+ * goc__chan_waiter_put, which are out of line and never switch goroutines, so
  * no thread-local address is kept across a park (a goroutine may resume
  * on another thread).
  *
@@ -40,7 +40,7 @@ static __thread struct {
 	chan_waiter *free[CACHE_MAX];
 } cache;
 
-static goc_lock central_lock = GOC_LOCK_INIT;
+static goc__lock central_lock = GOC_LOCK_INIT;
 static chan_waiter *central_free; /* linked through next; central_lock */
 
 /* central_lock held. */
@@ -48,7 +48,7 @@ static void central_grow_locked(void)
 {
 	chan_waiter *slab = calloc(SLAB, sizeof *slab);
 	if (!slab)
-		goc_fatal("out of memory for channel waiter records");
+		goc__fatal("out of memory for channel waiter records");
 	for (size_t i = 0; i < SLAB; i++) {
 		slab[i].next = central_free;
 		central_free = &slab[i];
@@ -57,28 +57,28 @@ static void central_grow_locked(void)
 
 static chan_waiter *central_get(void)
 {
-	goc_lock_acquire(&central_lock);
+	goc__lock_acquire(&central_lock);
 	if (!central_free)
 		central_grow_locked();
 	chan_waiter *w = central_free;
 	central_free = w->next;
-	goc_lock_release(&central_lock);
+	goc__lock_release(&central_lock);
 	return w;
 }
 
 static void central_put_list(chan_waiter *first, chan_waiter *last)
 {
-	goc_lock_acquire(&central_lock);
+	goc__lock_acquire(&central_lock);
 	last->next = central_free;
 	central_free = first;
-	goc_lock_release(&central_lock);
+	goc__lock_release(&central_lock);
 }
 
 /* Moves up to BATCH records from the central list into this thread's
  * cache. */
 static void cache_refill(void)
 {
-	goc_lock_acquire(&central_lock);
+	goc__lock_acquire(&central_lock);
 	while (cache.n < BATCH) {
 		if (!central_free)
 			central_grow_locked();
@@ -86,12 +86,12 @@ static void cache_refill(void)
 		central_free = w->next;
 		cache.free[cache.n++] = w;
 	}
-	goc_lock_release(&central_lock);
+	goc__lock_release(&central_lock);
 }
 
-__attribute__((noinline)) chan_waiter *chan_waiter_get(void)
+__attribute__((noinline)) chan_waiter *goc__chan_waiter_get(void)
 {
-	goc_g *g = goc_g_self();
+	goc__g *g = goc__g_self();
 	chan_waiter *w;
 	if (g->flags & G_FLAG_FOREIGN) {
 		w = central_get();
@@ -104,7 +104,7 @@ __attribute__((noinline)) chan_waiter *chan_waiter_get(void)
 	return w;
 }
 
-__attribute__((noinline)) void chan_waiter_put(chan_waiter *w)
+__attribute__((noinline)) void goc__chan_waiter_put(chan_waiter *w)
 {
 	if (w->g->flags & G_FLAG_FOREIGN) {
 		central_put_list(w, w);

@@ -39,7 +39,7 @@
  *    canceller walking the list skips it (it cannot take a reference from
  *    0) and leaves it there.
  *  - A pending deadline timer holds one reference. Exactly one party drops
- *    it: the canceller whose goc_rtimer_del removed the timer, or else the
+ *    it: the canceller whose goc__rtimer_del removed the timer, or else the
  *    timer's callback.
  *  - The done channel is made at most once (under lock) and closed exactly
  *    once: by the canceller that set err (after unlocking), or by its maker
@@ -71,7 +71,7 @@ struct goc_ctx {
 
 typedef struct cancel_ctx {
 	goc_ctx base;
-	goc_lock lock;
+	goc__lock lock;
 	uint32_t err;                     /* goc_status; atomic, set once under lock */
 	goc_chan *done;                   /* atomic; made on first goc_ctx_done */
 	struct cancel_ctx *first_child;   /* lock */
@@ -81,7 +81,7 @@ typedef struct cancel_ctx {
 	struct cancel_ctx *prev_sibling, *next_sibling; /* link_parent->lock */
 	ctx_hook *hooks;                  /* lock */
 	bool timer_pending;               /* lock: armed and not yet stopped or fired */
-	goc_rtimer timer;
+	goc__rtimer timer;
 	struct cancel_ctx *next_to_cancel; /* owned by the canceller that took it */
 } cancel_ctx;
 
@@ -95,7 +95,7 @@ goc_ctx *goc_ctx_background(void)
 static goc_ctx *checked(goc_ctx *ctx, const char *what)
 {
 	if (!ctx)
-		goc_panic("%s: nil context", what);
+		goc__panic("%s: nil context", what);
 	return ctx;
 }
 
@@ -139,10 +139,10 @@ static void detach(cancel_ctx *c)
 	cancel_ctx *parent = c->link_parent;
 	if (!parent)
 		return;
-	goc_lock_acquire(&parent->lock);
+	goc__lock_acquire(&parent->lock);
 	if (c->linked)
 		unlink_child(parent, c);
-	goc_lock_release(&parent->lock);
+	goc__lock_release(&parent->lock);
 }
 
 /* Frees one node whose last reference is gone; its parent's reference is
@@ -167,7 +167,7 @@ void goc_ctx_release(goc_ctx *ctx)
 		if (left > 0)
 			return;
 		if (left < 0)
-			goc_panic("goc_ctx_release: context released more often than retained");
+			goc__panic("goc_ctx_release: context released more often than retained");
 		goc_ctx *parent = ctx->parent;
 		destroy(ctx);
 		ctx = parent;
@@ -196,7 +196,7 @@ static void cancel_tree(cancel_ctx *root, goc_status err)
 	while (c) {
 		goc_chan *done = NULL;
 		bool timer_stopped = false;
-		goc_lock_acquire(&c->lock);
+		goc__lock_acquire(&c->lock);
 		if (c->err == GOC_OK) {
 			__atomic_store_n(&c->err, err, __ATOMIC_RELEASE);
 			done = c->done;
@@ -220,10 +220,10 @@ static void cancel_tree(cancel_ctx *root, goc_status err)
 			}
 			if (c->timer_pending) {
 				c->timer_pending = false;
-				timer_stopped = goc_rtimer_del(&c->timer);
+				timer_stopped = goc__rtimer_del(&c->timer);
 			}
 		}
-		goc_lock_release(&c->lock);
+		goc__lock_release(&c->lock);
 		if (done)
 			goc_chan_close(done);
 		/* Neither release can be the last: root is held by the caller,
@@ -243,14 +243,14 @@ void goc_ctx_cancel(goc_ctx *ctx)
 {
 	checked(ctx, "goc_ctx_cancel");
 	if (ctx->kind != CTX_CANCEL)
-		goc_panic("goc_ctx_cancel: context cannot be cancelled (it is the background or a "
+		goc__panic("goc_ctx_cancel: context cannot be cancelled (it is the background or a "
 			  "value context; cancel the context it was derived from)");
 	cancel_ctx *c = (cancel_ctx *)ctx;
 	cancel_tree(c, GOC_CANCELED);
 	detach(c);
 }
 
-static void deadline_fired(goc_rtimer *t, int64_t now)
+static void deadline_fired(goc__rtimer *t, int64_t now)
 {
 	(void)now;
 	cancel_ctx *c = t->arg;
@@ -279,7 +279,7 @@ static cancel_ctx *cancel_ctx_new(goc_ctx *parent, int64_t deadline)
 	 * in its list; one that took it before has set err, seen here. */
 	cancel_ctx *above = c->link_parent;
 	if (above) {
-		goc_lock_acquire(&above->lock);
+		goc__lock_acquire(&above->lock);
 		c->err = above->err;
 		if (c->err == GOC_OK) {
 			c->next_sibling = above->first_child;
@@ -289,7 +289,7 @@ static cancel_ctx *cancel_ctx_new(goc_ctx *parent, int64_t deadline)
 			above->child_count++;
 			c->linked = true;
 		}
-		goc_lock_release(&above->lock);
+		goc__lock_release(&above->lock);
 	}
 	return c;
 }
@@ -318,20 +318,20 @@ goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t deadline)
 		detach(c);
 		return &c->base;
 	}
-	goc_runtime_init();
-	goc_m *m = goc_m_self();
-	goc_p *p = m && m->p ? m->p : goc_sched.allp[0];
+	goc__runtime_init();
+	goc__m *m = goc__m_self();
+	goc__p *p = m && m->p ? m->p : goc__sched.allp[0];
 	c->timer.when = deadline;
 	c->timer.fn = deadline_fired;
 	c->timer.arg = c;
-	goc_lock_acquire(&c->lock);
+	goc__lock_acquire(&c->lock);
 	/* A cancel through the parent may have come in since the link. */
 	if (c->err == GOC_OK) {
 		goc_ctx_retain(&c->base); /* the timer's reference */
 		c->timer_pending = true;
-		goc_rtimer_add(p, &c->timer);
+		goc__rtimer_add(p, &c->timer);
 	}
-	goc_lock_release(&c->lock);
+	goc__lock_release(&c->lock);
 	return &c->base;
 }
 
@@ -389,17 +389,17 @@ goc_chan *goc_ctx_done(goc_ctx *ctx)
 	goc_chan *done = __atomic_load_n(&c->done, __ATOMIC_ACQUIRE);
 	if (done)
 		return done;
-	goc_lock_acquire(&c->lock);
+	goc__lock_acquire(&c->lock);
 	done = c->done;
 	if (!done) {
 		done = goc_chan_make(0, 0);
 		if (!done)
-			goc_fatal("out of memory making a context's done channel");
+			goc__fatal("out of memory making a context's done channel");
 		if (c->err != GOC_OK)
 			goc_chan_close(done); /* its canceller has been and gone */
 		__atomic_store_n(&c->done, done, __ATOMIC_RELEASE);
 	}
-	goc_lock_release(&c->lock);
+	goc__lock_release(&c->lock);
 	return done;
 }
 
@@ -418,22 +418,22 @@ int64_t goc_ctx_child_count(goc_ctx *ctx)
 	if (checked(ctx, "goc_ctx_child_count")->kind != CTX_CANCEL)
 		return 0;
 	cancel_ctx *c = (cancel_ctx *)ctx;
-	goc_lock_acquire(&c->lock);
+	goc__lock_acquire(&c->lock);
 	int64_t n = c->child_count;
-	goc_lock_release(&c->lock);
+	goc__lock_release(&c->lock);
 	return n;
 }
 
 /* ---- hooks (ctx.h) ---- */
 
-goc_status ctx_hook_add(goc_ctx *ctx, ctx_hook *hook)
+goc_status goc__ctx_hook_add(goc_ctx *ctx, ctx_hook *hook)
 {
 	cancel_ctx *c = ctx->canceller;
 	hook->owner = c;
 	hook->registered = false;
 	if (!c)
 		return GOC_OK;
-	goc_lock_acquire(&c->lock);
+	goc__lock_acquire(&c->lock);
 	goc_status err = c->err;
 	if (err == GOC_OK) {
 		hook->prev = NULL;
@@ -443,11 +443,11 @@ goc_status ctx_hook_add(goc_ctx *ctx, ctx_hook *hook)
 		c->hooks = hook;
 		hook->registered = true;
 	}
-	goc_lock_release(&c->lock);
+	goc__lock_release(&c->lock);
 	return err;
 }
 
-void ctx_hook_remove(ctx_hook *hook)
+void goc__ctx_hook_remove(ctx_hook *hook)
 {
 	cancel_ctx *c = hook->owner;
 	if (!c)
@@ -455,7 +455,7 @@ void ctx_hook_remove(ctx_hook *hook)
 	/* Taken even when the hook has fired: a canceller may still be in
 	 * fire (it holds the lock there), and the hook's memory must outlive
 	 * that. */
-	goc_lock_acquire(&c->lock);
+	goc__lock_acquire(&c->lock);
 	if (hook->registered) {
 		if (hook->prev)
 			hook->prev->next = hook->next;
@@ -465,7 +465,7 @@ void ctx_hook_remove(ctx_hook *hook)
 			hook->next->prev = hook->prev;
 		hook->registered = false;
 	}
-	goc_lock_release(&c->lock);
+	goc__lock_release(&c->lock);
 }
 
 /* ---- channel operations with a context ---- */

@@ -9,7 +9,7 @@
  * context's lock held; fire takes the waiter's queue lock, and if the
  * waiter is still queued, takes it off, records the error and readies it.
  * The waiter, once woken (by its queue or by fire), unregisters the hook,
- * which also takes the context's lock: so once ctx_hook_remove returns,
+ * which also takes the context's lock: so once goc__ctx_hook_remove returns,
  * no canceller is inside fire or will enter it, and the hook (on the
  * waiter's stack) may go away.
  *
@@ -31,7 +31,7 @@ struct ctx_hook {
 	/* Called at most once, with the cancelled context's lock held. */
 	void (*fire)(ctx_hook *hook, goc_status err);
 	ctx_hook *prev, *next;     /* in owner's hook list; owner's lock */
-	struct cancel_ctx *owner;  /* set by ctx_hook_add: the context that decides, or NULL */
+	struct cancel_ctx *owner;  /* set by goc__ctx_hook_add: the context that decides, or NULL */
 	bool registered;           /* in owner's list, not fired yet; owner's lock */
 };
 
@@ -42,9 +42,9 @@ struct ctx_hook {
  * runs); returns ctx's error, without registering, if ctx is already
  * cancelled.
  */
-goc_status ctx_hook_add(goc_ctx *ctx, ctx_hook *hook);
+goc_status goc__ctx_hook_add(goc_ctx *ctx, ctx_hook *hook);
 /* Unregisters hook if it is still registered. Afterwards no canceller
  * touches it. */
-void ctx_hook_remove(ctx_hook *hook);
+void goc__ctx_hook_remove(ctx_hook *hook);
 
 #endif

@@ -4,9 +4,9 @@
  * select, mutexes, read-write mutexes, condition variables, semaphores and
  * wait groups, and for how long.
  *
- * The hook is in goc_park, the one place every such wait goes through
- * (goc_blockprof_on in debug.h): with the profile off it is a compare of
- * goc_blockprof_rate_ns with zero and a branch that is never taken.
+ * The hook is in goc__park, the one place every such wait goes through
+ * (goc__blockprof_on in debug.h): with the profile off it is a compare of
+ * goc__blockprof_rate_ns with zero and a branch that is never taken.
  * With it on, a park for a profiled wait reason reads the clock, and the
  * goroutine, once resumed, records the event with its own stack — the
  * same frames it parked in, since a parked stack does not change — so no
@@ -29,33 +29,33 @@
 
 #include "contention.h"
 
-int64_t goc_blockprof_rate_ns;
+int64_t goc__blockprof_rate_ns;
 
-static goc_contention_table blocks = GOC_CONTENTION_TABLE_INIT;
+static goc__contention_table blocks = GOC_CONTENTION_TABLE_INIT;
 
 void goc_pprof_set_block_rate(int64_t rate_ns)
 {
-	__atomic_store_n(&goc_blockprof_rate_ns, rate_ns > 0 ? rate_ns : 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&goc__blockprof_rate_ns, rate_ns > 0 ? rate_ns : 0, __ATOMIC_RELAXED);
 }
 
-int64_t goc_blockprof_start(goc_wait_reason r)
+int64_t goc__blockprof_start(goc__wait_reason r)
 {
 	if (!((1u << r) & GOC_BLOCKPROF_REASONS))
 		return 0;
-	return prim_nanotime();
+	return goc__prim_nanotime();
 }
 
 static uint64_t random64(void)
 {
-	return (uint64_t)goc_fastrand() << 32 | goc_fastrand();
+	return (uint64_t)goc__fastrand() << 32 | goc__fastrand();
 }
 
-__attribute__((noinline)) void goc_blockprof_record(int64_t since)
+__attribute__((noinline)) void goc__blockprof_record(int64_t since)
 {
-	int64_t rate = __atomic_load_n(&goc_blockprof_rate_ns, __ATOMIC_RELAXED);
+	int64_t rate = __atomic_load_n(&goc__blockprof_rate_ns, __ATOMIC_RELAXED);
 	if (rate == 0)
 		return; /* switched off while we waited */
-	int64_t delay = prim_nanotime() - since;
+	int64_t delay = goc__prim_nanotime() - since;
 	if (delay <= 0)
 		delay = 1;
 	double count = 1;
@@ -65,20 +65,20 @@ __attribute__((noinline)) void goc_blockprof_record(int64_t since)
 		count = (double)rate / (double)delay;
 		delay = rate;
 	}
-	goc_trace stack;
-	/* Skip this function and goc_park's two frames (see park_profiled
+	goc__stacktrace stack;
+	/* Skip this function and goc__park's two frames (see park_profiled
 	 * in proc.c): the innermost frame is the wait (recv_slow,
-	 * waitq_acquire, ...), as runtime.chanrecv1 is in Go's. */
-	if (goc_unwind_self(3, &stack))
-		goc_contention_add(&blocks, &stack, count, delay);
+	 * goc__rtsema_acquire, ...), as runtime.chanrecv1 is in Go's. */
+	if (goc__unwind_self(3, &stack))
+		goc__contention_add(&blocks, &stack, count, delay);
 }
 
 goc_status goc_pprof_block(FILE *out)
 {
-	return goc_contention_write(&blocks, out, 1);
+	return goc__contention_write(&blocks, out, 1);
 }
 
-goc_contention_table *goc_blockprof_table(void)
+goc__contention_table *goc__blockprof_table(void)
 {
 	return &blocks;
 }

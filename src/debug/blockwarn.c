@@ -58,7 +58,7 @@ static void still_add(struct wait_key k)
 	still[nstill++] = k;
 }
 
-GOC_RACY_READER static bool blocked_since(const goc_g *g, struct blocked *w)
+GOC_RACY_READER static bool blocked_since(const goc__g *g, struct blocked *w)
 {
 	if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) != G_WAITING || g->wait_reason == WAIT_SLEEP)
 		return false;
@@ -68,7 +68,7 @@ GOC_RACY_READER static bool blocked_since(const goc_g *g, struct blocked *w)
 	return w->key.since != 0;
 }
 
-static void scan_one(goc_g *g, void *arg)
+static void scan_one(goc__g *g, void *arg)
 {
 	struct scan *s = arg;
 	struct blocked w;
@@ -79,23 +79,23 @@ static void scan_one(goc_g *g, void *arg)
 	still_add(w.key);
 	if (known)
 		return;
-	goc_buf b = {.fd = 2};
-	goc_buf_str(&b, "goc: blockwarn: goroutine ");
-	goc_buf_int(&b, w.key.id);
-	goc_buf_str(&b, " blocked for ");
+	goc__buf b = {.fd = 2};
+	goc__buf_str(&b, "goc: blockwarn: goroutine ");
+	goc__buf_int(&b, w.key.id);
+	goc__buf_str(&b, " blocked for ");
 	int64_t secs = (s->now - w.key.since) / GOC_SECOND;
-	goc_buf_int(&b, secs);
-	goc_buf_str(&b, secs == 1 ? " second in " : " seconds in ");
-	goc_buf_str(&b, goc_wait_reason_string((goc_wait_reason)w.reason));
-	goc_buf_str(&b, "\n");
-	goc_dump_g_to(&b, g, s->now);
+	goc__buf_int(&b, secs);
+	goc__buf_str(&b, secs == 1 ? " second in " : " seconds in ");
+	goc__buf_str(&b, goc__wait_reason_string((goc__wait_reason)w.reason));
+	goc__buf_str(&b, "\n");
+	goc__dump_g_to(&b, g, s->now);
 }
 
-void goc_blockwarn_scan(int64_t now, int64_t after)
+void goc__blockwarn_scan(int64_t now, int64_t after)
 {
 	struct scan s = {.now = now, .after = after};
 	nstill = 0;
-	goc_g_for_each(scan_one, &s);
+	goc__g_for_each(scan_one, &s);
 	if (nstill > 1)
 		qsort(still, nstill, sizeof *still, key_cmp);
 	/* The waits seen now become the reported ones; the old table is

@@ -36,7 +36,7 @@ struct contention_bucket {
 	uintptr_t pcs[];
 };
 
-static uint64_t stack_hash(const goc_trace *stack)
+static uint64_t stack_hash(const goc__stacktrace *stack)
 {
 	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a over the addresses */
 	for (int i = 0; i < stack->n; i++) {
@@ -46,13 +46,13 @@ static uint64_t stack_hash(const goc_trace *stack)
 	return h;
 }
 
-static bool same_stack(const struct contention_bucket *b, uint64_t hash, const goc_trace *stack)
+static bool same_stack(const struct contention_bucket *b, uint64_t hash, const goc__stacktrace *stack)
 {
 	return b->hash == hash && b->npcs == stack->n &&
 	       memcmp(b->pcs, stack->pcs, (size_t)stack->n * sizeof stack->pcs[0]) == 0;
 }
 
-void goc_contention_add(goc_contention_table *t, const goc_trace *stack, double count,
+void goc__contention_add(goc__contention_table *t, const goc__stacktrace *stack, double count,
 			int64_t delay_ns)
 {
 	uint64_t hash = stack_hash(stack);
@@ -82,10 +82,10 @@ void goc_contention_add(goc_contention_table *t, const goc_trace *stack, double 
 	pthread_mutex_unlock(&t->lock);
 }
 
-int goc_contention_snapshot(goc_contention_table *t, goc_contention_record **records, size_t *n)
+int goc__contention_snapshot(goc__contention_table *t, goc__contention_record **records, size_t *n)
 {
 	size_t count = 0, cap = 0;
-	goc_contention_record *copy = NULL;
+	goc__contention_record *copy = NULL;
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; i < CONTENTION_CHAINS; i++)
 		for (struct contention_bucket *b = t->heads[i]; b; b = b->next)
@@ -94,7 +94,7 @@ int goc_contention_snapshot(goc_contention_table *t, goc_contention_record **rec
 		copy = malloc(cap * sizeof *copy);
 	for (size_t i = 0; i < CONTENTION_CHAINS && copy; i++) {
 		for (struct contention_bucket *b = t->heads[i]; b; b = b->next) {
-			goc_contention_record *r = &copy[count++];
+			goc__contention_record *r = &copy[count++];
 			r->count = (int64_t)(b->count + 0.5);
 			r->delay_ns = b->delay_ns;
 			r->stack.n = b->npcs;
@@ -116,18 +116,18 @@ static int64_t clock_ns(clockid_t clock)
 	return (int64_t)ts.tv_sec * GOC_SECOND + ts.tv_nsec;
 }
 
-goc_status goc_contention_write(goc_contention_table *t, FILE *out, int64_t period)
+goc_status goc__contention_write(goc__contention_table *t, FILE *out, int64_t period)
 {
 	if (!out) {
 		errno = EINVAL;
 		return GOC_INVALID;
 	}
-	goc_runtime_init();
+	goc__runtime_init();
 	/* Go's block and mutex profiles: "contentions" counted, "delay" in
 	 * nanoseconds. */
-	static const goc_profile_value_type types[2] = {{"contentions", "count"},
+	static const goc__profile_value_type types[2] = {{"contentions", "count"},
 							{"delay", "nanoseconds"}};
-	goc_profile *profile = goc_profile_new(types, 2, types[0], period);
+	goc__profile *profile = goc__profile_new(types, 2, types[0], period);
 	if (!profile) {
 		errno = ENOMEM;
 		return GOC_NOMEM;
@@ -139,14 +139,14 @@ goc_status goc_contention_write(goc_contention_table *t, FILE *out, int64_t peri
 	for (size_t i = 0; i < CONTENTION_CHAINS && !err; i++) {
 		for (struct contention_bucket *b = t->heads[i]; b && !err; b = b->next) {
 			int64_t values[2] = {(int64_t)(b->count + 0.5), b->delay_ns};
-			if (!goc_profile_add(profile, b->pcs, b->npcs, false, values, NULL, 0))
+			if (!goc__profile_add(profile, b->pcs, b->npcs, false, values, NULL, 0))
 				err = ENOMEM;
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (!err)
-		err = goc_profile_write(profile, out, clock_ns(CLOCK_REALTIME), 0);
-	goc_profile_free(profile);
+		err = goc__profile_write(profile, out, clock_ns(CLOCK_REALTIME), 0);
+	goc__profile_free(profile);
 	if (err) {
 		errno = err;
 		return err == ENOMEM ? GOC_NOMEM : GOC_INVALID;

@@ -13,35 +13,35 @@
 
 #define CONTENTION_CHAINS 1024
 
-typedef struct goc_contention_table {
+typedef struct goc__contention_table {
 	pthread_mutex_t lock;
 	struct contention_bucket *heads[CONTENTION_CHAINS];
-} goc_contention_table;
+} goc__contention_table;
 
 #define GOC_CONTENTION_TABLE_INIT {.lock = PTHREAD_MUTEX_INITIALIZER}
 
 /* Adds count events that cost delay_ns in all to the bucket of stack. */
-void goc_contention_add(goc_contention_table *t, const goc_trace *stack, double count,
+void goc__contention_add(goc__contention_table *t, const goc__stacktrace *stack, double count,
 			int64_t delay_ns);
 
 /* One stack's events, as a snapshot holds them. */
-typedef struct goc_contention_record {
+typedef struct goc__contention_record {
 	int64_t count;
 	int64_t delay_ns;
-	goc_trace stack;        /* return addresses */
-} goc_contention_record;
+	goc__stacktrace stack;        /* return addresses */
+} goc__contention_record;
 
 /* A copy of the table's records into *records (malloc'd, free it; NULL
  * when there are none), *n of them. 0, or ENOMEM. */
-int goc_contention_snapshot(goc_contention_table *t, goc_contention_record **records, size_t *n);
+int goc__contention_snapshot(goc__contention_table *t, goc__contention_record **records, size_t *n);
 
 /* The tables of blockprof.c and mutexprof.c, for the debug server's text
  * views and counts (debugserve.c). */
-goc_contention_table *goc_blockprof_table(void);
-goc_contention_table *goc_mutexprof_table(void);
+goc__contention_table *goc__blockprof_table(void);
+goc__contention_table *goc__mutexprof_table(void);
 
 /* Writes the table as a gzipped profile.proto with Go's sample types
  * (contentions/count, delay/nanoseconds) and the given period. */
-goc_status goc_contention_write(goc_contention_table *t, FILE *out, int64_t period);
+goc_status goc__contention_write(goc__contention_table *t, FILE *out, int64_t period);
 
 #endif

@@ -17,7 +17,7 @@
  * timer's overrun count says how many more, and the sample is weighted by
  * them, which keeps the profile's total CPU time right.
  *
- * Threads register once, when they start (goc_cpuprof_thread_start, the one
+ * Threads register once, when they start (goc__cpuprof_thread_start, the one
  * call the scheduler makes into the profiler): nothing is added to any hot
  * path, and with profiling off the cost is that call per thread.
  *
@@ -27,7 +27,7 @@
  * and leaves errno alone: it reads the interrupted stack pointer, picks the
  * stack it is on (the goroutine's, the thread's own, or neither, when a
  * switch is under way: then the sample is the pc alone), walks the frame
- * pointers within that stack's bounds (goc_unwind_signal, unwind.c: reads
+ * pointers within that stack's bounds (goc__unwind_signal, unwind.c: reads
  * nothing outside them) straight into a slot of the sample ring.
  *
  * The sample ring is a bounded multi-producer, single-consumer queue
@@ -38,7 +38,7 @@
  * a slot whose sample the drainer has not taken yet makes the ring full and
  * the sample is counted as lost (the profile's comments say how many). The
  * drainer, a thread of its own, moves published samples into the
- * goc_profile every 100 ms, so the ring only needs to hold 100 ms worth.
+ * goc__profile every 100 ms, so the ring only needs to hold 100 ms worth.
  *
  * Starting and stopping. `sampling` tells handlers whether to record;
  * `handlers_inside` counts handlers running. A handler increments the
@@ -87,8 +87,8 @@ struct sample_slot {
 	uint64_t seq;                 /* atomic; see the ring protocol above */
 	int64_t periods;              /* CPU periods it stands for: 1 + timer overruns */
 	int64_t goid;                 /* 0: not on a goroutine's stack */
-	char gname[sizeof(((goc_g *)0)->name)];
-	goc_trace trace;              /* pcs[0] is the interrupted pc */
+	char gname[sizeof(((goc__g *)0)->name)];
+	goc__stacktrace trace;              /* pcs[0] is the interrupted pc */
 };
 
 struct sample_ring {
@@ -116,7 +116,7 @@ static struct {
 	/* The session, while running. */
 	bool running;
 	FILE *out;
-	goc_profile *profile;
+	goc__profile *profile;
 	struct sample_ring *ring;
 	int64_t period_ns;
 	int64_t start_unix_ns, start_ns;
@@ -160,10 +160,10 @@ static uintptr_t interrupted_sp(const void *ucontext)
 static void capture(struct sample_slot *slot, const void *ucontext)
 {
 	uintptr_t sp = interrupted_sp(ucontext);
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	/* curg is stored by this very thread, which the handler interrupted:
 	 * the value read is the one the interrupted code last stored. */
-	goc_g *g = m ? __atomic_load_n(&m->curg, __ATOMIC_RELAXED) : NULL;
+	goc__g *g = m ? __atomic_load_n(&m->curg, __ATOMIC_RELAXED) : NULL;
 	uintptr_t lo = sp, hi = sp;  /* empty unless sp is on a stack we know */
 	slot->goid = 0;
 	slot->gname[0] = '\0';
@@ -183,7 +183,7 @@ static void capture(struct sample_slot *slot, const void *ucontext)
 	/* Otherwise sp is on neither stack (a switch under way): the pc is
 	 * all that can be trusted, and the empty range stops the walk after
 	 * it. */
-	goc_unwind_signal(ucontext, lo, hi, &slot->trace);
+	goc__unwind_signal(ucontext, lo, hi, &slot->trace);
 }
 
 static void record_sample(const void *ucontext, int overruns)
@@ -276,7 +276,7 @@ static void thread_disarm(struct profiled_thread *t)
 	t->armed = false;
 }
 
-void goc_cpuprof_thread_start(void)
+void goc__cpuprof_thread_start(void)
 {
 	pthread_attr_t attr;
 	void *stack;
@@ -324,12 +324,12 @@ static void drain(void)
 		if (__atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE) != ring->head + 1)
 			return; /* empty, or the next sample is still being taken */
 		int64_t values[2] = {slot->periods, slot->periods * prof.period_ns};
-		goc_profile_label labels[2] = {
+		goc__profile_label labels[2] = {
 			{.key = "goroutine", .num = slot->goid},
 			{.key = "goroutine_name", .str = slot->gname},
 		};
 		int nlabels = slot->goid ? (slot->gname[0] ? 2 : 1) : 0;
-		if (!goc_profile_add(prof.profile, slot->trace.pcs, slot->trace.n,
+		if (!goc__profile_add(prof.profile, slot->trace.pcs, slot->trace.n,
 				     slot->trace.first_exact, values, labels, nlabels))
 			__atomic_fetch_add(&samples_lost, 1, __ATOMIC_RELAXED);
 		/* Release: our reads of the slot happen before a handler reuses
@@ -360,7 +360,7 @@ static void *drainer_main(void *arg)
 
 /* ---- starting and stopping ---- */
 
-int goc_cpuprof_threads(void)
+int goc__cpuprof_threads(void)
 {
 	return __atomic_load_n(&drainer_threads, __ATOMIC_SEQ_CST);
 }
@@ -392,7 +392,7 @@ static bool handler_install(void)
 /* Frees the session's buffers. prof.lock. */
 static void session_free(void)
 {
-	goc_profile_free(prof.profile);
+	goc__profile_free(prof.profile);
 	free(prof.ring);
 	prof.profile = NULL;
 	prof.ring = NULL;
@@ -431,9 +431,9 @@ goc_status goc_pprof_cpu_start(FILE *out)
 	}
 	int hz = prof.rate_hz ? prof.rate_hz : DEFAULT_RATE_HZ;
 	prof.period_ns = GOC_SECOND / hz;
-	static const goc_profile_value_type types[2] = {{"samples", "count"},
+	static const goc__profile_value_type types[2] = {{"samples", "count"},
 							{"cpu", "nanoseconds"}};
-	prof.profile = goc_profile_new(types, 2, types[1], prof.period_ns);
+	prof.profile = goc__profile_new(types, 2, types[1], prof.period_ns);
 	prof.ring = malloc(sizeof *prof.ring);
 	int err = prof.profile && prof.ring ? 0 : ENOMEM;
 	if (!err) {
@@ -497,11 +497,11 @@ goc_status goc_pprof_cpu_stop(void)
 		char note[96];
 		snprintf(note, sizeof note, "goc: %llu samples lost (the sample buffer was full)",
 			 (unsigned long long)lost);
-		if (!goc_profile_comment(prof.profile, note))
+		if (!goc__profile_comment(prof.profile, note))
 			err = ENOMEM;
 	}
 	if (!err)
-		err = goc_profile_write(prof.profile, prof.out, prof.start_unix_ns, duration);
+		err = goc__profile_write(prof.profile, prof.out, prof.start_unix_ns, duration);
 	session_free();
 	prof.running = false;
 	pthread_mutex_unlock(&prof.lock);

@@ -31,93 +31,93 @@
 /* Program counters of a stack, innermost first. pcs[0] is the exact
  * instruction when first_exact (a signal's context), otherwise every entry
  * is a return address (the symbol lookup then uses pc - 1, the call). */
-typedef struct goc_trace {
+typedef struct goc__stacktrace {
 	int n;
 	bool first_exact;
 	bool truncated;         /* the chain went on past GOC_TRACE_MAX */
 	uintptr_t pcs[GOC_TRACE_MAX];
-} goc_trace;
+} goc__stacktrace;
 
 /* The stack of a goroutine that is not running, from its saved context.
  * Reads only [lo, hi), so a goroutine that starts running meanwhile yields
  * a short or odd trace, never a fault. */
-void goc_unwind_saved(const void *sp, uintptr_t lo, uintptr_t hi, goc_trace *t);
+void goc__unwind_saved(const void *sp, uintptr_t lo, uintptr_t hi, goc__stacktrace *t);
 /* The caller's own stack, without the `skip` innermost frames (0: starts
- * at goc_unwind_here's caller). lo/hi bound it as above. */
-void goc_unwind_here(int skip, uintptr_t lo, uintptr_t hi, goc_trace *t);
+ * at goc__unwind_here's caller). lo/hi bound it as above. */
+void goc__unwind_here(int skip, uintptr_t lo, uintptr_t hi, goc__stacktrace *t);
 /* The stack interrupted by a signal, from its ucontext_t. */
-void goc_unwind_signal(const void *ucontext, uintptr_t lo, uintptr_t hi, goc_trace *t);
+void goc__unwind_signal(const void *ucontext, uintptr_t lo, uintptr_t hi, goc__stacktrace *t);
 
 /* ---- symbols (symbolize.c): not signal-safe ---- */
 
-/* Describes the modules loaded now, for goc_raw_location (runtime start). */
-void goc_symbolize_init(void);
+/* Describes the modules loaded now, for goc__raw_location (runtime start). */
+void goc__symbolize_init(void);
 /* The name of the function holding pc ("?" if unknown). exact: pc is the
  * instruction itself (a signal's pc, a function's address) rather than a
  * return address, whose call instruction is what is looked up. */
-void goc_symbolize_func(goc_buf *b, uintptr_t pc, bool exact);
+void goc__symbolize_func(goc__buf *b, uintptr_t pc, bool exact);
 /* Where pc is: "/path/file.c:42 +0x1c" (the offset from the function's
  * entry); without line information "/path/module+0x61c4 pc=0x...". */
-void goc_symbolize_location(goc_buf *b, uintptr_t pc, bool exact);
+void goc__symbolize_location(goc__buf *b, uintptr_t pc, bool exact);
 /* Copies the function name into name (size bytes); false, with name = "",
  * if unknown. */
-bool goc_symbolize_name(uintptr_t pc, bool exact, char *name, size_t size);
+bool goc__symbolize_name(uintptr_t pc, bool exact, char *name, size_t size);
 /* One frame as Go's text profiles print it ("#\t0x4f2a1b\tworker+0x2b\t
  * /src/app/main.c:42"): the lookup pc (a return address minus one, inside
  * its call; an exact pc as it is), its function, the offset of the lookup
  * pc in it, and file:line; "" and 0 for what is unknown. */
-typedef struct goc_frame_symbol {
+typedef struct goc__frame_symbol {
 	uintptr_t pc;
 	char func[256];
 	uintptr_t func_offset;
 	char file[512];
 	int line;
-} goc_frame_symbol;
+} goc__frame_symbol;
 /* Fills out for pc; false if its function is unknown. */
-bool goc_symbolize_frame(uintptr_t pc, bool exact, goc_frame_symbol *out);
+bool goc__symbolize_frame(uintptr_t pc, bool exact, goc__frame_symbol *out);
 /* Threads the symbolizer runs (0 or 1), for the deadlock check's count of
  * the threads it knows. */
-int goc_symbolizer_threads(void);
+int goc__symbolizer_threads(void);
 /* Signal-safe: "/path/module+0x61c4 pc=0x..." from the start-up table. */
-void goc_raw_location(goc_buf *b, uintptr_t pc);
+void goc__raw_location(goc__buf *b, uintptr_t pc);
 
 /* ---- dumps (dump.c) ---- */
 
 /* Prints g with the trace t (NULL: none), symbolized or raw. */
-void goc_dump_g_trace(goc_buf *b, goc_g *g, int64_t now, const goc_trace *t, bool symbolize);
+void goc__dump_g_trace(goc__buf *b, goc__g *g, int64_t now, const goc__stacktrace *t, bool symbolize);
 /* Prints g with whatever stack can be had without stopping it: its own
  * when g is the caller, the saved one when it is not running. */
-void goc_dump_g_to(goc_buf *b, goc_g *g, int64_t now);
+void goc__dump_g_to(goc__buf *b, goc__g *g, int64_t now);
 /* Prints every goroutine, the caller's first. */
-void goc_dump_all_to(goc_buf *b);
+void goc__dump_all_to(goc__buf *b);
 /* Fills t with the calling goroutine's stack from `skip` frames above the
  * caller of this function (0: starting at that caller); false on g0 or a
  * plain thread. */
-bool goc_unwind_self(int skip, goc_trace *t);
+bool goc__unwind_self(int skip, goc__stacktrace *t);
 /* What a dump shows of a goroutine other than the caller, for profiles. */
-typedef struct goc_g_summary {
+typedef struct goc__g_summary {
 	int64_t id;
 	const char *state;        /* "chan receive", "runnable", "running", ... */
 	char name[32];            /* goc_go_options.name, or "" */
-	goc_trace trace;          /* n == 0: running on another M, no stack */
-} goc_g_summary;
-void goc_g_summarize(goc_g *g, goc_g_summary *s);
+	goc__stacktrace trace;          /* n == 0: running on another M, no stack */
+} goc__g_summary;
+void goc__g_summarize(goc__g *g, goc__g_summary *s);
 
 /* ---- reports from signal handlers (signal_report.c) ---- */
 
 /* From a signal handler: prints g, interrupted at ucontext, symbolized by
  * sysmon, or raw if sysmon does not answer within 2 seconds. */
-void goc_dump_g_from_signal(int fd, goc_g *g, const void *ucontext);
+void goc__dump_g_from_signal(int fd, goc__g *g, const void *ucontext);
 /* Installs the SIGQUIT handler unless GOCDEBUG=sigquit=0 (runtime start). */
-void goc_sigquit_init(void);
+void goc__sigquit_init(void);
 /* sysmon: prints what a signal handler asked for. */
-void goc_signal_reports_poll(void);
+void goc__signal_reports_poll(void);
 
 /* ---- block and mutex profiles (blockprof.c, mutexprof.c) ---- */
 
 /* The block profile's rate in ns; 0: off. Atomic, relaxed. Hidden, so
  * the hook loads it directly rather than through the GOT. */
-extern __attribute__((visibility("hidden"))) int64_t goc_blockprof_rate_ns;
+extern __attribute__((visibility("hidden"))) int64_t goc__blockprof_rate_ns;
 /* The wait reasons the block profile counts, as Go's: channels, select,
  * the sync types and semaphores; not sleeps, I/O, nil channels or an
  * empty select. */
@@ -125,43 +125,43 @@ extern __attribute__((visibility("hidden"))) int64_t goc_blockprof_rate_ns;
 	(1u << WAIT_CHAN_SEND | 1u << WAIT_CHAN_RECV | 1u << WAIT_SELECT |                 \
 	 1u << WAIT_WAITGROUP | 1u << WAIT_MUTEX | 1u << WAIT_RWMUTEX_R |                  \
 	 1u << WAIT_RWMUTEX_W | 1u << WAIT_COND | 1u << WAIT_SEMACQUIRE)
-/* Whether the block profile is on: goc_park's test, one compare of a
+/* Whether the block profile is on: goc__park's test, one compare of a
  * global and a branch while it is off. */
-static inline bool goc_blockprof_on(void)
+static inline bool goc__blockprof_on(void)
 {
-	return __atomic_load_n(&goc_blockprof_rate_ns, __ATOMIC_RELAXED) != 0;
+	return __atomic_load_n(&goc__blockprof_rate_ns, __ATOMIC_RELAXED) != 0;
 }
 /* The clock at the start of a park for reason r if the block profile
  * counts it, else 0. */
-int64_t goc_blockprof_start(goc_wait_reason r);
-/* goc_park, once resumed, for a nonzero goc_blockprof_start: samples and
+int64_t goc__blockprof_start(goc__wait_reason r);
+/* goc__park, once resumed, for a nonzero goc__blockprof_start: samples and
  * records the wait with the stack three frames above this call (skipping
- * the recorder and goc_park's two frames). */
-void goc_blockprof_record(int64_t since);
+ * the recorder and goc__park's two frames). */
+void goc__blockprof_record(int64_t since);
 
 /* 1 in how many mutex contentions are recorded; 0: off. Atomic, relaxed. */
-extern __attribute__((visibility("hidden"))) int32_t goc_mutexprof_fraction;
+extern __attribute__((visibility("hidden"))) int32_t goc__mutexprof_fraction;
 /* The wait queue's releaser, for a waiter that waited delay_ns (sampled
  * here), with the releaser's stack. */
-void goc_mutexprof_record(int64_t delay_ns);
+void goc__mutexprof_record(int64_t delay_ns);
 
 /* ---- GOCDEBUG (gocdebug.c) ---- */
 
 /* The value of name in GOCDEBUG=name=value,...; def when absent. A value
  * that is not an integer in [min, max] is reported on stderr ("goc:
  * ignoring GOCDEBUG name=value: ...") and yields def. */
-long long goc_gocdebug_long(const char *name, long long def, long long min, long long max);
+long long goc__gocdebug_long(const char *name, long long def, long long min, long long max);
 
 /* ---- sysmon's debugging duties (monitor.c) ---- */
 
 /* Reads GOCDEBUG (runtime start). */
-void goc_debug_init(void);
+void goc__debug_init(void);
 /* Every sysmon tick. */
-void goc_debug_sysmon_tick(int64_t now);
+void goc__debug_sysmon_tick(int64_t now);
 /* What schedtrace and the debug server (debugserve.c) show of a P, an M
  * and a goroutine, read without locks (schedtrace.c): each field is a
  * value it held recently, not all of them at one instant. -1: none. */
-typedef struct goc_p_view {
+typedef struct goc__p_view {
 	int32_t id;
 	uint32_t status;        /* enum p_status */
 	uint32_t schedtick;
@@ -169,27 +169,27 @@ typedef struct goc_p_view {
 	int64_t m_id;           /* the M holding it while P_RUNNING */
 	int64_t curg_id;        /* the goroutine its M runs */
 	int64_t runq;           /* its local run queue, runnext included */
-} goc_p_view;
-typedef struct goc_m_view {
+} goc__p_view;
+typedef struct goc__m_view {
 	int64_t id, p_id, curg_id;
 	bool spinning;
 	bool blocked;           /* asleep on its futex, without a P */
-} goc_m_view;
-typedef struct goc_g_brief {
+} goc__m_view;
+typedef struct goc__g_brief {
 	int64_t id;
 	uint32_t state;         /* enum g_state */
-	goc_wait_reason wait_reason; /* meaningful while G_WAITING */
+	goc__wait_reason wait_reason; /* meaningful while G_WAITING */
 	int64_t m_id;           /* the M running it */
-} goc_g_brief;
-void goc_p_view_take(const goc_p *p, goc_p_view *v);
-void goc_m_view_take(const goc_m *m, goc_m_view *v);
-void goc_g_brief_take(const goc_g *g, goc_g_brief *v);
+} goc__g_brief;
+void goc__p_view_take(const goc__p *p, goc__p_view *v);
+void goc__m_view_take(const goc__m *m, goc__m_view *v);
+void goc__g_brief_take(const goc__g *g, goc__g_brief *v);
 /* The M after m in sched.allm; the first for NULL; NULL after the last. */
-const goc_m *goc_m_next(const goc_m *m);
+const goc__m *goc__m_next(const goc__m *m);
 /* schedtrace.c: one SCHED report (with scheddetail, the P/M/G lines). */
-void goc_schedtrace_print(goc_buf *b, int64_t now, bool detail);
+void goc__schedtrace_print(goc__buf *b, int64_t now, bool detail);
 /* blockwarn.c: reports goroutines blocked at least `after` ns, once per
  * wait. */
-void goc_blockwarn_scan(int64_t now, int64_t after);
+void goc__blockwarn_scan(int64_t now, int64_t after);
 
 #endif

@@ -139,18 +139,18 @@ static int64_t query_int(goc_http_str query, const char *name, int64_t def)
 
 /* ---- text profiles ---- */
 
-static void print_pcs(FILE *f, const goc_trace *t)
+static void print_pcs(FILE *f, const goc__stacktrace *t)
 {
 	for (int i = 0; i < t->n; i++)
 		fprintf(f, " 0x%" PRIxPTR, t->pcs[i]);
 	fputc('\n', f);
 }
 
-static void print_frames(FILE *f, const goc_trace *t)
+static void print_frames(FILE *f, const goc__stacktrace *t)
 {
 	for (int i = 0; i < t->n; i++) {
-		goc_frame_symbol s;
-		goc_symbolize_frame(t->pcs[i], i == 0 && t->first_exact, &s);
+		goc__frame_symbol s;
+		goc__symbolize_frame(t->pcs[i], i == 0 && t->first_exact, &s);
 		fprintf(f, "#\t0x%" PRIxPTR "\t%s+0x%" PRIxPTR "\t%s:%d\n", s.pc,
 			s.func[0] ? s.func : "?", s.func_offset, s.file[0] ? s.file : "?", s.line);
 	}
@@ -158,17 +158,17 @@ static void print_frames(FILE *f, const goc_trace *t)
 }
 
 struct stacks {
-	goc_trace *items;
+	goc__stacktrace *items;
 	size_t n, cap;
-	goc_g *self;
+	goc__g *self;
 	bool failed;
 };
 
-static void stacks_add(struct stacks *l, const goc_trace *t)
+static void stacks_add(struct stacks *l, const goc__stacktrace *t)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
-		goc_trace *items = realloc(l->items, cap * sizeof *items);
+		goc__stacktrace *items = realloc(l->items, cap * sizeof *items);
 		if (!items) {
 			l->failed = true;
 			return;
@@ -179,19 +179,19 @@ static void stacks_add(struct stacks *l, const goc_trace *t)
 	l->items[l->n++] = *t;
 }
 
-static void stacks_add_other(goc_g *g, void *arg)
+static void stacks_add_other(goc__g *g, void *arg)
 {
 	struct stacks *l = arg;
 	if (g == l->self || l->failed)
 		return;
-	goc_g_summary s;
-	goc_g_summarize(g, &s);
+	goc__g_summary s;
+	goc__g_summarize(g, &s);
 	stacks_add(l, &s.trace);
 }
 
 static int trace_compare(const void *a, const void *b)
 {
-	const goc_trace *x = a, *y = b;
+	const goc__stacktrace *x = a, *y = b;
 	if (x->n != y->n)
 		return x->n < y->n ? -1 : 1;
 	if (x->first_exact != y->first_exact)
@@ -217,12 +217,12 @@ static int group_compare(const void *a, const void *b)
 __attribute__((noinline)) static int write_goroutine_text(FILE *f, const void *arg)
 {
 	(void)arg;
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	struct stacks l = {.self = m ? m->curg : NULL};
-	goc_trace own;
-	if (l.self && goc_unwind_self(0, &own))
+	goc__stacktrace own;
+	if (l.self && goc__unwind_self(0, &own))
 		stacks_add(&l, &own);
-	goc_g_for_each(stacks_add_other, &l);
+	goc__g_for_each(stacks_add_other, &l);
 	struct stack_group *groups = l.failed ? NULL : malloc((l.n + 1) * sizeof *groups);
 	if (!groups) {
 		free(l.items);
@@ -238,7 +238,7 @@ __attribute__((noinline)) static int write_goroutine_text(FILE *f, const void *a
 	qsort(groups, ngroups, sizeof *groups, group_compare);
 	fprintf(f, "goroutine profile: total %zu\n", l.n);
 	for (size_t i = 0; i < ngroups; i++) {
-		const goc_trace *t = &l.items[groups[i].first];
+		const goc__stacktrace *t = &l.items[groups[i].first];
 		fprintf(f, "%zu @", groups[i].count);
 		print_pcs(f, t);
 		print_frames(f, t);
@@ -257,21 +257,21 @@ static int write_dump(FILE *f, const void *arg)
 
 static int delay_compare(const void *a, const void *b)
 {
-	const goc_contention_record *x = a, *y = b;
+	const goc__contention_record *x = a, *y = b;
 	return x->delay_ns > y->delay_ns ? -1 : x->delay_ns < y->delay_ns;
 }
 
 /* Which contention profile, for its text and proto writers. */
 struct contention_view {
 	const char *heading;                  /* Go's: "contention" (block), "mutex" */
-	goc_contention_table *(*table)(void);
+	goc__contention_table *(*table)(void);
 	goc_status (*write_proto)(FILE *out);
 	bool sampled;                         /* print the mutex fraction */
 };
 
-static const struct contention_view block_view = {"contention", goc_blockprof_table,
+static const struct contention_view block_view = {"contention", goc__blockprof_table,
 						  goc_pprof_block, false};
-static const struct contention_view mutex_view = {"mutex", goc_mutexprof_table,
+static const struct contention_view mutex_view = {"mutex", goc__mutexprof_table,
 						  goc_pprof_mutex, true};
 
 /* block|mutex?debug=1: Go's text form. Delays are nanoseconds, so
@@ -279,9 +279,9 @@ static const struct contention_view mutex_view = {"mutex", goc_mutexprof_table,
 static int write_contention_text(FILE *f, const void *arg)
 {
 	const struct contention_view *v = arg;
-	goc_contention_record *records;
+	goc__contention_record *records;
 	size_t n;
-	int err = goc_contention_snapshot(v->table(), &records, &n);
+	int err = goc__contention_snapshot(v->table(), &records, &n);
 	if (err)
 		return err;
 	qsort(records, n, sizeof *records, delay_compare);
@@ -313,9 +313,9 @@ static int write_goroutine_proto(FILE *f, const void *arg)
 
 static int64_t contention_count(const struct contention_view *v)
 {
-	goc_contention_record *records;
+	goc__contention_record *records;
 	size_t n;
-	if (goc_contention_snapshot(v->table(), &records, &n))
+	if (goc__contention_snapshot(v->table(), &records, &n))
 		return -1;
 	free(records);
 	return (int64_t)n;
@@ -401,11 +401,11 @@ struct census {
 	int64_t by_reason[WAIT_REASON_COUNT];
 };
 
-static void census_add(goc_g *g, void *arg)
+static void census_add(goc__g *g, void *arg)
 {
 	struct census *c = arg;
-	goc_g_brief b;
-	goc_g_brief_take(g, &b);
+	goc__g_brief b;
+	goc__g_brief_take(g, &b);
 	c->total++;
 	if (b.state == G_RUNNABLE)
 		c->runnable++;
@@ -421,7 +421,7 @@ static void census_add(goc_g *g, void *arg)
 static void write_census(FILE *f)
 {
 	struct census c = {0};
-	goc_g_for_each(census_add, &c);
+	goc__g_for_each(census_add, &c);
 	fprintf(f,
 		"\"goroutines\": {\"total\": %" PRId64 ", \"running\": %" PRId64
 		", \"runnable\": %" PRId64 ", \"waiting\": %" PRId64 ", \"wait_reasons\": {",
@@ -430,7 +430,7 @@ static void write_census(FILE *f)
 	for (int r = 0; r < WAIT_REASON_COUNT; r++) {
 		if (!c.by_reason[r])
 			continue;
-		const char *name = goc_wait_reason_string((goc_wait_reason)r);
+		const char *name = goc__wait_reason_string((goc__wait_reason)r);
 		fputs(sep, f);
 		json_string(f, name, strlen(name));
 		fprintf(f, ": %" PRId64, c.by_reason[r]);
@@ -452,8 +452,8 @@ static int write_sched(FILE *f, const void *arg)
 		st.procs, st.idle_procs, st.threads, st.spinning_threads, st.idle_threads,
 		st.global_runq);
 	for (int i = 0; i < st.procs; i++) {
-		goc_p_view v;
-		goc_p_view_take(goc_sched.allp[i], &v);
+		goc__p_view v;
+		goc__p_view_take(goc__sched.allp[i], &v);
 		fprintf(f,
 			"%s\n  {\"id\": %d, \"status\": \"%s\", \"m\": %" PRId64 ", \"curg\": %" PRId64
 			", \"runqsize\": %" PRId64 ", \"schedtick\": %u, \"gfreecnt\": %u"
@@ -463,9 +463,9 @@ static int write_sched(FILE *f, const void *arg)
 	}
 	fputs("\n],\n\"ms\": [", f);
 	const char *sep = "";
-	for (const goc_m *m = goc_m_next(NULL); m; m = goc_m_next(m)) {
-		goc_m_view v;
-		goc_m_view_take(m, &v);
+	for (const goc__m *m = goc__m_next(NULL); m; m = goc__m_next(m)) {
+		goc__m_view v;
+		goc__m_view_take(m, &v);
 		fprintf(f,
 			"%s\n  {\"id\": %" PRId64 ", \"p\": %" PRId64 ", \"curg\": %" PRId64
 			", \"spinning\": %s, \"idle\": %s}",
@@ -705,7 +705,7 @@ int goc_debug_serve(const char *addr)
 {
 	if (!addr)
 		return -EINVAL;
-	goc_runtime_init();
+	goc__runtime_init();
 	goc_mutex_lock(&server.lock);
 	int err = server.running ? -EBUSY : start_locked(addr);
 	goc_mutex_unlock(&server.lock);

@@ -13,7 +13,7 @@
 
 #include "debug.h"
 
-long long goc_gocdebug_long(const char *name, long long def, long long min, long long max)
+long long goc__gocdebug_long(const char *name, long long def, long long min, long long max)
 {
 	int saved_errno = errno;
 	size_t name_len = strlen(name);

@@ -4,7 +4,7 @@
  * id ("goroutine"), name ("goroutine_name", if it has one) and state or
  * wait reason ("state": "chan receive", "runnable", ...).
  *
- * The stacks are the ones a dump prints (goc_g_summarize, dump.c): the
+ * The stacks are the ones a dump prints (goc__g_summarize, dump.c): the
  * caller's own, a stopped goroutine's from its saved context, a goroutine
  * that never ran as its function alone; a goroutine running on another M
  * at that instant has no stack (a sample without locations). Nothing is
@@ -18,32 +18,32 @@
 #include "pprof.h"
 
 struct collection {
-	goc_profile *profile;
-	goc_g *self;
+	goc__profile *profile;
+	goc__g *self;
 	bool failed;
 };
 
 static void add_sample(struct collection *c, int64_t id, const char *name, const char *state,
-		       const goc_trace *t)
+		       const goc__stacktrace *t)
 {
 	static const int64_t one[1] = {1};
-	goc_profile_label labels[3] = {
+	goc__profile_label labels[3] = {
 		{.key = "goroutine", .num = id},
 		{.key = "state", .str = state},
 		{.key = "goroutine_name", .str = name},
 	};
 	int nlabels = name[0] ? 3 : 2;
-	if (!goc_profile_add(c->profile, t->pcs, t->n, t->first_exact, one, labels, nlabels))
+	if (!goc__profile_add(c->profile, t->pcs, t->n, t->first_exact, one, labels, nlabels))
 		c->failed = true;
 }
 
-static void add_other(goc_g *g, void *arg)
+static void add_other(goc__g *g, void *arg)
 {
 	struct collection *c = arg;
 	if (g == c->self || c->failed)
 		return;
-	goc_g_summary s;
-	goc_g_summarize(g, &s);
+	goc__g_summary s;
+	goc__g_summarize(g, &s);
 	add_sample(c, s.id, s.name, s.state, &s.trace);
 }
 
@@ -60,21 +60,21 @@ __attribute__((noinline)) goc_status goc_pprof_goroutine(FILE *out)
 		errno = EINVAL;
 		return GOC_INVALID;
 	}
-	goc_runtime_init();
-	static const goc_profile_value_type type = {"goroutine", "count"};
-	struct collection c = {.profile = goc_profile_new(&type, 1, type, 1)};
+	goc__runtime_init();
+	static const goc__profile_value_type type = {"goroutine", "count"};
+	struct collection c = {.profile = goc__profile_new(&type, 1, type, 1)};
 	if (!c.profile) {
 		errno = ENOMEM;
 		return GOC_NOMEM;
 	}
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	c.self = m ? m->curg : NULL;
-	goc_trace own;
-	if (c.self && goc_unwind_self(0, &own))
+	goc__stacktrace own;
+	if (c.self && goc__unwind_self(0, &own))
 		add_sample(&c, c.self->id, c.self->name, "running", &own);
-	goc_g_for_each(add_other, &c);
-	int err = c.failed ? ENOMEM : goc_profile_write(c.profile, out, clock_ns(CLOCK_REALTIME), 0);
-	goc_profile_free(c.profile);
+	goc__g_for_each(add_other, &c);
+	int err = c.failed ? ENOMEM : goc__profile_write(c.profile, out, clock_ns(CLOCK_REALTIME), 0);
+	goc__profile_free(c.profile);
 	if (err) {
 		errno = err;
 		return err == ENOMEM ? GOC_NOMEM : GOC_INVALID;

@@ -22,9 +22,9 @@
 #define BACKOFF_MAX (50 * GOC_MILLISECOND)
 
 struct leak_scan {
-	const goc_g *self;
+	const goc__g *self;
 	const char *const *allow;
-	goc_buf *out;           /* print the leaks here, or NULL: only count */
+	goc__buf *out;           /* print the leaks here, or NULL: only count */
 	int64_t now;
 	int64_t count;
 };
@@ -35,7 +35,7 @@ struct g_ident {
 	char name[32];
 };
 
-GOC_RACY_READER static void g_ident_take(const goc_g *g, struct g_ident *id)
+GOC_RACY_READER static void g_ident_take(const goc__g *g, struct g_ident *id)
 {
 	id->fn = (uintptr_t)g->fn;
 	id->create_pc = (uintptr_t)g->create_pc;
@@ -62,12 +62,12 @@ static bool allowed(const struct g_ident *id, const char *const *allow)
 	if (listed(allow, id->name))
 		return true;
 	char func[256];
-	if (goc_symbolize_name(id->fn, true, func, sizeof func) && listed(allow, func))
+	if (goc__symbolize_name(id->fn, true, func, sizeof func) && listed(allow, func))
 		return true;
-	return goc_symbolize_name(id->create_pc, false, func, sizeof func) && listed(allow, func);
+	return goc__symbolize_name(id->create_pc, false, func, sizeof func) && listed(allow, func);
 }
 
-static void scan_one(goc_g *g, void *arg)
+static void scan_one(goc__g *g, void *arg)
 {
 	struct leak_scan *s = arg;
 	struct g_ident id;
@@ -76,44 +76,44 @@ static void scan_one(goc_g *g, void *arg)
 		return;
 	s->count++;
 	if (s->out)
-		goc_dump_g_to(s->out, g, s->now);
+		goc__dump_g_to(s->out, g, s->now);
 }
 
 static int64_t scan(struct leak_scan *s)
 {
 	s->count = 0;
-	s->now = prim_nanotime();
-	goc_g_for_each(scan_one, s);
+	s->now = goc__prim_nanotime();
+	goc__g_for_each(scan_one, s);
 	return s->count;
 }
 
 int64_t goc_leakcheck(const goc_leakcheck_options *opts)
 {
-	goc_runtime_init();
+	goc__runtime_init();
 	int64_t grace = opts && opts->grace > 0 ? opts->grace : GOC_SECOND;
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	struct leak_scan s = {
 	    .self = m ? m->curg : NULL,
 	    .allow = opts ? opts->allow : NULL,
 	};
-	int64_t deadline = prim_nanotime() + grace;
+	int64_t deadline = goc__prim_nanotime() + grace;
 	int64_t backoff = BACKOFF_FIRST;
-	while (scan(&s) > 0 && prim_nanotime() < deadline) {
+	while (scan(&s) > 0 && goc__prim_nanotime() < deadline) {
 		goc_sleep(backoff);
 		backoff = backoff * 2 < BACKOFF_MAX ? backoff * 2 : BACKOFF_MAX;
 	}
 	if (s.count == 0)
 		return 0;
 	FILE *f = opts && opts->out ? opts->out : stderr;
-	goc_buf b = {.fd = -1, .file = f};
+	goc__buf b = {.fd = -1, .file = f};
 	fflush(f);
-	goc_buf_str(&b, "goc_leakcheck: found unexpected goroutines:\n\n");
+	goc__buf_str(&b, "goc_leakcheck: found unexpected goroutines:\n\n");
 	s.out = &b;
 	int64_t n = scan(&s);
-	goc_buf_str(&b, "goc_leakcheck: ");
-	goc_buf_int(&b, n);
-	goc_buf_str(&b, n == 1 ? " goroutine leaked\n" : " goroutines leaked\n");
-	goc_buf_flush(&b);
+	goc__buf_str(&b, "goc_leakcheck: ");
+	goc__buf_int(&b, n);
+	goc__buf_str(&b, n == 1 ? " goroutine leaked\n" : " goroutines leaked\n");
+	goc__buf_flush(&b);
 	fflush(f);
 	return n;
 }

@@ -18,32 +18,32 @@ static int64_t schedtrace_every, schedtrace_next;
 static bool scheddetail;
 static int64_t blockwarn_after, blockwarn_every, blockwarn_next;
 
-void goc_debug_init(void)
+void goc__debug_init(void)
 {
-	goc_symbolize_init();
-	goc_sigquit_init();
-	start_time = prim_nanotime();
-	schedtrace_every = goc_gocdebug_long("schedtrace", 0, 0, 3600 * 1000) * GOC_MILLISECOND;
+	goc__symbolize_init();
+	goc__sigquit_init();
+	start_time = goc__prim_nanotime();
+	schedtrace_every = goc__gocdebug_long("schedtrace", 0, 0, 3600 * 1000) * GOC_MILLISECOND;
 	schedtrace_next = start_time + schedtrace_every;
-	scheddetail = goc_gocdebug_long("scheddetail", 0, 0, 1) != 0;
-	blockwarn_after = goc_gocdebug_long("blockwarn", 0, 0, 365LL * 24 * 3600) * GOC_SECOND;
+	scheddetail = goc__gocdebug_long("scheddetail", 0, 0, 1) != 0;
+	blockwarn_after = goc__gocdebug_long("blockwarn", 0, 0, 365LL * 24 * 3600) * GOC_SECOND;
 	blockwarn_every = blockwarn_after / 4 < BLOCKWARN_SCAN_MAX ? blockwarn_after / 4
 								   : BLOCKWARN_SCAN_MAX;
 	blockwarn_next = start_time + blockwarn_every;
 }
 
-void goc_debug_sysmon_tick(int64_t now)
+void goc__debug_sysmon_tick(int64_t now)
 {
-	goc_signal_reports_poll();
+	goc__signal_reports_poll();
 	if (schedtrace_every && now >= schedtrace_next) {
-		goc_buf b = {.fd = 2};
-		goc_schedtrace_print(&b, now - start_time, scheddetail);
+		goc__buf b = {.fd = 2};
+		goc__schedtrace_print(&b, now - start_time, scheddetail);
 		schedtrace_next += schedtrace_every;
 		if (schedtrace_next <= now)
 			schedtrace_next = now + schedtrace_every;
 	}
 	if (blockwarn_after && now >= blockwarn_next) {
-		goc_blockwarn_scan(now, blockwarn_after);
+		goc__blockwarn_scan(now, blockwarn_after);
 		blockwarn_next = now + blockwarn_every;
 	}
 }

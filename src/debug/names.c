@@ -44,7 +44,7 @@ static const char *const wait_reasons[WAIT_REASON_COUNT] = {
 	[WAIT_SYSCALL] = "syscall",
 };
 
-const char *goc_wait_reason_string(goc_wait_reason r)
+const char *goc__wait_reason_string(goc__wait_reason r)
 {
 	if ((unsigned)r >= WAIT_REASON_COUNT)
 		return "unknown";

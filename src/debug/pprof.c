@@ -21,7 +21,7 @@
  *    sample_index finds it. Addresses are stored as "lookup addresses": a
  *    return address minus one (inside the call instruction, so it
  *    symbolizes to the call's line), an exact leaf pc as it is.
- *  - A goc_profile is used by one thread at a time; nothing here is
+ *  - A goc__profile is used by one thread at a time; nothing here is
  *    signal-safe.
  */
 #define _GNU_SOURCE
@@ -272,7 +272,7 @@ struct sample {
 	uint64_t words[];
 };
 
-struct goc_profile {
+struct goc__profile {
 	int nvalues;
 	int64_t *sample_types;           /* 2 * nvalues string indices: type, unit */
 	int64_t period_type[2];
@@ -285,7 +285,7 @@ struct goc_profile {
 	struct sample **samples;
 	size_t nsamples, samples_cap;
 	struct index_table sample_index;
-	struct sample *candidate;        /* goc_profile_add's key being looked up */
+	struct sample *candidate;        /* goc__profile_add's key being looked up */
 	size_t candidate_words;
 
 	int64_t *comments;               /* string indices */
@@ -293,7 +293,7 @@ struct goc_profile {
 };
 
 struct string_key {
-	const goc_profile *p;
+	const goc__profile *p;
 	const char *s;
 	size_t n;
 };
@@ -306,7 +306,7 @@ static bool string_same(const void *ctx, uint32_t item)
 }
 
 /* The index of s in the string table, adding it; -1 if out of memory. */
-static int64_t intern(goc_profile *p, const char *s)
+static int64_t intern(goc__profile *p, const char *s)
 {
 	if (!s)
 		s = "";
@@ -328,10 +328,10 @@ static int64_t intern(goc_profile *p, const char *s)
 	return (int64_t)p->nstrings++;
 }
 
-goc_profile *goc_profile_new(const goc_profile_value_type *sample_types, int nvalues,
-			     goc_profile_value_type period_type, int64_t period)
+goc__profile *goc__profile_new(const goc__profile_value_type *sample_types, int nvalues,
+			     goc__profile_value_type period_type, int64_t period)
 {
-	goc_profile *p = calloc(1, sizeof *p);
+	goc__profile *p = calloc(1, sizeof *p);
 	if (!p)
 		return NULL;
 	p->nvalues = nvalues;
@@ -349,7 +349,7 @@ goc_profile *goc_profile_new(const goc_profile_value_type *sample_types, int nva
 		ok = p->period_type[0] >= 0 && p->period_type[1] >= 0;
 	}
 	if (!ok) {
-		goc_profile_free(p);
+		goc__profile_free(p);
 		return NULL;
 	}
 	return p;
@@ -357,15 +357,15 @@ goc_profile *goc_profile_new(const goc_profile_value_type *sample_types, int nva
 
 static bool sample_same(const void *ctx, uint32_t item)
 {
-	const goc_profile *p = ctx;
+	const goc__profile *p = ctx;
 	const struct sample *a = p->candidate, *b = p->samples[item];
 	return a->naddrs == b->naddrs && a->nlabels == b->nlabels &&
 	       memcmp(a->words + p->nvalues, b->words + p->nvalues,
 		      (a->naddrs + 3 * (size_t)a->nlabels) * sizeof(uint64_t)) == 0;
 }
 
-bool goc_profile_add(goc_profile *p, const uintptr_t *pcs, int npcs, bool leaf_exact,
-		     const int64_t *values, const goc_profile_label *labels, int nlabels)
+bool goc__profile_add(goc__profile *p, const uintptr_t *pcs, int npcs, bool leaf_exact,
+		     const int64_t *values, const goc__profile_label *labels, int nlabels)
 {
 	size_t words = (size_t)p->nvalues + (size_t)npcs + 3 * (size_t)nlabels;
 	if (words > p->candidate_words) {
@@ -416,7 +416,7 @@ bool goc_profile_add(goc_profile *p, const uintptr_t *pcs, int npcs, bool leaf_e
 	return true;
 }
 
-bool goc_profile_comment(goc_profile *p, const char *text)
+bool goc__profile_comment(goc__profile *p, const char *text)
 {
 	int64_t index = intern(p, text);
 	if (index < 0 || !array_reserve(&p->comments, &p->comments_cap, p->ncomments,
@@ -426,7 +426,7 @@ bool goc_profile_comment(goc_profile *p, const char *text)
 	return true;
 }
 
-void goc_profile_free(goc_profile *p)
+void goc__profile_free(goc__profile *p)
 {
 	if (!p)
 		return;
@@ -453,7 +453,7 @@ void goc_profile_free(goc_profile *p)
  * pprof <binary> <profile>` then names it from the binary. */
 static bool function_name_of(uintptr_t addr, char *name, size_t size)
 {
-	return goc_symbolize_name(addr, true, name, size);
+	return goc__symbolize_name(addr, true, name, size);
 }
 
 /* An executable segment of a loaded object. */
@@ -465,7 +465,7 @@ struct mapping {
 };
 
 struct mapping_list {
-	goc_profile *p;
+	goc__profile *p;
 	struct mapping *items;
 	size_t count, cap;
 	bool failed;
@@ -588,9 +588,9 @@ struct location {
 	uint64_t function_id;            /* 0: unsymbolized */
 };
 
-/* The state of one goc_profile_write. */
+/* The state of one goc__profile_write. */
 struct writer {
-	goc_profile *p;
+	goc__profile *p;
 	pb_buf out;
 	struct mapping_list mappings;
 	struct id_map location_ids;      /* address -> location id */
@@ -635,7 +635,7 @@ static void encode_value_type(pb_buf *b, int field, const int64_t type_unit[2])
 
 static void encode_samples(struct writer *w)
 {
-	goc_profile *p = w->p;
+	goc__profile *p = w->p;
 	pb_buf *b = &w->out;
 	uint64_t *ids = NULL;
 	size_t ids_cap = 0;
@@ -709,7 +709,7 @@ static void encode_tables(struct writer *w)
 
 static void encode_profile(struct writer *w, int64_t start_unix_ns, int64_t duration_ns)
 {
-	goc_profile *p = w->p;
+	goc__profile *p = w->p;
 	pb_buf *b = &w->out;
 	for (int i = 0; i < p->nvalues; i++)
 		encode_value_type(b, PROFILE_SAMPLE_TYPE, &p->sample_types[2 * i]);
@@ -771,7 +771,7 @@ static int write_compressed(FILE *f, const uint8_t *data, size_t len)
 }
 #endif
 
-int goc_profile_write(goc_profile *p, FILE *f, int64_t start_unix_ns, int64_t duration_ns)
+int goc__profile_write(goc__profile *p, FILE *f, int64_t start_unix_ns, int64_t duration_ns)
 {
 	struct writer w;
 	memset(&w, 0, sizeof w);

@@ -10,12 +10,12 @@
 
 #include "../sched/runtime.h"
 
-static void put(goc_buf *b, const char *s, size_t n)
+static void put(goc__buf *b, const char *s, size_t n)
 {
 	while (n > 0) {
 		size_t room = sizeof b->data - b->len;
 		if (room == 0) {
-			goc_buf_flush(b);
+			goc__buf_flush(b);
 			room = sizeof b->data;
 		}
 		size_t k = n < room ? n : room;
@@ -26,12 +26,12 @@ static void put(goc_buf *b, const char *s, size_t n)
 	}
 }
 
-void goc_buf_str(goc_buf *b, const char *s)
+void goc__buf_str(goc__buf *b, const char *s)
 {
 	put(b, s, strlen(s));
 }
 
-void goc_buf_int(goc_buf *b, int64_t v)
+void goc__buf_int(goc__buf *b, int64_t v)
 {
 	char tmp[24];
 	size_t i = sizeof tmp;
@@ -45,7 +45,7 @@ void goc_buf_int(goc_buf *b, int64_t v)
 	put(b, tmp + i, sizeof tmp - i);
 }
 
-void goc_buf_hex(goc_buf *b, uint64_t v)
+void goc__buf_hex(goc__buf *b, uint64_t v)
 {
 	char tmp[18];
 	size_t i = sizeof tmp;
@@ -58,7 +58,7 @@ void goc_buf_hex(goc_buf *b, uint64_t v)
 	put(b, tmp + i, sizeof tmp - i);
 }
 
-void goc_buf_flush(goc_buf *b)
+void goc__buf_flush(goc__buf *b)
 {
 	if (b->file) {
 		fwrite(b->data, 1, b->len, b->file);

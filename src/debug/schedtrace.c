@@ -21,15 +21,15 @@
  * The summary comes from goc_sched_stats_read (sched.lock, as Go's
  * schedtrace); the detail lines read other threads' state without locks,
  * so they are each a value the field held recently, not one instant.
- * Those reads (goc_p_view_take, goc_m_view_take, goc_g_brief_take) also
+ * Those reads (goc__p_view_take, goc__m_view_take, goc__g_brief_take) also
  * feed the debug server's /debug/sched (debugserve.c).
  */
 #include "debug.h"
 
-static void put_kv(goc_buf *b, const char *key, int64_t v)
+static void put_kv(goc__buf *b, const char *key, int64_t v)
 {
-	goc_buf_str(b, key);
-	goc_buf_int(b, v);
+	goc__buf_str(b, key);
+	goc__buf_int(b, v);
 }
 
 /* Go's numbers for goroutine states. */
@@ -49,14 +49,14 @@ static int go_status(uint32_t state)
 	}
 }
 
-GOC_RACY_READER void goc_p_view_take(const goc_p *p, goc_p_view *v)
+GOC_RACY_READER void goc__p_view_take(const goc__p *p, goc__p_view *v)
 {
 	uint32_t head = __atomic_load_n(&p->runq_head, __ATOMIC_ACQUIRE);
 	uint32_t tail = __atomic_load_n(&p->runq_tail, __ATOMIC_ACQUIRE);
-	const goc_g *curg = __atomic_load_n(&p->curg, __ATOMIC_RELAXED);
+	const goc__g *curg = __atomic_load_n(&p->curg, __ATOMIC_RELAXED);
 	v->id = p->id;
 	v->status = __atomic_load_n(&p->status, __ATOMIC_RELAXED);
-	const goc_m *m = v->status == P_RUNNING ? p->m : NULL;
+	const goc__m *m = v->status == P_RUNNING ? p->m : NULL;
 	v->m_id = m ? m->id : -1;
 	v->curg_id = curg ? curg->id : -1;
 	v->schedtick = p->schedtick;
@@ -65,10 +65,10 @@ GOC_RACY_READER void goc_p_view_take(const goc_p *p, goc_p_view *v)
 	v->gfree = p->ngfree;
 }
 
-GOC_RACY_READER void goc_m_view_take(const goc_m *m, goc_m_view *v)
+GOC_RACY_READER void goc__m_view_take(const goc__m *m, goc__m_view *v)
 {
-	const goc_p *p = m->p;
-	const goc_g *g = m->curg;
+	const goc__p *p = m->p;
+	const goc__g *g = m->curg;
 	v->id = m->id;
 	v->p_id = p ? p->id : -1;
 	v->curg_id = g ? g->id : -1;
@@ -76,60 +76,60 @@ GOC_RACY_READER void goc_m_view_take(const goc_m *m, goc_m_view *v)
 	v->blocked = m->idle_listed;
 }
 
-GOC_RACY_READER void goc_g_brief_take(const goc_g *g, goc_g_brief *v)
+GOC_RACY_READER void goc__g_brief_take(const goc__g *g, goc__g_brief *v)
 {
 	v->state = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
-	const goc_m *m = v->state == G_RUNNING ? g->m : NULL;
+	const goc__m *m = v->state == G_RUNNING ? g->m : NULL;
 	v->id = g->id;
-	v->wait_reason = (goc_wait_reason)g->wait_reason;
+	v->wait_reason = (goc__wait_reason)g->wait_reason;
 	v->m_id = m ? m->id : -1;
 }
 
-GOC_RACY_READER const goc_m *goc_m_next(const goc_m *m)
+GOC_RACY_READER const goc__m *goc__m_next(const goc__m *m)
 {
-	return m ? m->alllink : __atomic_load_n(&goc_sched.allm, __ATOMIC_ACQUIRE);
+	return m ? m->alllink : __atomic_load_n(&goc__sched.allm, __ATOMIC_ACQUIRE);
 }
 
-static void print_p(goc_buf *b, const goc_p *p)
+static void print_p(goc__buf *b, const goc__p *p)
 {
-	goc_p_view v;
-	goc_p_view_take(p, &v);
+	goc__p_view v;
+	goc__p_view_take(p, &v);
 	put_kv(b, "  P", v.id);
 	put_kv(b, ": status=", v.status);
 	put_kv(b, " schedtick=", v.schedtick);
 	put_kv(b, " m=", v.m_id);
 	put_kv(b, " runqsize=", v.runq);
 	put_kv(b, " gfreecnt=", v.gfree);
-	goc_buf_str(b, "\n");
+	goc__buf_str(b, "\n");
 }
 
-static void print_m(goc_buf *b, const goc_m *m)
+static void print_m(goc__buf *b, const goc__m *m)
 {
-	goc_m_view v;
-	goc_m_view_take(m, &v);
+	goc__m_view v;
+	goc__m_view_take(m, &v);
 	put_kv(b, "  M", v.id);
 	put_kv(b, ": p=", v.p_id);
 	put_kv(b, " curg=", v.curg_id);
-	goc_buf_str(b, v.spinning ? " spinning=true" : " spinning=false");
-	goc_buf_str(b, v.blocked ? " blocked=true\n" : " blocked=false\n");
+	goc__buf_str(b, v.spinning ? " spinning=true" : " spinning=false");
+	goc__buf_str(b, v.blocked ? " blocked=true\n" : " blocked=false\n");
 }
 
-static void print_g(goc_g *g, void *arg)
+static void print_g(goc__g *g, void *arg)
 {
-	goc_buf *b = arg;
-	goc_g_brief v;
-	goc_g_brief_take(g, &v);
+	goc__buf *b = arg;
+	goc__g_brief v;
+	goc__g_brief_take(g, &v);
 	put_kv(b, "  G", v.id);
 	put_kv(b, ": status=", go_status(v.state));
-	goc_buf_str(b, "(");
+	goc__buf_str(b, "(");
 	if (v.state == G_WAITING)
-		goc_buf_str(b, goc_wait_reason_string(v.wait_reason));
-	goc_buf_str(b, ")");
+		goc__buf_str(b, goc__wait_reason_string(v.wait_reason));
+	goc__buf_str(b, ")");
 	put_kv(b, " m=", v.m_id);
-	goc_buf_str(b, "\n");
+	goc__buf_str(b, "\n");
 }
 
-void goc_schedtrace_print(goc_buf *b, int64_t uptime, bool detail)
+void goc__schedtrace_print(goc__buf *b, int64_t uptime, bool detail)
 {
 	goc_sched_stats st;
 	goc_sched_stats_read(&st);
@@ -141,21 +141,21 @@ void goc_schedtrace_print(goc_buf *b, int64_t uptime, bool detail)
 	put_kv(b, " idlethreads=", st.idle_threads);
 	put_kv(b, " runqueue=", st.global_runq);
 	if (!detail) {
-		goc_buf_str(b, " [");
+		goc__buf_str(b, " [");
 		for (int i = 0; i < st.procs; i++) {
 			if (i)
-				goc_buf_str(b, " ");
-			goc_buf_int(b, st.p[i].runq);
+				goc__buf_str(b, " ");
+			goc__buf_int(b, st.p[i].runq);
 		}
-		goc_buf_str(b, "]\n");
-		goc_buf_flush(b);
+		goc__buf_str(b, "]\n");
+		goc__buf_flush(b);
 		return;
 	}
-	goc_buf_str(b, "\n");
+	goc__buf_str(b, "\n");
 	for (int i = 0; i < st.procs; i++)
-		print_p(b, goc_sched.allp[i]);
-	for (const goc_m *m = goc_m_next(NULL); m; m = goc_m_next(m))
+		print_p(b, goc__sched.allp[i]);
+	for (const goc__m *m = goc__m_next(NULL); m; m = goc__m_next(m))
 		print_m(b, m);
-	goc_g_for_each(print_g, b);
-	goc_buf_flush(b);
+	goc__g_for_each(print_g, b);
+	goc__buf_flush(b);
 }

@@ -37,33 +37,33 @@ enum { REQ_IDLE, REQ_POSTED, REQ_TAKEN, REQ_DONE, REQ_WITHDRAWN };
 static struct {
 	uint32_t state; /* atomic; see above */
 	int fd;
-	goc_g *g;
-	goc_trace trace;
+	goc__g *g;
+	goc__stacktrace trace;
 } crash_request;
 
 static uint32_t crash_claim;   /* atomic: a crash report is being made */
 static uint32_t sigquit_pending; /* atomic */
 
-void goc_dump_g_from_signal(int fd, goc_g *g, const void *ucontext)
+void goc__dump_g_from_signal(int fd, goc__g *g, const void *ucontext)
 {
-	goc_trace t;
+	goc__stacktrace t;
 	uintptr_t lo = (uintptr_t)g->stack_lo;
-	goc_unwind_signal(ucontext, lo, lo + g->stack_size, &t);
-	goc_buf b = {.fd = fd};
+	goc__unwind_signal(ucontext, lo, lo + g->stack_size, &t);
+	goc__buf b = {.fd = fd};
 	if (__atomic_exchange_n(&crash_claim, 1, __ATOMIC_ACQ_REL)) {
 		/* Another crash is being reported: do not wait behind it. */
-		goc_dump_g_trace(&b, g, prim_nanotime(), &t, false);
+		goc__dump_g_trace(&b, g, goc__prim_nanotime(), &t, false);
 		return;
 	}
 	crash_request.fd = fd;
 	crash_request.g = g;
 	crash_request.trace = t;
 	__atomic_store_n(&crash_request.state, REQ_POSTED, __ATOMIC_RELEASE);
-	int64_t deadline = prim_nanotime() + CRASH_WAIT;
+	int64_t deadline = goc__prim_nanotime() + CRASH_WAIT;
 	uint32_t st;
 	bool taken = false;
 	while ((st = __atomic_load_n(&crash_request.state, __ATOMIC_ACQUIRE)) != REQ_DONE) {
-		if (prim_nanotime() >= deadline) {
+		if (goc__prim_nanotime() >= deadline) {
 			uint32_t posted = REQ_POSTED;
 			if (taken || __atomic_compare_exchange_n(&crash_request.state, &posted,
 								 REQ_WITHDRAWN, false,
@@ -71,14 +71,14 @@ void goc_dump_g_from_signal(int fd, goc_g *g, const void *ucontext)
 				break;
 			/* sysmon is printing it: give it as long again, once. */
 			taken = true;
-			deadline = prim_nanotime() + CRASH_WAIT;
+			deadline = goc__prim_nanotime() + CRASH_WAIT;
 		}
-		prim_futex_wait(&crash_request.state, st, deadline);
+		goc__prim_futex_wait(&crash_request.state, st, deadline);
 	}
 	if (st != REQ_DONE) {
 		if (taken)
-			goc_buf_str(&b, "(the symbolized report did not finish; raw frames:)\n");
-		goc_dump_g_trace(&b, g, prim_nanotime(), &t, false);
+			goc__buf_str(&b, "(the symbolized report did not finish; raw frames:)\n");
+		goc__dump_g_trace(&b, g, goc__prim_nanotime(), &t, false);
 	}
 }
 
@@ -89,15 +89,15 @@ static void crash_request_poll(void)
 	    !__atomic_compare_exchange_n(&crash_request.state, &posted, REQ_TAKEN, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return;
-	goc_buf b = {.fd = crash_request.fd};
-	goc_dump_g_trace(&b, crash_request.g, prim_nanotime(), &crash_request.trace, true);
+	goc__buf b = {.fd = crash_request.fd};
+	goc__dump_g_trace(&b, crash_request.g, goc__prim_nanotime(), &crash_request.trace, true);
 	__atomic_store_n(&crash_request.state, REQ_DONE, __ATOMIC_RELEASE);
-	prim_futex_wake(&crash_request.state, 1);
+	goc__prim_futex_wake(&crash_request.state, 1);
 }
 
 /* ---- SIGQUIT ---- */
 
-static goc_lock sigquit_lock = GOC_LOCK_INIT;
+static goc__lock sigquit_lock = GOC_LOCK_INIT;
 static bool sigquit_on;                 /* sigquit_lock */
 static struct sigaction sigquit_found;  /* what goc replaced; sigquit_lock */
 
@@ -127,34 +127,34 @@ static void sigquit_set_locked(bool on)
 
 bool goc_sigquit_dump(bool on)
 {
-	goc_runtime_init();
-	goc_lock_acquire(&sigquit_lock);
+	goc__runtime_init();
+	goc__lock_acquire(&sigquit_lock);
 	bool was = sigquit_on;
 	sigquit_set_locked(on);
-	goc_lock_release(&sigquit_lock);
+	goc__lock_release(&sigquit_lock);
 	return was;
 }
 
-void goc_sigquit_init(void)
+void goc__sigquit_init(void)
 {
-	if (!goc_gocdebug_long("sigquit", 1, 0, 1))
+	if (!goc__gocdebug_long("sigquit", 1, 0, 1))
 		return;
 	/* A program that handles SIGQUIT itself keeps its handler. */
 	struct sigaction now;
 	if (sigaction(SIGQUIT, NULL, &now) != 0 || now.sa_handler != SIG_DFL)
 		return;
-	goc_lock_acquire(&sigquit_lock);
+	goc__lock_acquire(&sigquit_lock);
 	sigquit_set_locked(true);
-	goc_lock_release(&sigquit_lock);
+	goc__lock_release(&sigquit_lock);
 }
 
-void goc_signal_reports_poll(void)
+void goc__signal_reports_poll(void)
 {
 	crash_request_poll();
 	if (__atomic_load_n(&sigquit_pending, __ATOMIC_ACQUIRE)) {
-		goc_buf b = {.fd = 2};
-		goc_buf_str(&b, "SIGQUIT: quit\n\n");
-		goc_dump_all_to(&b);
+		goc__buf b = {.fd = 2};
+		goc__buf_str(&b, "SIGQUIT: quit\n\n");
+		goc__dump_all_to(&b);
 		_exit(2);
 	}
 }

@@ -21,8 +21,8 @@
  * Invariants: the session is created on first use and lives as long as
  * the process, touched only by the symbolizer thread; sym_lock serialises
  * requests (one at a time) and is a leaf lock. None of this is signal-safe
- * except goc_raw_location, which reads a table of modules taken at
- * start-up (goc_symbolize_init).
+ * except goc__raw_location, which reads a table of modules taken at
+ * start-up (goc__symbolize_init).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -96,30 +96,30 @@ static int raw_module_add(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
-void goc_symbolize_init(void)
+void goc__symbolize_init(void)
 {
 	dl_iterate_phdr(raw_module_add, NULL);
 }
 
-void goc_raw_location(goc_buf *b, uintptr_t pc)
+void goc__raw_location(goc__buf *b, uintptr_t pc)
 {
 	for (int i = 0; i < nraw_modules; i++) {
 		const struct raw_module *m = &raw_modules[i];
 		if (pc >= m->lo && pc < m->hi) {
-			goc_buf_str(b, m->name);
-			goc_buf_str(b, "+");
-			goc_buf_hex(b, pc - m->base);
-			goc_buf_str(b, " ");
+			goc__buf_str(b, m->name);
+			goc__buf_str(b, "+");
+			goc__buf_hex(b, pc - m->base);
+			goc__buf_str(b, " ");
 			break;
 		}
 	}
-	goc_buf_str(b, "pc=");
-	goc_buf_hex(b, pc);
+	goc__buf_str(b, "pc=");
+	goc__buf_hex(b, pc);
 }
 
 /* ---- lookups ---- */
 
-static goc_lock sym_lock = GOC_LOCK_INIT;
+static goc__lock sym_lock = GOC_LOCK_INIT;
 
 /* What libdw says about one pc; strings valid until the next lookup. */
 struct sym_info {
@@ -168,7 +168,7 @@ static const Dwfl_Callbacks session_callbacks = {
 /* (Re)describes the process's modules; sym_lock held. */
 static void session_report(void)
 {
-	last_report = prim_nanotime();
+	last_report = goc__prim_nanotime();
 	dwfl_report_begin(session);
 	dwfl_linux_proc_report(session, getpid());
 	dwfl_report_end(session, NULL, NULL);
@@ -188,7 +188,7 @@ static bool lookup_locked(uintptr_t pc, bool exact, struct sym_info *out)
 	 * (a call to a noreturn function ends it): look up the call. */
 	uintptr_t at = exact ? pc : pc - 1;
 	Dwfl_Module *mod = dwfl_addrmodule(session, at);
-	if (!mod && prim_nanotime() - last_report > GOC_SECOND) {
+	if (!mod && goc__prim_nanotime() - last_report > GOC_SECOND) {
 		session_report();
 		mod = dwfl_addrmodule(session, at);
 	}
@@ -241,7 +241,7 @@ static void *symbolizer_main(void *arg)
 	(void)arg;
 	for (;;) {
 		while (__atomic_load_n(&request.state, __ATOMIC_ACQUIRE) != SYM_ASKED)
-			prim_futex_wait(&request.state, SYM_IDLE, 0);
+			goc__prim_futex_wait(&request.state, SYM_IDLE, 0);
 		struct sym_info s;
 		struct sym_text *t = &request.answer;
 		t->found = lookup_locked(request.pc, request.exact, &s);
@@ -252,7 +252,7 @@ static void *symbolizer_main(void *arg)
 		copy_str(t->module, sizeof t->module, s.module);
 		t->module_offset = s.module_offset;
 		__atomic_store_n(&request.state, SYM_ANSWERED, __ATOMIC_RELEASE);
-		prim_futex_wake(&request.state, 1);
+		goc__prim_futex_wake(&request.state, 1);
 	}
 	return NULL;
 }
@@ -280,29 +280,29 @@ static bool symbolizer_start(void)
 static bool lookup(uintptr_t pc, bool exact, struct sym_text *out)
 {
 	memset(out, 0, sizeof *out);
-	goc_lock_acquire(&sym_lock);
+	goc__lock_acquire(&sym_lock);
 	if (!symbolizer_started) {
 		__atomic_store_n(&symbolizer_threads, 1, __ATOMIC_SEQ_CST);
 		symbolizer_started = symbolizer_start();
 		if (!symbolizer_started) {
 			__atomic_store_n(&symbolizer_threads, 0, __ATOMIC_SEQ_CST);
-			goc_lock_release(&sym_lock);
+			goc__lock_release(&sym_lock);
 			return false;
 		}
 	}
 	request.pc = pc;
 	request.exact = exact;
 	__atomic_store_n(&request.state, SYM_ASKED, __ATOMIC_RELEASE);
-	prim_futex_wake(&request.state, 1);
+	goc__prim_futex_wake(&request.state, 1);
 	while (__atomic_load_n(&request.state, __ATOMIC_ACQUIRE) != SYM_ANSWERED)
-		prim_futex_wait(&request.state, SYM_ASKED, 0);
+		goc__prim_futex_wait(&request.state, SYM_ASKED, 0);
 	*out = request.answer;
 	__atomic_store_n(&request.state, SYM_IDLE, __ATOMIC_RELAXED);
-	goc_lock_release(&sym_lock);
+	goc__lock_release(&sym_lock);
 	return out->found;
 }
 
-int goc_symbolizer_threads(void)
+int goc__symbolizer_threads(void)
 {
 	return __atomic_load_n(&symbolizer_threads, __ATOMIC_SEQ_CST);
 }
@@ -318,36 +318,36 @@ static void copy_name(char *to, size_t size, const char *name)
 	to[n] = 0;
 }
 
-void goc_symbolize_func(goc_buf *b, uintptr_t pc, bool exact)
+void goc__symbolize_func(goc__buf *b, uintptr_t pc, bool exact)
 {
 	char name[256];
-	goc_symbolize_name(pc, exact, name, sizeof name);
-	goc_buf_str(b, name[0] ? name : "?");
+	goc__symbolize_name(pc, exact, name, sizeof name);
+	goc__buf_str(b, name[0] ? name : "?");
 }
 
-void goc_symbolize_location(goc_buf *b, uintptr_t pc, bool exact)
+void goc__symbolize_location(goc__buf *b, uintptr_t pc, bool exact)
 {
 	struct sym_text t;
 	bool found = lookup(pc, exact, &t);
 	if (t.file[0]) {
-		goc_buf_str(b, t.file);
-		goc_buf_str(b, ":");
-		goc_buf_int(b, t.line);
-		goc_buf_str(b, " +");
-		goc_buf_hex(b, t.func[0] ? t.func_offset : t.module_offset);
+		goc__buf_str(b, t.file);
+		goc__buf_str(b, ":");
+		goc__buf_int(b, t.line);
+		goc__buf_str(b, " +");
+		goc__buf_hex(b, t.func[0] ? t.func_offset : t.module_offset);
 	} else if (found && t.module[0]) {
-		goc_buf_str(b, t.module);
-		goc_buf_str(b, "+");
-		goc_buf_hex(b, t.module_offset);
-		goc_buf_str(b, " pc=");
-		goc_buf_hex(b, pc);
+		goc__buf_str(b, t.module);
+		goc__buf_str(b, "+");
+		goc__buf_hex(b, t.module_offset);
+		goc__buf_str(b, " pc=");
+		goc__buf_hex(b, pc);
 	} else {
-		goc_buf_str(b, "? pc=");
-		goc_buf_hex(b, pc);
+		goc__buf_str(b, "? pc=");
+		goc__buf_hex(b, pc);
 	}
 }
 
-bool goc_symbolize_name(uintptr_t pc, bool exact, char *name, size_t size)
+bool goc__symbolize_name(uintptr_t pc, bool exact, char *name, size_t size)
 {
 	struct sym_text t;
 	name[0] = 0;
@@ -357,7 +357,7 @@ bool goc_symbolize_name(uintptr_t pc, bool exact, char *name, size_t size)
 	return name[0] != 0;
 }
 
-bool goc_symbolize_frame(uintptr_t pc, bool exact, goc_frame_symbol *out)
+bool goc__symbolize_frame(uintptr_t pc, bool exact, goc__frame_symbol *out)
 {
 	struct sym_text t;
 	bool found = lookup(pc, exact, &t);

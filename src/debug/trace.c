@@ -23,9 +23,9 @@
  *
  * Invariants:
  *  - An M touches its trace_m only inside a write section: it stores
- *    writing = 1, then reads goc_trace_on, and records only if that is
+ *    writing = 1, then reads goc__trace_on, and records only if that is
  *    set; it stores writing = 0 when done. Both sequentially consistent.
- *  - goc_trace_stop clears goc_trace_on, then waits until every
+ *  - goc_trace_stop clears goc__trace_on, then waits until every
  *    registered trace_m has writing == 0. A section that began before
  *    the clear is waited for; one that begins after it reads the cleared
  *    flag (of the two stores and two loads, one side sees the other's
@@ -106,17 +106,17 @@ struct trace_m {
 	bool synced;            /* this trace has seen the M: the fields below are valid */
 	bool had_syscall;       /* its syscall track needs a name */
 	int64_t m_id;           /* -1 for the shared state of non-M threads */
-	goc_g *slice_g;         /* goroutine whose run slice is open, or NULL */
+	goc__g *slice_g;         /* goroutine whose run slice is open, or NULL */
 	int64_t slice_since;
 	int32_t slice_tid;
-	goc_g *syscall_g;       /* goroutine inside a syscall section, or NULL */
+	goc__g *syscall_g;       /* goroutine inside a syscall section, or NULL */
 	int64_t syscall_since;
 	struct trace_m *next;   /* registry; registry_lock */
 	size_t len;             /* bytes of buf in use */
 	char buf[TRACE_BUF_SIZE];
 };
 
-int32_t goc_trace_on;
+int32_t goc__trace_on;
 
 static struct {
 	pthread_mutex_t control_lock;  /* one goc_trace_start / stop at a time */
@@ -125,7 +125,7 @@ static struct {
 	pthread_mutex_t other_lock;    /* other: events of threads that are not Ms */
 	struct trace_m *registry;
 	struct trace_m *other;
-	/* Set by goc_trace_start before goc_trace_on, read by sections. */
+	/* Set by goc_trace_start before goc__trace_on, read by sections. */
 	FILE *out;
 	int64_t start_ns;
 	uint8_t tag;
@@ -139,7 +139,7 @@ static struct {
 	.other_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-/* Set on a thread while it runs a timer callback (goc_trace_timer_fire):
+/* Set on a thread while it runs a timer callback (goc__trace_timer_fire):
  * whatever that readies was unblocked by the timer. Thread-local rather
  * than per goroutine because callbacks run on whatever context arrives
  * after a switch, or on g0, and never switch themselves. */
@@ -244,7 +244,7 @@ static void put_escaped(struct trace_m *tm, const char *s)
 	}
 }
 
-static int32_t p_tid(const goc_p *p)
+static int32_t p_tid(const goc__p *p)
 {
 	return p->id + 1;
 }
@@ -295,7 +295,7 @@ static void event_end(struct trace_m *tm)
 
 /* ---- slices ---- */
 
-static void slice_open(struct trace_m *tm, goc_g *g, const goc_p *p, int64_t now)
+static void slice_open(struct trace_m *tm, goc__g *g, const goc__p *p, int64_t now)
 {
 	tm->slice_g = g;
 	tm->slice_since = now;
@@ -313,7 +313,7 @@ static void slice_open(struct trace_m *tm, goc_g *g, const goc_p *p, int64_t now
 }
 
 /* The goroutine's identity as a slice's or an instant's name. */
-static void put_g_name(struct trace_m *tm, const goc_g *g)
+static void put_g_name(struct trace_m *tm, const goc__g *g)
 {
 	put_char(tm, 'G');
 	put_int(tm, g->id);
@@ -323,7 +323,7 @@ static void put_g_name(struct trace_m *tm, const goc_g *g)
 	}
 }
 
-static void put_g_args(struct trace_m *tm, const goc_g *g)
+static void put_g_args(struct trace_m *tm, const goc__g *g)
 {
 	put_str(tm, "\"goroutine\":");
 	put_int(tm, g->id);
@@ -337,7 +337,7 @@ static void put_g_args(struct trace_m *tm, const goc_g *g)
 /* Closes the open run slice at now; end says why it ended. */
 static void slice_close(struct trace_m *tm, int64_t now, const char *end)
 {
-	goc_g *g = tm->slice_g;
+	goc__g *g = tm->slice_g;
 	event_begin(tm, "X", tm->slice_tid, tm->slice_since);
 	put_str(tm, ",\"dur\":");
 	put_us(tm, now - tm->slice_since);
@@ -350,7 +350,7 @@ static void slice_close(struct trace_m *tm, int64_t now, const char *end)
 	put_char(tm, '"');
 	if (strcmp(end, "block") == 0) {
 		put_str(tm, ",\"wait\":\"");
-		put_str(tm, goc_wait_reason_string((goc_wait_reason)g->wait_reason));
+		put_str(tm, goc__wait_reason_string((goc__wait_reason)g->wait_reason));
 		put_char(tm, '"');
 	}
 	put_char(tm, '}');
@@ -360,7 +360,7 @@ static void slice_close(struct trace_m *tm, int64_t now, const char *end)
 
 static void syscall_close(struct trace_m *tm, int64_t now)
 {
-	goc_g *g = tm->syscall_g;
+	goc__g *g = tm->syscall_g;
 	event_begin(tm, "X", TID_SYSCALLS + (int32_t)tm->m_id, tm->syscall_since);
 	put_str(tm, ",\"dur\":");
 	put_us(tm, now - tm->syscall_since);
@@ -402,10 +402,10 @@ static struct trace_m *state_new(int64_t m_id)
 
 /* The first section of a trace on m: what m was doing when the trace
  * started, which no hook saw, began at the start. */
-static void sync_m(struct trace_m *tm, goc_m *m)
+static void sync_m(struct trace_m *tm, goc__m *m)
 {
 	tm->synced = true;
-	goc_g *g = m->curg;
+	goc__g *g = m->curg;
 	if (!g)
 		return;
 	if (m->p) {
@@ -425,11 +425,11 @@ static void sync_m(struct trace_m *tm, goc_m *m)
  * lock-free: see the invariants above. Other threads take other_lock and
  * check the flag under it; stop takes the lock after clearing the flag.
  */
-static struct trace_m *section_enter(goc_m *m)
+static struct trace_m *section_enter(goc__m *m)
 {
 	if (!m) {
 		pthread_mutex_lock(&trace.other_lock);
-		if (__atomic_load_n(&goc_trace_on, SEQ_CST) && trace.other)
+		if (__atomic_load_n(&goc__trace_on, SEQ_CST) && trace.other)
 			return trace.other;
 		pthread_mutex_unlock(&trace.other_lock);
 		return NULL;
@@ -444,7 +444,7 @@ static struct trace_m *section_enter(goc_m *m)
 			return NULL;
 	}
 	__atomic_store_n(&tm->writing, 1, SEQ_CST);
-	if (!__atomic_load_n(&goc_trace_on, SEQ_CST)) {
+	if (!__atomic_load_n(&goc__trace_on, SEQ_CST)) {
 		__atomic_store_n(&tm->writing, 0, __ATOMIC_RELEASE);
 		return NULL;
 	}
@@ -463,12 +463,12 @@ static void section_leave(struct trace_m *tm)
 
 /* ---- hooks ---- */
 
-void goc_trace_switch(goc_m *m, goc_g *from, goc_g *to)
+void goc__trace_switch(goc__m *m, goc__g *from, goc__g *to)
 {
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
 		return;
-	int64_t now = prim_nanotime();
+	int64_t now = goc__prim_nanotime();
 	if (tm->slice_g == from) {
 		uint32_t state = __atomic_load_n(&from->state, __ATOMIC_RELAXED);
 		slice_close(tm, now,
@@ -481,7 +481,7 @@ void goc_trace_switch(goc_m *m, goc_g *from, goc_g *to)
 
 /* Numbers a flow to g's next run and leaves the number for it; false if
  * g's slot is taken. */
-static bool flow_claim(goc_g *g)
+static bool flow_claim(goc__g *g)
 {
 	struct pending_flow *pf = &pending_flows[(uint64_t)g->id % PENDING_FLOWS];
 	int64_t free_slot = 0;
@@ -492,20 +492,20 @@ static bool flow_claim(goc_g *g)
 	return true;
 }
 
-void goc_trace_unblock(goc_g *g, bool by_self)
+void goc__trace_unblock(goc__g *g, bool by_self)
 {
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
 		return;
 	uint8_t recorded = (uint8_t)(trace.tag << 1);
 	if (g->trace_mark == recorded) {
-		/* Taken out of the poller by netpoll(), which recorded it. */
+		/* Taken out of the poller by goc__netpoll(), which recorded it. */
 		section_leave(tm);
 		return;
 	}
-	int64_t now = prim_nanotime();
-	goc_g *by = NULL;       /* the goroutine that unblocked g, if one did */
+	int64_t now = goc__prim_nanotime();
+	goc__g *by = NULL;       /* the goroutine that unblocked g, if one did */
 	const char *by_what = NULL; /* else what did */
 	int32_t tid;
 	if (by_self) {
@@ -549,14 +549,14 @@ void goc_trace_unblock(goc_g *g, bool by_self)
 	section_leave(tm);
 }
 
-void goc_trace_netpoll(goc_g *const *ready, int n)
+void goc__trace_netpoll(goc__g *const *ready, int n)
 {
 	if (n <= 0)
 		return;
-	struct trace_m *tm = section_enter(goc_m_self());
+	struct trace_m *tm = section_enter(goc__m_self());
 	if (!tm)
 		return;
-	int64_t now = prim_nanotime();
+	int64_t now = goc__prim_nanotime();
 	for (int i = 0; i < n; i++) {
 		event_begin(tm, "i", TID_NETWORK, now);
 		instant_name(tm, "unblock", "unblock");
@@ -569,20 +569,20 @@ void goc_trace_netpoll(goc_g *const *ready, int n)
 	section_leave(tm);
 }
 
-void goc_trace_timer_fire(goc_rtimer *t, int64_t now)
+void goc__trace_timer_fire(goc__rtimer *t, int64_t now)
 {
 	running_timer = true;
 	t->fn(t, now);
 	running_timer = false;
 }
 
-void goc_trace_create(goc_g *g)
+void goc__trace_create(goc__g *g)
 {
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
 		return;
-	int64_t now = prim_nanotime();
+	int64_t now = goc__prim_nanotime();
 	int32_t tid = TID_OTHER;
 	if (m && m->curg && tm->slice_g == m->curg)
 		tid = tm->slice_tid;
@@ -600,13 +600,13 @@ void goc_trace_create(goc_g *g)
 	section_leave(tm);
 }
 
-static void proc_event(goc_p *p, const char *name)
+static void proc_event(goc__p *p, const char *name)
 {
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
 		return;
-	event_begin(tm, "i", p_tid(p), prim_nanotime());
+	event_begin(tm, "i", p_tid(p), goc__prim_nanotime());
 	instant_name(tm, name, "proc");
 	if (m) {
 		put_str(tm, ",\"args\":{\"m\":");
@@ -617,22 +617,22 @@ static void proc_event(goc_p *p, const char *name)
 	section_leave(tm);
 }
 
-void goc_trace_proc_start(goc_p *p)
+void goc__trace_proc_start(goc__p *p)
 {
 	proc_event(p, "proc start");
 }
 
-void goc_trace_proc_stop(goc_p *p)
+void goc__trace_proc_stop(goc__p *p)
 {
 	proc_event(p, "proc stop");
 }
 
-void goc_trace_syscall_enter(goc_m *m)
+void goc__trace_syscall_enter(goc__m *m)
 {
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
 		return;
-	int64_t now = prim_nanotime();
+	int64_t now = goc__prim_nanotime();
 	if (tm->slice_g && tm->slice_g == m->curg)
 		slice_close(tm, now, "syscall");
 	tm->syscall_g = m->curg;
@@ -640,23 +640,23 @@ void goc_trace_syscall_enter(goc_m *m)
 	section_leave(tm);
 }
 
-void goc_trace_syscall_exit(goc_m *m)
+void goc__trace_syscall_exit(goc__m *m)
 {
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
 		return;
 	if (tm->syscall_g && tm->syscall_g == m->curg)
-		syscall_close(tm, prim_nanotime());
+		syscall_close(tm, goc__prim_nanotime());
 	section_leave(tm);
 }
 
-void goc_trace_syscall_resume(goc_m *m)
+void goc__trace_syscall_resume(goc__m *m)
 {
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
 		return;
 	if (!tm->slice_g)
-		slice_open(tm, m->curg, m->p, prim_nanotime());
+		slice_open(tm, m->curg, m->p, goc__prim_nanotime());
 	section_leave(tm);
 }
 
@@ -668,7 +668,7 @@ goc_status goc_trace_start(FILE *out)
 		errno = EINVAL;
 		return GOC_INVALID;
 	}
-	goc_runtime_init();
+	goc__runtime_init();
 	pthread_mutex_lock(&trace.control_lock);
 	if (trace.out) {
 		pthread_mutex_unlock(&trace.control_lock);
@@ -693,9 +693,9 @@ goc_status goc_trace_start(FILE *out)
 	trace.last_flow_id = 0;
 	trace.lost = false;
 	trace.write_errno = 0;
-	trace.start_ns = prim_nanotime();
+	trace.start_ns = goc__prim_nanotime();
 	fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", out);
-	__atomic_store_n(&goc_trace_on, 1, SEQ_CST);
+	__atomic_store_n(&goc__trace_on, 1, SEQ_CST);
 	pthread_mutex_unlock(&trace.control_lock);
 	return GOC_OK;
 }
@@ -720,10 +720,10 @@ static void put_track_name(struct trace_m *tm, int32_t tid, const char *name)
 static void write_tail(struct trace_m *tm)
 {
 	char name[32];
-	int32_t nprocs = __atomic_load_n(&goc_sched.nprocs_made, __ATOMIC_ACQUIRE);
+	int32_t nprocs = __atomic_load_n(&goc__sched.nprocs_made, __ATOMIC_ACQUIRE);
 	for (int32_t i = 0; i < nprocs; i++) {
 		snprintf(name, sizeof name, "P%d", (int)i);
-		put_track_name(tm, p_tid(goc_sched.allp[i]), name);
+		put_track_name(tm, p_tid(goc__sched.allp[i]), name);
 	}
 	put_track_name(tm, TID_TIMERS, "Timers");
 	put_track_name(tm, TID_NETWORK, "Network");
@@ -750,7 +750,7 @@ goc_status goc_trace_stop(void)
 		errno = EINVAL;
 		return GOC_INVALID;
 	}
-	__atomic_store_n(&goc_trace_on, 0, SEQ_CST);
+	__atomic_store_n(&goc__trace_on, 0, SEQ_CST);
 	/* Wait out the sections that saw the flag set (invariants above). */
 	pthread_mutex_lock(&trace.other_lock);
 	pthread_mutex_unlock(&trace.other_lock);
@@ -758,7 +758,7 @@ goc_status goc_trace_stop(void)
 	for (struct trace_m *tm = trace.registry; tm; tm = tm->next)
 		while (__atomic_load_n(&tm->writing, __ATOMIC_ACQUIRE))
 			sched_yield();
-	int64_t now = prim_nanotime();
+	int64_t now = goc__prim_nanotime();
 	/* Whatever runs now ends with the trace. */
 	for (struct trace_m *tm = trace.registry; tm; tm = tm->next) {
 		if (tm->slice_g)

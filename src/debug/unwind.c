@@ -10,11 +10,11 @@
  * it), and one that uses the frame-pointer register for data ends it.
  *
  * Where a chain starts:
- *  - a parked goroutine: goc_ctx_switch's saved frame (switch_<cpu>.S) holds
+ *  - a parked goroutine: goc__cpuctx_switch's saved frame (switch_<cpu>.S) holds
  *    the frame pointer and the return address into the code that switched;
  *  - the caller: __builtin_frame_address(0);
  *  - a signal: the interrupted pc and frame pointer in its ucontext.
- * Where it ends: at a zero frame pointer. goc_ctx_make gives every
+ * Where it ends: at a zero frame pointer. goc__cpuctx_make gives every
  * goroutine a zero frame pointer, so the last record is g_entry's, whose
  * return address is the trampoline; g_entry itself is dropped too, leaving
  * the goroutine's function as the outermost frame, as in Go.
@@ -32,11 +32,11 @@
 #include "debug.h"
 
 #if defined(__x86_64__)
-/* goc_ctx_switch's saved frame: rbp at +48, the return address at +56. */
+/* goc__cpuctx_switch's saved frame: rbp at +48, the return address at +56. */
 #define SAVED_FP_OFFSET 48
 #define SAVED_PC_OFFSET 56
 #elif defined(__aarch64__)
-/* goc_ctx_switch's saved frame: x29 at +80, x30 at +88. */
+/* goc__cpuctx_switch's saved frame: x29 at +80, x30 at +88. */
 #define SAVED_FP_OFFSET 80
 #define SAVED_PC_OFFSET 88
 #else
@@ -51,7 +51,7 @@ static bool frame_ok(uintptr_t fp, uintptr_t above, uintptr_t lo, uintptr_t hi)
 
 /* Appends pc, then the return addresses of the chain starting at fp. */
 GOC_RACY_READER static void walk(uintptr_t pc, uintptr_t fp, uintptr_t lo, uintptr_t hi,
-				 goc_trace *t)
+				 goc__stacktrace *t)
 {
 	t->n = 0;
 	t->truncated = false;
@@ -82,7 +82,7 @@ GOC_RACY_READER static void walk(uintptr_t pc, uintptr_t fp, uintptr_t lo, uintp
 	}
 }
 
-GOC_RACY_READER void goc_unwind_saved(const void *sp, uintptr_t lo, uintptr_t hi, goc_trace *t)
+GOC_RACY_READER void goc__unwind_saved(const void *sp, uintptr_t lo, uintptr_t hi, goc__stacktrace *t)
 {
 	uintptr_t s = (uintptr_t)sp;
 	t->first_exact = false;
@@ -96,7 +96,7 @@ GOC_RACY_READER void goc_unwind_saved(const void *sp, uintptr_t lo, uintptr_t hi
 	walk(pc, fp, lo, hi, t);
 }
 
-__attribute__((noinline)) void goc_unwind_here(int skip, uintptr_t lo, uintptr_t hi, goc_trace *t)
+__attribute__((noinline)) void goc__unwind_here(int skip, uintptr_t lo, uintptr_t hi, goc__stacktrace *t)
 {
 	t->first_exact = false;
 	walk(0, (uintptr_t)__builtin_frame_address(0), lo, hi, t);
@@ -107,7 +107,7 @@ __attribute__((noinline)) void goc_unwind_here(int skip, uintptr_t lo, uintptr_t
 	t->n -= skip;
 }
 
-void goc_unwind_signal(const void *ucontext, uintptr_t lo, uintptr_t hi, goc_trace *t)
+void goc__unwind_signal(const void *ucontext, uintptr_t lo, uintptr_t hi, goc__stacktrace *t)
 {
 	const ucontext_t *uc = ucontext;
 #if defined(__x86_64__)

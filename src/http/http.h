@@ -17,7 +17,7 @@
 
 #include "goc.h"
 
-/* Bits of http_char_class[c]. */
+/* Bits of goc__http_char_class[c]. */
 enum {
 	HTTP_TCHAR = 1,       /* token character: names, methods, codings */
 	HTTP_FIELD_VCHAR = 2, /* visible ASCII or obs-text (0x80-0xFF): field values */
@@ -25,11 +25,11 @@ enum {
 	HTTP_HEXDIG = 8,
 };
 
-extern const uint8_t http_char_class[256];
+extern const uint8_t goc__http_char_class[256];
 
 static inline bool http_is(unsigned char c, int class)
 {
-	return (http_char_class[c] & class) != 0;
+	return (goc__http_char_class[c] & class) != 0;
 }
 
 static inline unsigned char http_ascii_lower(unsigned char c)

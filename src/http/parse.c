@@ -43,7 +43,7 @@
 #define VISIBLE (HTTP_FIELD_VCHAR | HTTP_TARGET)
 #define TOKEN (HTTP_TCHAR | VISIBLE)
 #define HEX (HTTP_HEXDIG | TOKEN)
-const uint8_t http_char_class[256] = {
+const uint8_t goc__http_char_class[256] = {
 	['!'] = TOKEN, ['"'] = VISIBLE, ['#' ... '\''] = TOKEN, ['(' ... ')'] = VISIBLE,
 	['*' ... '+'] = TOKEN, [','] = VISIBLE, ['-' ... '.'] = TOKEN, ['/'] = VISIBLE,
 	['0' ... '9'] = HEX, [':' ... '@'] = VISIBLE, ['A' ... 'F'] = HEX, ['G' ... 'Z'] = TOKEN,

@@ -117,7 +117,7 @@ struct goc_http_exchange {
 	goc_wg handler_done;     /* the pool's worker ran the handler */
 	/* The request's context (made by goc_http_ctx) and its watcher. */
 	goc_ctx *ctx;            /* atomic: set once per request by a CAS */
-	goc_g *handler_g;        /* the goroutine running the handler */
+	goc__g *handler_g;        /* the goroutine running the handler */
 	bool ended;              /* atomic: the handler returned */
 	bool watching;           /* a watcher reads ahead (see watch_start) */
 };
@@ -475,7 +475,7 @@ const goc_http_request *goc_http_req(goc_http_exchange *x)
 goc_ctx *goc_http_ctx(goc_http_exchange *x)
 {
 	if (__atomic_load_n(&x->ended, __ATOMIC_ACQUIRE))
-		goc_panic("goc_http_ctx: the request has ended (its handler returned)");
+		goc__panic("goc_http_ctx: the request has ended (its handler returned)");
 	goc_ctx *ctx = __atomic_load_n(&x->ctx, __ATOMIC_ACQUIRE);
 	if (!ctx) {
 		goc_ctx *made = goc_ctx_with_cancel(x->hc->srv->cut_ctx);
@@ -489,7 +489,7 @@ goc_ctx *goc_http_ctx(goc_http_exchange *x)
 			goc_ctx_release(made);
 		}
 	}
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	if (m && m->curg == x->handler_g)
 		watch_start(x);
 	return ctx;
@@ -590,7 +590,7 @@ static void exchange_begin(struct http_conn *hc)
 static void run_on_pool(void *arg)
 {
 	goc_http_exchange *x = arg;
-	x->handler_g = goc_m_self()->curg;
+	x->handler_g = goc__m_self()->curg;
 	x->hc->srv->handler(x, x->hc->srv->user);
 	goc_wg_done(&x->handler_done);
 }
@@ -601,7 +601,7 @@ static bool run_handler(struct http_conn *hc)
 {
 	struct http_server *srv = hc->srv;
 	if (!srv->pool) {
-		hc->x.handler_g = goc_m_self()->curg;
+		hc->x.handler_g = goc__m_self()->curg;
 		srv->handler(&hc->x, srv->user);
 		return true;
 	}
@@ -808,7 +808,7 @@ int64_t goc_http_serve(goc_listener *ln, goc_http_handler handler, void *user,
 	if (!opts)
 		opts = &defaults;
 	if (!handler)
-		goc_panic("goc_http_serve: NULL handler");
+		goc__panic("goc_http_serve: NULL handler");
 	goc_http_parser *probe = goc_http_parser_new(&opts->limits);
 	if (!probe)
 		return errno == EINVAL ? -EINVAL : -ENOMEM;

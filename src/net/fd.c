@@ -8,7 +8,7 @@
  * a closed handle), take the direction's lock, ask the poll descriptor
  * whether the direction has already failed (closed, deadline passed), then
  * loop: try the system call on the non-blocking fd; on EAGAIN park in
- * poll_desc_wait and try again. Closing sets the closed bit, evicts the
+ * goc__poll_desc_wait and try again. Closing sets the closed bit, evicts the
  * poll descriptor (waking both directions with -EBADF) and drops the
  * handle's reference; the fd itself is closed with the last reference.
  *
@@ -37,24 +37,24 @@
 #define ACCEPT_BACKOFF_MAX GOC_SECOND
 
 static struct {
-	goc_lock lock;
+	goc__lock lock;
 	struct net_fd *free; /* lock */
 } nfd_cache;
 
 /* ---- the object ---- */
 
-struct net_fd *net_fd_new(int fd, int family, enum net_fd_kind kind, int *err)
+struct net_fd *goc__net_fd_new(int fd, int family, enum net_fd_kind kind, int *err)
 {
 	int flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
 		*err = -errno;
 		return NULL;
 	}
-	goc_lock_acquire(&nfd_cache.lock);
+	goc__lock_acquire(&nfd_cache.lock);
 	struct net_fd *f = nfd_cache.free;
 	if (f)
 		nfd_cache.free = f->next_free;
-	goc_lock_release(&nfd_cache.lock);
+	goc__lock_release(&nfd_cache.lock);
 	if (!f && !(f = calloc(1, sizeof *f))) {
 		*err = -ENOMEM;
 		return NULL;
@@ -67,12 +67,12 @@ struct net_fd *net_fd_new(int fd, int family, enum net_fd_kind kind, int *err)
 	f->read_drained = false;
 	goc_mutex_init(&f->read_lock);
 	goc_mutex_init(&f->write_lock);
-	f->pd = poll_desc_open(fd, false, err);
+	f->pd = goc__poll_desc_open(fd, false, err);
 	if (!f->pd) {
-		goc_lock_acquire(&nfd_cache.lock);
+		goc__lock_acquire(&nfd_cache.lock);
 		f->next_free = nfd_cache.free;
 		nfd_cache.free = f;
-		goc_lock_release(&nfd_cache.lock);
+		goc__lock_release(&nfd_cache.lock);
 		return NULL;
 	}
 	__atomic_store_n(&f->state, NFD_REF, __ATOMIC_RELAXED);
@@ -83,29 +83,29 @@ struct net_fd *net_fd_new(int fd, int family, enum net_fd_kind kind, int *err)
 
 static void net_fd_destroy(struct net_fd *f)
 {
-	poll_desc_close(f->pd, true);
+	goc__poll_desc_close(f->pd, true);
 	f->pd = NULL;
 	close(f->fd);
 	f->fd = -1;
 	__atomic_store_n(&f->magic, NFD_KIND_DEAD, __ATOMIC_RELEASE);
-	goc_lock_acquire(&nfd_cache.lock);
+	goc__lock_acquire(&nfd_cache.lock);
 	f->next_free = nfd_cache.free;
 	nfd_cache.free = f;
-	goc_lock_release(&nfd_cache.lock);
+	goc__lock_release(&nfd_cache.lock);
 }
 
-void net_fd_discard(struct net_fd *f)
+void goc__net_fd_discard(struct net_fd *f)
 {
 	net_fd_destroy(f);
 }
 
-int net_fd_acquire(struct net_fd *f, enum net_fd_kind kind, const char *what)
+int goc__net_fd_acquire(struct net_fd *f, enum net_fd_kind kind, const char *what)
 {
 	if (!f)
-		goc_panic("%s: NULL handle", what);
+		goc__panic("%s: NULL handle", what);
 	uint32_t magic = __atomic_load_n(&f->magic, __ATOMIC_ACQUIRE);
 	if (magic != (uint32_t)kind)
-		goc_panic("%s: %s", what,
+		goc__panic("%s: %s", what,
 			  magic == NFD_KIND_DEAD ? "use of a closed handle"
 						 : "not a live handle of this kind");
 	uint32_t state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
@@ -117,7 +117,7 @@ int net_fd_acquire(struct net_fd *f, enum net_fd_kind kind, const char *what)
 	return 0;
 }
 
-void net_fd_release(struct net_fd *f)
+void goc__net_fd_release(struct net_fd *f)
 {
 	/* acq_rel: the last one out sees every other user's writes before it
 	 * closes the fd and recycles the memory. */
@@ -127,18 +127,18 @@ void net_fd_release(struct net_fd *f)
 
 static int net_fd_close(struct net_fd *f, enum net_fd_kind kind, const char *what)
 {
-	int err = net_fd_acquire(f, kind, what);
+	int err = goc__net_fd_acquire(f, kind, what);
 	if (err)
 		return net_fail(err);
 	uint32_t old = __atomic_fetch_or(&f->state, NFD_CLOSED, __ATOMIC_ACQ_REL);
 	if (old & NFD_CLOSED) {
-		net_fd_release(f);
+		goc__net_fd_release(f);
 		return net_fail(-EBADF);
 	}
-	poll_desc_evict(f->pd);
+	goc__poll_desc_evict(f->pd);
 	/* The handle's own reference, then ours. */
 	__atomic_sub_fetch(&f->state, NFD_REF, __ATOMIC_ACQ_REL);
-	net_fd_release(f);
+	goc__net_fd_release(f);
 	return 0;
 }
 
@@ -206,7 +206,7 @@ static ssize_t fd_read_once(struct net_fd *f, void *buf, size_t len)
 			 * no new edge, and TCP_INQ still says 0 (only a FIN
 			 * makes it say 1): once the poller has seen a
 			 * hang-up or an error, every read goes to the kernel. */
-			f->read_drained = left == 0 && !poll_desc_hung_up(f->pd);
+			f->read_drained = left == 0 && !goc__poll_desc_hung_up(f->pd);
 		}
 	}
 	return n;
@@ -215,16 +215,16 @@ static ssize_t fd_read_once(struct net_fd *f, void *buf, size_t len)
 static ssize_t conn_read(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
 {
 	struct net_fd *f = c ? &c->nfd : NULL;
-	int err = net_fd_acquire(f, NFD_KIND_CONN, "goc_conn_read");
+	int err = goc__net_fd_acquire(f, NFD_KIND_CONN, "goc_conn_read");
 	if (err)
 		return net_fail(err);
 	ssize_t result = net_ctx_errno(ctx);
 	goc_mutex_lock(&f->read_lock);
 	bool notice;
-	if (result == 0 && len > 0 && (result = poll_desc_prepare(f->pd, POLL_READ, &notice)) == 0) {
+	if (result == 0 && len > 0 && (result = goc__poll_desc_prepare(f->pd, POLL_READ, &notice)) == 0) {
 		/* Drained and no edge since: the read would say EAGAIN. */
 		if (f->read_drained && !notice)
-			result = poll_desc_wait(f->pd, POLL_READ, ctx);
+			result = goc__poll_desc_wait(f->pd, POLL_READ, ctx);
 		while (result == 0) {
 			ssize_t n = fd_read_once(f, buf, len);
 			if (n >= 0) {
@@ -237,11 +237,11 @@ static ssize_t conn_read(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
 				result = -errno;
 				break;
 			}
-			result = poll_desc_wait(f->pd, POLL_READ, ctx);
+			result = goc__poll_desc_wait(f->pd, POLL_READ, ctx);
 		}
 	}
 	goc_mutex_unlock(&f->read_lock);
-	net_fd_release(f);
+	goc__net_fd_release(f);
 	return result < 0 ? net_fail((int)result) : result;
 }
 
@@ -265,11 +265,11 @@ static int conn_write_iov(goc_conn *c, struct iovec *iov, int iovcnt, size_t *wr
 {
 	struct net_fd *f = c ? &c->nfd : NULL;
 	*written = 0;
-	int err = net_fd_acquire(f, NFD_KIND_CONN, what);
+	int err = goc__net_fd_acquire(f, NFD_KIND_CONN, what);
 	if (err)
 		return err;
 	goc_mutex_lock(&f->write_lock);
-	if (!(err = net_ctx_errno(ctx)) && !(err = poll_desc_prepare(f->pd, POLL_WRITE, NULL))) {
+	if (!(err = net_ctx_errno(ctx)) && !(err = goc__poll_desc_prepare(f->pd, POLL_WRITE, NULL))) {
 		for (;;) {
 			while (iovcnt > 0 && iov->iov_len == 0) {
 				iov++;
@@ -304,12 +304,12 @@ static int conn_write_iov(goc_conn *c, struct iovec *iov, int iovcnt, size_t *wr
 				err = -errno;
 				break;
 			}
-			if ((err = poll_desc_wait(f->pd, POLL_WRITE, ctx)) != 0)
+			if ((err = goc__poll_desc_wait(f->pd, POLL_WRITE, ctx)) != 0)
 				break;
 		}
 	}
 	goc_mutex_unlock(&f->write_lock);
-	net_fd_release(f);
+	goc__net_fd_release(f);
 	return err;
 }
 
@@ -354,16 +354,16 @@ static int accept_conn(goc_listener *ln, goc_ctx *ctx, goc_conn **out)
 {
 	struct net_fd *f = ln ? &ln->nfd : NULL;
 	if (!out)
-		goc_panic("goc_accept: NULL out parameter");
+		goc__panic("goc_accept: NULL out parameter");
 	*out = NULL;
-	int err = net_fd_acquire(f, NFD_KIND_LISTENER, "goc_accept");
+	int err = goc__net_fd_acquire(f, NFD_KIND_LISTENER, "goc_accept");
 	if (err)
 		return net_fail(err);
 	goc_mutex_lock(&f->read_lock);
 	int64_t backoff = 0;
 	struct net_fd *conn = NULL;
 	err = net_ctx_errno(ctx);
-	while (!err && !(err = poll_desc_prepare(f->pd, POLL_READ, NULL))) {
+	while (!err && !(err = goc__poll_desc_prepare(f->pd, POLL_READ, NULL))) {
 		int fd = accept4(f->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			backoff = 0;
@@ -371,7 +371,7 @@ static int accept_conn(goc_listener *ln, goc_ctx *ctx, goc_conn **out)
 				int one = 1;
 				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 			}
-			conn = net_fd_new(fd, f->family, NFD_KIND_CONN, &err);
+			conn = goc__net_fd_new(fd, f->family, NFD_KIND_CONN, &err);
 			if (!conn)
 				close(fd);
 			break;
@@ -381,7 +381,7 @@ static int accept_conn(goc_listener *ln, goc_ctx *ctx, goc_conn **out)
 		case ECONNABORTED: /* the peer gave up while queued: take the next */
 			continue;
 		case EAGAIN:
-			err = poll_desc_wait(f->pd, POLL_READ, ctx);
+			err = goc__poll_desc_wait(f->pd, POLL_READ, ctx);
 			continue;
 		case EMFILE:
 		case ENFILE:
@@ -403,7 +403,7 @@ static int accept_conn(goc_listener *ln, goc_ctx *ctx, goc_conn **out)
 		}
 	}
 	goc_mutex_unlock(&f->read_lock);
-	net_fd_release(f);
+	goc__net_fd_release(f);
 	if (!conn)
 		return net_fail(err);
 	*out = (goc_conn *)conn;
@@ -425,14 +425,14 @@ int goc_accept_ctx(goc_listener *ln, goc_ctx *ctx, goc_conn **out)
 static int set_deadline(struct net_fd *f, enum net_fd_kind kind, int directions,
 			int64_t deadline, const char *what)
 {
-	int err = net_fd_acquire(f, kind, what);
+	int err = goc__net_fd_acquire(f, kind, what);
 	if (err)
 		return net_fail(err);
 	if (directions & GOC_FD_READ)
-		poll_desc_set_deadline(f->pd, POLL_READ, deadline);
+		goc__poll_desc_set_deadline(f->pd, POLL_READ, deadline);
 	if (directions & GOC_FD_WRITE)
-		poll_desc_set_deadline(f->pd, POLL_WRITE, deadline);
-	net_fd_release(f);
+		goc__poll_desc_set_deadline(f->pd, POLL_WRITE, deadline);
+	goc__net_fd_release(f);
 	return 0;
 }
 
@@ -466,12 +466,12 @@ int goc_conn_shutdown(goc_conn *c, int how)
 	if (how < 1 || how > 3)
 		return net_fail(-EINVAL);
 	struct net_fd *f = c ? &c->nfd : NULL;
-	int err = net_fd_acquire(f, NFD_KIND_CONN, "goc_conn_shutdown");
+	int err = goc__net_fd_acquire(f, NFD_KIND_CONN, "goc_conn_shutdown");
 	if (err)
 		return net_fail(err);
 	if (shutdown(f->fd, sys_how[how]) < 0)
 		err = -errno;
-	net_fd_release(f);
+	goc__net_fd_release(f);
 	return err ? net_fail(err) : 0;
 }
 
@@ -487,11 +487,11 @@ int goc_listener_close(goc_listener *ln)
 
 static int net_fd_number(struct net_fd *f, enum net_fd_kind kind, const char *what)
 {
-	int err = net_fd_acquire(f, kind, what);
+	int err = goc__net_fd_acquire(f, kind, what);
 	if (err)
 		return net_fail(err);
 	int fd = f->fd;
-	net_fd_release(f);
+	goc__net_fd_release(f);
 	return fd;
 }
 
@@ -540,18 +540,18 @@ int goc_fd_wait_ctx(int fd, int events, int64_t deadline, goc_ctx *ctx)
 	 * its read slot when both were asked for. */
 	bool both = events == (GOC_FD_READ | GOC_FD_WRITE);
 	enum poll_mode mode = events == GOC_FD_WRITE ? POLL_WRITE : POLL_READ;
-	poll_desc *pd = poll_desc_open(fd, both, &err);
+	poll_desc *pd = goc__poll_desc_open(fd, both, &err);
 	if (!pd)
 		return net_fail(err);
 	if (deadline)
-		poll_desc_set_deadline(pd, mode, deadline);
+		goc__poll_desc_set_deadline(pd, mode, deadline);
 	do {
-		err = poll_desc_wait(pd, mode, ctx);
+		err = goc__poll_desc_wait(pd, mode, ctx);
 		/* A readiness notice may be stale (an edge the fd's owner
 		 * consumed already): ask the fd itself. */
 		ready = err ? 0 : poll_ready_now(fd, events);
 	} while (!err && !ready);
-	poll_desc_close(pd, true);
+	goc__poll_desc_close(pd, true);
 	if (err)
 		return net_fail(err);
 	return ready < 0 ? net_fail(ready) : ready;

@@ -19,9 +19,9 @@
  * descriptor's READY), skipping the read that would only say EAGAIN:
  * every byte that arrives after the draining read raises a new edge,
  * because the notice of the earlier ones was forgotten before that read
- * (poll_desc_prepare). A reset or a local shutdown raises no edge after
+ * (goc__poll_desc_prepare). A reset or a local shutdown raises no edge after
  * the data it follows, so once the poller has reported a hang-up or an
- * error (poll_desc_hung_up) reads are never skipped.
+ * error (goc__poll_desc_hung_up) reads are never skipped.
  */
 #ifndef GOC_NET_NETFD_H
 #define GOC_NET_NETFD_H
@@ -63,14 +63,14 @@ struct goc_listener {
 
 /* Makes a net_fd of kind owning fd (made non-blocking here) and registers
  * it with the poller; NULL with *err = -errno (fd is left open). */
-struct net_fd *net_fd_new(int fd, int family, enum net_fd_kind kind, int *err);
+struct net_fd *goc__net_fd_new(int fd, int family, enum net_fd_kind kind, int *err);
 /* Takes a reference for a call named what: 0, or -EBADF if the handle is
  * closed. Panics on NULL or on memory that is not a live handle of kind. */
-int net_fd_acquire(struct net_fd *f, enum net_fd_kind kind, const char *what);
-void net_fd_release(struct net_fd *f);
+int goc__net_fd_acquire(struct net_fd *f, enum net_fd_kind kind, const char *what);
+void goc__net_fd_release(struct net_fd *f);
 /* Frees f at once: for a net_fd no other thread has seen (a dial or accept
- * that failed after net_fd_new); closes its fd. */
-void net_fd_discard(struct net_fd *f);
+ * that failed after goc__net_fd_new); closes its fd. */
+void goc__net_fd_discard(struct net_fd *f);
 
 /* Stores -err in errno and returns err (< 0). */
 static inline int net_fail(int err)

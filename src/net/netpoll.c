@@ -4,7 +4,7 @@
  * One epoll instance, created on first use, holds every registered fd
  * edge-triggered for EPOLLIN | EPOLLOUT | EPOLLRDHUP, with the fd's poll
  * descriptor as the event's data; an eventfd (data NULL, level-triggered)
- * lets netpoll_break wake an M blocked in epoll_wait. Only a blocking poll
+ * lets goc__netpoll_break wake an M blocked in epoll_wait. Only a blocking poll
  * consumes the eventfd: a non-blocking one running at the same time in
  * another M must not swallow a wake-up meant for the blocked one.
  *
@@ -15,7 +15,7 @@
  *     PD_READY  the fd became ready and no waiter has consumed the notice
  *     PD_WAIT   a goroutine is about to park (between its "would block"
  *               and the commit of its park, done after its switch)
- *     a goc_g*  that goroutine is parked
+ *     a goc__g*  that goroutine is parked
  *
  * and changes only by atomic compare-and-swap (sequentially consistent), so
  * that no wake-up is lost between the waiter's "would block" and its park:
@@ -24,16 +24,16 @@
  *    error, each of which their writers change before they clear the slot;
  *  - the park's commit step (run on the next context, off the waiter's
  *    stack) moves WAIT -> g; if it fails, someone changed WAIT to READY or
- *    NIL meanwhile, and goc_park makes the goroutine runnable at once;
+ *    NIL meanwhile, and goc__park makes the goroutine runnable at once;
  *  - a notifier (netpoll: readiness; deadline timer, close, context:
  *    errors) swaps the slot to READY (readiness) or NIL (errors) and
  *    readies the goroutine it took out, if any. Exactly one party takes a
- *    given goroutine out of a slot, which is what goc_ready requires.
+ *    given goroutine out of a slot, which is what goc__ready requires.
  * Invariant: a slot holds a goroutine only while that goroutine is
- * G_WAITING in goc_park on it, and at most one goroutine waits per slot.
+ * G_WAITING in goc__park on it, and at most one goroutine waits per slot.
  *
  * Deadlines are absolute goc_now() instants per direction: 0 none, -1
- * expired, otherwise pending with a goc_rtimer armed for it. pd->lock
+ * expired, otherwise pending with a goc__rtimer armed for it. pd->lock
  * orders the setters, the timers and eviction; waiters read the deadline
  * and the closing flag without it (atomics). A firing timer re-checks the
  * deadline under the lock, so a timer left over from an earlier deadline
@@ -48,7 +48,7 @@
  * Lock order: pd->lock, then a timer heap's lock, then sched.lock (setting
  * a deadline arms a timer under pd->lock). A context's lock comes before
  * nothing here: a cancelled context's hook only touches atomics and
- * goc_ready.
+ * goc__ready.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -87,7 +87,7 @@
  * registered with epoll; the rest as described at the top of the file.
  */
 struct poll_desc {
-	goc_lock lock;          /* orders deadline changes, timers, eviction */
+	goc__lock lock;          /* orders deadline changes, timers, eviction */
 	int fd;
 	bool any_event;         /* atomic (a late event of the previous user
 				 * may read it): every event wakes the read slot.
@@ -97,11 +97,11 @@ struct poll_desc {
 	uint32_t closing;       /* atomic; set once under lock by evict */
 	uint32_t hung_up;       /* atomic: an event said hang-up, peer shutdown or
 				 * error; set by netpoll before it sets READY */
-	uintptr_t slot[2];      /* atomic: PD_NIL, PD_READY, PD_WAIT or a goc_g* */
+	uintptr_t slot[2];      /* atomic: PD_NIL, PD_READY, PD_WAIT or a goc__g* */
 	int32_t thread_wake[2]; /* atomic: the wake-up eventfd of a plain thread
 				 * waiting in that direction, or -1 */
 	int64_t deadline[2];    /* atomic; written under lock: 0, -1 or an instant */
-	goc_rtimer timer[2];    /* lock; arg is the descriptor, set once */
+	goc__rtimer timer[2];    /* lock; arg is the descriptor, set once */
 	poll_desc *next_free;   /* cache.lock */
 };
 
@@ -114,13 +114,13 @@ static struct {
 	int32_t blocked;        /* atomic: Ms blocked in netpoll */
 	int64_t last_poll;      /* atomic: goc_now() of the last poll */
 	bool no_pwait2;         /* atomic: the kernel lacks epoll_pwait2 */
-	goc_lock cache_lock;
+	goc__lock cache_lock;
 	poll_desc *free;        /* cache_lock */
 } np = {.once = PTHREAD_ONCE_INIT, .epfd = -1, .breakfd = -1};
 
 static void netpoll_init(void)
 {
-	goc_runtime_init();
+	goc__runtime_init();
 	int epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0) {
 		np.epfd = -errno;
@@ -142,8 +142,8 @@ static void netpoll_init(void)
 		return;
 	}
 	np.breakfd = breakfd;
-	__atomic_store_n(&np.last_poll, prim_nanotime(), RLX);
-	/* Release: netpoll() reads epfd without the once. */
+	__atomic_store_n(&np.last_poll, goc__prim_nanotime(), RLX);
+	/* Release: goc__netpoll() reads epfd without the once. */
 	__atomic_store_n(&np.epfd, epfd, __ATOMIC_RELEASE);
 }
 
@@ -151,11 +151,11 @@ static void netpoll_init(void)
 
 /* Takes the goroutine out of pd's slot for mode, leaving READY (ioready)
  * or NIL; returns it, or NULL if none was parked there. It still counts
- * in np.waiters until its readier calls waiter_ready (after goc_ready:
+ * in np.waiters until its readier calls waiter_ready (after goc__ready:
  * a goroutine is always either counted or queued). An error
  * notification (!ioready) leaves a pending READY alone: the waiter will
  * consume it, retry its I/O and meet the error at its next wait. */
-static goc_g *slot_unblock(poll_desc *pd, enum poll_mode mode, bool ioready)
+static goc__g *slot_unblock(poll_desc *pd, enum poll_mode mode, bool ioready)
 {
 	uintptr_t *slot = &pd->slot[mode];
 	uintptr_t old = __atomic_load_n(slot, SEQ_CST);
@@ -168,15 +168,15 @@ static goc_g *slot_unblock(poll_desc *pd, enum poll_mode mode, bool ioready)
 		if (__atomic_compare_exchange_n(slot, &old, next, false, SEQ_CST, SEQ_CST)) {
 			if (old == PD_NIL || old == PD_WAIT)
 				return NULL;
-			return (goc_g *)old;
+			return (goc__g *)old;
 		}
 	}
 }
 
 /* Readies g, taken out of a slot by slot_unblock. */
-static void waiter_ready(goc_g *g)
+static void waiter_ready(goc__g *g)
 {
-	goc_ready(g);
+	goc__ready(g);
 	__atomic_fetch_sub(&np.waiters, 1, SEQ_CST);
 }
 
@@ -215,15 +215,15 @@ static int pd_error(poll_desc *pd, enum poll_mode mode)
 
 /* ---- descriptors ---- */
 
-static void deadline_fire(goc_rtimer *t, int64_t now);
+static void deadline_fire(goc__rtimer *t, int64_t now);
 
 static poll_desc *pd_alloc(void)
 {
-	goc_lock_acquire(&np.cache_lock);
+	goc__lock_acquire(&np.cache_lock);
 	poll_desc *pd = np.free;
 	if (pd)
 		np.free = pd->next_free;
-	goc_lock_release(&np.cache_lock);
+	goc__lock_release(&np.cache_lock);
 	if (pd)
 		return pd;
 	pd = calloc(1, sizeof *pd);
@@ -238,13 +238,13 @@ static poll_desc *pd_alloc(void)
 
 static void pd_recycle(poll_desc *pd)
 {
-	goc_lock_acquire(&np.cache_lock);
+	goc__lock_acquire(&np.cache_lock);
 	pd->next_free = np.free;
 	np.free = pd;
-	goc_lock_release(&np.cache_lock);
+	goc__lock_release(&np.cache_lock);
 }
 
-poll_desc *poll_desc_open(int fd, bool any_event, int *err)
+poll_desc *goc__poll_desc_open(int fd, bool any_event, int *err)
 {
 	pthread_once(&np.once, netpoll_init);
 	int epfd = __atomic_load_n(&np.epfd, __ATOMIC_ACQUIRE);
@@ -257,7 +257,7 @@ poll_desc *poll_desc_open(int fd, bool any_event, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	goc_lock_acquire(&pd->lock);
+	goc__lock_acquire(&pd->lock);
 	pd->fd = fd;
 	__atomic_store_n(&pd->any_event, any_event, __ATOMIC_RELEASE);
 	__atomic_store_n(&pd->closing, 0, SEQ_CST);
@@ -267,7 +267,7 @@ poll_desc *poll_desc_open(int fd, bool any_event, int *err)
 		__atomic_store_n(&pd->thread_wake[mode], -1, SEQ_CST);
 		__atomic_store_n(&pd->deadline[mode], 0, SEQ_CST);
 	}
-	goc_lock_release(&pd->lock);
+	goc__lock_release(&pd->lock);
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 				 .data.ptr = pd};
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -278,15 +278,15 @@ poll_desc *poll_desc_open(int fd, bool any_event, int *err)
 	return pd;
 }
 
-void poll_desc_evict(poll_desc *pd)
+void goc__poll_desc_evict(poll_desc *pd)
 {
-	goc_lock_acquire(&pd->lock);
+	goc__lock_acquire(&pd->lock);
 	__atomic_store_n(&pd->closing, 1, SEQ_CST);
-	goc_rtimer_del(&pd->timer[POLL_READ]);
-	goc_rtimer_del(&pd->timer[POLL_WRITE]);
-	goc_g *reader = slot_unblock(pd, POLL_READ, false);
-	goc_g *writer = slot_unblock(pd, POLL_WRITE, false);
-	goc_lock_release(&pd->lock);
+	goc__rtimer_del(&pd->timer[POLL_READ]);
+	goc__rtimer_del(&pd->timer[POLL_WRITE]);
+	goc__g *reader = slot_unblock(pd, POLL_READ, false);
+	goc__g *writer = slot_unblock(pd, POLL_WRITE, false);
+	goc__lock_release(&pd->lock);
 	if (reader)
 		waiter_ready(reader);
 	if (writer)
@@ -295,16 +295,16 @@ void poll_desc_evict(poll_desc *pd)
 	thread_notify(pd, POLL_WRITE);
 }
 
-void poll_desc_close(poll_desc *pd, bool unregister)
+void goc__poll_desc_close(poll_desc *pd, bool unregister)
 {
-	goc_lock_acquire(&pd->lock);
-	goc_rtimer_del(&pd->timer[POLL_READ]);
-	goc_rtimer_del(&pd->timer[POLL_WRITE]);
+	goc__lock_acquire(&pd->lock);
+	goc__rtimer_del(&pd->timer[POLL_READ]);
+	goc__rtimer_del(&pd->timer[POLL_WRITE]);
 	for (int mode = 0; mode < 2; mode++)
 		if (__atomic_load_n(&pd->slot[mode], SEQ_CST) > PD_WAIT)
-			goc_fatal("netpoll: closing fd %d with a goroutine still waiting on it",
+			goc__fatal("netpoll: closing fd %d with a goroutine still waiting on it",
 				  pd->fd);
-	goc_lock_release(&pd->lock);
+	goc__lock_release(&pd->lock);
 	if (unregister)
 		epoll_ctl(np.epfd, EPOLL_CTL_DEL, pd->fd, NULL);
 	pd_recycle(pd);
@@ -313,50 +313,50 @@ void poll_desc_close(poll_desc *pd, bool unregister)
 /* ---- deadlines ---- */
 
 /* A timer armed for a deadline of pd fired. */
-static void deadline_fire(goc_rtimer *t, int64_t now)
+static void deadline_fire(goc__rtimer *t, int64_t now)
 {
 	poll_desc *pd = t->arg;
 	enum poll_mode mode = t == &pd->timer[POLL_READ] ? POLL_READ : POLL_WRITE;
-	goc_g *g = NULL;
-	goc_lock_acquire(&pd->lock);
+	goc__g *g = NULL;
+	goc__lock_acquire(&pd->lock);
 	int64_t deadline = __atomic_load_n(&pd->deadline[mode], RLX);
 	bool expired = deadline > 0 && deadline <= now;
 	if (expired) {
 		__atomic_store_n(&pd->deadline[mode], -1, SEQ_CST);
 		g = slot_unblock(pd, mode, false);
 	}
-	goc_lock_release(&pd->lock);
+	goc__lock_release(&pd->lock);
 	if (g)
 		waiter_ready(g);
 	if (expired)
 		thread_notify(pd, mode);
 }
 
-void poll_desc_set_deadline(poll_desc *pd, enum poll_mode mode, int64_t deadline)
+void goc__poll_desc_set_deadline(poll_desc *pd, enum poll_mode mode, int64_t deadline)
 {
-	if (deadline != 0 && deadline <= prim_nanotime())
+	if (deadline != 0 && deadline <= goc__prim_nanotime())
 		deadline = -1;
-	goc_rtimer *t = &pd->timer[mode];
-	goc_g *g = NULL;
-	goc_lock_acquire(&pd->lock);
+	goc__rtimer *t = &pd->timer[mode];
+	goc__g *g = NULL;
+	goc__lock_acquire(&pd->lock);
 	__atomic_store_n(&pd->deadline[mode], deadline, SEQ_CST);
-	goc_rtimer_del(t);
+	goc__rtimer_del(t);
 	if (deadline > 0) {
 		/* The heap of the caller's P, or P 0's for a plain thread (P 0
 		 * never retires). */
-		goc_m *m = goc_m_self();
+		goc__m *m = goc__m_self();
 		t->when = deadline;
-		goc_rtimer_add(m && m->p ? m->p : goc_sched.allp[0], t);
+		goc__rtimer_add(m && m->p ? m->p : goc__sched.allp[0], t);
 	} else if (deadline < 0) {
 		g = slot_unblock(pd, mode, false);
 	}
-	goc_lock_release(&pd->lock);
+	goc__lock_release(&pd->lock);
 	if (g)
 		waiter_ready(g);
 	thread_notify(pd, mode);
 }
 
-int poll_desc_prepare(poll_desc *pd, enum poll_mode mode, bool *had_notice)
+int goc__poll_desc_prepare(poll_desc *pd, enum poll_mode mode, bool *had_notice)
 {
 	int err = pd_error(pd, mode);
 	if (err)
@@ -373,7 +373,7 @@ int poll_desc_prepare(poll_desc *pd, enum poll_mode mode, bool *had_notice)
 	return 0;
 }
 
-bool poll_desc_hung_up(poll_desc *pd)
+bool goc__poll_desc_hung_up(poll_desc *pd)
 {
 	return __atomic_load_n(&pd->hung_up, SEQ_CST);
 }
@@ -394,17 +394,17 @@ static void io_wait_cancel(ctx_hook *hook, goc_status st)
 {
 	struct io_waiter *w = (struct io_waiter *)((char *)hook - offsetof(struct io_waiter, hook));
 	__atomic_store_n(&w->err, net_status_errno(st), SEQ_CST);
-	goc_g *g = slot_unblock(w->pd, w->mode, false);
+	goc__g *g = slot_unblock(w->pd, w->mode, false);
 	if (g)
 		waiter_ready(g);
 }
 
 struct park_commit {
 	uintptr_t *slot;
-	goc_g *g;
+	goc__g *g;
 };
 
-/* goc_park's unlock step, on the next context: publishes the goroutine in
+/* goc__park's unlock step, on the next context: publishes the goroutine in
  * its slot unless a notifier changed WAIT meanwhile. The commit record
  * lives on the parked goroutine's stack: it is read before the CAS, since
  * once the CAS succeeds the goroutine may be readied and running. The
@@ -439,7 +439,7 @@ static int ms_until(int64_t until, int64_t now)
 static struct {
 	pthread_once_t once;
 	pthread_key_t key;
-	goc_lock lock;
+	goc__lock lock;
 	int *free;              /* lock */
 	size_t nfree, cap;      /* lock */
 } wake_pool = {.once = PTHREAD_ONCE_INIT};
@@ -453,7 +453,7 @@ static void wake_fd_return(void *unused)
 	if (efd < 0)
 		return;
 	thread_wake_fd = -1;
-	goc_lock_acquire(&wake_pool.lock);
+	goc__lock_acquire(&wake_pool.lock);
 	if (wake_pool.nfree == wake_pool.cap) {
 		size_t cap = wake_pool.cap ? 2 * wake_pool.cap : 16;
 		int *grown = realloc(wake_pool.free, cap * sizeof *grown);
@@ -464,7 +464,7 @@ static void wake_fd_return(void *unused)
 	}
 	if (wake_pool.nfree < wake_pool.cap)
 		wake_pool.free[wake_pool.nfree++] = efd;
-	goc_lock_release(&wake_pool.lock);
+	goc__lock_release(&wake_pool.lock);
 	/* With no room to keep it, the eventfd stays open and unused. */
 }
 
@@ -481,10 +481,10 @@ static int thread_wake_get(void)
 		return thread_wake_fd;
 	pthread_once(&wake_pool.once, wake_pool_init);
 	int efd = -1;
-	goc_lock_acquire(&wake_pool.lock);
+	goc__lock_acquire(&wake_pool.lock);
 	if (wake_pool.nfree > 0)
 		efd = wake_pool.free[--wake_pool.nfree];
-	goc_lock_release(&wake_pool.lock);
+	goc__lock_release(&wake_pool.lock);
 	if (efd < 0 && (efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		return -1;
 	thread_wake_fd = efd;
@@ -515,12 +515,12 @@ static void thread_wait_cancel(ctx_hook *hook, goc_status st)
  */
 static int thread_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 {
-	goc_g_self(); /* registers the thread: it may wake goroutines later */
+	goc__g_self(); /* registers the thread: it may wake goroutines later */
 	short events = __atomic_load_n(&pd->any_event, RLX) ? POLLIN | POLLOUT
 			: mode == POLL_READ ? POLLIN : POLLOUT;
 	struct thread_waiter w = {.hook.fire = thread_wait_cancel, .efd = thread_wake_get()};
 	if (ctx && w.efd >= 0) {
-		goc_status st = ctx_hook_add(ctx, &w.hook);
+		goc_status st = goc__ctx_hook_add(ctx, &w.hook);
 		if (st != GOC_OK)
 			return net_status_errno(st);
 	}
@@ -532,7 +532,7 @@ static int thread_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 			break;
 		if ((result = net_ctx_errno(ctx)) != 0)
 			break;
-		int64_t now = prim_nanotime();
+		int64_t now = goc__prim_nanotime();
 		/* Read again: the deadline's timer may have expired it (-1)
 		 * since pd_error looked. */
 		int64_t deadline = __atomic_load_n(&pd->deadline[mode], SEQ_CST);
@@ -562,18 +562,18 @@ static int thread_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 	if (w.efd >= 0)
 		__atomic_store_n(&pd->thread_wake[mode], -1, SEQ_CST);
 	if (ctx && w.efd >= 0)
-		ctx_hook_remove(&w.hook);
+		goc__ctx_hook_remove(&w.hook);
 	return result;
 }
 
-int poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
+int goc__poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 {
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	if (!m || !m->curg)
 		return thread_wait(pd, mode, ctx);
 	struct io_waiter w = {.hook.fire = io_wait_cancel, .pd = pd, .mode = mode};
 	if (ctx) {
-		goc_status st = ctx_hook_add(ctx, &w.hook);
+		goc_status st = goc__ctx_hook_add(ctx, &w.hook);
 		if (st != GOC_OK)
 			return net_status_errno(st);
 	}
@@ -589,7 +589,7 @@ int poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 		    __atomic_compare_exchange_n(slot, &old, PD_WAIT, false, SEQ_CST, SEQ_CST))
 			break;
 		if (old != PD_NIL && old != PD_READY)
-			goc_panic("two goroutines wait to %s fd %d at once",
+			goc__panic("two goroutines wait to %s fd %d at once",
 				  mode == POLL_READ ? "read" : "write", pd->fd);
 	}
 	if (!ready) {
@@ -598,7 +598,7 @@ int poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 		 * or our goroutine in the slot and clears it. */
 		if (pd_error(pd, mode) == 0 && __atomic_load_n(&w.err, SEQ_CST) == 0) {
 			struct park_commit commit = {.slot = slot, .g = m->curg};
-			goc_park(park_commit, &commit, WAIT_IO);
+			goc__park(park_commit, &commit, WAIT_IO);
 		}
 		/* Whoever readied us took our goroutine out of the slot; what is
 		 * left is READY (the fd is ready), NIL (an error), or WAIT (we
@@ -606,7 +606,7 @@ int poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 		ready = __atomic_exchange_n(slot, PD_NIL, SEQ_CST) == PD_READY;
 	}
 	if (ctx)
-		ctx_hook_remove(&w.hook);
+		goc__ctx_hook_remove(&w.hook);
 	if (ready)
 		return 0;
 	int err = pd_error(pd, mode);
@@ -617,17 +617,17 @@ int poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 
 /* ---- polling ---- */
 
-bool netpoll_has_waiters(void)
+bool goc__netpoll_has_waiters(void)
 {
 	return __atomic_load_n(&np.waiters, RLX) > 0;
 }
 
-bool netpoll_blocked(void)
+bool goc__netpoll_blocked(void)
 {
 	return __atomic_load_n(&np.blocked, RLX) > 0;
 }
 
-void netpoll_break(void)
+void goc__netpoll_break(void)
 {
 	if (__atomic_load_n(&np.epfd, __ATOMIC_ACQUIRE) < 0)
 		return;
@@ -646,7 +646,7 @@ static int epoll_wait_until(int epfd, struct epoll_event *ev, int max, int64_t u
 		return epoll_wait(epfd, ev, max, 0);
 	if (until == INT64_MAX)
 		return epoll_wait(epfd, ev, max, -1);
-	int64_t now = prim_nanotime();
+	int64_t now = goc__prim_nanotime();
 	if (until <= now)
 		return epoll_wait(epfd, ev, max, 0);
 	if (!__atomic_load_n(&np.no_pwait2, RLX)) {
@@ -660,7 +660,7 @@ static int epoll_wait_until(int epfd, struct epoll_event *ev, int max, int64_t u
 	return epoll_wait(epfd, ev, max, ms_until(until, now));
 }
 
-int netpoll(int64_t until, goc_g **ready, int max)
+int goc__netpoll(int64_t until, goc__g **ready, int max)
 {
 	int epfd = __atomic_load_n(&np.epfd, __ATOMIC_ACQUIRE);
 	if (epfd < 0)
@@ -675,7 +675,7 @@ int netpoll(int64_t until, goc_g **ready, int max)
 	errno = saved;
 	if (blocking)
 		__atomic_fetch_sub(&np.blocked, 1, SEQ_CST);
-	__atomic_store_n(&np.last_poll, prim_nanotime(), RLX);
+	__atomic_store_n(&np.last_poll, goc__prim_nanotime(), RLX);
 	int count = 0;
 	for (int i = 0; i < n; i++) {
 		poll_desc *pd = ev[i].data.ptr;
@@ -700,31 +700,31 @@ int netpoll(int64_t until, goc_g **ready, int max)
 			readable = readable || writable;
 			writable = false;
 		}
-		goc_g *g;
+		goc__g *g;
 		if (readable && (g = slot_unblock(pd, POLL_READ, true)))
 			ready[count++] = g;
 		if (writable && (g = slot_unblock(pd, POLL_WRITE, true)))
 			ready[count++] = g;
 	}
-	if (goc_tracing())
-		goc_trace_netpoll(ready, count);
+	if (goc__tracing())
+		goc__trace_netpoll(ready, count);
 	return count;
 }
 
-void netpoll_sysmon(int64_t now)
+void goc__netpoll_sysmon(int64_t now)
 {
-	if (!netpoll_has_waiters() || netpoll_blocked())
+	if (!goc__netpoll_has_waiters() || goc__netpoll_blocked())
 		return;
 	if (now - __atomic_load_n(&np.last_poll, RLX) < SYSMON_POLL_GAP)
 		return;
-	goc_g *ready[2 * EVENTS_PER_POLL];
-	int n = netpoll(0, ready, 2 * EVENTS_PER_POLL);
+	goc__g *ready[2 * EVENTS_PER_POLL];
+	int n = goc__netpoll(0, ready, 2 * EVENTS_PER_POLL);
 	for (int i = 0; i < n; i++)
-		goc_ready(ready[i]);
-	netpoll_delivered(n);
+		goc__ready(ready[i]);
+	goc__netpoll_delivered(n);
 }
 
-void netpoll_delivered(int n)
+void goc__netpoll_delivered(int n)
 {
 	if (n > 0)
 		__atomic_fetch_sub(&np.waiters, n, SEQ_CST);

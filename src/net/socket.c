@@ -224,7 +224,7 @@ static int format_addr(const struct sockaddr_storage *ss, socklen_t len, char *b
 static int fd_addr(struct net_fd *f, enum net_fd_kind kind, bool peer, char *buf, size_t size,
 		   const char *what)
 {
-	int err = net_fd_acquire(f, kind, what);
+	int err = goc__net_fd_acquire(f, kind, what);
 	if (err)
 		return net_fail(err);
 	struct sockaddr_storage ss;
@@ -232,7 +232,7 @@ static int fd_addr(struct net_fd *f, enum net_fd_kind kind, bool peer, char *buf
 	int rc = peer ? getpeername(f->fd, (struct sockaddr *)&ss, &len)
 		      : getsockname(f->fd, (struct sockaddr *)&ss, &len);
 	err = rc < 0 ? -errno : format_addr(&ss, len, buf, size);
-	net_fd_release(f);
+	goc__net_fd_release(f);
 	return err < 0 ? net_fail(err) : err;
 }
 
@@ -257,7 +257,7 @@ int goc_conn_remote_addr(goc_conn *c, char *buf, size_t size)
 int goc_listen(const char *network, const char *address, goc_listener **out)
 {
 	if (!out)
-		goc_panic("goc_listen: NULL out parameter");
+		goc__panic("goc_listen: NULL out parameter");
 	*out = NULL;
 	int family = network_family(network);
 	if (family < 0)
@@ -277,7 +277,7 @@ int goc_listen(const char *network, const char *address, goc_listener **out)
 	if (bind(fd, (struct sockaddr *)&addr.ss, addr.len) < 0 || listen(fd, SOMAXCONN) < 0)
 		err = -errno;
 	else
-		f = net_fd_new(fd, addr.ss.ss_family, NFD_KIND_LISTENER, &err);
+		f = goc__net_fd_new(fd, addr.ss.ss_family, NFD_KIND_LISTENER, &err);
 	if (!f) {
 		close(fd);
 		return net_fail(err);
@@ -311,18 +311,18 @@ static struct net_fd *dial_one(const struct sock_addr *addr, int64_t deadline, g
 		close(fd);
 		return NULL;
 	}
-	struct net_fd *f = net_fd_new(fd, family, NFD_KIND_CONN, err);
+	struct net_fd *f = goc__net_fd_new(fd, family, NFD_KIND_CONN, err);
 	if (!f) {
 		close(fd);
 		return NULL;
 	}
 	if (rc == 0)
 		return f;
-	poll_desc_set_deadline(f->pd, POLL_WRITE, deadline);
+	goc__poll_desc_set_deadline(f->pd, POLL_WRITE, deadline);
 	for (;;) {
 		/* Writable means the handshake ended, one way or the other;
 		 * SO_ERROR says which (a spurious wake-up leaves it pending). */
-		*err = poll_desc_wait(f->pd, POLL_WRITE, ctx);
+		*err = goc__poll_desc_wait(f->pd, POLL_WRITE, ctx);
 		if (*err)
 			break;
 		int so_error = 0;
@@ -338,7 +338,7 @@ static struct net_fd *dial_one(const struct sock_addr *addr, int64_t deadline, g
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof peer;
 		if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) {
-			poll_desc_set_deadline(f->pd, POLL_WRITE, 0);
+			goc__poll_desc_set_deadline(f->pd, POLL_WRITE, 0);
 			return f;
 		}
 		if (errno != ENOTCONN) {
@@ -346,7 +346,7 @@ static struct net_fd *dial_one(const struct sock_addr *addr, int64_t deadline, g
 			break;
 		}
 	}
-	net_fd_discard(f);
+	goc__net_fd_discard(f);
 	return NULL;
 }
 
@@ -354,7 +354,7 @@ static int dial(const char *network, const char *address, int64_t deadline, goc_
 		goc_conn **out)
 {
 	if (!out)
-		goc_panic("goc_dial: NULL out parameter");
+		goc__panic("goc_dial: NULL out parameter");
 	*out = NULL;
 	int family = network_family(network);
 	if (family < 0)
@@ -393,13 +393,13 @@ int goc_dial_ctx(const char *network, const char *address, goc_ctx *ctx, goc_con
 int goc_conn_wrap(int fd, goc_conn **out)
 {
 	if (!out)
-		goc_panic("goc_conn_wrap: NULL out parameter");
+		goc__panic("goc_conn_wrap: NULL out parameter");
 	*out = NULL;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
 	int family = getsockname(fd, (struct sockaddr *)&ss, &len) == 0 ? ss.ss_family : 0;
 	int err;
-	struct net_fd *f = net_fd_new(fd, family, NFD_KIND_CONN, &err);
+	struct net_fd *f = goc__net_fd_new(fd, family, NFD_KIND_CONN, &err);
 	if (!f)
 		return net_fail(err);
 	*out = (goc_conn *)f;

@@ -56,7 +56,7 @@ goc_group *goc_group_new(goc_ctx *parent)
 static goc_group *checked(goc_group *g, const char *what)
 {
 	if (!g)
-		goc_panic("%s: nil group", what);
+		goc__panic("%s: nil group", what);
 	return g;
 }
 
@@ -74,10 +74,10 @@ void goc_group_set_limit(goc_group *g, int n)
 {
 	checked(g, "goc_group_set_limit");
 	if (n == 0)
-		goc_panic("goc_group_set_limit: a limit of 0 would block every goc_group_go");
+		goc__panic("goc_group_set_limit: a limit of 0 would block every goc_group_go");
 	int64_t active = running_tasks(g);
 	if (active != 0)
-		goc_panic("errgroup: modify limit while %lld goroutines in the group are still active",
+		goc__panic("errgroup: modify limit while %lld goroutines in the group are still active",
 			  (long long)active);
 	g->limited = n > 0;
 	if (g->limited)
@@ -124,7 +124,7 @@ goc_status goc_group_go(goc_group *g, goc_group_fn fn, void *arg)
 {
 	checked(g, "goc_group_go");
 	if (!fn)
-		goc_panic("goc_group_go: nil function");
+		goc__panic("goc_group_go: nil function");
 	if (g->limited)
 		goc_sema_acquire(&g->limit, NULL, 1);
 	return start(g, fn, arg);
@@ -134,7 +134,7 @@ goc_status goc_group_try_go(goc_group *g, goc_group_fn fn, void *arg)
 {
 	checked(g, "goc_group_try_go");
 	if (!fn)
-		goc_panic("goc_group_try_go: nil function");
+		goc__panic("goc_group_try_go: nil function");
 	if (g->limited && !goc_sema_try_acquire(&g->limit, 1))
 		return GOC_WOULDBLOCK;
 	return start(g, fn, arg);
@@ -154,7 +154,7 @@ void goc_group_free(goc_group *g)
 		return;
 	int64_t active = running_tasks(g);
 	if (active != 0)
-		goc_panic("goc_group_free: %lld tasks of the group are still running", (long long)active);
+		goc__panic("goc_group_free: %lld tasks of the group are still running", (long long)active);
 	goc_ctx_cancel(g->ctx);
 	goc_ctx_release(g->ctx);
 	free(g);

@@ -54,7 +54,7 @@ typedef struct task {
 /* A worker goroutine's record (heap, freed by the worker as it leaves). */
 typedef struct worker {
 	goc_workpool *pool;
-	goc_g *g;                /* the worker's goroutine */
+	goc__g *g;                /* the worker's goroutine */
 	goc_chan *wake;          /* zero-size elements, capacity 1 */
 	struct worker *next_idle;
 	bool timed;              /* lock: idle with a timeout, woken through `wake` */
@@ -66,7 +66,7 @@ enum submit_state { SUBMIT_NEW, SUBMIT_BLOCKED, SUBMIT_ACCEPTED, SUBMIT_CLOSED, 
 
 /* A BLOCK-policy submitter waiting for room, on its own stack. */
 typedef struct blocked_submit {
-	goc_g *g;
+	goc__g *g;
 	goc_workpool *pool;
 	task t;
 	struct blocked_submit *prev, *next;
@@ -76,7 +76,7 @@ typedef struct blocked_submit {
 } blocked_submit;
 
 struct goc_workpool {
-	goc_lock lock;
+	goc__lock lock;
 	/* Constants. */
 	int min_workers, max_workers;
 	size_t queue_size, scale_up_depth;
@@ -176,7 +176,7 @@ static void claim_idle_locked(goc_workpool *p, task t)
 	if (w->timed)
 		goc_chan_try_send(w->wake, NULL);
 	else
-		goc_ready(w->g);
+		goc__ready(w->g);
 }
 
 /*
@@ -193,15 +193,15 @@ static bool idle_wait(goc_workpool *p, worker *w, task *t)
 	p->stats.idle_workers++;
 	w->timed = p->stats.workers > p->min_workers;
 	if (!w->timed) {
-		goc_park(goc_park_unlock_lock, &p->lock, WAIT_CHAN_RECV);
-		goc_lock_acquire(&p->lock);
+		goc__park(goc__park_unlock_lock, &p->lock, WAIT_CHAN_RECV);
+		goc__lock_acquire(&p->lock);
 		*t = w->handed;
 		return true;
 	}
-	goc_lock_release(&p->lock);
+	goc__lock_release(&p->lock);
 	goc_select_case wake = {.chan = w->wake, .dir = GOC_SELECT_RECV};
 	int woken = goc_select(&wake, 1, p->idle_timeout);
-	goc_lock_acquire(&p->lock);
+	goc__lock_acquire(&p->lock);
 	if (woken < 0) {
 		if (!w->claimed) {
 			worker **link = &p->idle;
@@ -238,8 +238,8 @@ static void worker_main(void *arg)
 {
 	worker *w = arg;
 	goc_workpool *p = w->pool;
-	w->g = goc_g_self();
-	goc_lock_acquire(&p->lock);
+	w->g = goc__g_self();
+	goc__lock_acquire(&p->lock);
 	for (;;) {
 		task t;
 		blocked_submit *admitted = NULL;
@@ -259,17 +259,17 @@ static void worker_main(void *arg)
 			if (!t.fn)
 				continue;
 		}
-		goc_lock_release(&p->lock);
+		goc__lock_release(&p->lock);
 		if (admitted)
-			goc_ready(admitted->g);
+			goc__ready(admitted->g);
 		t.fn(t.arg);
-		goc_lock_acquire(&p->lock);
+		goc__lock_acquire(&p->lock);
 		p->stats.running--;
 		p->stats.done++;
 	}
 	p->stats.workers--;
 	p->stats.workers_exited++;
-	goc_lock_release(&p->lock);
+	goc__lock_release(&p->lock);
 	goc_chan_release(w->wake);
 	free(w);
 	goc_wg_done(&p->worker_exits);
@@ -310,11 +310,11 @@ goc_workpool *goc_workpool_new(const goc_workpool_options *opts)
 	p->on_drop_user = o.on_drop_user;
 	strncpy(p->name, o.name ? o.name : "workpool", sizeof p->name - 1);
 	goc_wg_init(&p->worker_exits);
-	goc_lock_acquire(&p->lock);
+	goc__lock_acquire(&p->lock);
 	bool started = true;
 	while (started && p->stats.workers < p->min_workers)
 		started = spawn_worker_locked(p);
-	goc_lock_release(&p->lock);
+	goc__lock_release(&p->lock);
 	if (!started) {
 		int spawn_errno = errno;
 		goc_workpool_free(p);
@@ -327,7 +327,7 @@ goc_workpool *goc_workpool_new(const goc_workpool_options *opts)
 static goc_workpool *checked(goc_workpool *p, const char *what)
 {
 	if (!p)
-		goc_panic("%s: nil work pool", what);
+		goc__panic("%s: nil work pool", what);
 	return p;
 }
 
@@ -339,7 +339,7 @@ static void cancel_blocked(ctx_hook *hook, goc_status err)
 	blocked_submit *b = (blocked_submit *)((char *)hook - offsetof(blocked_submit, hook));
 	goc_workpool *p = b->pool;
 	bool wake = false;
-	goc_lock_acquire(&p->lock);
+	goc__lock_acquire(&p->lock);
 	if (b->state == SUBMIT_NEW || b->state == SUBMIT_BLOCKED) {
 		if (b->state == SUBMIT_BLOCKED) {
 			blocked_unlink(p, b);
@@ -350,9 +350,9 @@ static void cancel_blocked(ctx_hook *hook, goc_status err)
 		b->state = SUBMIT_CANCELED;
 		b->err = err;
 	}
-	goc_lock_release(&p->lock);
+	goc__lock_release(&p->lock);
 	if (wake)
-		goc_ready(b->g);
+		goc__ready(b->g);
 }
 
 /* What a submit decided, lock held. */
@@ -405,17 +405,17 @@ goc_status goc_workpool_submit_ctx(goc_workpool *p, goc_fn fn, void *arg, goc_ct
 {
 	checked(p, "goc_workpool_submit");
 	if (!fn)
-		goc_panic("goc_workpool_submit: nil function");
+		goc__panic("goc_workpool_submit: nil function");
 	task t = {.fn = fn, .arg = arg};
 	task evicted = {0};
 	blocked_submit b = {.pool = p, .t = t, .hook.fire = cancel_blocked};
 	bool hooked = false;
-	goc_lock_acquire(&p->lock);
+	goc__lock_acquire(&p->lock);
 	for (;;) {
 		enum placement placed = place_locked(p, t, &evicted);
 		if (placed != NEEDS_WAIT) {
-			goc_lock_release(&p->lock);
-			ctx_hook_remove(&b.hook);
+			goc__lock_release(&p->lock);
+			goc__ctx_hook_remove(&b.hook);
 			switch (placed) {
 			case PLACED:
 				return GOC_OK;
@@ -434,24 +434,24 @@ goc_status goc_workpool_submit_ctx(goc_workpool *p, goc_fn fn, void *arg, goc_ct
 		if (b.state == SUBMIT_CANCELED) {
 			p->stats.submitted++;
 			p->stats.rejected++;
-			goc_lock_release(&p->lock);
-			ctx_hook_remove(&b.hook);
+			goc__lock_release(&p->lock);
+			goc__ctx_hook_remove(&b.hook);
 			return b.err;
 		}
 		if (!ctx || hooked)
 			break;
 		/* The hook goes in with no pool lock held (lock order:
 		 * context, then pool); then everything is decided again. */
-		goc_lock_release(&p->lock);
-		goc_status err = ctx_hook_add(ctx, &b.hook);
+		goc__lock_release(&p->lock);
+		goc_status err = goc__ctx_hook_add(ctx, &b.hook);
 		hooked = true;
-		goc_lock_acquire(&p->lock);
+		goc__lock_acquire(&p->lock);
 		if (err != GOC_OK) {
 			b.state = SUBMIT_CANCELED;
 			b.err = err;
 		}
 	}
-	b.g = goc_g_self();
+	b.g = goc__g_self();
 	b.state = SUBMIT_BLOCKED;
 	b.prev = p->blocked_last;
 	if (b.prev)
@@ -459,8 +459,8 @@ goc_status goc_workpool_submit_ctx(goc_workpool *p, goc_fn fn, void *arg, goc_ct
 	else
 		p->blocked_first = &b;
 	p->blocked_last = &b;
-	goc_park(goc_park_unlock_lock, &p->lock, WAIT_SEMACQUIRE);
-	ctx_hook_remove(&b.hook);
+	goc__park(goc__park_unlock_lock, &p->lock, WAIT_SEMACQUIRE);
+	goc__ctx_hook_remove(&b.hook);
 	switch (b.state) {
 	case SUBMIT_ACCEPTED:
 		return GOC_OK;
@@ -481,7 +481,7 @@ goc_status goc_workpool_submit(goc_workpool *p, goc_fn fn, void *arg)
 int64_t goc_workpool_stop(goc_workpool *p, goc_ctx *ctx)
 {
 	checked(p, "goc_workpool_stop");
-	goc_lock_acquire(&p->lock);
+	goc__lock_acquire(&p->lock);
 	p->stopping = true;
 	blocked_submit *closed = p->blocked_first;
 	for (blocked_submit *b = closed; b; b = b->next)
@@ -489,10 +489,10 @@ int64_t goc_workpool_stop(goc_workpool *p, goc_ctx *ctx)
 	p->blocked_first = p->blocked_last = NULL;
 	while (p->idle)
 		claim_idle_locked(p, (task){0});
-	goc_lock_release(&p->lock);
+	goc__lock_release(&p->lock);
 	while (closed) {
 		blocked_submit *next = closed->next; /* before: it lives on the submitter's stack */
-		goc_ready(closed->g);
+		goc__ready(closed->g);
 		closed = next;
 	}
 	if (goc_wg_wait_ctx(&p->worker_exits, ctx) == GOC_OK)
@@ -501,14 +501,14 @@ int64_t goc_workpool_stop(goc_workpool *p, goc_ctx *ctx)
 	 * tasks they are running and leave once the queue is empty. */
 	int64_t discarded = 0;
 	for (;;) {
-		goc_lock_acquire(&p->lock);
+		goc__lock_acquire(&p->lock);
 		if (p->count == 0) {
-			goc_lock_release(&p->lock);
+			goc__lock_release(&p->lock);
 			break;
 		}
 		task t = queue_pop(p);
 		p->stats.discarded++;
-		goc_lock_release(&p->lock);
+		goc__lock_release(&p->lock);
 		discarded++;
 		if (p->on_drop)
 			p->on_drop(t.fn, t.arg, p->on_drop_user);
@@ -520,18 +520,18 @@ int64_t goc_workpool_stop(goc_workpool *p, goc_ctx *ctx)
 void goc_workpool_stats_read(goc_workpool *p, goc_workpool_stats *out)
 {
 	checked(p, "goc_workpool_stats_read");
-	goc_lock_acquire(&p->lock);
+	goc__lock_acquire(&p->lock);
 	*out = p->stats;
-	goc_lock_release(&p->lock);
+	goc__lock_release(&p->lock);
 }
 
 void goc_workpool_free(goc_workpool *p)
 {
 	if (!p)
 		return;
-	goc_lock_acquire(&p->lock);
+	goc__lock_acquire(&p->lock);
 	bool stopped = p->stopping;
-	goc_lock_release(&p->lock);
+	goc__lock_release(&p->lock);
 	if (!stopped)
 		goc_workpool_stop(p, NULL);
 	/* A concurrent stop may still be waiting; the workers are gone once

@@ -2,8 +2,8 @@
  * linux.c — the prim.h services on Linux.
  *
  * Everything here is a thin, checked wrapper over a system call. Functions
- * that can be reached from a signal handler (prim_write_stderr,
- * prim_nanotime) use async-signal-safe calls only.
+ * that can be reached from a signal handler (goc__prim_write_stderr,
+ * goc__prim_nanotime) use async-signal-safe calls only.
  */
 #define _GNU_SOURCE
 #include "prim.h"
@@ -22,21 +22,21 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t prim_nanotime(void)
+int64_t goc__prim_nanotime(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void prim_sleep_until(int64_t deadline)
+void goc__prim_sleep_until(int64_t deadline)
 {
 	struct timespec ts = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000};
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
 }
 
-bool prim_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline)
+bool goc__prim_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline)
 {
 	struct timespec ts, *tsp = NULL;
 	if (deadline > 0) {
@@ -56,14 +56,14 @@ bool prim_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline)
 	return !timed_out;
 }
 
-void prim_futex_wake(uint32_t *word, int n)
+void goc__prim_futex_wake(uint32_t *word, int n)
 {
 	int saved = errno;
 	syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
 	errno = saved;
 }
 
-void *prim_reserve(size_t size)
+void *goc__prim_reserve(size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -74,22 +74,22 @@ void *prim_reserve(size_t size)
 	return p;
 }
 
-void prim_unreserve(void *addr, size_t size)
+void goc__prim_unreserve(void *addr, size_t size)
 {
 	munmap(addr, size);
 }
 
-bool prim_guard(void *addr, size_t size)
+bool goc__prim_guard(void *addr, size_t size)
 {
 	return mprotect(addr, size, PROT_NONE) == 0;
 }
 
-void prim_release(void *addr, size_t size)
+void goc__prim_release(void *addr, size_t size)
 {
 	madvise(addr, size, MADV_DONTNEED);
 }
 
-size_t prim_page_size(void)
+size_t goc__prim_page_size(void)
 {
 	static size_t page;
 	if (!page)
@@ -97,7 +97,7 @@ size_t prim_page_size(void)
 	return page;
 }
 
-long prim_max_map_count(void)
+long goc__prim_max_map_count(void)
 {
 	long limit = 65530;
 	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
@@ -109,7 +109,7 @@ long prim_max_map_count(void)
 	return limit;
 }
 
-bool prim_thread_start(void *(*fn)(void *), void *arg)
+bool goc__prim_thread_start(void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
 	pthread_t tid;
@@ -125,7 +125,7 @@ bool prim_thread_start(void *(*fn)(void *), void *arg)
 	return r == 0;
 }
 
-int prim_thread_count(void)
+int goc__prim_thread_count(void)
 {
 	DIR *d = opendir("/proc/self/task");
 	if (!d)
@@ -139,7 +139,7 @@ int prim_thread_count(void)
 	return n;
 }
 
-int prim_cpu_count(void)
+int goc__prim_cpu_count(void)
 {
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof set, &set) == 0) {
@@ -151,7 +151,7 @@ int prim_cpu_count(void)
 	return n > 0 ? (int)n : 1;
 }
 
-long prim_env_long(const char *name, long def, long min, long max)
+long goc__prim_env_long(const char *name, long def, long min, long max)
 {
 	const char *s = getenv(name);
 	if (!s || !*s)
@@ -170,7 +170,7 @@ long prim_env_long(const char *name, long def, long min, long max)
 	return v;
 }
 
-void prim_write_stderr(const char *buf, size_t len)
+void goc__prim_write_stderr(const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(2, buf, len);

@@ -15,47 +15,47 @@
 #include <stdint.h>
 
 /* Monotonic nanoseconds (CLOCK_MONOTONIC). */
-int64_t prim_nanotime(void);
+int64_t goc__prim_nanotime(void);
 
 /* Sleeps the calling thread until the monotonic instant deadline. */
-void prim_sleep_until(int64_t deadline);
+void goc__prim_sleep_until(int64_t deadline);
 
 /* Blocks while *word == expected, at most until the monotonic instant
  * deadline (0: no deadline). Returns false if the deadline passed. Spurious
  * returns are allowed; callers re-check their condition. */
-bool prim_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline);
+bool goc__prim_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline);
 /* Wakes up to n threads blocked on word. */
-void prim_futex_wake(uint32_t *word, int n);
+void goc__prim_futex_wake(uint32_t *word, int n);
 
 /* Reserves size bytes of address space, readable and writable, committed
  * page by page on first touch, never backed by huge pages. NULL on failure. */
-void *prim_reserve(size_t size);
+void *goc__prim_reserve(size_t size);
 /* Gives a reservation back entirely. */
-void prim_unreserve(void *addr, size_t size);
+void goc__prim_unreserve(void *addr, size_t size);
 /* Makes [addr, addr+size) inaccessible (a guard). False on failure (the
  * kernel's mapping count is exhausted). */
-bool prim_guard(void *addr, size_t size);
+bool goc__prim_guard(void *addr, size_t size);
 /* Gives the memory of [addr, addr+size) back to the kernel; the range stays
  * reserved and reads as zero afterwards. */
-void prim_release(void *addr, size_t size);
+void goc__prim_release(void *addr, size_t size);
 /* The page size. */
-size_t prim_page_size(void);
+size_t goc__prim_page_size(void);
 /* The kernel's limit on memory mappings (vm.max_map_count). */
-long prim_max_map_count(void);
+long goc__prim_max_map_count(void);
 
 /* Starts a detached thread running fn(arg). False on failure. */
-bool prim_thread_start(void *(*fn)(void *), void *arg);
+bool goc__prim_thread_start(void *(*fn)(void *), void *arg);
 /* Number of threads in this process now (/proc/self/task); -1 if unknown. */
-int prim_thread_count(void);
+int goc__prim_thread_count(void);
 /* Number of CPUs this process may run on. */
-int prim_cpu_count(void);
+int goc__prim_cpu_count(void);
 
 /* Reads a positive integer from the environment variable name; def when
  * unset. A malformed value prints a warning naming the variable and yields
  * def. */
-long prim_env_long(const char *name, long def, long min, long max);
+long goc__prim_env_long(const char *name, long def, long min, long max);
 
 /* Writes a whole buffer to fd 2, async-signal-safe. */
-void prim_write_stderr(const char *buf, size_t len);
+void goc__prim_write_stderr(const char *buf, size_t len);
 
 #endif

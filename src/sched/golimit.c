@@ -14,36 +14,36 @@
 #include "golimit.h"
 #include "runtime.h"
 
-int64_t goc_golimit_max;
+int64_t goc__golimit_max;
 
-static goc_lock limit_lock = GOC_LOCK_INIT;
+static goc__lock limit_lock = GOC_LOCK_INIT;
 
-bool goc_golimit_enter(void)
+bool goc__golimit_enter(void)
 {
-	goc_lock_acquire(&limit_lock);
-	int64_t cap = __atomic_load_n(&goc_golimit_max, __ATOMIC_RELAXED);
+	goc__lock_acquire(&limit_lock);
+	int64_t cap = __atomic_load_n(&goc__golimit_max, __ATOMIC_RELAXED);
 	if (cap == 0 || goc_num_goroutine() < cap)
 		return true;
-	goc_lock_release(&limit_lock);
+	goc__lock_release(&limit_lock);
 	errno = EAGAIN;
 	return false;
 }
 
-void goc_golimit_leave(void)
+void goc__golimit_leave(void)
 {
-	goc_lock_release(&limit_lock);
+	goc__lock_release(&limit_lock);
 }
 
 int64_t goc_set_max_goroutines(int64_t n)
 {
 	if (n < 0)
-		return __atomic_load_n(&goc_golimit_max, __ATOMIC_RELAXED);
-	return __atomic_exchange_n(&goc_golimit_max, n, __ATOMIC_RELAXED);
+		return __atomic_load_n(&goc__golimit_max, __ATOMIC_RELAXED);
+	return __atomic_exchange_n(&goc__golimit_max, n, __ATOMIC_RELAXED);
 }
 
-void goc_golimit_init_from_env(void)
+void goc__golimit_init_from_env(void)
 {
-	long long n = goc_gocdebug_long("maxgoroutines", -1, 0, INT64_MAX);
+	long long n = goc__gocdebug_long("maxgoroutines", -1, 0, INT64_MAX);
 	if (n >= 0)
 		goc_set_max_goroutines(n);
 }

@@ -2,7 +2,7 @@
  * golimit.h — the cap on live goroutines (goc_set_max_goroutines,
  * GOCDEBUG=maxgoroutines=N), as the spawn path in proc.c sees it.
  *
- * With no cap, spawning pays one relaxed load of goc_golimit_max. With a
+ * With no cap, spawning pays one relaxed load of goc__golimit_max. With a
  * cap, a spawn is admitted under a global lock that covers both the count
  * (the per-P created - exited sums) and the spawn's own increment of its
  * P's created counter, so concurrent spawns cannot overshoot; goroutines
@@ -15,21 +15,21 @@
 #include <stdint.h>
 
 /* The cap; 0: none. Relaxed loads; changed by goc_set_max_goroutines. */
-extern int64_t goc_golimit_max;
+extern int64_t goc__golimit_max;
 
-static inline bool goc_golimit_active(void)
+static inline bool goc__golimit_active(void)
 {
-	return __atomic_load_n(&goc_golimit_max, __ATOMIC_RELAXED) != 0;
+	return __atomic_load_n(&goc__golimit_max, __ATOMIC_RELAXED) != 0;
 }
 
 /* Takes the limit lock and returns true if one more goroutine fits; the
  * caller then counts it (its P's created, or foreign_created) and calls
- * goc_golimit_leave. At the cap: releases the lock, sets errno = EAGAIN
+ * goc__golimit_leave. At the cap: releases the lock, sets errno = EAGAIN
  * and returns false. */
-bool goc_golimit_enter(void);
-void goc_golimit_leave(void);
+bool goc__golimit_enter(void);
+void goc__golimit_leave(void);
 
 /* Reads GOCDEBUG=...,maxgoroutines=N,... (runtime start-up). */
-void goc_golimit_init_from_env(void);
+void goc__golimit_init_from_env(void);
 
 #endif

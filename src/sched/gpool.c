@@ -1,5 +1,5 @@
 /*
- * gpool.c — goroutine descriptors (goc_g): allocated densely, reused, never
+ * gpool.c — goroutine descriptors (goc__g): allocated densely, reused, never
  * freed, as in Go's allgs.
  *
  * Descriptors are carved in order from large reservations (regions) of
@@ -26,7 +26,7 @@
 #define P_CACHE_MOVE (P_GFREE_MAX / 2)
 
 struct g_region {
-	goc_g *base;
+	goc__g *base;
 	size_t used; /* atomic: descriptors carved so far */
 	size_t cap;
 };
@@ -34,78 +34,78 @@ struct g_region {
 static struct g_region regions[MAX_REGIONS];
 static size_t nregions; /* atomic */
 
-static goc_lock gpool_lock = GOC_LOCK_INIT;
-static goc_g **global_free; /* gpool_lock */
+static goc__lock gpool_lock = GOC_LOCK_INIT;
+static goc__g **global_free; /* gpool_lock */
 static size_t nglobal_free, cap_global_free;
 
 /* A never-used descriptor; gpool_lock held. */
-static goc_g *carve_locked(void)
+static goc__g *carve_locked(void)
 {
 	size_t n = __atomic_load_n(&nregions, __ATOMIC_RELAXED);
 	struct g_region *r = n ? &regions[n - 1] : NULL;
 	if (!r || r->used == r->cap) {
 		if (n == MAX_REGIONS)
 			return NULL;
-		goc_g *base = prim_reserve(REGION_BYTES);
+		goc__g *base = goc__prim_reserve(REGION_BYTES);
 		if (!base)
 			return NULL;
 		r = &regions[n];
 		r->base = base;
-		r->cap = REGION_BYTES / sizeof(goc_g);
+		r->cap = REGION_BYTES / sizeof(goc__g);
 		r->used = 0;
 		__atomic_store_n(&nregions, n + 1, __ATOMIC_RELEASE);
 	}
-	goc_g *g = &r->base[r->used];
+	goc__g *g = &r->base[r->used];
 	__atomic_store_n(&r->used, r->used + 1, __ATOMIC_RELEASE);
 	return g;
 }
 
-static goc_g *global_get_locked(void)
+static goc__g *global_get_locked(void)
 {
 	if (nglobal_free)
 		return global_free[--nglobal_free];
 	return carve_locked();
 }
 
-static void global_put(goc_g *const *gs, size_t n)
+static void global_put(goc__g *const *gs, size_t n)
 {
-	goc_lock_acquire(&gpool_lock);
+	goc__lock_acquire(&gpool_lock);
 	if (nglobal_free + n > cap_global_free) {
 		size_t cap = cap_global_free ? cap_global_free * 2 : 1024;
 		while (cap < nglobal_free + n)
 			cap *= 2;
-		goc_g **grown = realloc(global_free, cap * sizeof *grown);
+		goc__g **grown = realloc(global_free, cap * sizeof *grown);
 		if (!grown)
-			goc_fatal("out of memory growing the goroutine pool to %zu", cap);
+			goc__fatal("out of memory growing the goroutine pool to %zu", cap);
 		global_free = grown;
 		cap_global_free = cap;
 	}
 	memcpy(global_free + nglobal_free, gs, n * sizeof *gs);
 	nglobal_free += n;
-	goc_lock_release(&gpool_lock);
+	goc__lock_release(&gpool_lock);
 }
 
-goc_g *goc_g_alloc(goc_p *p)
+goc__g *goc__g_alloc(goc__p *p)
 {
-	goc_g *g;
+	goc__g *g;
 	if (p) {
 		if (p->ngfree == 0) {
-			goc_lock_acquire(&gpool_lock);
+			goc__lock_acquire(&gpool_lock);
 			while (p->ngfree < P_CACHE_MOVE) {
-				goc_g *got = global_get_locked();
+				goc__g *got = global_get_locked();
 				if (!got)
 					break;
 				p->gfree[p->ngfree++] = got;
 			}
-			goc_lock_release(&gpool_lock);
+			goc__lock_release(&gpool_lock);
 			if (p->ngfree == 0)
 				return NULL;
 		}
 		g = p->gfree[--p->ngfree];
 	} else {
-		goc_lock_acquire(&gpool_lock);
+		goc__lock_acquire(&gpool_lock);
 		g = global_get_locked();
-		goc_lock_release(&gpool_lock);
+		goc__lock_release(&gpool_lock);
 		if (!g)
 			return NULL;
 	}
@@ -117,7 +117,7 @@ goc_g *goc_g_alloc(goc_p *p)
 	return g;
 }
 
-void goc_g_free(goc_p *p, goc_g *g)
+void goc__g_free(goc__p *p, goc__g *g)
 {
 	__atomic_store_n(&g->state, G_FREE, __ATOMIC_RELEASE);
 	if (!p) {
@@ -131,20 +131,20 @@ void goc_g_free(goc_p *p, goc_g *g)
 	p->gfree[p->ngfree++] = g;
 }
 
-void goc_g_drain_p(goc_p *p)
+void goc__g_drain_p(goc__p *p)
 {
 	if (p->ngfree)
 		global_put(p->gfree, p->ngfree);
 	p->ngfree = 0;
 }
 
-void goc_g_for_each(void (*fn)(goc_g *g, void *arg), void *arg)
+void goc__g_for_each(void (*fn)(goc__g *g, void *arg), void *arg)
 {
 	size_t n = __atomic_load_n(&nregions, __ATOMIC_ACQUIRE);
 	for (size_t r = 0; r < n; r++) {
 		size_t used = __atomic_load_n(&regions[r].used, __ATOMIC_ACQUIRE);
 		for (size_t i = 0; i < used; i++) {
-			goc_g *g = &regions[r].base[i];
+			goc__g *g = &regions[r].base[i];
 			uint32_t st = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
 			if (st != G_FREE && st != G_DEAD)
 				fn(g, arg);

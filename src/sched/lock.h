@@ -21,45 +21,45 @@
 /* One iteration of a spin-wait: tells the core we are spinning (frees
  * resources for the other hyperthread, avoids a memory-order flush). */
 #if defined(__x86_64__)
-#define goc_cpu_relax() __builtin_ia32_pause()
+#define goc__cpu_relax() __builtin_ia32_pause()
 #elif defined(__aarch64__)
-#define goc_cpu_relax() __asm__ __volatile__("yield" ::: "memory")
+#define goc__cpu_relax() __asm__ __volatile__("yield" ::: "memory")
 #else
-#define goc_cpu_relax() ((void)0)
+#define goc__cpu_relax() ((void)0)
 #endif
 
-typedef struct goc_lock {
+typedef struct goc__lock {
 	uint32_t word;
-} goc_lock;
+} goc__lock;
 
 #define GOC_LOCK_INIT {0}
 
-void goc_lock_slow(uint32_t *word);
+void goc__lock_slow(uint32_t *word);
 
-static inline void goc_lock_acquire_word(uint32_t *word)
+static inline void goc__lock_acquire_word(uint32_t *word)
 {
 	uint32_t expected = 0;
 	if (__atomic_compare_exchange_n(word, &expected, 1, false, __ATOMIC_ACQUIRE,
 					__ATOMIC_RELAXED))
 		return;
-	goc_lock_slow(word);
+	goc__lock_slow(word);
 }
 
-static inline void goc_lock_release_word(uint32_t *word)
+static inline void goc__lock_release_word(uint32_t *word)
 {
 	if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2)
-		prim_futex_wake(word, 1);
+		goc__prim_futex_wake(word, 1);
 }
 
-static inline bool goc_lock_try_word(uint32_t *word)
+static inline bool goc__lock_try_word(uint32_t *word)
 {
 	uint32_t expected = 0;
 	return __atomic_compare_exchange_n(word, &expected, 1, false, __ATOMIC_ACQUIRE,
 					   __ATOMIC_RELAXED);
 }
 
-static inline void goc_lock_acquire(goc_lock *l) { goc_lock_acquire_word(&l->word); }
-static inline void goc_lock_release(goc_lock *l) { goc_lock_release_word(&l->word); }
+static inline void goc__lock_acquire(goc__lock *l) { goc__lock_acquire_word(&l->word); }
+static inline void goc__lock_release(goc__lock *l) { goc__lock_release_word(&l->word); }
 
 /*
  * A spin lock, for critical sections of a few dozen instructions that never
@@ -71,21 +71,21 @@ static inline void goc_lock_release(goc_lock *l) { goc_lock_release_word(&l->wor
  * descheduled keeps yielding instead of sleeping, acceptable only because
  * no holder blocks while holding it.
  */
-typedef struct goc_spinlock {
+typedef struct goc__spinlock {
 	uint32_t word;
-} goc_spinlock;
+} goc__spinlock;
 
-void goc_spinlock_slow(goc_spinlock *l);
+void goc__spinlock_slow(goc__spinlock *l);
 
-static inline void goc_spinlock_acquire(goc_spinlock *l)
+static inline void goc__spinlock_acquire(goc__spinlock *l)
 {
 	uint32_t expected = 0;
 	if (!__atomic_compare_exchange_n(&l->word, &expected, 1, true, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED))
-		goc_spinlock_slow(l);
+		goc__spinlock_slow(l);
 }
 
-static inline void goc_spinlock_release(goc_spinlock *l)
+static inline void goc__spinlock_release(goc__spinlock *l)
 {
 	__atomic_store_n(&l->word, 0, __ATOMIC_RELEASE);
 }

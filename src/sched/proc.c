@@ -59,10 +59,10 @@
 #include "runtime.h"
 #include "sanitizer.h"
 
-struct goc_sched goc_sched;
+struct goc__sched goc__sched;
 
-static __thread goc_m *tls_m;
-static __thread goc_g *tls_foreign_g;
+static __thread goc__m *tls_m;
+static __thread goc__g *tls_foreign_g;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_key_t foreign_key;
 
@@ -76,9 +76,9 @@ static void check_dead_locked(void);
  * before a context switch and use it after the goroutine moved to another
  * thread. */
 
-__attribute__((noinline)) goc_m *goc_m_self(void)
+__attribute__((noinline)) goc__m *goc__m_self(void)
 {
-	goc_m *m;
+	goc__m *m;
 	m = tls_m;
 	__asm__ __volatile__("" ::: "memory");
 	return m;
@@ -86,31 +86,31 @@ __attribute__((noinline)) goc_m *goc_m_self(void)
 
 static void foreign_g_free(void *g)
 {
-	__atomic_fetch_sub(&goc_sched.nforeign, 1, SEQ_CST);
+	__atomic_fetch_sub(&goc__sched.nforeign, 1, SEQ_CST);
 	free(g);
 }
 
 /* The calling plain thread's stand-in goroutine, made on first use. */
-__attribute__((noinline)) static goc_g *foreign_g(void)
+__attribute__((noinline)) static goc__g *foreign_g(void)
 {
-	goc_g *g = tls_foreign_g;
+	goc__g *g = tls_foreign_g;
 	if (!g) {
-		goc_runtime_init(); /* creates foreign_key, whose destructor unregisters */
+		goc__runtime_init(); /* creates foreign_key, whose destructor unregisters */
 		g = calloc(1, sizeof *g);
 		if (!g)
-			goc_fatal("out of memory for a thread's goc state");
+			goc__fatal("out of memory for a thread's goc state");
 		g->flags = G_FLAG_FOREIGN;
 		g->state = G_RUNNING;
-		__atomic_fetch_add(&goc_sched.nforeign, 1, SEQ_CST);
+		__atomic_fetch_add(&goc__sched.nforeign, 1, SEQ_CST);
 		tls_foreign_g = g;
 		pthread_setspecific(foreign_key, g);
 	}
 	return g;
 }
 
-goc_g *goc_g_self(void)
+goc__g *goc__g_self(void)
 {
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	if (m)
 		return m->curg;
 	return foreign_g();
@@ -119,17 +119,17 @@ goc_g *goc_g_self(void)
 /* errno lives in thread-local storage: each M keeps the address of its
  * thread's errno, taken once on that thread, and a goroutine's errno is
  * copied out when it leaves an M and back in on whichever M resumes it. */
-static void errno_save(goc_m *m, goc_g *g)
+static void errno_save(goc__m *m, goc__g *g)
 {
 	g->saved_errno = *m->errno_ptr;
 }
 
-static void errno_restore(goc_m *m, goc_g *g)
+static void errno_restore(goc__m *m, goc__g *g)
 {
 	*m->errno_ptr = g->saved_errno;
 }
 
-static uint32_t fastrand(goc_m *m)
+static uint32_t fastrand(goc__m *m)
 {
 	/* xorshift64*, per M: no shared state. */
 	uint64_t x = m->fastrand;
@@ -140,9 +140,9 @@ static uint32_t fastrand(goc_m *m)
 	return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
 }
 
-uint32_t goc_fastrand(void)
+uint32_t goc__fastrand(void)
 {
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	if (m)
 		return fastrand(m);
 	static uint64_t shared = 0x9E3779B97F4A7C15ull;
@@ -153,47 +153,47 @@ uint32_t goc_fastrand(void)
 
 /* ---- Ps ---- */
 
-static goc_p *p_new(int32_t id)
+static goc__p *p_new(int32_t id)
 {
-	goc_p *p = aligned_alloc(64, (sizeof(goc_p) + 63) & ~(size_t)63);
+	goc__p *p = aligned_alloc(64, (sizeof(goc__p) + 63) & ~(size_t)63);
 	if (!p)
-		goc_fatal("out of memory allocating P %d", id);
+		goc__fatal("out of memory allocating P %d", id);
 	memset(p, 0, sizeof *p);
 	p->id = id;
 	__atomic_store_n(&p->status, P_IDLE, RLX);
-	p->timers = goc_rtimer_heap_new();
+	p->timers = goc__rtimer_heap_new();
 	return p;
 }
 
 /* sched.lock held. */
-void pidle_put(goc_p *p)
+void goc__pidle_put(goc__p *p)
 {
-	if (goc_tracing())
-		goc_trace_proc_stop(p);
+	if (goc__tracing())
+		goc__trace_proc_stop(p);
 	__atomic_store_n(&p->status, P_IDLE, RLX);
 	p->m = NULL;
-	p->link = goc_sched.pidle;
-	goc_sched.pidle = p;
-	__atomic_fetch_add(&goc_sched.npidle, 1, SEQ_CST);
+	p->link = goc__sched.pidle;
+	goc__sched.pidle = p;
+	__atomic_fetch_add(&goc__sched.npidle, 1, SEQ_CST);
 }
 
 /* sched.lock held. */
-goc_p *pidle_get(void)
+goc__p *goc__pidle_get(void)
 {
-	goc_p *p = goc_sched.pidle;
+	goc__p *p = goc__sched.pidle;
 	if (p) {
-		goc_sched.pidle = p->link;
+		goc__sched.pidle = p->link;
 		p->link = NULL;
 		__atomic_store_n(&p->status, P_RUNNING, RLX);
-		__atomic_fetch_sub(&goc_sched.npidle, 1, SEQ_CST);
+		__atomic_fetch_sub(&goc__sched.npidle, 1, SEQ_CST);
 	}
 	return p;
 }
 
-void acquirep(goc_m *m, goc_p *p)
+void goc__acquirep(goc__m *m, goc__p *p)
 {
-	if (goc_tracing())
-		goc_trace_proc_start(p);
+	if (goc__tracing())
+		goc__trace_proc_start(p);
 	m->p = p;
 	p->m = m;
 	__atomic_store_n(&p->status, P_RUNNING, RLX);
@@ -208,26 +208,26 @@ void acquirep(goc_m *m, goc_p *p)
  * again if gomaxprocs grew back meanwhile, and wakes an M for the moved
  * goroutines. The caller owns p throughout.
  */
-static void p_retire_start_locked(goc_p *p)
+static void p_retire_start_locked(goc__p *p)
 {
 	__atomic_store_n(&p->status, P_RETIRING, RLX);
 	p->m = NULL;
-	runq_drain_to_global_locked(p);
+	goc__runq_drain_to_global_locked(p);
 }
 
 static void wakep(void);
 
-static void p_retire_finish(goc_p *p)
+static void p_retire_finish(goc__p *p)
 {
-	goc_timers_move(p->timers, goc_sched.allp[0]);
-	goc_stack_drain_p(p);
-	goc_g_drain_p(p);
-	goc_lock_acquire(&goc_sched.lock);
-	if (p->id < goc_sched.gomaxprocs)
-		pidle_put(p);
+	goc__timers_move(p->timers, goc__sched.allp[0]);
+	goc__stack_drain_p(p);
+	goc__g_drain_p(p);
+	goc__lock_acquire(&goc__sched.lock);
+	if (p->id < goc__sched.gomaxprocs)
+		goc__pidle_put(p);
 	else
 		__atomic_store_n(&p->status, P_DEAD, RLX);
-	goc_lock_release(&goc_sched.lock);
+	goc__lock_release(&goc__sched.lock);
 	wakep();
 }
 
@@ -237,30 +237,30 @@ static void p_retire_finish(goc_p *p)
  * blocks; we store park_word and then read in_netpoll (all sequentially
  * consistent): either it sees our 1 and does not block, or we see it
  * polling and break its epoll_wait. */
-static void m_wake(goc_m *m)
+static void m_wake(goc__m *m)
 {
 	__atomic_store_n(&m->park_word, 1, SEQ_CST);
 	if (__atomic_load_n(&m->in_netpoll, SEQ_CST))
-		netpoll_break();
+		goc__netpoll_break();
 	else
-		prim_futex_wake(&m->park_word, 1);
+		goc__prim_futex_wake(&m->park_word, 1);
 }
 
 /* sched.lock held. */
-static void midle_remove_locked(goc_m *m)
+static void midle_remove_locked(goc__m *m)
 {
-	goc_m **pp = &goc_sched.midle;
+	goc__m **pp = &goc__sched.midle;
 	while (*pp && *pp != m)
 		pp = &(*pp)->schedlink;
 	if (*pp) {
 		*pp = m->schedlink;
-		goc_sched.nmidle--;
+		goc__sched.nmidle--;
 	}
 	m->idle_listed = false;
 	m->schedlink = NULL;
-	if (goc_sched.timer_m == m) {
-		goc_sched.timer_m = NULL;
-		__atomic_store_n(&goc_sched.timer_m_until, INT64_MAX, SEQ_CST);
+	if (goc__sched.timer_m == m) {
+		goc__sched.timer_m = NULL;
+		__atomic_store_n(&goc__sched.timer_m_until, INT64_MAX, SEQ_CST);
 	}
 	/* poll_m is cleared by the poller itself, once out of epoll_wait
 	 * (stopm_netpoll): see the top of the file. */
@@ -269,13 +269,13 @@ static void midle_remove_locked(goc_m *m)
 /* An idle M, preferably neither the one waiting for the next timer nor the
  * one blocked in the poller (taking it would leave nobody waiting).
  * sched.lock held. */
-static goc_m *midle_get_locked(void)
+static goc__m *midle_get_locked(void)
 {
-	goc_m *m = goc_sched.midle;
-	while (m && (m == goc_sched.timer_m || m == goc_sched.poll_m))
+	goc__m *m = goc__sched.midle;
+	while (m && (m == goc__sched.timer_m || m == goc__sched.poll_m))
 		m = m->schedlink;
 	if (!m)
-		m = goc_sched.midle;
+		m = goc__sched.midle;
 	if (m)
 		midle_remove_locked(m);
 	return m;
@@ -284,29 +284,29 @@ static goc_m *midle_get_locked(void)
 static void *m_thread_main(void *arg);
 
 /* sched.lock held; the new M starts with nextp. */
-static goc_m *m_new_locked(goc_p *nextp, bool spinning)
+static goc__m *m_new_locked(goc__p *nextp, bool spinning)
 {
-	goc_thread_limit_check_locked(goc_sched.mcount + 1);
-	goc_m *m = aligned_alloc(64, (sizeof(goc_m) + 63) & ~(size_t)63);
+	goc__thread_limit_check_locked(goc__sched.mcount + 1);
+	goc__m *m = aligned_alloc(64, (sizeof(goc__m) + 63) & ~(size_t)63);
 	if (!m)
-		goc_fatal("out of memory creating a thread");
+		goc__fatal("out of memory creating a thread");
 	memset(m, 0, sizeof *m);
-	m->id = goc_sched.mcount++;
+	m->id = goc__sched.mcount++;
 	m->nextp = nextp;
 	m->spinning = spinning;
 	m->g0.flags = G_FLAG_G0;
 	m->fastrand = 0x9E3779B97F4A7C15ull * (uint64_t)(m->id + 1) | 1;
-	m->alllink = goc_sched.allm;
-	goc_sched.allm = m;
-	if (!prim_thread_start(m_thread_main, m))
-		goc_fatal("cannot create an OS thread for the scheduler (errno %d)", errno);
+	m->alllink = goc__sched.allm;
+	goc__sched.allm = m;
+	if (!goc__prim_thread_start(m_thread_main, m))
+		goc__fatal("cannot create an OS thread for the scheduler (errno %d)", errno);
 	return m;
 }
 
 /* Gets an M running with P p (spinning as asked). sched.lock held. */
-void startm_locked(goc_p *p, bool spinning)
+void goc__startm_locked(goc__p *p, bool spinning)
 {
-	goc_m *m = midle_get_locked();
+	goc__m *m = midle_get_locked();
 	if (!m) {
 		m_new_locked(p, spinning);
 		return;
@@ -319,57 +319,57 @@ void startm_locked(goc_p *p, bool spinning)
 /* Work appeared: make sure some M will look for it. */
 static void wakep(void)
 {
-	if (__atomic_load_n(&goc_sched.npidle, SEQ_CST) == 0)
+	if (__atomic_load_n(&goc__sched.npidle, SEQ_CST) == 0)
 		return;
-	if (__atomic_load_n(&goc_sched.nmspinning, SEQ_CST) != 0)
+	if (__atomic_load_n(&goc__sched.nmspinning, SEQ_CST) != 0)
 		return;
 	int32_t zero = 0;
-	if (!__atomic_compare_exchange_n(&goc_sched.nmspinning, &zero, 1, false, SEQ_CST, RLX))
+	if (!__atomic_compare_exchange_n(&goc__sched.nmspinning, &zero, 1, false, SEQ_CST, RLX))
 		return;
-	goc_lock_acquire(&goc_sched.lock);
-	goc_p *p = pidle_get();
+	goc__lock_acquire(&goc__sched.lock);
+	goc__p *p = goc__pidle_get();
 	if (!p) {
-		goc_lock_release(&goc_sched.lock);
-		__atomic_fetch_sub(&goc_sched.nmspinning, 1, SEQ_CST);
+		goc__lock_release(&goc__sched.lock);
+		__atomic_fetch_sub(&goc__sched.nmspinning, 1, SEQ_CST);
 		return;
 	}
-	startm_locked(p, true);
-	goc_lock_release(&goc_sched.lock);
+	goc__startm_locked(p, true);
+	goc__lock_release(&goc__sched.lock);
 }
 
-static void reset_spinning(goc_m *m)
+static void reset_spinning(goc__m *m)
 {
 	m->spinning = false;
-	if (__atomic_sub_fetch(&goc_sched.nmspinning, 1, SEQ_CST) == 0)
+	if (__atomic_sub_fetch(&goc__sched.nmspinning, 1, SEQ_CST) == 0)
 		wakep();
 }
 
 /* ---- switching ---- */
 
-static goc_m *post_switch(goc_m *m);
+static goc__m *post_switch(goc__m *m);
 static void g_entry(void *transfer);
 
 /* A goroutine about to run for the first time gets its stack now, from
  * this P's cache: usually the one a goroutine just finished with. */
-static void first_run_prepare(goc_m *m, goc_g *g)
+static void first_run_prepare(goc__m *m, goc__g *g)
 {
-	if (!goc_stack_attach(m->p, g))
-		goc_fatal("out of address space for the stack of goroutine %lld (size class %d)",
+	if (!goc__stack_attach(m->p, g))
+		goc__fatal("out of address space for the stack of goroutine %lld (size class %d)",
 			  (long long)g->id, g->size_class);
 	san_g_created(g);
-	g->sp = goc_ctx_make((void *)((uintptr_t)g->slot & ~(uintptr_t)15), g_entry);
+	g->sp = goc__cpuctx_make((void *)((uintptr_t)g->slot & ~(uintptr_t)15), g_entry);
 }
 
 /*
  * Switches m from `from` to `to`; returns, once `from` is resumed, the M
  * now running it. The caller has set m->post for what `from` needs done.
  */
-static goc_m *g_switch(goc_m *m, goc_g *from, goc_g *to, bool from_exits)
+static goc__m *g_switch(goc__m *m, goc__g *from, goc__g *to, bool from_exits)
 {
 	/* The one place every run of a goroutine begins and ends: park,
 	 * yield, exit and first run all come through here. */
-	if (goc_tracing())
-		goc_trace_switch(m, from, to);
+	if (goc__tracing())
+		goc__trace_switch(m, from, to);
 	if (to->flags & G_FLAG_G0) {
 		m->curg = NULL;
 		/* NULL for a goroutine leaving a syscall section without a P. */
@@ -386,7 +386,7 @@ static goc_m *g_switch(goc_m *m, goc_g *from, goc_g *to, bool from_exits)
 	}
 	errno_save(m, from);
 	san_before_switch(from, to, from_exits);
-	m = goc_ctx_switch(&from->sp, to->sp, m);
+	m = goc__cpuctx_switch(&from->sp, to->sp, m);
 	san_after_switch(from);
 	m = post_switch(m);
 	errno_restore(m, from);
@@ -394,29 +394,29 @@ static goc_m *g_switch(goc_m *m, goc_g *from, goc_g *to, bool from_exits)
 }
 
 /* Runs timers of p that are due. Called with no runtime lock held. */
-static void run_due_timers(goc_p *p)
+static void run_due_timers(goc__p *p)
 {
-	int64_t next = goc_timers_earliest(p->timers);
+	int64_t next = goc__timers_earliest(p->timers);
 	if (next == 0)
 		return;
-	int64_t now = prim_nanotime();
+	int64_t now = goc__prim_nanotime();
 	if (next <= now)
-		goc_timers_run(p->timers, now);
+		goc__timers_run(p->timers, now);
 }
 
-static inline void make_runnable(goc_g *g);
+static inline void make_runnable(goc__g *g);
 
 /* The unlock step of prev's park said "do not park after all". */
-static void park_called_off(goc_g *prev)
+static void park_called_off(goc__g *prev)
 {
-	if (goc_tracing())
-		goc_trace_unblock(prev, true);
+	if (goc__tracing())
+		goc__trace_unblock(prev, true);
 	make_runnable(prev);
 }
 
-static goc_m *post_switch(goc_m *m)
+static goc__m *post_switch(goc__m *m)
 {
-	goc_g *prev = m->post_g;
+	goc__g *prev = m->post_g;
 	switch (m->post) {
 	case POST_NONE:
 		break;
@@ -427,12 +427,12 @@ static goc_m *post_switch(goc_m *m)
 		break;
 	case POST_YIELD:
 		m->post = POST_NONE;
-		runq_put(m->p, prev, false);
+		goc__runq_put(m->p, prev, false);
 		break;
 	case POST_EXIT:
 		m->post = POST_NONE;
-		goc_stack_detach(m->p, prev);
-		goc_g_free(m->p, prev);
+		goc__stack_detach(m->p, prev);
+		goc__g_free(m->p, prev);
 		break;
 	}
 	if (m->p)
@@ -441,80 +441,80 @@ static goc_m *post_switch(goc_m *m)
 }
 
 /* The next goroutine from p's own queues, or NULL; never blocks. */
-static bool p_retiring(goc_p *p)
+static bool p_retiring(goc__p *p)
 {
-	return p->id >= __atomic_load_n(&goc_sched.gomaxprocs, RLX);
+	return p->id >= __atomic_load_n(&goc__sched.gomaxprocs, RLX);
 }
 
 /* The next goroutine from p's own queues (and now and then the global
  * queue), or NULL if p's local queue is empty. */
-static goc_g *next_local(goc_p *p)
+static goc__g *next_local(goc__p *p)
 {
 	/* An atomic store (a plain one on the CPUs goc runs on): sysmon reads
 	 * the tick to tell a goroutine that runs on from one that yields. */
 	uint32_t tick = p->schedtick + 1;
 	__atomic_store_n(&p->schedtick, tick, RLX);
 	if (__builtin_expect(__atomic_load_n(&p->long_run_ms, RLX) != 0, 0))
-		goc_long_run_fold(p);
+		goc__long_run_fold(p);
 	/* Every 61st pick comes from the global queue, so goroutines there
 	 * are not starved by two that keep readying each other locally. */
-	if (tick % 61 == 0 && __atomic_load_n(&goc_sched.runq_size, RLX) > 0) {
-		goc_lock_acquire(&goc_sched.lock);
-		goc_g *g = globrunq_get_locked(p, 1);
-		goc_lock_release(&goc_sched.lock);
+	if (tick % 61 == 0 && __atomic_load_n(&goc__sched.runq_size, RLX) > 0) {
+		goc__lock_acquire(&goc__sched.lock);
+		goc__g *g = goc__globrunq_get_locked(p, 1);
+		goc__lock_release(&goc__sched.lock);
 		if (g)
 			return g;
 	}
-	return runq_get(p);
+	return goc__runq_get(p);
 }
 
 /* Leaves the current goroutine for the next runnable one of this P, or for
  * g0 when there is none. Returns the M that resumes it later. */
-static goc_m *switch_away(goc_m *m, goc_g *g, bool exits)
+static goc__m *switch_away(goc__m *m, goc__g *g, bool exits)
 {
 	/* A retiring P goes back through g0, which hands it in. */
-	goc_g *next = p_retiring(m->p) ? NULL : next_local(m->p);
+	goc__g *next = p_retiring(m->p) ? NULL : next_local(m->p);
 	return g_switch(m, g, next ? next : &m->g0, exits);
 }
 
 /* ---- park / ready ---- */
 
-bool goc_park_unlock_lock(void *lock)
+bool goc__park_unlock_lock(void *lock)
 {
-	goc_lock_release((goc_lock *)lock);
+	goc__lock_release((goc__lock *)lock);
 	return true;
 }
 
-static void foreign_park(goc_g *g, goc_unlock_fn unlockf, void *lock, goc_wait_reason r)
+static void foreign_park(goc__g *g, goc__unlock_fn unlockf, void *lock, goc__wait_reason r)
 {
 	g->wait_reason = (uint8_t)r;
-	g->wait_since = __atomic_load_n(&goc_sched.coarse_now, RLX);
+	g->wait_since = __atomic_load_n(&goc__sched.coarse_now, RLX);
 	__atomic_store_n(&g->state, G_WAITING, __ATOMIC_RELEASE);
 	if (!unlockf(lock)) {
 		__atomic_store_n(&g->state, G_RUNNING, RLX);
 		return;
 	}
 	while (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) == G_WAITING)
-		prim_futex_wait(&g->state, G_WAITING, 0);
+		goc__prim_futex_wait(&g->state, G_WAITING, 0);
 	__atomic_store_n(&g->state, G_RUNNING, RLX);
 	g->wait_reason = WAIT_NONE;
 }
 
 /* Records what the switch away from parking goroutine g must do. */
-static void park_prepare(goc_m *m, goc_g *g, goc_unlock_fn unlockf, void *lock,
-			 goc_wait_reason r)
+static void park_prepare(goc__m *m, goc__g *g, goc__unlock_fn unlockf, void *lock,
+			 goc__wait_reason r)
 {
 	/* An unguarded stack's overflow shows in the canary below it. It is
 	 * checked when a goroutine blocks or yields, not when it exits: the
 	 * canary sits in another goroutine's (cold) page, and reading it doubled
 	 * the cost of a short-lived goroutine. A finished goroutine's overflow
 	 * is caught when the damaged slot below is next reused (its magic). */
-	if (!goc_stack_canary_ok(g))
-		goc_stack_overflow_canary(g);
+	if (!goc__stack_canary_ok(g))
+		goc__stack_overflow_canary(g);
 	g->wait_reason = (uint8_t)r;
 	/* A coarse clock (sysmon refreshes it): exact enough for "waiting 3
 	 * minutes" and free on this path. */
-	g->wait_since = __atomic_load_n(&goc_sched.coarse_now, RLX);
+	g->wait_since = __atomic_load_n(&goc__sched.coarse_now, RLX);
 	__atomic_store_n(&g->state, G_WAITING, RLX);
 	m->post = POST_PARK;
 	m->post_g = g;
@@ -523,36 +523,36 @@ static void park_prepare(goc_m *m, goc_g *g, goc_unlock_fn unlockf, void *lock,
 }
 
 /*
- * goc_park while the block profile is on (debug/blockprof.c): a wait it
+ * goc__park while the block profile is on (debug/blockprof.c): a wait it
  * counts is timed and, once the goroutine runs again, recorded with the
  * stack it waited in. The profile finds the waiting code by skipping a
- * fixed number of frames (the recorder, this function, goc_park), so
+ * fixed number of frames (the recorder, this function, goc__park), so
  * neither call on the way may be a tail call: the empty asm below and the
- * store after the call in goc_park see to it.
+ * store after the call in goc__park see to it.
  */
-static __attribute__((noinline)) void park_profiled(goc_m *m, goc_g *g, goc_unlock_fn unlockf,
-						   void *lock, goc_wait_reason r)
+static __attribute__((noinline)) void park_profiled(goc__m *m, goc__g *g, goc__unlock_fn unlockf,
+						   void *lock, goc__wait_reason r)
 {
-	int64_t since = goc_blockprof_start(r);
+	int64_t since = goc__blockprof_start(r);
 	park_prepare(m, g, unlockf, lock, r);
 	switch_away(m, g, false);
 	if (since)
-		goc_blockprof_record(since);
+		goc__blockprof_record(since);
 	__asm__ __volatile__("");
 }
 
-void goc_park(goc_unlock_fn unlockf, void *lock, goc_wait_reason r)
+void goc__park(goc__unlock_fn unlockf, void *lock, goc__wait_reason r)
 {
-	goc_m *m = goc_m_self();
-	goc_g *g = m ? m->curg : NULL;
+	goc__m *m = goc__m_self();
+	goc__g *g = m ? m->curg : NULL;
 	if (!g) {
 		if (m)
-			goc_fatal("goc_park called on the scheduler's own stack");
+			goc__fatal("goc__park called on the scheduler's own stack");
 		foreign_park(foreign_g(), unlockf, lock, r);
 		return;
 	}
-	goc_check_may_block(m, "a blocking call");
-	if (__builtin_expect(goc_blockprof_on(), 0)) {
+	goc__check_may_block(m, "a blocking call");
+	if (__builtin_expect(goc__blockprof_on(), 0)) {
 		park_profiled(m, g, unlockf, lock, r);
 	} else {
 		park_prepare(m, g, unlockf, lock, r);
@@ -562,30 +562,30 @@ void goc_park(goc_unlock_fn unlockf, void *lock, goc_wait_reason r)
 	g->wait_reason = WAIT_NONE;
 }
 
-void goc_park_without_p(goc_unlock_fn unlockf, void *lock, goc_wait_reason r)
+void goc__park_without_p(goc__unlock_fn unlockf, void *lock, goc__wait_reason r)
 {
-	goc_m *m = goc_m_self();
-	goc_g *g = m->curg;
+	goc__m *m = goc__m_self();
+	goc__g *g = m->curg;
 	park_prepare(m, g, unlockf, lock, r);
 	g_switch(m, g, &m->g0, false);
 	g->wait_reason = WAIT_NONE;
 }
 
-void goc_ready(goc_g *g)
+void goc__ready(goc__g *g)
 {
 	if (g->flags & G_FLAG_FOREIGN) {
 		__atomic_store_n(&g->state, G_RUNNABLE, __ATOMIC_RELEASE);
-		prim_futex_wake(&g->state, 1);
+		goc__prim_futex_wake(&g->state, 1);
 		return;
 	}
-	if (goc_tracing())
-		goc_trace_unblock(g, false);
+	if (goc__tracing())
+		goc__trace_unblock(g, false);
 	make_runnable(g);
 }
 
-/* goc_ready for a goroutine (not a plain thread's stand-in). Inlined:
+/* goc__ready for a goroutine (not a plain thread's stand-in). Inlined:
  * a call of its own on every ready measurably slows channel hand-offs. */
-static inline __attribute__((always_inline)) void make_runnable(goc_g *g)
+static inline __attribute__((always_inline)) void make_runnable(goc__g *g)
 {
 	/* A plain store, not a CAS: exactly one party can ready a parked
 	 * goroutine, the one that took it off a wait queue under that queue's
@@ -594,81 +594,81 @@ static inline __attribute__((always_inline)) void make_runnable(goc_g *g)
 	 * wrote for the goroutine (a received value) is visible when it runs. */
 	uint32_t state = __atomic_load_n(&g->state, RLX);
 	if (state != G_WAITING)
-		goc_fatal("goc_ready: goroutine %lld is not waiting (state %u)", (long long)g->id,
+		goc__fatal("goc__ready: goroutine %lld is not waiting (state %u)", (long long)g->id,
 			  state);
 	__atomic_store_n(&g->state, G_RUNNABLE, __ATOMIC_RELEASE);
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	if (m && m->p)
-		runq_put(m->p, g, true);
+		goc__runq_put(m->p, g, true);
 	else
-		globrunq_put(g);
+		goc__globrunq_put(g);
 	wakep();
 }
 
 /* ---- spawning and exiting ---- */
 
-static int64_t goid_new(goc_p *p)
+static int64_t goid_new(goc__p *p)
 {
 	enum { BATCH = 16 };
 	if (!p)
-		return __atomic_add_fetch(&goc_sched.goid_gen, 1, RLX);
+		return __atomic_add_fetch(&goc__sched.goid_gen, 1, RLX);
 	if (p->goid_next == p->goid_end) {
-		int64_t end = __atomic_add_fetch(&goc_sched.goid_gen, BATCH, RLX);
+		int64_t end = __atomic_add_fetch(&goc__sched.goid_gen, BATCH, RLX);
 		p->goid_next = end - BATCH + 1;
 		p->goid_end = end + 1;
 	}
 	return p->goid_next++;
 }
 
-static _Noreturn void g_exit(goc_m *m, goc_g *g)
+static _Noreturn void g_exit(goc__m *m, goc__g *g)
 {
 	__atomic_store_n(&g->state, G_DEAD, __ATOMIC_RELEASE);
-	goc_p *p = m->p;
+	goc__p *p = m->p;
 	__atomic_store_n(&p->exited, p->exited + 1, RLX);
 	m->post = POST_EXIT;
 	m->post_g = g;
 	switch_away(m, g, true);
-	goc_fatal("a finished goroutine was resumed");
+	goc__fatal("a finished goroutine was resumed");
 }
 
 static void g_entry(void *transfer)
 {
-	goc_m *m = transfer;
-	goc_g *g = m->curg;
+	goc__m *m = transfer;
+	goc__g *g = m->curg;
 	san_after_switch(g);
 	m = post_switch(m);
 	g->fn(g->arg);
-	g_exit(goc_m_self(), g);
+	g_exit(goc__m_self(), g);
 }
 
 static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc, bool is_main)
 {
 	if (!fn)
-		goc_panic("goc_go: nil function");
-	goc_runtime_init();
-	size_t size = opts && opts->stack_size ? opts->stack_size : goc_stack_default_size();
+		goc__panic("goc_go: nil function");
+	goc__runtime_init();
+	size_t size = opts && opts->stack_size ? opts->stack_size : goc__stack_default_size();
 	if (is_main && size < ((size_t)8 << 20))
 		size = (size_t)8 << 20;
-	int k = goc_stack_class_of(size, NULL);
+	int k = goc__stack_class_of(size, NULL);
 	if (k < 0) {
 		errno = EINVAL;
 		return 0;
 	}
-	goc_m *m = goc_m_self();
-	goc_p *p = m ? m->p : NULL;
+	goc__m *m = goc__m_self();
+	goc__p *p = m ? m->p : NULL;
 	/* The goroutine cap (golimit.h): one relaxed load when none is set. */
-	bool capped = !is_main && goc_golimit_active();
-	if (capped && !goc_golimit_enter())
+	bool capped = !is_main && goc__golimit_active();
+	if (capped && !goc__golimit_enter())
 		return 0;
-	goc_g *g = goc_g_alloc(p);
+	goc__g *g = goc__g_alloc(p);
 	if (!g) {
 		if (capped)
-			goc_golimit_leave();
+			goc__golimit_leave();
 		errno = ENOMEM;
 		return 0;
 	}
 	g->size_class = (uint8_t)k;
-	goc_g *parent = m ? m->curg : tls_foreign_g;
+	goc__g *parent = m ? m->curg : tls_foreign_g;
 	g->id = goid_new(p);
 	g->parent_id = parent ? parent->id : 0;
 	g->create_pc = pc;
@@ -681,20 +681,20 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 		g->name[sizeof g->name - 1] = 0;
 	}
 	__atomic_store_n(&g->state, G_RUNNABLE, RLX);
-	if (goc_tracing())
-		goc_trace_create(g);
+	if (goc__tracing())
+		goc__trace_create(g);
 	int64_t id = g->id;
 	if (p) {
 		__atomic_store_n(&p->created, p->created + 1, RLX);
-		runq_put(p, g, true);
+		goc__runq_put(p, g, true);
 	} else {
-		__atomic_fetch_add(&goc_sched.foreign_created, 1, RLX);
+		__atomic_fetch_add(&goc__sched.foreign_created, 1, RLX);
 		if (!m) /* not a goroutine in a syscall section: a plain thread */
 			foreign_g();
-		globrunq_put(g);
+		goc__globrunq_put(g);
 	}
 	if (capped)
-		goc_golimit_leave();
+		goc__golimit_leave();
 	wakep();
 	return id;
 }
@@ -715,16 +715,16 @@ int64_t goc_go_opts(goc_fn fn, void *arg, const goc_go_options *opts)
 
 void goc_yield(void)
 {
-	goc_m *m = goc_m_self();
-	goc_g *g = m ? m->curg : NULL;
+	goc__m *m = goc__m_self();
+	goc__g *g = m ? m->curg : NULL;
 	if (!g) {
 		sched_yield();
 		return;
 	}
-	goc_check_may_block(m, "goc_yield");
-	goc_p *p = m->p;
-	if (!goc_stack_canary_ok(g))
-		goc_stack_overflow_canary(g);
+	goc__check_may_block(m, "goc_yield");
+	goc__p *p = m->p;
+	if (!goc__stack_canary_ok(g))
+		goc__stack_overflow_canary(g);
 	if (p_retiring(p)) {
 		/* Queue ourselves on it and let g0 hand its goroutines to the
 		 * global queue. */
@@ -736,19 +736,19 @@ void goc_yield(void)
 	}
 	/* next_local returns NULL only for an empty local queue, which the
 	 * global queue and stealing may then fill. */
-	goc_g *next = next_local(p);
-	if (!next && __atomic_load_n(&goc_sched.runq_size, RLX) > 0) {
-		goc_lock_acquire(&goc_sched.lock);
-		next = globrunq_get_locked(p, 0);
-		goc_lock_release(&goc_sched.lock);
+	goc__g *next = next_local(p);
+	if (!next && __atomic_load_n(&goc__sched.runq_size, RLX) > 0) {
+		goc__lock_acquire(&goc__sched.lock);
+		next = goc__globrunq_get_locked(p, 0);
+		goc__lock_release(&goc__sched.lock);
 	}
 	if (!next) {
 		/* Others may be queued behind a busy P: take some. */
-		int32_t n = __atomic_load_n(&goc_sched.gomaxprocs, RLX);
+		int32_t n = __atomic_load_n(&goc__sched.gomaxprocs, RLX);
 		for (int32_t i = 0; i < n && !next; i++) {
-			goc_p *victim = goc_sched.allp[i];
+			goc__p *victim = goc__sched.allp[i];
 			if (victim != p)
-				next = runq_steal(p, victim, false);
+				next = goc__runq_steal(p, victim, false);
 		}
 	}
 	if (!next) {
@@ -763,19 +763,19 @@ void goc_yield(void)
 
 /* ---- finding work (on g0) ---- */
 
-static goc_g *steal_work(goc_m *m)
+static goc__g *steal_work(goc__m *m)
 {
-	goc_p *p = m->p;
-	int32_t n = __atomic_load_n(&goc_sched.gomaxprocs, RLX);
+	goc__p *p = m->p;
+	int32_t n = __atomic_load_n(&goc__sched.gomaxprocs, RLX);
 	for (int round = 0; round < 4; round++) {
 		uint32_t start = fastrand(m);
 		for (int32_t i = 0; i < n; i++) {
-			goc_p *victim = goc_sched.allp[(start + (uint32_t)i) % (uint32_t)n];
+			goc__p *victim = goc__sched.allp[(start + (uint32_t)i) % (uint32_t)n];
 			if (victim == p)
 				continue;
-			goc_g *g = runq_steal(p, victim, round == 3);
+			goc__g *g = goc__runq_steal(p, victim, round == 3);
 			if (g) {
-				__atomic_fetch_add(&goc_sched.nsteals, 1, RLX);
+				__atomic_fetch_add(&goc__sched.nsteals, 1, RLX);
 				return g;
 			}
 		}
@@ -787,9 +787,9 @@ static goc_g *steal_work(goc_m *m)
 static int64_t timers_earliest_all(void)
 {
 	int64_t best = 0;
-	int32_t n = __atomic_load_n(&goc_sched.nprocs_made, __ATOMIC_ACQUIRE);
+	int32_t n = __atomic_load_n(&goc__sched.nprocs_made, __ATOMIC_ACQUIRE);
 	for (int32_t i = 0; i < n; i++) {
-		int64_t w = goc_timers_earliest(goc_sched.allp[i]->timers);
+		int64_t w = goc__timers_earliest(goc__sched.allp[i]->timers);
 		if (w && (!best || w < best))
 			best = w;
 	}
@@ -798,84 +798,84 @@ static int64_t timers_earliest_all(void)
 
 static void timers_run_all(int64_t now)
 {
-	int32_t n = __atomic_load_n(&goc_sched.nprocs_made, __ATOMIC_ACQUIRE);
+	int32_t n = __atomic_load_n(&goc__sched.nprocs_made, __ATOMIC_ACQUIRE);
 	for (int32_t i = 0; i < n; i++) {
-		struct timer_heap *h = goc_sched.allp[i]->timers;
-		int64_t w = goc_timers_earliest(h);
+		struct timer_heap *h = goc__sched.allp[i]->timers;
+		int64_t w = goc__timers_earliest(h);
 		if (w && w <= now)
-			goc_timers_run(h, now);
+			goc__timers_run(h, now);
 	}
 }
 
 static bool any_runq_work(void)
 {
-	if (__atomic_load_n(&goc_sched.runq_size, SEQ_CST) > 0)
+	if (__atomic_load_n(&goc__sched.runq_size, SEQ_CST) > 0)
 		return true;
-	int32_t n = __atomic_load_n(&goc_sched.gomaxprocs, SEQ_CST);
+	int32_t n = __atomic_load_n(&goc__sched.gomaxprocs, SEQ_CST);
 	for (int32_t i = 0; i < n; i++)
-		if (!runq_empty(goc_sched.allp[i]))
+		if (!goc__runq_empty(goc__sched.allp[i]))
 			return true;
 	return false;
 }
 
 /*
- * stopm's wait for the poller M: blocks in netpoll() until an fd is ready,
+ * stopm's wait for the poller M: blocks in goc__netpoll() until an fd is ready,
  * the deadline `until` (0: none) passes, or m_wake breaks the wait. Then it
  * leaves the idle list (or, if a waker already took it off, takes the
  * handed-over P), takes an idle P if it found goroutines and has none, and
  * readies them there (on the global queue if every P is busy). Returns
  * holding a P, with m->nextp clear, or with no P.
  */
-static void stopm_netpoll(goc_m *m, int64_t until)
+static void stopm_netpoll(goc__m *m, int64_t until)
 {
-	goc_g *ready[128];
+	goc__g *ready[128];
 	int n = 0;
 	__atomic_store_n(&m->in_netpoll, true, SEQ_CST);
 	if (__atomic_load_n(&m->park_word, SEQ_CST) == 0)
-		n = netpoll(until ? until : INT64_MAX, ready, 128);
+		n = goc__netpoll(until ? until : INT64_MAX, ready, 128);
 	__atomic_store_n(&m->in_netpoll, false, SEQ_CST);
-	goc_lock_acquire(&goc_sched.lock);
+	goc__lock_acquire(&goc__sched.lock);
 	bool claimed = !m->idle_listed;
 	if (!claimed)
 		midle_remove_locked(m);
-	if (goc_sched.poll_m == m)
-		goc_sched.poll_m = NULL;
-	goc_lock_release(&goc_sched.lock);
+	if (goc__sched.poll_m == m)
+		goc__sched.poll_m = NULL;
+	goc__lock_release(&goc__sched.lock);
 	if (claimed) {
 		/* A waker took us off the list: its store to park_word comes. */
 		while (__atomic_load_n(&m->park_word, __ATOMIC_ACQUIRE) == 0)
-			prim_futex_wait(&m->park_word, 0, 0);
+			goc__prim_futex_wait(&m->park_word, 0, 0);
 		__atomic_store_n(&m->park_word, 0, RLX);
 	}
 	if (m->nextp) {
-		acquirep(m, m->nextp);
+		goc__acquirep(m, m->nextp);
 		m->nextp = NULL;
 	} else if (n > 0) {
-		goc_lock_acquire(&goc_sched.lock);
-		goc_p *p = pidle_get();
-		goc_lock_release(&goc_sched.lock);
+		goc__lock_acquire(&goc__sched.lock);
+		goc__p *p = goc__pidle_get();
+		goc__lock_release(&goc__sched.lock);
 		if (p)
-			acquirep(m, p);
+			goc__acquirep(m, p);
 	}
 	for (int i = 0; i < n; i++)
-		goc_ready(ready[i]);
-	netpoll_delivered(n);
+		goc__ready(ready[i]);
+	goc__netpoll_delivered(n);
 }
 
 /* Sleeps until woken or until the earliest timer of all Ps. Returns with
  * m->nextp set if a P was handed over, or (as the poller M) holding one. */
-static void stopm(goc_m *m)
+static void stopm(goc__m *m)
 {
-	goc_lock_acquire(&goc_sched.lock);
+	goc__lock_acquire(&goc__sched.lock);
 	/* The deadline is read under sched.lock: a timer armed after any
-	 * earlier reading either shows here, or its goc_sched_timer_armed
+	 * earlier reading either shows here, or its goc__sched_timer_armed
 	 * (which takes the lock when nobody waits for an earlier deadline)
 	 * runs after we are on the idle list and wakes us. */
 	int64_t until = timers_earliest_all();
 	if (until) {
-		if (!goc_sched.timer_m || until < goc_sched.timer_m_until) {
-			goc_sched.timer_m = m;
-			__atomic_store_n(&goc_sched.timer_m_until, until, SEQ_CST);
+		if (!goc__sched.timer_m || until < goc__sched.timer_m_until) {
+			goc__sched.timer_m = m;
+			__atomic_store_n(&goc__sched.timer_m_until, until, SEQ_CST);
 		} else {
 			until = 0; /* the timer M covers it */
 		}
@@ -885,90 +885,90 @@ static void stopm(goc_m *m)
 	 * for the fds, and for the timer deadline if it took one above. With
 	 * every P busy, the Ms running them poll without blocking whenever
 	 * their queues run dry, and readied goroutines stay on their P. */
-	bool poller = !goc_sched.poll_m && netpoll_has_waiters() &&
-		      __atomic_load_n(&goc_sched.npidle, RLX) > 0;
+	bool poller = !goc__sched.poll_m && goc__netpoll_has_waiters() &&
+		      __atomic_load_n(&goc__sched.npidle, RLX) > 0;
 	if (poller)
-		goc_sched.poll_m = m;
+		goc__sched.poll_m = m;
 	m->idle_listed = true;
-	m->schedlink = goc_sched.midle;
-	goc_sched.midle = m;
-	goc_sched.nmidle++;
+	m->schedlink = goc__sched.midle;
+	goc__sched.midle = m;
+	goc__sched.nmidle++;
 	if (!until && !poller)
 		check_dead_locked();
-	goc_lock_release(&goc_sched.lock);
+	goc__lock_release(&goc__sched.lock);
 
 	if (poller) {
 		stopm_netpoll(m, until);
 		return;
 	}
 	while (__atomic_load_n(&m->park_word, __ATOMIC_ACQUIRE) == 0) {
-		if (prim_futex_wait(&m->park_word, 0, until))
+		if (goc__prim_futex_wait(&m->park_word, 0, until))
 			continue;
-		goc_lock_acquire(&goc_sched.lock);
+		goc__lock_acquire(&goc__sched.lock);
 		if (m->idle_listed) {
 			midle_remove_locked(m);
-			goc_lock_release(&goc_sched.lock);
+			goc__lock_release(&goc__sched.lock);
 			return; /* timed out: go run the timers */
 		}
-		goc_lock_release(&goc_sched.lock);
+		goc__lock_release(&goc__sched.lock);
 		until = 0; /* someone took us off the list: a wake-up is coming */
 	}
 	__atomic_store_n(&m->park_word, 0, RLX);
 }
 
-static goc_g *find_runnable(goc_m *m)
+static goc__g *find_runnable(goc__m *m)
 {
 	for (;;) {
-		goc_p *p = m->p;
+		goc__p *p = m->p;
 		if (p) {
 			if (p_retiring(p)) {
-				goc_lock_acquire(&goc_sched.lock);
+				goc__lock_acquire(&goc__sched.lock);
 				/* Again under the lock: gomaxprocs may have grown back. */
-				bool retire = p->id >= goc_sched.gomaxprocs;
+				bool retire = p->id >= goc__sched.gomaxprocs;
 				if (retire)
 					p_retire_start_locked(p);
-				goc_lock_release(&goc_sched.lock);
+				goc__lock_release(&goc__sched.lock);
 				if (retire) {
 					m->p = NULL;
 					if (m->spinning) {
 						m->spinning = false;
-						__atomic_fetch_sub(&goc_sched.nmspinning, 1, SEQ_CST);
+						__atomic_fetch_sub(&goc__sched.nmspinning, 1, SEQ_CST);
 					}
 					p_retire_finish(p);
 					continue;
 				}
 			}
 			int64_t due = timers_earliest_all();
-			if (due && due <= prim_nanotime())
-				timers_run_all(prim_nanotime());
-			goc_g *g = next_local(p);
+			if (due && due <= goc__prim_nanotime())
+				timers_run_all(goc__prim_nanotime());
+			goc__g *g = next_local(p);
 			if (g)
 				return g;
-			if (__atomic_load_n(&goc_sched.runq_size, RLX) > 0) {
-				goc_lock_acquire(&goc_sched.lock);
-				g = globrunq_get_locked(p, 0);
-				goc_lock_release(&goc_sched.lock);
+			if (__atomic_load_n(&goc__sched.runq_size, RLX) > 0) {
+				goc__lock_acquire(&goc__sched.lock);
+				g = goc__globrunq_get_locked(p, 0);
+				goc__lock_release(&goc__sched.lock);
 				if (g)
 					return g;
 			}
 			/* Goroutines whose fds are ready, unless an M blocked in
 			 * the poller will see them anyway. */
-			if (netpoll_has_waiters() && !netpoll_blocked()) {
-				goc_g *ready[128];
-				int n = netpoll(0, ready, 128);
+			if (goc__netpoll_has_waiters() && !goc__netpoll_blocked()) {
+				goc__g *ready[128];
+				int n = goc__netpoll(0, ready, 128);
 				for (int i = 0; i < n; i++)
-					goc_ready(ready[i]);
-				netpoll_delivered(n);
+					goc__ready(ready[i]);
+				goc__netpoll_delivered(n);
 				if (n > 0 && (g = next_local(p)))
 					return g;
 			}
-			int32_t busy = __atomic_load_n(&goc_sched.gomaxprocs, RLX) -
-				       __atomic_load_n(&goc_sched.npidle, RLX);
+			int32_t busy = __atomic_load_n(&goc__sched.gomaxprocs, RLX) -
+				       __atomic_load_n(&goc__sched.npidle, RLX);
 			if (m->spinning ||
-			    2 * __atomic_load_n(&goc_sched.nmspinning, RLX) < busy) {
+			    2 * __atomic_load_n(&goc__sched.nmspinning, RLX) < busy) {
 				if (!m->spinning) {
 					m->spinning = true;
-					__atomic_fetch_add(&goc_sched.nmspinning, 1, SEQ_CST);
+					__atomic_fetch_add(&goc__sched.nmspinning, 1, SEQ_CST);
 				}
 				g = steal_work(m);
 				if (g)
@@ -978,51 +978,51 @@ static goc_g *find_runnable(goc_m *m)
 
 		/* Nothing to do: give the P back and sleep. */
 		int64_t until = timers_earliest_all();
-		goc_lock_acquire(&goc_sched.lock);
-		if (p && goc_sched.runq_size > 0) {
-			goc_g *g = globrunq_get_locked(p, 0);
-			goc_lock_release(&goc_sched.lock);
+		goc__lock_acquire(&goc__sched.lock);
+		if (p && goc__sched.runq_size > 0) {
+			goc__g *g = goc__globrunq_get_locked(p, 0);
+			goc__lock_release(&goc__sched.lock);
 			return g;
 		}
 		if (p) {
-			pidle_put(p);
+			goc__pidle_put(p);
 			m->p = NULL;
 		}
-		goc_lock_release(&goc_sched.lock);
+		goc__lock_release(&goc__sched.lock);
 
 		if (m->spinning) {
 			m->spinning = false;
-			__atomic_fetch_sub(&goc_sched.nmspinning, 1, SEQ_CST);
+			__atomic_fetch_sub(&goc__sched.nmspinning, 1, SEQ_CST);
 			/* Work published before we stopped spinning may not have
 			 * woken anyone: look once more. */
 			if (any_runq_work()) {
-				goc_lock_acquire(&goc_sched.lock);
-				goc_p *again = pidle_get();
-				goc_lock_release(&goc_sched.lock);
+				goc__lock_acquire(&goc__sched.lock);
+				goc__p *again = goc__pidle_get();
+				goc__lock_release(&goc__sched.lock);
 				if (again) {
-					acquirep(m, again);
+					goc__acquirep(m, again);
 					m->spinning = true;
-					__atomic_fetch_add(&goc_sched.nmspinning, 1, SEQ_CST);
+					__atomic_fetch_add(&goc__sched.nmspinning, 1, SEQ_CST);
 					continue;
 				}
 			}
 		}
-		if (until && until <= prim_nanotime()) {
-			goc_lock_acquire(&goc_sched.lock);
-			goc_p *tp = pidle_get();
-			goc_lock_release(&goc_sched.lock);
+		if (until && until <= goc__prim_nanotime()) {
+			goc__lock_acquire(&goc__sched.lock);
+			goc__p *tp = goc__pidle_get();
+			goc__lock_release(&goc__sched.lock);
 			if (tp) {
-				acquirep(m, tp);
+				goc__acquirep(m, tp);
 				continue;
 			}
 			/* Every P is busy: fire the timers from here; what they
 			 * ready goes to the global queue. */
-			timers_run_all(prim_nanotime());
+			timers_run_all(goc__prim_nanotime());
 			continue;
 		}
 		stopm(m);
 		if (m->nextp) {
-			acquirep(m, m->nextp);
+			goc__acquirep(m, m->nextp);
 			m->nextp = NULL;
 		}
 	}
@@ -1030,16 +1030,16 @@ static goc_g *find_runnable(goc_m *m)
 
 static void *m_thread_main(void *arg)
 {
-	goc_m *m = arg;
+	goc__m *m = arg;
 	tls_m = m;
 	m->errno_ptr = &errno;
-	goc_cpuprof_thread_start();
-	goc_stack_thread_init(m);
+	goc__cpuprof_thread_start();
+	goc__stack_thread_init(m);
 	san_g0_init(&m->g0);
-	acquirep(m, m->nextp);
+	goc__acquirep(m, m->nextp);
 	m->nextp = NULL;
 	for (;;) {
-		goc_g *g = find_runnable(m);
+		goc__g *g = find_runnable(m);
 		if (m->spinning)
 			reset_spinning(m);
 		g_switch(m, &m->g0, g, false);
@@ -1049,24 +1049,24 @@ static void *m_thread_main(void *arg)
 
 /* ---- timers armed ---- */
 
-void goc_sched_timer_armed(int64_t when)
+void goc__sched_timer_armed(int64_t when)
 {
-	if (when >= __atomic_load_n(&goc_sched.timer_m_until, SEQ_CST))
+	if (when >= __atomic_load_n(&goc__sched.timer_m_until, SEQ_CST))
 		return;
-	goc_lock_acquire(&goc_sched.lock);
-	goc_m *m = goc_sched.timer_m;
+	goc__lock_acquire(&goc__sched.lock);
+	goc__m *m = goc__sched.timer_m;
 	/* With no timer M, an M blocked in the poller without a deadline
 	 * comes back to take the new one (unless it is already woken). */
-	if (!m && goc_sched.poll_m && goc_sched.poll_m->idle_listed)
-		m = goc_sched.poll_m;
-	if (m && when < goc_sched.timer_m_until) {
+	if (!m && goc__sched.poll_m && goc__sched.poll_m->idle_listed)
+		m = goc__sched.poll_m;
+	if (m && when < goc__sched.timer_m_until) {
 		midle_remove_locked(m);
 		m->nextp = NULL;
-		goc_lock_release(&goc_sched.lock);
+		goc__lock_release(&goc__sched.lock);
 		m_wake(m);
 		return;
 	}
-	goc_lock_release(&goc_sched.lock);
+	goc__lock_release(&goc__sched.lock);
 	if (!m)
 		wakep();
 }
@@ -1074,21 +1074,21 @@ void goc_sched_timer_armed(int64_t when)
 /* sysmon's safety net: a timer overdue by more than `slack` means no M is
  * about to run it (a timer M taken for other work, all Ps busy with
  * goroutines that do not switch): wake one as if it had just been armed. */
-void goc_sched_check_timers(int64_t now, int64_t slack)
+void goc__sched_check_timers(int64_t now, int64_t slack)
 {
 	int64_t next = timers_earliest_all();
 	if (next && next < now - slack)
-		goc_sched_timer_armed(next);
+		goc__sched_timer_armed(next);
 }
 
 /* ---- deadlock detection ---- */
 
 static int64_t count_goroutines(void)
 {
-	int64_t n = __atomic_load_n(&goc_sched.foreign_created, RLX);
-	int32_t np = __atomic_load_n(&goc_sched.nprocs_made, __ATOMIC_ACQUIRE);
+	int64_t n = __atomic_load_n(&goc__sched.foreign_created, RLX);
+	int32_t np = __atomic_load_n(&goc__sched.nprocs_made, __ATOMIC_ACQUIRE);
 	for (int32_t i = 0; i < np; i++) {
-		goc_p *p = goc_sched.allp[i];
+		goc__p *p = goc__sched.allp[i];
 		n += __atomic_load_n(&p->created, RLX) - __atomic_load_n(&p->exited, RLX);
 	}
 	return n;
@@ -1099,31 +1099,31 @@ static int64_t count_goroutines(void)
  * outside goc can wake anyone, the program can never make progress. */
 static void check_dead_locked(void)
 {
-	if (goc_sched.nmidle != goc_sched.mcount)
+	if (goc__sched.nmidle != goc__sched.mcount)
 		return;
-	if (!__atomic_load_n(&goc_sched.main_active, SEQ_CST))
+	if (!__atomic_load_n(&goc__sched.main_active, SEQ_CST))
 		return;
-	if (__atomic_load_n(&goc_sched.nforeign, SEQ_CST) > 0)
+	if (__atomic_load_n(&goc__sched.nforeign, SEQ_CST) > 0)
 		return;
 	/* A thread goc has never seen (not an M, not sysmon, not the one
 	 * waiting in goc_main) may still send to a channel or spawn: only a
 	 * process made of goc's own threads can be known to be stuck. */
-	if (prim_thread_count() >
-	    goc_sched.mcount + 2 + SAN_OWN_THREADS + goc_symbolizer_threads() +
-		    goc_cpuprof_threads())
+	if (goc__prim_thread_count() >
+	    goc__sched.mcount + 2 + SAN_OWN_THREADS + goc__symbolizer_threads() +
+		    goc__cpuprof_threads())
 		return;
-	if (goc_sched.runq_size > 0 || goc_sched.timer_m || timers_earliest_all())
+	if (goc__sched.runq_size > 0 || goc__sched.timer_m || timers_earliest_all())
 		return;
 	/* Goroutines parked on fds can be woken by the network. */
-	if (netpoll_has_waiters())
+	if (goc__netpoll_has_waiters())
 		return;
-	int32_t n = __atomic_load_n(&goc_sched.gomaxprocs, RLX);
+	int32_t n = __atomic_load_n(&goc__sched.gomaxprocs, RLX);
 	for (int32_t i = 0; i < n; i++)
-		if (!runq_empty(goc_sched.allp[i]))
+		if (!goc__runq_empty(goc__sched.allp[i]))
 			return;
 	if (count_goroutines() <= 0)
 		return;
-	goc_fatal("all goroutines are asleep - deadlock!");
+	goc__fatal("all goroutines are asleep - deadlock!");
 }
 
 /* ---- runtime setup, goc_main, queries ---- */
@@ -1131,27 +1131,27 @@ static void check_dead_locked(void)
 static void runtime_init_once(void)
 {
 	pthread_key_create(&foreign_key, foreign_g_free);
-	goc_stack_module_init();
-	goc_golimit_init_from_env();
-	goc_thread_limit_init_from_env();
+	goc__stack_module_init();
+	goc__golimit_init_from_env();
+	goc__thread_limit_init_from_env();
 	int32_t procs =
-	    (int32_t)prim_env_long("GOCMAXPROCS", prim_cpu_count(), 1, GOC_MAX_PROCS);
+	    (int32_t)goc__prim_env_long("GOCMAXPROCS", goc__prim_cpu_count(), 1, GOC_MAX_PROCS);
 	if (procs > GOC_MAX_PROCS)
 		procs = GOC_MAX_PROCS;
-	goc_sched.timer_m_until = INT64_MAX;
-	goc_sched.coarse_now = prim_nanotime();
-	goc_sched.gomaxprocs = procs;
+	goc__sched.timer_m_until = INT64_MAX;
+	goc__sched.coarse_now = goc__prim_nanotime();
+	goc__sched.gomaxprocs = procs;
 	for (int32_t i = procs - 1; i >= 0; i--) {
-		goc_sched.allp[i] = p_new(i);
-		pidle_put(goc_sched.allp[i]);
+		goc__sched.allp[i] = p_new(i);
+		goc__pidle_put(goc__sched.allp[i]);
 	}
-	__atomic_store_n(&goc_sched.nprocs_made, procs, __ATOMIC_RELEASE);
-	goc_debug_init();
-	goc_stack_install_overflow_handler();
-	goc_sysmon_start();
+	__atomic_store_n(&goc__sched.nprocs_made, procs, __ATOMIC_RELEASE);
+	goc__debug_init();
+	goc__stack_install_overflow_handler();
+	goc__sysmon_start();
 }
 
-void goc_runtime_init(void)
+void goc__runtime_init(void)
 {
 	pthread_once(&init_once, runtime_init_once);
 }
@@ -1169,62 +1169,62 @@ static void main_goroutine(void *arg)
 	/* Off before the waiting thread is released: from here on goroutines
 	 * left blocked are not a deadlock, whatever the Ms see while goc_main
 	 * is still returning. */
-	__atomic_store_n(&goc_sched.main_active, 0, SEQ_CST);
+	__atomic_store_n(&goc__sched.main_active, 0, SEQ_CST);
 	goc_wg_done(&ms->done);
 }
 
 void goc_main(goc_fn fn, void *arg)
 {
 	if (!fn)
-		goc_panic("goc_main: nil function");
-	goc_runtime_init();
-	if (goc_m_self())
-		goc_panic("goc_main called from a goroutine");
-	if (__atomic_exchange_n(&goc_sched.main_active, 1, SEQ_CST))
-		goc_panic("goc_main: already running in another thread");
+		goc__panic("goc_main: nil function");
+	goc__runtime_init();
+	if (goc__m_self())
+		goc__panic("goc_main called from a goroutine");
+	if (__atomic_exchange_n(&goc__sched.main_active, 1, SEQ_CST))
+		goc__panic("goc_main: already running in another thread");
 	struct main_start ms = {.fn = fn, .arg = arg};
 	goc_wg_init(&ms.done);
 	goc_wg_add(&ms.done, 1);
 	/* This thread only waits for the main goroutine: it must not count as
 	 * a plain thread that might wake someone (deadlock detection). */
 	foreign_g();
-	__atomic_fetch_sub(&goc_sched.nforeign, 1, SEQ_CST);
+	__atomic_fetch_sub(&goc__sched.nforeign, 1, SEQ_CST);
 	if (!spawn(main_goroutine, &ms, NULL, __builtin_return_address(0), true))
-		goc_fatal("goc_main: cannot allocate the main goroutine's stack");
+		goc__fatal("goc_main: cannot allocate the main goroutine's stack");
 	goc_wg_wait(&ms.done);
-	__atomic_fetch_add(&goc_sched.nforeign, 1, SEQ_CST);
+	__atomic_fetch_add(&goc__sched.nforeign, 1, SEQ_CST);
 }
 
 int64_t goc_id(void)
 {
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	return m && m->curg ? m->curg->id : 0;
 }
 
 int64_t goc_num_goroutine(void)
 {
-	goc_runtime_init();
+	goc__runtime_init();
 	return count_goroutines();
 }
 
 void goc_sched_stats_read(goc_sched_stats *out)
 {
-	goc_runtime_init();
+	goc__runtime_init();
 	memset(out, 0, sizeof *out);
-	goc_lock_acquire(&goc_sched.lock);
-	out->procs = goc_sched.gomaxprocs;
-	out->idle_procs = __atomic_load_n(&goc_sched.npidle, RLX);
-	out->threads = goc_sched.mcount;
-	out->idle_threads = goc_sched.nmidle;
-	out->spinning_threads = __atomic_load_n(&goc_sched.nmspinning, RLX);
-	out->global_runq = goc_sched.runq_size;
-	goc_lock_release(&goc_sched.lock);
+	goc__lock_acquire(&goc__sched.lock);
+	out->procs = goc__sched.gomaxprocs;
+	out->idle_procs = __atomic_load_n(&goc__sched.npidle, RLX);
+	out->threads = goc__sched.mcount;
+	out->idle_threads = goc__sched.nmidle;
+	out->spinning_threads = __atomic_load_n(&goc__sched.nmspinning, RLX);
+	out->global_runq = goc__sched.runq_size;
+	goc__lock_release(&goc__sched.lock);
 	out->goroutines = count_goroutines();
-	out->steals = __atomic_load_n(&goc_sched.nsteals, RLX);
-	out->retakes = __atomic_load_n(&goc_sched.nretakes, RLX);
-	out->long_runs = __atomic_load_n(&goc_sched.nlongruns, RLX);
+	out->steals = __atomic_load_n(&goc__sched.nsteals, RLX);
+	out->retakes = __atomic_load_n(&goc__sched.nretakes, RLX);
+	out->long_runs = __atomic_load_n(&goc__sched.nlongruns, RLX);
 	for (int i = 0; i < out->procs; i++) {
-		goc_p *p = goc_sched.allp[i];
+		goc__p *p = goc__sched.allp[i];
 		uint32_t head = __atomic_load_n(&p->runq_head, __ATOMIC_ACQUIRE);
 		uint32_t tail = __atomic_load_n(&p->runq_tail, __ATOMIC_ACQUIRE);
 		out->p[i].runq = (int64_t)(uint32_t)(tail - head) +
@@ -1236,36 +1236,36 @@ void goc_sched_stats_read(goc_sched_stats *out)
 
 int64_t goc_now(void)
 {
-	return prim_nanotime();
+	return goc__prim_nanotime();
 }
 
 int goc_maxprocs(int n)
 {
-	goc_runtime_init();
-	int old = __atomic_load_n(&goc_sched.gomaxprocs, SEQ_CST);
+	goc__runtime_init();
+	int old = __atomic_load_n(&goc__sched.gomaxprocs, SEQ_CST);
 	if (n <= 0)
 		return old;
 	if (n > GOC_MAX_PROCS) {
 		errno = EINVAL;
 		return -1;
 	}
-	goc_lock_acquire(&goc_sched.lock);
-	old = goc_sched.gomaxprocs;
-	while (goc_sched.nprocs_made < n) {
-		goc_p *p = p_new(goc_sched.nprocs_made);
+	goc__lock_acquire(&goc__sched.lock);
+	old = goc__sched.gomaxprocs;
+	while (goc__sched.nprocs_made < n) {
+		goc__p *p = p_new(goc__sched.nprocs_made);
 		__atomic_store_n(&p->status, P_DEAD, RLX);
-		goc_sched.allp[goc_sched.nprocs_made] = p;
-		__atomic_store_n(&goc_sched.nprocs_made, goc_sched.nprocs_made + 1, __ATOMIC_RELEASE);
+		goc__sched.allp[goc__sched.nprocs_made] = p;
+		__atomic_store_n(&goc__sched.nprocs_made, goc__sched.nprocs_made + 1, __ATOMIC_RELEASE);
 	}
-	__atomic_store_n(&goc_sched.gomaxprocs, n, SEQ_CST);
+	__atomic_store_n(&goc__sched.gomaxprocs, n, SEQ_CST);
 	/* Idle Ps beyond n retire now; running ones at their next schedule. */
-	goc_p *retiring = NULL;
-	goc_p **pp = &goc_sched.pidle;
+	goc__p *retiring = NULL;
+	goc__p **pp = &goc__sched.pidle;
 	while (*pp) {
-		goc_p *p = *pp;
+		goc__p *p = *pp;
 		if (p->id >= n) {
 			*pp = p->link;
-			__atomic_fetch_sub(&goc_sched.npidle, 1, SEQ_CST);
+			__atomic_fetch_sub(&goc__sched.npidle, 1, SEQ_CST);
 			p_retire_start_locked(p);
 			p->link = retiring;
 			retiring = p;
@@ -1274,11 +1274,11 @@ int goc_maxprocs(int n)
 		}
 	}
 	for (int32_t i = 0; i < n; i++)
-		if (__atomic_load_n(&goc_sched.allp[i]->status, RLX) == P_DEAD)
-			pidle_put(goc_sched.allp[i]);
-	goc_lock_release(&goc_sched.lock);
+		if (__atomic_load_n(&goc__sched.allp[i]->status, RLX) == P_DEAD)
+			goc__pidle_put(goc__sched.allp[i]);
+	goc__lock_release(&goc__sched.lock);
 	while (retiring) {
-		goc_p *p = retiring;
+		goc__p *p = retiring;
 		retiring = p->link;
 		p->link = NULL;
 		p_retire_finish(p);
@@ -1299,30 +1299,30 @@ static void vreport(const char *prefix, const char *fmt, va_list ap)
 		msg[len++] = '\n';
 		msg[len++] = '\n';
 	}
-	prim_write_stderr(msg, len);
+	goc__prim_write_stderr(msg, len);
 }
 
-_Noreturn void goc_panic(const char *fmt, ...)
+_Noreturn void goc__panic(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vreport("panic: ", fmt, ap);
 	va_end(ap);
-	goc_m *m = goc_m_self();
-	goc_g *g = m ? m->curg : tls_foreign_g;
+	goc__m *m = goc__m_self();
+	goc__g *g = m ? m->curg : tls_foreign_g;
 	if (g && !(g->flags & G_FLAG_FOREIGN))
-		goc_dump_g(2, g, prim_nanotime());
+		goc__dump_g(2, g, goc__prim_nanotime());
 	else
-		prim_write_stderr("(on a thread that is not a goroutine)\n", 38);
+		goc__prim_write_stderr("(on a thread that is not a goroutine)\n", 38);
 	abort();
 }
 
-_Noreturn void goc_fatal(const char *fmt, ...)
+_Noreturn void goc__fatal(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vreport("fatal error: ", fmt, ap);
 	va_end(ap);
-	goc_dump_all(2);
+	goc__dump_all(2);
 	_exit(2);
 }

@@ -20,7 +20,7 @@
  *
  * sysmon writes nothing into goroutine descriptors: at its next scheduling
  * point the P's owner moves p->long_run_ms into the goroutine that ran the
- * stretch (goc_long_run_fold: g->long_runs, g->long_run_ms), so a
+ * stretch (goc__long_run_fold: g->long_runs, g->long_run_ms), so a
  * descriptor is only ever written by the M running it and never behind
  * the back of whoever reuses it.
  *
@@ -56,34 +56,34 @@ static struct p_watch watch[GOC_MAX_PROCS];
  * list, owned by the caller), to an M if there is anything for one to do,
  * else to the idle list.
  */
-static void handoff(goc_p *p)
+static void handoff(goc__p *p)
 {
 	int64_t timer = 0;
-	goc_lock_acquire(&goc_sched.lock);
-	bool retiring = p->id >= goc_sched.gomaxprocs;
-	if (retiring || !runq_empty(p) || goc_sched.runq_size > 0) {
+	goc__lock_acquire(&goc__sched.lock);
+	bool retiring = p->id >= goc__sched.gomaxprocs;
+	if (retiring || !goc__runq_empty(p) || goc__sched.runq_size > 0) {
 		/* Work to run (a retiring P's M retires it first thing). */
-		startm_locked(p, false);
-	} else if (__atomic_load_n(&goc_sched.nmspinning, __ATOMIC_SEQ_CST) +
-			   __atomic_load_n(&goc_sched.npidle, __ATOMIC_SEQ_CST) ==
+		goc__startm_locked(p, false);
+	} else if (__atomic_load_n(&goc__sched.nmspinning, __ATOMIC_SEQ_CST) +
+			   __atomic_load_n(&goc__sched.npidle, __ATOMIC_SEQ_CST) ==
 		       0 &&
-		   __atomic_compare_exchange_n(&goc_sched.nmspinning, &(int32_t){0}, 1, false,
+		   __atomic_compare_exchange_n(&goc__sched.nmspinning, &(int32_t){0}, 1, false,
 					       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
 		/* Nobody looks for work queued behind the busy Ps: one M
 		 * spinning with p will (the same claim as wakep's). */
-		startm_locked(p, true);
+		goc__startm_locked(p, true);
 	} else {
-		pidle_put(p);
-		timer = goc_timers_earliest(p->timers);
+		goc__pidle_put(p);
+		timer = goc__timers_earliest(p->timers);
 	}
-	goc_lock_release(&goc_sched.lock);
+	goc__lock_release(&goc__sched.lock);
 	/* Its timers were its M's to run; now an idle M must wait for them. */
 	if (timer)
-		goc_sched_timer_armed(timer);
+		goc__sched_timer_armed(timer);
 }
 
 /* Tries to take p, seen P_SYSCALL, from its M; true if it did. */
-static bool retake_syscall(goc_p *p, struct p_watch *w, int64_t now)
+static bool retake_syscall(goc__p *p, struct p_watch *w, int64_t now)
 {
 	uint32_t tick = __atomic_load_n(&p->syscalltick, __ATOMIC_RELAXED);
 	if (tick != w->syscalltick) {
@@ -94,9 +94,9 @@ static bool retake_syscall(goc_p *p, struct p_watch *w, int64_t now)
 	int64_t in_section = now - w->syscall_seen;
 	if (in_section < RETAKE_AFTER)
 		return false;
-	if (runq_empty(p) &&
-	    __atomic_load_n(&goc_sched.nmspinning, __ATOMIC_RELAXED) +
-		    __atomic_load_n(&goc_sched.npidle, __ATOMIC_RELAXED) >
+	if (goc__runq_empty(p) &&
+	    __atomic_load_n(&goc__sched.nmspinning, __ATOMIC_RELAXED) +
+		    __atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) >
 		0 &&
 	    in_section < RETAKE_UNWANTED_AFTER)
 		return false;
@@ -107,19 +107,19 @@ static bool retake_syscall(goc_p *p, struct p_watch *w, int64_t now)
 	if (!__atomic_compare_exchange_n(&p->status, &expected, P_IDLE, false, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED))
 		return false;
-	__atomic_fetch_add(&goc_sched.nretakes, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&goc__sched.nretakes, 1, __ATOMIC_RELAXED);
 	handoff(p);
 	return true;
 }
 
-static uint64_t progress_of(goc_p *p)
+static uint64_t progress_of(goc__p *p)
 {
 	return (uint64_t)__atomic_load_n(&p->schedtick, __ATOMIC_RELAXED) << 32 |
 	       __atomic_load_n(&p->syscalltick, __ATOMIC_RELAXED);
 }
 
 /* Notes whether p, in state status, has run one goroutine for too long. */
-static void watch_long_run(goc_p *p, struct p_watch *w, uint32_t status, int64_t now)
+static void watch_long_run(goc__p *p, struct p_watch *w, uint32_t status, int64_t now)
 {
 	uint64_t progress = progress_of(p);
 	if (status != P_RUNNING || progress != w->progress) {
@@ -133,7 +133,7 @@ static void watch_long_run(goc_p *p, struct p_watch *w, uint32_t status, int64_t
 		return; /* short so far, or the M is on its own stack */
 	if (!w->long_run_counted) {
 		w->long_run_counted = true;
-		__atomic_fetch_add(&goc_sched.nlongruns, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&goc__sched.nlongruns, 1, __ATOMIC_RELAXED);
 	}
 	int64_t ms = ran / GOC_MILLISECOND;
 	/* Published only if the P has still not moved: a stretch that ended
@@ -143,10 +143,10 @@ static void watch_long_run(goc_p *p, struct p_watch *w, uint32_t status, int64_t
 				 __ATOMIC_RELAXED);
 }
 
-void goc_long_run_fold(goc_p *p)
+void goc__long_run_fold(goc__p *p)
 {
 	uint32_t ms = __atomic_exchange_n(&p->long_run_ms, 0, __ATOMIC_RELAXED);
-	goc_g *g = p->curg;
+	goc__g *g = p->curg;
 	if (!ms || !g)
 		return;
 	if (g->long_runs < UINT16_MAX)
@@ -154,12 +154,12 @@ void goc_long_run_fold(goc_p *p)
 	g->long_run_ms = (uint16_t)ms;
 }
 
-int goc_retake(int64_t now)
+int goc__retake(int64_t now)
 {
 	int retaken = 0;
-	int32_t n = __atomic_load_n(&goc_sched.nprocs_made, __ATOMIC_ACQUIRE);
+	int32_t n = __atomic_load_n(&goc__sched.nprocs_made, __ATOMIC_ACQUIRE);
 	for (int32_t i = 0; i < n; i++) {
-		goc_p *p = goc_sched.allp[i];
+		goc__p *p = goc__sched.allp[i];
 		struct p_watch *w = &watch[i];
 		uint32_t status = __atomic_load_n(&p->status, __ATOMIC_ACQUIRE);
 		watch_long_run(p, w, status, now);

@@ -14,7 +14,7 @@
  * the ring, which is what makes a send/receive ping-pong a direct hand-off.
  * It is taken by exchange/CAS because thieves may take it too.
  *
- * The global queue is a growable ring of pointers under goc_sched.lock. A full ring moves half of itself there in one batch.
+ * The global queue is a growable ring of pointers under goc__sched.lock. A full ring moves half of itself there in one batch.
  */
 #include "runq.h"
 
@@ -39,52 +39,52 @@
 /* Makes room for n more in the global ring; sched.lock held. */
 static void globrunq_reserve_locked(size_t n)
 {
-	size_t size = (size_t)goc_sched.runq_size;
-	if (size + n <= goc_sched.runq_cap)
+	size_t size = (size_t)goc__sched.runq_size;
+	if (size + n <= goc__sched.runq_cap)
 		return;
-	size_t cap = goc_sched.runq_cap ? goc_sched.runq_cap : 1024;
+	size_t cap = goc__sched.runq_cap ? goc__sched.runq_cap : 1024;
 	while (cap < size + n)
 		cap *= 2;
-	goc_g **ring = malloc(cap * sizeof *ring);
+	goc__g **ring = malloc(cap * sizeof *ring);
 	if (!ring)
-		goc_fatal("out of memory growing the global run queue to %zu", cap);
+		goc__fatal("out of memory growing the global run queue to %zu", cap);
 	for (size_t i = 0; i < size; i++)
-		ring[i] = goc_sched.runq[(goc_sched.runq_first + i) % goc_sched.runq_cap];
-	free(goc_sched.runq);
-	goc_sched.runq = ring;
-	goc_sched.runq_cap = cap;
-	goc_sched.runq_first = 0;
+		ring[i] = goc__sched.runq[(goc__sched.runq_first + i) % goc__sched.runq_cap];
+	free(goc__sched.runq);
+	goc__sched.runq = ring;
+	goc__sched.runq_cap = cap;
+	goc__sched.runq_first = 0;
 }
 
-void globrunq_put_batch_locked(goc_g *const *gs, size_t n)
+void goc__globrunq_put_batch_locked(goc__g *const *gs, size_t n)
 {
 	globrunq_reserve_locked(n);
-	size_t size = (size_t)goc_sched.runq_size;
+	size_t size = (size_t)goc__sched.runq_size;
 	for (size_t i = 0; i < n; i++)
-		goc_sched.runq[(goc_sched.runq_first + size + i) % goc_sched.runq_cap] = gs[i];
-	__atomic_store_n(&goc_sched.runq_size, (int64_t)(size + n), __ATOMIC_SEQ_CST);
+		goc__sched.runq[(goc__sched.runq_first + size + i) % goc__sched.runq_cap] = gs[i];
+	__atomic_store_n(&goc__sched.runq_size, (int64_t)(size + n), __ATOMIC_SEQ_CST);
 }
 
-void globrunq_put(goc_g *g)
+void goc__globrunq_put(goc__g *g)
 {
-	goc_lock_acquire(&goc_sched.lock);
-	globrunq_put_batch_locked(&g, 1);
-	goc_lock_release(&goc_sched.lock);
+	goc__lock_acquire(&goc__sched.lock);
+	goc__globrunq_put_batch_locked(&g, 1);
+	goc__lock_release(&goc__sched.lock);
 }
 
-static goc_g *globrunq_pop_locked(void)
+static goc__g *globrunq_pop_locked(void)
 {
-	goc_g *g = goc_sched.runq[goc_sched.runq_first];
-	goc_sched.runq_first = (goc_sched.runq_first + 1) % goc_sched.runq_cap;
+	goc__g *g = goc__sched.runq[goc__sched.runq_first];
+	goc__sched.runq_first = (goc__sched.runq_first + 1) % goc__sched.runq_cap;
 	return g;
 }
 
-goc_g *globrunq_get_locked(goc_p *p, int max)
+goc__g *goc__globrunq_get_locked(goc__p *p, int max)
 {
-	int64_t size = goc_sched.runq_size;
+	int64_t size = goc__sched.runq_size;
 	if (size == 0)
 		return NULL;
-	int64_t procs = __atomic_load_n(&goc_sched.gomaxprocs, __ATOMIC_RELAXED);
+	int64_t procs = __atomic_load_n(&goc__sched.gomaxprocs, __ATOMIC_RELAXED);
 	int64_t n = size / procs + 1;
 	if (n > size)
 		n = size;
@@ -92,35 +92,35 @@ goc_g *globrunq_get_locked(goc_p *p, int max)
 		n = max;
 	if (n > GLOBRUNQ_BATCH)
 		n = GLOBRUNQ_BATCH;
-	__atomic_store_n(&goc_sched.runq_size, size - n, __ATOMIC_RELAXED);
-	goc_g *g = globrunq_pop_locked();
+	__atomic_store_n(&goc__sched.runq_size, size - n, __ATOMIC_RELAXED);
+	goc__g *g = globrunq_pop_locked();
 	/* The caller's ring is empty (or max is 1), so these all fit and
-	 * runq_put never needs the lock we hold. */
+	 * goc__runq_put never needs the lock we hold. */
 	while (--n > 0)
-		runq_put(p, globrunq_pop_locked(), false);
+		goc__runq_put(p, globrunq_pop_locked(), false);
 	return g;
 }
 
 /* The ring is full: move half of it and g to the global queue. */
-static bool runq_put_slow(goc_p *p, goc_g *g, uint32_t head, uint32_t tail)
+static bool runq_put_slow(goc__p *p, goc__g *g, uint32_t head, uint32_t tail)
 {
 	enum { HALF = RUNQ_SIZE / 2 };
-	goc_g *batch[HALF + 1];
+	goc__g *batch[HALF + 1];
 	uint32_t n = (tail - head) / 2;
 	if (n != HALF)
-		goc_fatal("runq_put_slow: queue is not full");
+		goc__fatal("runq_put_slow: queue is not full");
 	for (uint32_t i = 0; i < n; i++)
 		batch[i] = LOAD_RLX(&p->runq[(head + i) % RUNQ_SIZE]);
 	if (!CAS_REL(&p->runq_head, &head, head + n))
 		return false;
 	batch[n] = g;
-	goc_lock_acquire(&goc_sched.lock);
-	globrunq_put_batch_locked(batch, n + 1);
-	goc_lock_release(&goc_sched.lock);
+	goc__lock_acquire(&goc__sched.lock);
+	goc__globrunq_put_batch_locked(batch, n + 1);
+	goc__lock_release(&goc__sched.lock);
 	return true;
 }
 
-void runq_put(goc_p *p, goc_g *g, bool next)
+void goc__runq_put(goc__p *p, goc__g *g, bool next)
 {
 	if (next) {
 		/* An exchange, even when runnext is empty: it is the full
@@ -131,11 +131,11 @@ void runq_put(goc_p *p, goc_g *g, bool next)
 		 * (thieves only take it away), an empty runnext stays empty
 		 * until a plain store fills it. That saves an atomic RMW per
 		 * wake-up: ChanPingPong-1 95-98 -> 84 ns. */
-		if (LOAD_RLX(&goc_sched.gomaxprocs) == 1 && !LOAD_RLX(&p->runnext)) {
+		if (LOAD_RLX(&goc__sched.gomaxprocs) == 1 && !LOAD_RLX(&p->runnext)) {
 			STORE_REL(&p->runnext, g);
 			return;
 		}
-		goc_g *old = __atomic_exchange_n(&p->runnext, g, __ATOMIC_ACQ_REL);
+		goc__g *old = __atomic_exchange_n(&p->runnext, g, __ATOMIC_ACQ_REL);
 		if (!old)
 			return;
 		g = old; /* the displaced one goes to the tail */
@@ -154,19 +154,19 @@ void runq_put(goc_p *p, goc_g *g, bool next)
 }
 
 /* Starts loading the goroutine that will probably run after the one being
- * taken: its goc_g and the top of its stack share a page that is, with many
+ * taken: its goc__g and the top of its stack share a page that is, with many
  * goroutines, out of the cache and the TLB. A prefetch never faults, so a
  * stale slot is harmless. */
-static void prefetch_next(goc_p *p, uint32_t head)
+static void prefetch_next(goc__p *p, uint32_t head)
 {
 	const char *g = (const char *)LOAD_RLX(&p->runq[head % RUNQ_SIZE]);
 	__builtin_prefetch(g);
 	__builtin_prefetch(g - 64);
 }
 
-goc_g *runq_get(goc_p *p)
+goc__g *goc__runq_get(goc__p *p)
 {
-	goc_g *next = LOAD_RLX(&p->runnext);
+	goc__g *next = LOAD_RLX(&p->runnext);
 	if (next && CAS_ACQREL(&p->runnext, &next, NULL))
 		return next;
 	for (;;) {
@@ -174,7 +174,7 @@ goc_g *runq_get(goc_p *p)
 		uint32_t tail = LOAD_RLX(&p->runq_tail);
 		if (tail == head)
 			return NULL;
-		goc_g *g = LOAD_RLX(&p->runq[head % RUNQ_SIZE]);
+		goc__g *g = LOAD_RLX(&p->runq[head % RUNQ_SIZE]);
 		if (CAS_REL(&p->runq_head, &head, head + 1)) {
 			if (tail - head > 1)
 				prefetch_next(p, head + 1);
@@ -183,14 +183,14 @@ goc_g *runq_get(goc_p *p)
 	}
 }
 
-bool runq_empty(goc_p *p)
+bool goc__runq_empty(goc__p *p)
 {
 	/* runnext is read last: a goroutine moving from runnext to the ring
 	 * is seen in one or the other. */
 	for (;;) {
 		uint32_t head = LOAD_ACQ(&p->runq_head);
 		uint32_t tail = LOAD_ACQ(&p->runq_tail);
-		goc_g *next = LOAD_ACQ(&p->runnext);
+		goc__g *next = LOAD_ACQ(&p->runnext);
 		if (tail == LOAD_ACQ(&p->runq_tail))
 			return head == tail && next == NULL;
 	}
@@ -198,7 +198,7 @@ bool runq_empty(goc_p *p)
 
 /* Takes half of victim's goroutines into batch (a ring of RUNQ_SIZE,
  * starting at batch_head). Returns how many. */
-static uint32_t runq_grab(goc_p *victim, goc_g **batch, uint32_t batch_head, bool steal_next)
+static uint32_t runq_grab(goc__p *victim, goc__g **batch, uint32_t batch_head, bool steal_next)
 {
 	for (;;) {
 		uint32_t head = LOAD_ACQ(&victim->runq_head);
@@ -208,7 +208,7 @@ static uint32_t runq_grab(goc_p *victim, goc_g **batch, uint32_t batch_head, boo
 		if (n == 0) {
 			if (!steal_next)
 				return 0;
-			goc_g *next = LOAD_ACQ(&victim->runnext);
+			goc__g *next = LOAD_ACQ(&victim->runnext);
 			if (!next)
 				return 0;
 			/* The victim is probably about to run its runnext itself
@@ -216,9 +216,9 @@ static uint32_t runq_grab(goc_p *victim, goc_g **batch, uint32_t batch_head, boo
 			 * about 3 us before taking it, so the hand-off stays on
 			 * one core. */
 			if (__atomic_load_n(&victim->status, __ATOMIC_RELAXED) == P_RUNNING) {
-				int64_t until = prim_nanotime() + 3000;
-				while (prim_nanotime() < until)
-					goc_cpu_relax();
+				int64_t until = goc__prim_nanotime() + 3000;
+				while (goc__prim_nanotime() < until)
+					goc__cpu_relax();
 			}
 			if (!CAS_ACQREL(&victim->runnext, &next, NULL))
 				continue;
@@ -235,14 +235,14 @@ static uint32_t runq_grab(goc_p *victim, goc_g **batch, uint32_t batch_head, boo
 	}
 }
 
-goc_g *runq_steal(goc_p *p, goc_p *victim, bool steal_next)
+goc__g *goc__runq_steal(goc__p *p, goc__p *victim, bool steal_next)
 {
 	uint32_t tail = LOAD_RLX(&p->runq_tail);
 	uint32_t n = runq_grab(victim, p->runq, tail, steal_next);
 	if (n == 0)
 		return NULL;
 	n--;
-	goc_g *g = LOAD_RLX(&p->runq[(tail + n) % RUNQ_SIZE]);
+	goc__g *g = LOAD_RLX(&p->runq[(tail + n) % RUNQ_SIZE]);
 	if (n == 0)
 		return g;
 	STORE_REL(&p->runq_tail, tail + n);
@@ -251,9 +251,9 @@ goc_g *runq_steal(goc_p *p, goc_p *victim, bool steal_next)
 
 /* Moves every goroutine of p's local queue to the global queue; p is owned
  * by the caller and sched.lock is held. */
-void runq_drain_to_global_locked(goc_p *p)
+void goc__runq_drain_to_global_locked(goc__p *p)
 {
-	goc_g *g;
-	while ((g = runq_get(p)) != NULL)
-		globrunq_put_batch_locked(&g, 1);
+	goc__g *g;
+	while ((g = goc__runq_get(p)) != NULL)
+		goc__globrunq_put_batch_locked(&g, 1);
 }

@@ -31,16 +31,16 @@
 #include "goc.h"
 #include "lock.h"
 
-typedef struct goc_g goc_g;
-typedef struct goc_m goc_m;
-typedef struct goc_p goc_p;
-typedef struct goc_rtimer goc_rtimer;
+typedef struct goc__g goc__g;
+typedef struct goc__m goc__m;
+typedef struct goc__p goc__p;
+typedef struct goc__rtimer goc__rtimer;
 
 #define RUNQ_SIZE 256
 #define P_GFREE_MAX 128
 
 /* Why a goroutine waits; shown in dumps, as Go words them. */
-typedef enum goc_wait_reason {
+typedef enum goc__wait_reason {
 	WAIT_NONE = 0,
 	WAIT_SLEEP,
 	WAIT_CHAN_SEND,
@@ -58,9 +58,9 @@ typedef enum goc_wait_reason {
 	WAIT_IO,
 	WAIT_SYSCALL,
 	WAIT_REASON_COUNT
-} goc_wait_reason;
+} goc__wait_reason;
 
-const char *goc_wait_reason_string(goc_wait_reason r);
+const char *goc__wait_reason_string(goc__wait_reason r);
 
 enum g_state {
 	G_FREE = 0,     /* slot in a stack pool, no goroutine */
@@ -86,7 +86,7 @@ enum g_flags {
  * after readying g it does not touch the record again.
  */
 typedef struct chan_waiter {
-	goc_g *g;
+	goc__g *g;
 	struct chan_waiter *next, *prev;
 	void *elem;           /* send: the value; recv: where to put it (or NULL) */
 	int case_index;       /* which select case this is */
@@ -104,10 +104,10 @@ typedef struct chan_waiter {
  * Fields written only by the goroutine itself or by the M running it need no
  * lock; state is atomic (readiers CAS it); the rest is set at creation.
  */
-struct goc_g {
+struct goc__g {
 	void *sp;               /* saved stack pointer while not running; NULL before the first run */
 	uint32_t state;         /* enum g_state; atomic */
-	uint8_t wait_reason;    /* goc_wait_reason while G_WAITING */
+	uint8_t wait_reason;    /* goc__wait_reason while G_WAITING */
 	uint8_t flags;          /* enum g_flags */
 	uint8_t size_class;     /* stack size class to run on, see stack.c */
 	uint8_t trace_mark;     /* the execution trace's note of an unblock whose run has
@@ -119,8 +119,8 @@ struct goc_g {
 	int64_t wait_since;     /* coarse goc_now() when it last parked */
 	goc_fn fn;
 	void *arg;
-	goc_m *m;               /* the M running it, while G_RUNNING */
-	struct goc_slot *slot;  /* its stack, from the first run to the end */
+	goc__m *m;               /* the M running it, while G_RUNNING */
+	struct goc__slot *slot;  /* its stack, from the first run to the end */
 	char *stack_lo;         /* lowest usable stack address */
 	size_t stack_size;      /* usable bytes above stack_lo */
 	int saved_errno;
@@ -129,7 +129,7 @@ struct goc_g {
 	/* Stretches of over 10 ms without a scheduling point that sysmon saw
 	 * (retake.c), and the length in ms of the last one; both stop at
 	 * 65535, 16 bits each so they fill the hole before chan_wait. Written
-	 * by the M holding the goroutine's P (goc_long_run_fold), read by
+	 * by the M holding the goroutine's P (goc__long_run_fold), read by
 	 * dumps (racy, diagnostic). */
 	uint16_t long_runs;
 	uint16_t long_run_ms;
@@ -143,12 +143,12 @@ struct goc_g {
  * The header at the top of every stack slot. The canary word above it is the
  * slot's last 8 bytes; see stack.c.
  *
- *   slot:  [guard page?][ stack, grows down ... ][ goc_slot | canary ]
+ *   slot:  [guard page?][ stack, grows down ... ][ goc__slot | canary ]
  *          ^base        ^stack_lo                ^initial sp
  */
-struct goc_slot {
+struct goc__slot {
 	uint64_t magic;         /* SLOT_MAGIC; checked when the slot is reused */
-	goc_g *owner;           /* atomic: goroutine running on it, or NULL */
+	goc__g *owner;           /* atomic: goroutine running on it, or NULL */
 	uint8_t size_class;
 	uint8_t guarded;        /* a guard page lies below stack_lo */
 	uint8_t check_below;    /* no guard: check the canary of the slot below */
@@ -166,26 +166,26 @@ enum post_switch {
 	POST_EXIT,  /* free the previous G's stack and descriptor */
 };
 
-typedef bool (*goc_unlock_fn)(void *lock);
+typedef bool (*goc__unlock_fn)(void *lock);
 
 /* An OS thread. */
-struct goc_m {
-	goc_g g0;               /* this thread's own stack, where the scheduler idles */
-	goc_g *curg;            /* G running now; NULL on g0 */
-	goc_p *p;               /* P held, or NULL */
-	goc_p *nextp;           /* P handed over by whoever woke this M */
+struct goc__m {
+	goc__g g0;               /* this thread's own stack, where the scheduler idles */
+	goc__g *curg;            /* G running now; NULL on g0 */
+	goc__p *p;               /* P held, or NULL */
+	goc__p *nextp;           /* P handed over by whoever woke this M */
 	uint32_t park_word;     /* futex: 1 when woken */
 	bool spinning;          /* looking for work without having found any */
 	bool idle_listed;       /* on sched.midle; sched.lock */
-	bool in_netpoll;        /* atomic: blocked in netpoll() as sched.poll_m */
+	bool in_netpoll;        /* atomic: blocked in goc__netpoll() as sched.poll_m */
 	int64_t id;
-	goc_m *schedlink;       /* next on sched.midle; sched.lock */
-	goc_m *alllink;         /* next in sched.allm, never removed */
+	goc__m *schedlink;       /* next on sched.midle; sched.lock */
+	goc__m *alllink;         /* next in sched.allm, never removed */
 	/* Post-switch step, filled by the leaving context, run by the arriving
 	 * one. Touched only by this M. */
 	enum post_switch post;
-	goc_g *post_g;
-	goc_unlock_fn post_unlock;
+	goc__g *post_g;
+	goc__unlock_fn post_unlock;
 	void *post_lock;
 	uint64_t fastrand;
 	int *errno_ptr;         /* this thread's errno */
@@ -193,33 +193,33 @@ struct goc_m {
 	/* The P this M held when its goroutine entered a syscall section
 	 * (syscall.c), until the goroutine leaves it; m->p is NULL meanwhile.
 	 * Only this M. */
-	goc_p *syscall_p;
+	goc__p *syscall_p;
 	/* This M's execution-trace buffer and state (debug/trace.c), made
 	 * the first time it records an event; only this M. */
 	struct trace_m *trace;
 };
 
 /* A processor. Touched by its M without locks, except where noted. */
-struct goc_p {
+struct goc__p {
 	int32_t id;
 	uint32_t status;        /* enum p_status; atomic, see the transitions below */
-	goc_p *link;            /* next on sched.pidle; sched.lock */
-	goc_m *m;               /* holder */
+	goc__p *link;            /* next on sched.pidle; sched.lock */
+	goc__m *m;               /* holder */
 	uint32_t schedtick;     /* picks by next_local; owner stores, sysmon reads (atomic) */
 	uint32_t syscalltick;   /* syscall sections entered; owner stores, sysmon reads (atomic) */
-	goc_g *curg;            /* G its M runs now, NULL on g0; owner stores, sysmon reads (atomic) */
+	goc__g *curg;            /* G its M runs now, NULL on g0; owner stores, sysmon reads (atomic) */
 	uint32_t long_run_ms;   /* sysmon: curg's stretch without a scheduling point, 0 if none; atomic */
 	/* Local run queue: a ring written at the tail by the owner only;
 	 * consumed at the head by the owner and by thieves, with a CAS. */
 	uint32_t runq_head;     /* atomic */
 	uint32_t runq_tail;     /* atomic; stored by the owner only */
-	goc_g *runnext;         /* atomic; readied-by-running G runs next */
-	goc_g *runq[RUNQ_SIZE]; /* atomic elements */
+	goc__g *runnext;         /* atomic; readied-by-running G runs next */
+	goc__g *runq[RUNQ_SIZE]; /* atomic elements */
 	/* Free goroutine descriptors, and free stack slots of the default
 	 * size. Owner only. */
 	uint32_t ngfree, nsfree;
-	goc_g *gfree[P_GFREE_MAX];
-	struct goc_slot *sfree[P_GFREE_MAX];
+	goc__g *gfree[P_GFREE_MAX];
+	struct goc__slot *sfree[P_GFREE_MAX];
 	/* Goroutine ids handed out from a batch reserved globally. */
 	int64_t goid_next, goid_end;
 	/* Counters (owner writes, anyone reads, relaxed). */
@@ -231,12 +231,12 @@ struct goc_p {
 /*
  * P states. Who moves a P from one to another:
  *
- *   P_IDLE ──── pidle_get / acquirep (sched.lock) ───► P_RUNNING
- *   P_RUNNING ── pidle_put (its M, sched.lock) ──────► P_IDLE
+ *   P_IDLE ──── goc__pidle_get / goc__acquirep (sched.lock) ───► P_RUNNING
+ *   P_RUNNING ── goc__pidle_put (its M, sched.lock) ──────► P_IDLE
  *   P_RUNNING ── goc_syscall_enter (its M, store) ───► P_SYSCALL
  *   P_SYSCALL ── goc_syscall_exit (its M, CAS) ──────► P_RUNNING
  *   P_SYSCALL ── sysmon's retake (CAS) ──────────────► P_IDLE, then handed
- *                to another M (acquirep: P_RUNNING) or put on sched.pidle
+ *                to another M (goc__acquirep: P_RUNNING) or put on sched.pidle
  *   P_IDLE / P_RUNNING ── retirement (sched.lock) ───► P_RETIRING ──► P_DEAD
  *                                                      (or P_IDLE)
  *   P_DEAD ── goc_maxprocs grows (sched.lock) ───────► P_IDLE
@@ -248,26 +248,26 @@ struct goc_p {
 enum p_status { P_IDLE = 0, P_RUNNING = 1, P_RETIRING = 2, P_DEAD = 3, P_SYSCALL = 4 };
 
 /* The scheduler's global state. */
-struct goc_sched {
-	goc_lock lock;          /* protects what is marked sched.lock */
+struct goc__sched {
+	goc__lock lock;          /* protects what is marked sched.lock */
 	/* Global run queue: a growable ring of pointers, so moving goroutines
 	 * in and out never touches (cold) goroutine memory. sched.lock. */
-	goc_g **runq;
+	goc__g **runq;
 	size_t runq_cap, runq_first;
 	int64_t runq_size;      /* atomic reads, writes under sched.lock */
-	goc_p *pidle;           /* idle Ps; sched.lock */
+	goc__p *pidle;           /* idle Ps; sched.lock */
 	int32_t npidle;         /* atomic */
 	int32_t nmspinning;     /* atomic */
-	goc_m *midle;           /* idle Ms; sched.lock */
+	goc__m *midle;           /* idle Ms; sched.lock */
 	int32_t nmidle;         /* sched.lock */
 	int32_t mcount;         /* Ms created; sched.lock */
 	int32_t gomaxprocs;     /* atomic */
 	int32_t nprocs_made;    /* Ps allocated in allp; sched.lock */
-	goc_p *allp[GOC_MAX_PROCS];
-	goc_m *allm;            /* every M; sched.lock to add */
-	goc_m *timer_m;         /* the idle M sleeping until the next timer; sched.lock */
+	goc__p *allp[GOC_MAX_PROCS];
+	goc__m *allm;            /* every M; sched.lock to add */
+	goc__m *timer_m;         /* the idle M sleeping until the next timer; sched.lock */
 	int64_t timer_m_until;  /* atomic: when timer_m wakes; INT64_MAX if none */
-	goc_m *poll_m;          /* the idle M blocked in the network poller; sched.lock */
+	goc__m *poll_m;          /* the idle M blocked in the network poller; sched.lock */
 	int64_t goid_gen;       /* atomic: last goroutine id reserved */
 	int64_t foreign_created; /* atomic: goroutines spawned by plain threads */
 	int32_t nforeign;       /* atomic: plain threads attached to goc */
@@ -279,21 +279,21 @@ struct goc_sched {
 	int64_t nlongruns;      /* statistics, relaxed: runs over 10 ms without a scheduling point */
 };
 
-extern struct goc_sched goc_sched;
+extern struct goc__sched goc__sched;
 
 /* Whether some P besides the caller's is running goroutines now, so that a
  * short spin-wait for one of them to act may pay off. */
-static inline bool goc_other_procs_busy(void)
+static inline bool goc__other_procs_busy(void)
 {
-	return __atomic_load_n(&goc_sched.gomaxprocs, __ATOMIC_RELAXED) -
-		       __atomic_load_n(&goc_sched.npidle, __ATOMIC_RELAXED) > 1;
+	return __atomic_load_n(&goc__sched.gomaxprocs, __ATOMIC_RELAXED) -
+		       __atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) > 1;
 }
 
 /* ---- internal interface (proc.c) ---- */
 
-void goc_runtime_init(void);
-goc_m *goc_m_self(void);
-goc_g *goc_g_self(void);
+void goc__runtime_init(void);
+goc__m *goc__m_self(void);
+goc__g *goc__g_self(void);
 
 /*
  * Parks the calling goroutine with reason r. The caller has put it on some
@@ -302,116 +302,116 @@ goc_g *goc_g_self(void);
  * made runnable again at once). Returns when someone readied it. On a plain
  * thread it blocks the thread on a futex.
  */
-void goc_park(goc_unlock_fn unlockf, void *lock, goc_wait_reason r);
-/* goc_park for a goroutine whose M holds no P (leaving a syscall section
+void goc__park(goc__unlock_fn unlockf, void *lock, goc__wait_reason r);
+/* goc__park for a goroutine whose M holds no P (leaving a syscall section
  * whose P was taken): it switches to the M's own stack (g0), where
  * unlockf runs. */
-void goc_park_without_p(goc_unlock_fn unlockf, void *lock, goc_wait_reason r);
+void goc__park_without_p(goc__unlock_fn unlockf, void *lock, goc__wait_reason r);
 /* Makes a parked goroutine runnable (on the current P's runnext). */
-void goc_ready(goc_g *g);
-/* An unlock callback for goc_park that releases a goc_lock. */
-bool goc_park_unlock_lock(void *lock);
+void goc__ready(goc__g *g);
+/* An unlock callback for goc__park that releases a goc__lock. */
+bool goc__park_unlock_lock(void *lock);
 
 /* Panics: prints "panic: ..." with the goroutine's identity and aborts. */
-_Noreturn void goc_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void goc__panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "fatal error: ..." and exits with status 2 after a dump. */
-_Noreturn void goc_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void goc__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- goroutine descriptors (gpool.c) ---- */
 
 /* A free descriptor with its identity cleared, or NULL. */
-goc_g *goc_g_alloc(goc_p *p);
-void goc_g_free(goc_p *p, goc_g *g);
-void goc_g_drain_p(goc_p *p);
+goc__g *goc__g_alloc(goc__p *p);
+void goc__g_free(goc__p *p, goc__g *g);
+void goc__g_drain_p(goc__p *p);
 /* Calls fn on every goroutine that exists (not free, not finished). */
-void goc_g_for_each(void (*fn)(goc_g *g, void *arg), void *arg);
+void goc__g_for_each(void (*fn)(goc__g *g, void *arg), void *arg);
 
 /* ---- stacks (stack.c) ---- */
 
-void goc_stack_module_init(void);
-size_t goc_stack_default_size(void);
-int goc_stack_class_of(size_t size, size_t *rounded);
+void goc__stack_module_init(void);
+size_t goc__stack_default_size(void);
+int goc__stack_class_of(size_t size, size_t *rounded);
 /* Gives g a stack of its size class and prepares its first context;
  * false if no memory could be had. */
-bool goc_stack_attach(goc_p *p, goc_g *g);
+bool goc__stack_attach(goc__p *p, goc__g *g);
 /* Takes back g's stack. */
-void goc_stack_detach(goc_p *p, goc_g *g);
-void goc_stack_drain_p(goc_p *p);
-void goc_stack_scavenge(void);
-bool goc_stack_canary_ok(const goc_g *g);
-_Noreturn void goc_stack_overflow_canary(goc_g *g);
-void goc_stack_install_overflow_handler(void);
-void goc_stack_thread_init(goc_m *m);
+void goc__stack_detach(goc__p *p, goc__g *g);
+void goc__stack_drain_p(goc__p *p);
+void goc__stack_scavenge(void);
+bool goc__stack_canary_ok(const goc__g *g);
+_Noreturn void goc__stack_overflow_canary(goc__g *g);
+void goc__stack_install_overflow_handler(void);
+void goc__stack_thread_init(goc__m *m);
 /* The goroutine whose guard page holds addr, or NULL. Signal-safe. */
-goc_g *goc_stack_guard_owner(const void *addr);
+goc__g *goc__stack_guard_owner(const void *addr);
 
 /* ---- timers (time/timer.c) ---- */
 
 /* A runtime timer: fn(t, now) runs once, on some M, with no lock held,
  * after `when`. Whoever embeds one keeps it alive until it has fired or
- * goc_rtimer_del said it was removed. */
-struct goc_rtimer {
+ * goc__rtimer_del said it was removed. */
+struct goc__rtimer {
 	int64_t when;
-	void (*fn)(goc_rtimer *t, int64_t now);
+	void (*fn)(goc__rtimer *t, int64_t now);
 	void *arg;
 	struct timer_heap *heap;     /* atomic: heap holding it, or NULL */
 	size_t index;                /* position in heap; heap lock */
 	uint64_t seq;                /* insertion order: ties fire FIFO */
 };
 
-struct timer_heap *goc_rtimer_heap_new(void);
-void goc_rtimer_add(goc_p *p, goc_rtimer *t);
+struct timer_heap *goc__rtimer_heap_new(void);
+void goc__rtimer_add(goc__p *p, goc__rtimer *t);
 /* Removes t if pending; true if it was (so it will not fire). */
-bool goc_rtimer_del(goc_rtimer *t);
+bool goc__rtimer_del(goc__rtimer *t);
 /* Runs timers of heap h due by now; returns the next deadline or 0. */
-int64_t goc_timers_run(struct timer_heap *h, int64_t now);
-int64_t goc_timers_earliest(struct timer_heap *h);
+int64_t goc__timers_run(struct timer_heap *h, int64_t now);
+int64_t goc__timers_earliest(struct timer_heap *h);
 /* Moves every timer of from into to (P retirement). */
-void goc_timers_move(struct timer_heap *from, goc_p *to);
+void goc__timers_move(struct timer_heap *from, goc__p *to);
 /* Called by the timer code when it armed a timer earlier than anything the
  * idle Ms wait for. */
-void goc_sched_timer_armed(int64_t when);
+void goc__sched_timer_armed(int64_t when);
 /* Locks p's heap and inserts t; true if t is now the earliest. The caller
  * releases heap_lock (for goc_sleep: after parking). */
-bool goc_rtimer_add_locked(goc_p *p, goc_rtimer *t, goc_lock **heap_lock);
+bool goc__rtimer_add_locked(goc__p *p, goc__rtimer *t, goc__lock **heap_lock);
 
 /* A random number, cheap, per M. */
-uint32_t goc_fastrand(void);
+uint32_t goc__fastrand(void);
 
 /* Wakes an M if a timer is overdue by more than slack (sysmon). */
-void goc_sched_check_timers(int64_t now, int64_t slack);
+void goc__sched_check_timers(int64_t now, int64_t slack);
 
 /* sysmon (sysmon.c). */
-void goc_sysmon_start(void);
+void goc__sysmon_start(void);
 
 /* ---- Ps and Ms, for syscall.c and retake.c (proc.c) ---- */
 
 /* An idle P, taken off sched.pidle (now P_RUNNING), or NULL. sched.lock. */
-goc_p *pidle_get(void);
+goc__p *goc__pidle_get(void);
 /* Puts p on sched.pidle (P_IDLE). sched.lock. */
-void pidle_put(goc_p *p);
+void goc__pidle_put(goc__p *p);
 /* m takes p, which the caller owns. */
-void acquirep(goc_m *m, goc_p *p);
+void goc__acquirep(goc__m *m, goc__p *p);
 /* Hands p to an idle M, or a new one (spinning as asked; a spinning
  * start is counted in nmspinning by the caller). sched.lock. */
-void startm_locked(goc_p *p, bool spinning);
+void goc__startm_locked(goc__p *p, bool spinning);
 
 /* ---- syscall sections and the thread limit (syscall.c) ---- */
 
 /* Reads GOCMAXTHREADS. */
-void goc_thread_limit_init_from_env(void);
+void goc__thread_limit_init_from_env(void);
 /* Before making the count-th M: dies of thread exhaustion past the
  * limit. sched.lock. */
-void goc_thread_limit_check_locked(int32_t count);
+void goc__thread_limit_check_locked(int32_t count);
 /* Panics: a goroutine tried to block inside a syscall section. */
-_Noreturn void goc_syscall_block_panic(const char *what);
+_Noreturn void goc__syscall_block_panic(const char *what);
 /* A goroutine's M gives its P up for the length of a syscall section, so
  * m->p is NULL exactly while its goroutine is in one: blocking there is
  * misuse. */
-static inline void goc_check_may_block(goc_m *m, const char *what)
+static inline void goc__check_may_block(goc__m *m, const char *what)
 {
 	if (__builtin_expect(m->p == NULL, 0))
-		goc_syscall_block_panic(what);
+		goc__syscall_block_panic(what);
 }
 
 /* ---- sysmon's look at the Ps (retake.c) ---- */
@@ -419,32 +419,32 @@ static inline void goc_check_may_block(goc_m *m, const char *what)
 /* Takes Ps from Ms that have sat in a syscall section too long and hands
  * them on; records goroutines running over 10 ms without a scheduling
  * point. Returns the number of Ps retaken. sysmon only. */
-int goc_retake(int64_t now);
+int goc__retake(int64_t now);
 /* Called by p's owner at a scheduling point when p->long_run_ms is set:
  * moves the record of the stretch that just ended into p->curg. */
-void goc_long_run_fold(goc_p *p);
+void goc__long_run_fold(goc__p *p);
 
 /* ---- debugging (debug/) ---- */
 
-void goc_dump_all(int fd);
-void goc_dump_g(int fd, goc_g *g, int64_t now);
+void goc__dump_all(int fd);
+void goc__dump_g(int fd, goc__g *g, int64_t now);
 /* Registers the calling thread, a new M, with the CPU profiler
  * (debug/cpuprof.c); the M calls it once, first thing. */
-void goc_cpuprof_thread_start(void);
+void goc__cpuprof_thread_start(void);
 /* Threads the CPU profiler runs (0 or 1: its drainer, which never wakes a
  * goroutine), for the deadlock check's count of the threads it knows. */
-int goc_cpuprof_threads(void);
+int goc__cpuprof_threads(void);
 
 /* Small signal-safe formatting helpers (debug/print.c). */
-typedef struct goc_buf {
+typedef struct goc__buf {
 	int fd;         /* where flushes go, unless file is set */
 	void *file;     /* a FILE * (goc_dump), or NULL; not signal-safe */
 	size_t len;
 	char data[512];
-} goc_buf;
-void goc_buf_str(goc_buf *b, const char *s);
-void goc_buf_int(goc_buf *b, int64_t v);
-void goc_buf_hex(goc_buf *b, uint64_t v);
-void goc_buf_flush(goc_buf *b);
+} goc__buf;
+void goc__buf_str(goc__buf *b, const char *s);
+void goc__buf_int(goc__buf *b, int64_t v);
+void goc__buf_hex(goc__buf *b, uint64_t v);
+void goc__buf_flush(goc__buf *b);
 
 #endif

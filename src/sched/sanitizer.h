@@ -50,7 +50,7 @@
 #define SAN_OWN_THREADS 0
 #endif
 
-static inline void san_before_switch(goc_g *from, goc_g *to, bool leaving_for_good)
+static inline void san_before_switch(goc__g *from, goc__g *to, bool leaving_for_good)
 {
 #ifdef GOC_ASAN
 	/* The stack switched to: a goroutine's slot, or g0's thread stack. */
@@ -66,7 +66,7 @@ static inline void san_before_switch(goc_g *from, goc_g *to, bool leaving_for_go
 }
 
 /* Right after `self` is resumed. */
-static inline void san_after_switch(goc_g *self)
+static inline void san_after_switch(goc__g *self)
 {
 #ifdef GOC_ASAN
 	__sanitizer_finish_switch_fiber(self->asan_fake_stack, NULL, NULL);
@@ -76,7 +76,7 @@ static inline void san_after_switch(goc_g *self)
 
 /* A goroutine is about to run for the first time, on a stack that another
  * goroutine may have used before. */
-static inline void san_g_created(goc_g *g)
+static inline void san_g_created(goc__g *g)
 {
 #ifdef GOC_TSAN
 	if (!g->tsan_fiber)
@@ -90,7 +90,7 @@ static inline void san_g_created(goc_g *g)
 }
 
 /* An M's own context. */
-static inline void san_g0_init(goc_g *g0)
+static inline void san_g0_init(goc__g *g0)
 {
 #ifdef GOC_TSAN
 	g0->tsan_fiber = __tsan_get_current_fiber();

@@ -3,10 +3,10 @@
  * per P, guarded against overflow, given back to the kernel when idle.
  *
  * A slot is a power-of-two range of address space (16 KiB .. 1 GiB; size
- * class k is 16 KiB << k). A small header (struct goc_slot) and a canary
+ * class k is 16 KiB << k). A small header (struct goc__slot) and a canary
  * word live at the top, the stack grows down from just below them; only the
  * pages a goroutine touches are ever committed. A goroutine holds a slot
- * from its first run to its end (goc_stack_attach / goc_stack_detach).
+ * from its first run to its end (goc__stack_attach / goc__stack_detach).
  *
  * Overflow protection and the kernel's mapping budget. Every guard page
  * splits a mapping, and the kernel caps a process at vm.max_map_count
@@ -70,8 +70,8 @@
 #define ALTSTACK_SIZE (64 * 1024)
 
 #define SLOT_MAGIC 0x60C5107060C51070ull
-/* Bytes at the top of a slot: the goc_slot, then the canary word above it. */
-#define SLOT_AREA (((sizeof(struct goc_slot) + 8) + 15) & ~(size_t)15)
+/* Bytes at the top of a slot: the goc__slot, then the canary word above it. */
+#define SLOT_AREA (((sizeof(struct goc__slot) + 8) + 15) & ~(size_t)15)
 
 struct chunk {
 	char *base;       /* first slot (after the chunk guard, if any) */
@@ -89,8 +89,8 @@ static struct chunk *chunk_dir[CHUNK_DIR];
 static size_t nchunks; /* atomic */
 
 struct stack_class {
-	goc_lock lock;
-	struct goc_slot **free; /* free slots with their header intact; a stack */
+	goc__lock lock;
+	struct goc__slot **free; /* free slots with their header intact; a stack */
 	size_t nfree, cap_free;
 	size_t low_water;    /* least nfree since the last scavenge */
 	char **released;     /* slot bases whose pages went back to the kernel */
@@ -104,17 +104,17 @@ static int default_class;
 static long guarded_budget; /* atomic: slots that may still get a guard page */
 static size_t page_size;
 
-size_t goc_stack_default_size(void)
+size_t goc__stack_default_size(void)
 {
 	return default_size;
 }
 
-int goc_stack_class_of(size_t size, size_t *rounded)
+int goc__stack_class_of(size_t size, size_t *rounded)
 {
 	/* A slot must hold a guard page and room for a stack above it, also
 	 * with 16 or 64 KiB pages (some aarch64 kernels). */
-	if (size < 4 * prim_page_size())
-		size = 4 * prim_page_size();
+	if (size < 4 * goc__prim_page_size())
+		size = 4 * goc__prim_page_size();
 	size_t s = (size_t)1 << CLASS_MIN_SHIFT;
 	int k = 0;
 	while (s < size && k < NCLASSES - 1) {
@@ -133,12 +133,12 @@ static size_t class_size(int k)
 	return (size_t)1 << (CLASS_MIN_SHIFT + k);
 }
 
-void goc_stack_module_init(void)
+void goc__stack_module_init(void)
 {
-	page_size = prim_page_size();
-	long def = prim_env_long("GOCSTACKSIZE", 64 * 1024, 16 * 1024, 1L << 30);
-	default_class = goc_stack_class_of((size_t)def, &default_size);
-	long budget = (prim_max_map_count() - MAP_RESERVE_FOR_PROGRAM) / 2;
+	page_size = goc__prim_page_size();
+	long def = goc__prim_env_long("GOCSTACKSIZE", 64 * 1024, 16 * 1024, 1L << 30);
+	default_class = goc__stack_class_of((size_t)def, &default_size);
+	long budget = (goc__prim_max_map_count() - MAP_RESERVE_FOR_PROGRAM) / 2;
 	__atomic_store_n(&guarded_budget, budget > 0 ? budget : 0, __ATOMIC_RELAXED);
 }
 
@@ -149,7 +149,7 @@ static bool chunk_table_add(struct chunk *c)
 	if (page >= CHUNK_DIR)
 		return false;
 	if (!chunk_dir[page]) {
-		struct chunk *entries = prim_reserve(CHUNK_PAGE * sizeof(struct chunk));
+		struct chunk *entries = goc__prim_reserve(CHUNK_PAGE * sizeof(struct chunk));
 		if (!entries)
 			return false;
 		__atomic_store_n(&chunk_dir[page], entries, __ATOMIC_RELEASE);
@@ -166,7 +166,7 @@ static struct chunk *chunk_at(size_t i)
 
 /* Serialises appends to the chunk table (chunks of different classes are
  * made under different class locks). */
-static goc_lock chunk_table_lock = GOC_LOCK_INIT;
+static goc__lock chunk_table_lock = GOC_LOCK_INIT;
 
 /* Reserves a new chunk for class k; the caller holds that class's lock. */
 static struct chunk *chunk_new(int k)
@@ -191,12 +191,12 @@ static struct chunk *chunk_new(int k)
 	if (nslots == 0)
 		nslots = 1;
 	size_t bytes = nslots * slot + (c.guarded ? 0 : page_size);
-	char *mem = prim_reserve(bytes);
+	char *mem = goc__prim_reserve(bytes);
 	if (!mem)
 		return NULL;
 	if (c.guarded) {
 		for (size_t i = 0; i < nslots; i++) {
-			if (!prim_guard(mem + i * slot, page_size)) {
+			if (!goc__prim_guard(mem + i * slot, page_size)) {
 				/* The mapping budget is gone (the program uses more than
 				 * we reserved for it): the rest of this chunk and every
 				 * later one go without guards. */
@@ -208,34 +208,34 @@ static struct chunk *chunk_new(int k)
 		__atomic_fetch_sub(&guarded_budget, (long)nslots, __ATOMIC_RELAXED);
 		c.base = mem;
 		if (nslots == 0) {
-			prim_unreserve(mem, bytes);
+			goc__prim_unreserve(mem, bytes);
 			return NULL;
 		}
 	} else {
 		c.chunk_guard = mem;
-		prim_guard(mem, page_size);
+		goc__prim_guard(mem, page_size);
 		c.base = mem + page_size;
 	}
 	c.nslots = (uint32_t)nslots;
-	goc_lock_acquire(&chunk_table_lock);
+	goc__lock_acquire(&chunk_table_lock);
 	bool ok = chunk_table_add(&c);
 	struct chunk *entry = ok ? chunk_at(__atomic_load_n(&nchunks, __ATOMIC_RELAXED) - 1) : NULL;
-	goc_lock_release(&chunk_table_lock);
+	goc__lock_release(&chunk_table_lock);
 	if (!ok)
-		prim_unreserve(mem, bytes);
+		goc__prim_unreserve(mem, bytes);
 	return entry;
 }
 
-static struct goc_slot *slot_hdr(char *slot_base, size_t slot_size)
+static struct goc__slot *slot_hdr(char *slot_base, size_t slot_size)
 {
-	return (struct goc_slot *)(slot_base + slot_size - SLOT_AREA);
+	return (struct goc__slot *)(slot_base + slot_size - SLOT_AREA);
 }
 
 /* Sets up the header of a slot whose memory is zero (new or released). */
-static struct goc_slot *slot_init(char *slot_base, int k, bool guarded, bool check_below)
+static struct goc__slot *slot_init(char *slot_base, int k, bool guarded, bool check_below)
 {
 	size_t size = class_size(k);
-	struct goc_slot *s = slot_hdr(slot_base, size);
+	struct goc__slot *s = slot_hdr(slot_base, size);
 	s->magic = SLOT_MAGIC;
 	s->size_class = (uint8_t)k;
 	s->guarded = guarded;
@@ -250,7 +250,7 @@ static struct goc_slot *slot_init(char *slot_base, int k, bool guarded, bool che
 
 /* Released slots are remembered by base address; bit 0 says guarded, bit 1
  * says the slot below carries a canary to check. */
-static struct goc_slot *class_take_released(struct stack_class *c, int k)
+static struct goc__slot *class_take_released(struct stack_class *c, int k)
 {
 	if (c->nreleased == 0)
 		return NULL;
@@ -258,7 +258,7 @@ static struct goc_slot *class_take_released(struct stack_class *c, int k)
 	return slot_init((char *)(v & ~(uintptr_t)3), k, v & 1, v & 2);
 }
 
-static struct goc_slot *class_carve(struct stack_class *c, int k)
+static struct goc__slot *class_carve(struct stack_class *c, int k)
 {
 	struct chunk *ch = c->carving;
 	if (!ch || ch->used == ch->nslots) {
@@ -269,79 +269,79 @@ static struct goc_slot *class_carve(struct stack_class *c, int k)
 	}
 	uint32_t i = ch->used;
 	char *base = ch->base + (size_t)i * ch->slot_size;
-	struct goc_slot *s = slot_init(base, k, ch->guarded, !ch->guarded && i > 0);
+	struct goc__slot *s = slot_init(base, k, ch->guarded, !ch->guarded && i > 0);
 	__atomic_store_n(&ch->used, i + 1, __ATOMIC_RELEASE);
 	return s;
 }
 
 /* Takes one slot of class k from the global pools; class lock held. */
-static struct goc_slot *class_get_locked(struct stack_class *c, int k)
+static struct goc__slot *class_get_locked(struct stack_class *c, int k)
 {
 	if (c->nfree) {
-		struct goc_slot *s = c->free[--c->nfree];
+		struct goc__slot *s = c->free[--c->nfree];
 		if (c->nfree < c->low_water)
 			c->low_water = c->nfree;
 		return s;
 	}
-	struct goc_slot *s = class_take_released(c, k);
+	struct goc__slot *s = class_take_released(c, k);
 	return s ? s : class_carve(c, k);
 }
 
 /* Appends n slots to class k's pool. */
-static void class_put(int k, struct goc_slot *const *ss, size_t n)
+static void class_put(int k, struct goc__slot *const *ss, size_t n)
 {
 	struct stack_class *c = &classes[k];
-	goc_lock_acquire(&c->lock);
+	goc__lock_acquire(&c->lock);
 	if (c->nfree + n > c->cap_free) {
 		size_t cap = c->cap_free ? c->cap_free * 2 : 1024;
 		while (cap < c->nfree + n)
 			cap *= 2;
-		struct goc_slot **grown = realloc(c->free, cap * sizeof *grown);
+		struct goc__slot **grown = realloc(c->free, cap * sizeof *grown);
 		if (!grown)
-			goc_fatal("out of memory growing a stack pool to %zu slots", cap);
+			goc__fatal("out of memory growing a stack pool to %zu slots", cap);
 		c->free = grown;
 		c->cap_free = cap;
 	}
 	memcpy(c->free + c->nfree, ss, n * sizeof *ss);
 	c->nfree += n;
-	goc_lock_release(&c->lock);
+	goc__lock_release(&c->lock);
 }
 
-static struct goc_slot *slot_get(goc_p *p, int k)
+static struct goc__slot *slot_get(goc__p *p, int k)
 {
-	struct goc_slot *s;
+	struct goc__slot *s;
 	if (p && k == default_class) {
 		if (p->nsfree == 0) {
 			struct stack_class *c = &classes[k];
-			goc_lock_acquire(&c->lock);
+			goc__lock_acquire(&c->lock);
 			while (p->nsfree < P_CACHE_MOVE) {
-				struct goc_slot *got = class_get_locked(c, k);
+				struct goc__slot *got = class_get_locked(c, k);
 				if (!got)
 					break;
 				p->sfree[p->nsfree++] = got;
 			}
-			goc_lock_release(&c->lock);
+			goc__lock_release(&c->lock);
 			if (p->nsfree == 0)
 				return NULL;
 		}
 		s = p->sfree[--p->nsfree];
 	} else {
 		struct stack_class *c = &classes[k];
-		goc_lock_acquire(&c->lock);
+		goc__lock_acquire(&c->lock);
 		s = class_get_locked(c, k);
-		goc_lock_release(&c->lock);
+		goc__lock_release(&c->lock);
 		if (!s)
 			return NULL;
 	}
 	if (s->magic != SLOT_MAGIC)
-		goc_fatal("stack slot %p corrupted (a stack overflow of the goroutine above it?)",
+		goc__fatal("stack slot %p corrupted (a stack overflow of the goroutine above it?)",
 			  (void *)s);
 	return s;
 }
 
-bool goc_stack_attach(goc_p *p, goc_g *g)
+bool goc__stack_attach(goc__p *p, goc__g *g)
 {
-	struct goc_slot *s = slot_get(p, g->size_class);
+	struct goc__slot *s = slot_get(p, g->size_class);
 	if (!s)
 		return false;
 	__atomic_store_n(&s->owner, g, __ATOMIC_RELEASE);
@@ -351,9 +351,9 @@ bool goc_stack_attach(goc_p *p, goc_g *g)
 	return true;
 }
 
-void goc_stack_detach(goc_p *p, goc_g *g)
+void goc__stack_detach(goc__p *p, goc__g *g)
 {
-	struct goc_slot *s = g->slot;
+	struct goc__slot *s = g->slot;
 	g->slot = NULL;
 	__atomic_store_n(&s->owner, NULL, __ATOMIC_RELEASE);
 	int k = s->size_class;
@@ -368,14 +368,14 @@ void goc_stack_detach(goc_p *p, goc_g *g)
 	class_put(k, &s, 1);
 }
 
-void goc_stack_drain_p(goc_p *p)
+void goc__stack_drain_p(goc__p *p)
 {
 	if (p->nsfree)
 		class_put(default_class, p->sfree, p->nsfree);
 	p->nsfree = 0;
 }
 
-bool goc_stack_canary_ok(const goc_g *g)
+bool goc__stack_canary_ok(const goc__g *g)
 {
 	if (!g->slot->check_below)
 		return true;
@@ -401,7 +401,7 @@ static bool slot_of(const void *a, struct chunk **out, size_t *index)
 	return false;
 }
 
-goc_g *goc_stack_guard_owner(const void *addr)
+goc__g *goc__stack_guard_owner(const void *addr)
 {
 	struct chunk *c;
 	size_t i;
@@ -416,11 +416,11 @@ goc_g *goc_stack_guard_owner(const void *addr)
 	return __atomic_load_n(&slot_hdr(slot, c->slot_size)->owner, __ATOMIC_ACQUIRE);
 }
 
-void goc_stack_scavenge(void)
+void goc__stack_scavenge(void)
 {
 	for (int k = 0; k < NCLASSES; k++) {
 		struct stack_class *c = &classes[k];
-		goc_lock_acquire(&c->lock);
+		goc__lock_acquire(&c->lock);
 		size_t n = c->low_water;
 		if (n > c->nfree)
 			n = c->nfree;
@@ -437,31 +437,31 @@ void goc_stack_scavenge(void)
 			}
 		}
 		/* The bottom of the pool is what has been unused longest. */
-		struct goc_slot **cold = n ? malloc(n * sizeof *cold) : NULL;
+		struct goc__slot **cold = n ? malloc(n * sizeof *cold) : NULL;
 		if (cold) {
 			memcpy(cold, c->free, n * sizeof *cold);
 			memmove(c->free, c->free + n, (c->nfree - n) * sizeof *c->free);
 			c->nfree -= n;
 		}
 		c->low_water = c->nfree;
-		goc_lock_release(&c->lock);
+		goc__lock_release(&c->lock);
 		if (!cold)
 			continue;
 		/* Only sysmon scavenges, and takers only shrink `released`, so
 		 * the room reserved above is still there when we come back. */
 		/* Release outside the lock; the slots are in nobody's pool now. */
 		for (size_t i = 0; i < n; i++) {
-			struct goc_slot *sl = cold[i];
+			struct goc__slot *sl = cold[i];
 			char *from = sl->stack_lo;
 			char *base = from - (sl->guarded ? page_size : 0);
 			uintptr_t tag = (sl->guarded ? 1 : 0) | (sl->check_below ? 2 : 0);
-			prim_release(from, (size_t)(base + class_size(k) - from));
-			cold[i] = (struct goc_slot *)((uintptr_t)base | tag);
+			goc__prim_release(from, (size_t)(base + class_size(k) - from));
+			cold[i] = (struct goc__slot *)((uintptr_t)base | tag);
 		}
-		goc_lock_acquire(&c->lock);
+		goc__lock_acquire(&c->lock);
 		for (size_t i = 0; i < n; i++)
 			c->released[c->nreleased++] = (char *)cold[i];
-		goc_lock_release(&c->lock);
+		goc__lock_release(&c->lock);
 		free(cold);
 	}
 }
@@ -472,26 +472,26 @@ static struct sigaction previous_segv, previous_bus;
 
 /* ucontext: the fault's, when called from the signal handler; NULL when
  * called by the goroutine itself (the canary check). */
-static void report_overflow(goc_g *g, const char *how, const void *ucontext)
+static void report_overflow(goc__g *g, const char *how, const void *ucontext)
 {
-	goc_buf b = {.fd = 2};
-	goc_buf_str(&b, "goroutine ");
-	goc_buf_int(&b, g->id);
-	goc_buf_str(&b, ": stack overflow (");
-	goc_buf_str(&b, how);
-	goc_buf_str(&b, "; stack of ");
-	goc_buf_int(&b, (int64_t)(class_size(g->size_class) / 1024));
-	goc_buf_str(&b, " KiB; give it more with goc_go_options.stack_size or GOCSTACKSIZE)\n");
-	goc_buf_flush(&b);
+	goc__buf b = {.fd = 2};
+	goc__buf_str(&b, "goroutine ");
+	goc__buf_int(&b, g->id);
+	goc__buf_str(&b, ": stack overflow (");
+	goc__buf_str(&b, how);
+	goc__buf_str(&b, "; stack of ");
+	goc__buf_int(&b, (int64_t)(class_size(g->size_class) / 1024));
+	goc__buf_str(&b, " KiB; give it more with goc_go_options.stack_size or GOCSTACKSIZE)\n");
+	goc__buf_flush(&b);
 	if (ucontext)
-		goc_dump_g_from_signal(2, g, ucontext);
+		goc__dump_g_from_signal(2, g, ucontext);
 	else
-		goc_dump_g(2, g, prim_nanotime());
-	goc_buf_str(&b, "fatal error: stack overflow\n");
-	goc_buf_flush(&b);
+		goc__dump_g(2, g, goc__prim_nanotime());
+	goc__buf_str(&b, "fatal error: stack overflow\n");
+	goc__buf_flush(&b);
 }
 
-_Noreturn void goc_stack_overflow_canary(goc_g *g)
+_Noreturn void goc__stack_overflow_canary(goc__g *g)
 {
 	report_overflow(g, "detected by the canary below its stack", NULL);
 	abort();
@@ -499,7 +499,7 @@ _Noreturn void goc_stack_overflow_canary(goc_g *g)
 
 static void on_fault(int sig, siginfo_t *info, void *uctx)
 {
-	goc_g *g = goc_stack_guard_owner(info->si_addr);
+	goc__g *g = goc__stack_guard_owner(info->si_addr);
 	if (g) {
 		report_overflow(g, "hit the guard page", uctx);
 		signal(SIGABRT, SIG_DFL);
@@ -520,7 +520,7 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
 	signal(sig, SIG_DFL);
 }
 
-void goc_stack_install_overflow_handler(void)
+void goc__stack_install_overflow_handler(void)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -531,7 +531,7 @@ void goc_stack_install_overflow_handler(void)
 	sigaction(SIGBUS, &sa, &previous_bus);
 }
 
-void goc_stack_thread_init(goc_m *m)
+void goc__stack_thread_init(goc__m *m)
 {
 	/* The fault handler must run on a stack of its own: the faulting one
 	 * is out of room by definition. */

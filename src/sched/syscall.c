@@ -23,7 +23,7 @@
  *  - m->syscall_p != NULL exactly while m's goroutine is inside a section,
  *    and m->p == NULL meanwhile: this M touches no run queue, cache or
  *    timer heap of the P, and a blocking goc call panics
- *    (goc_check_may_block).
+ *    (goc__check_may_block).
  *  - While the P is P_SYSCALL it belongs to the M in the section; whichever
  *    of that M and sysmon wins the CAS out of P_SYSCALL owns it after.
  *  - The goroutine stays G_RUNNING; its wait reason reads WAIT_SYSCALL for
@@ -41,19 +41,19 @@
 
 void goc_syscall_enter(void)
 {
-	goc_m *m = goc_m_self();
-	goc_g *g = m ? m->curg : NULL;
+	goc__m *m = goc__m_self();
+	goc__g *g = m ? m->curg : NULL;
 	if (!g)
 		return; /* a plain thread holds no P to lend */
 	if (m->syscall_p)
-		goc_panic("goc_syscall_enter: already inside a syscall section");
-	goc_p *p = m->p;
+		goc__panic("goc_syscall_enter: already inside a syscall section");
+	goc__p *p = m->p;
 	if (__builtin_expect(__atomic_load_n(&p->long_run_ms, __ATOMIC_RELAXED) != 0, 0))
-		goc_long_run_fold(p); /* a scheduling point: the stretch ends here */
+		goc__long_run_fold(p); /* a scheduling point: the stretch ends here */
 	g->wait_reason = WAIT_SYSCALL;
-	g->wait_since = __atomic_load_n(&goc_sched.coarse_now, __ATOMIC_RELAXED);
-	if (goc_tracing())
-		goc_trace_syscall_enter(m);
+	g->wait_since = __atomic_load_n(&goc__sched.coarse_now, __ATOMIC_RELAXED);
+	if (goc__tracing())
+		goc__trace_syscall_enter(m);
 	m->syscall_p = p;
 	m->p = NULL;
 	__atomic_store_n(&p->syscalltick, p->syscalltick + 1, __ATOMIC_RELAXED);
@@ -64,11 +64,11 @@ void goc_syscall_enter(void)
 }
 
 /* The goroutine of m holds a P again and leaves the section. */
-static void section_left(goc_m *m, goc_g *g)
+static void section_left(goc__m *m, goc__g *g)
 {
 	g->wait_reason = WAIT_NONE;
-	if (goc_tracing())
-		goc_trace_syscall_resume(m);
+	if (goc__tracing())
+		goc__trace_syscall_resume(m);
 }
 
 /* Unlock callback of the park in exit_without_p, run on g0 once the
@@ -76,55 +76,55 @@ static void section_left(goc_m *m, goc_g *g)
  * this M takes now and will run it on next. */
 static bool ready_after_syscall(void *arg)
 {
-	goc_g *g = arg;
-	goc_m *m = goc_m_self();
-	goc_lock_acquire(&goc_sched.lock);
-	goc_p *p = pidle_get();
-	goc_lock_release(&goc_sched.lock);
+	goc__g *g = arg;
+	goc__m *m = goc__m_self();
+	goc__lock_acquire(&goc__sched.lock);
+	goc__p *p = goc__pidle_get();
+	goc__lock_release(&goc__sched.lock);
 	if (p)
-		acquirep(m, p);
+		goc__acquirep(m, p);
 	/* With a P, onto its runnext; without, onto the global queue, and
-	 * goc_ready's wakep sees any P that went idle after our look (a P is
+	 * goc__ready's wakep sees any P that went idle after our look (a P is
 	 * put idle only after its M found the global queue empty under
 	 * sched.lock, and wakep reads npidle after the queue is published). */
-	goc_ready(g);
+	goc__ready(g);
 	return true;
 }
 
 /* The P was taken while the goroutine was in the section. */
-static void exit_without_p(goc_m *m, goc_g *g)
+static void exit_without_p(goc__m *m, goc__g *g)
 {
 	/* Our lock may sleep in the kernel: keep the errno the section left. */
 	int saved_errno = errno;
-	goc_p *p = NULL;
-	if (__atomic_load_n(&goc_sched.npidle, __ATOMIC_RELAXED) > 0) {
-		goc_lock_acquire(&goc_sched.lock);
-		p = pidle_get();
-		goc_lock_release(&goc_sched.lock);
+	goc__p *p = NULL;
+	if (__atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) > 0) {
+		goc__lock_acquire(&goc__sched.lock);
+		p = goc__pidle_get();
+		goc__lock_release(&goc__sched.lock);
 	}
 	errno = saved_errno;
 	if (p) {
-		acquirep(m, p);
+		goc__acquirep(m, p);
 		section_left(m, g);
 		return;
 	}
 	/* Every P is busy: queue ourselves from g0 and let this M look for
 	 * work or sleep. The switch saves errno with the goroutine and
 	 * restores it on whichever M resumes it. */
-	goc_park_without_p(ready_after_syscall, g, WAIT_SYSCALL);
+	goc__park_without_p(ready_after_syscall, g, WAIT_SYSCALL);
 }
 
 void goc_syscall_exit(void)
 {
-	goc_m *m = goc_m_self();
-	goc_g *g = m ? m->curg : NULL;
+	goc__m *m = goc__m_self();
+	goc__g *g = m ? m->curg : NULL;
 	if (!g)
 		return;
-	goc_p *p = m->syscall_p;
+	goc__p *p = m->syscall_p;
 	if (!p)
-		goc_panic("goc_syscall_exit: not inside a syscall section");
-	if (goc_tracing())
-		goc_trace_syscall_exit(m);
+		goc__panic("goc_syscall_exit: not inside a syscall section");
+	if (goc__tracing())
+		goc__trace_syscall_exit(m);
 	m->syscall_p = NULL;
 	/* The one race of a section: sysmon may CAS the P away at this very
 	 * moment. Whichever CAS succeeds owns the P. Winning here means
@@ -143,7 +143,7 @@ void goc_syscall_exit(void)
 void *goc_blocking(void *(*fn)(void *arg), void *arg)
 {
 	if (!fn)
-		goc_panic("goc_blocking: nil function");
+		goc__panic("goc_blocking: nil function");
 	goc_syscall_enter();
 	void *result = fn(arg);
 	goc_syscall_exit();
@@ -220,9 +220,9 @@ ssize_t goc_file_pwrite(int fd, const void *buf, size_t n, off_t offset)
 
 /* ---- misuse ---- */
 
-_Noreturn void goc_syscall_block_panic(const char *what)
+_Noreturn void goc__syscall_block_panic(const char *what)
 {
-	goc_panic("%s inside a syscall section (between goc_syscall_enter and goc_syscall_exit)",
+	goc__panic("%s inside a syscall section (between goc_syscall_enter and goc_syscall_exit)",
 		  what);
 }
 
@@ -230,33 +230,33 @@ _Noreturn void goc_syscall_block_panic(const char *what)
  * Counted as Go counts it for debug.SetMaxThreads: every thread the
  * runtime made for itself, the Ms and sysmon; plain threads do not count. */
 
-void goc_thread_limit_init_from_env(void)
+void goc__thread_limit_init_from_env(void)
 {
-	goc_sched.maxmcount =
-	    (int32_t)prim_env_long("GOCMAXTHREADS", DEFAULT_MAX_THREADS, 1, INT32_MAX);
+	goc__sched.maxmcount =
+	    (int32_t)goc__prim_env_long("GOCMAXTHREADS", DEFAULT_MAX_THREADS, 1, INT32_MAX);
 }
 
-void goc_thread_limit_check_locked(int32_t count)
+void goc__thread_limit_check_locked(int32_t count)
 {
 	int32_t with_sysmon = count + 1;
-	if (with_sysmon <= goc_sched.maxmcount)
+	if (with_sysmon <= goc__sched.maxmcount)
 		return;
 	char line[96];
 	int len = snprintf(line, sizeof line, "runtime: program exceeds %d-thread limit\n",
-			   (int)goc_sched.maxmcount);
-	prim_write_stderr(line, (size_t)len);
-	goc_fatal("thread exhaustion");
+			   (int)goc__sched.maxmcount);
+	goc__prim_write_stderr(line, (size_t)len);
+	goc__fatal("thread exhaustion");
 }
 
 int goc_set_max_threads(int n)
 {
-	goc_runtime_init();
-	goc_lock_acquire(&goc_sched.lock);
-	int old = goc_sched.maxmcount;
+	goc__runtime_init();
+	goc__lock_acquire(&goc__sched.lock);
+	int old = goc__sched.maxmcount;
 	if (n > 0) {
-		goc_sched.maxmcount = n;
-		goc_thread_limit_check_locked(goc_sched.mcount);
+		goc__sched.maxmcount = n;
+		goc__thread_limit_check_locked(goc__sched.mcount);
 	}
-	goc_lock_release(&goc_sched.lock);
+	goc__lock_release(&goc__sched.lock);
 	return old;
 }

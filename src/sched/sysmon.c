@@ -3,17 +3,17 @@
  * every 20 µs to 10 ms to do what no goroutine will do on its own.
  *
  * Every time it wakes it keeps the coarse clock that parked goroutines
- * stamp their wait with (goc_sched.coarse_now), wakes an M when a timer is
+ * stamp their wait with (goc__sched.coarse_now), wakes an M when a timer is
  * overdue by more than SYSMON_TICK (a safety net under the timer M
  * protocol of proc.c), and looks at every P (retake.c): it takes Ps from
  * Ms stuck in syscall sections and hands them to other Ms, and records
  * goroutines that run over 10 ms without a scheduling point. Once a second
  * it gives the memory of stack slots that stayed unused for a whole second
- * back to the kernel (goc_stack_scavenge); every 2 seconds it runs one trim
+ * back to the kernel (goc__stack_scavenge); every 2 seconds it runs one trim
  * cycle of every goc_pool (goc_pool_trim_all), so that objects a pool has
  * cached through two cycles are released. When goroutines wait for I/O
  * and nobody has polled the network for 10 ms (every M busy, none blocked
- * in the poller), it polls and readies what it finds (netpoll_sysmon). It
+ * in the poller), it polls and readies what it finds (goc__netpoll_sysmon). It
  * takes no P and runs no goroutine.
  *
  * How long it sleeps is Go's rule: 20 µs while it is taking Ps, doubling
@@ -36,17 +36,17 @@ static void *sysmon_main(void *arg)
 	(void)arg;
 	int64_t sleep = SYSMON_SHORTEST_SLEEP;
 	int idle = 0;
-	int64_t now = prim_nanotime();
+	int64_t now = goc__prim_nanotime();
 	int64_t next_scavenge = now + SCAVENGE_EVERY;
 	int64_t next_pool_trim = now + POOL_TRIM_EVERY;
 	for (;;) {
-		prim_sleep_until(now + sleep);
-		now = prim_nanotime();
-		__atomic_store_n(&goc_sched.coarse_now, now, __ATOMIC_RELAXED);
-		goc_sched_check_timers(now, SYSMON_TICK);
-		goc_debug_sysmon_tick(now);
-		netpoll_sysmon(now);
-		if (goc_retake(now) > 0)
+		goc__prim_sleep_until(now + sleep);
+		now = goc__prim_nanotime();
+		__atomic_store_n(&goc__sched.coarse_now, now, __ATOMIC_RELAXED);
+		goc__sched_check_timers(now, SYSMON_TICK);
+		goc__debug_sysmon_tick(now);
+		goc__netpoll_sysmon(now);
+		if (goc__retake(now) > 0)
 			idle = 0;
 		else
 			idle++;
@@ -55,7 +55,7 @@ static void *sysmon_main(void *arg)
 		else if (idle > SYSMON_IDLE_BEFORE_BACKOFF)
 			sleep = sleep * 2 < SYSMON_TICK ? sleep * 2 : SYSMON_TICK;
 		if (now >= next_scavenge) {
-			goc_stack_scavenge();
+			goc__stack_scavenge();
 			next_scavenge = now + SCAVENGE_EVERY;
 		}
 		if (now >= next_pool_trim) {
@@ -66,8 +66,8 @@ static void *sysmon_main(void *arg)
 	return NULL;
 }
 
-void goc_sysmon_start(void)
+void goc__sysmon_start(void)
 {
-	if (!prim_thread_start(sysmon_main, NULL))
-		goc_fatal("cannot start the sysmon thread");
+	if (!goc__prim_thread_start(sysmon_main, NULL))
+		goc__fatal("cannot start the sysmon thread");
 }

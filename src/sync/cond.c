@@ -25,7 +25,7 @@
 #include "syncint.h"
 
 typedef struct cond_waiter {
-	goc_g *g;
+	goc__g *g;
 	uint32_t ticket;
 	struct cond_waiter *next;
 } cond_waiter;
@@ -44,17 +44,17 @@ void goc_cond_wait(goc_cond *cond, goc_mutex *mutex)
 {
 	uint32_t ticket = __atomic_fetch_add(&cond->wait, 1, __ATOMIC_SEQ_CST);
 	goc_mutex_unlock(mutex);
-	goc_lock_acquire_word(&cond->lock);
+	goc__lock_acquire_word(&cond->lock);
 	if (ticket_before(ticket, __atomic_load_n(&cond->notify, __ATOMIC_RELAXED))) {
-		goc_lock_release_word(&cond->lock);
+		goc__lock_release_word(&cond->lock);
 	} else {
-		cond_waiter self = {.g = goc_g_self(), .ticket = ticket, .next = NULL};
+		cond_waiter self = {.g = goc__g_self(), .ticket = ticket, .next = NULL};
 		if (cond->tail)
 			((cond_waiter *)cond->tail)->next = &self;
 		else
 			cond->head = &self;
 		cond->tail = &self;
-		goc_park(goc_park_unlock_lock, &cond->lock, WAIT_COND);
+		goc__park(goc__park_unlock_lock, &cond->lock, WAIT_COND);
 	}
 	goc_mutex_lock(mutex);
 }
@@ -69,10 +69,10 @@ void goc_cond_signal(goc_cond *cond)
 {
 	if (nobody_waits(cond))
 		return;
-	goc_lock_acquire_word(&cond->lock);
+	goc__lock_acquire_word(&cond->lock);
 	uint32_t ticket = __atomic_load_n(&cond->notify, __ATOMIC_RELAXED);
 	if (ticket == __atomic_load_n(&cond->wait, __ATOMIC_SEQ_CST)) {
-		goc_lock_release_word(&cond->lock);
+		goc__lock_release_word(&cond->lock);
 		return;
 	}
 	__atomic_store_n(&cond->notify, ticket + 1, __ATOMIC_SEQ_CST);
@@ -89,28 +89,28 @@ void goc_cond_signal(goc_cond *cond)
 			cond->head = w->next;
 		if (cond->tail == w)
 			cond->tail = prev;
-		goc_g *g = w->g;
-		goc_lock_release_word(&cond->lock);
-		goc_ready(g);
+		goc__g *g = w->g;
+		goc__lock_release_word(&cond->lock);
+		goc__ready(g);
 		return;
 	}
-	goc_lock_release_word(&cond->lock);
+	goc__lock_release_word(&cond->lock);
 }
 
 void goc_cond_broadcast(goc_cond *cond)
 {
 	if (nobody_waits(cond))
 		return;
-	goc_lock_acquire_word(&cond->lock);
+	goc__lock_acquire_word(&cond->lock);
 	cond_waiter *w = cond->head;
 	cond->head = cond->tail = NULL;
 	__atomic_store_n(&cond->notify, __atomic_load_n(&cond->wait, __ATOMIC_SEQ_CST),
 			 __ATOMIC_SEQ_CST);
-	goc_lock_release_word(&cond->lock);
+	goc__lock_release_word(&cond->lock);
 	while (w) {
 		/* Read next first: the record is gone once its goroutine runs. */
 		cond_waiter *next = w->next;
-		goc_ready(w->g);
+		goc__ready(w->g);
 		w = next;
 	}
 }

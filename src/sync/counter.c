@@ -56,8 +56,8 @@ void goc_counter_free(goc_counter *c)
 
 void goc_counter_add(goc_counter *c, int64_t delta)
 {
-	goc_m *m = goc_m_self();
-	goc_p *p = m ? m->p : NULL;
+	goc__m *m = goc__m_self();
+	goc__p *p = m ? m->p : NULL;
 	if (!p) {
 		__atomic_add_fetch(&c->slots[FOREIGN_SLOT].value, delta, __ATOMIC_RELAXED);
 		return;

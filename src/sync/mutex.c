@@ -6,7 +6,7 @@
  *   bit 0  LOCKED    somebody holds the mutex
  *   bit 1  WOKEN     a waiter is awake and competing (unlock need not wake another)
  *   bit 2  STARVING  the mutex is handed from unlocker to the oldest waiter
- *   3..31            waiters parked (or about to park) on `waitq`
+ *   3..31            waiters parked (or about to park) on `sema`
  *
  * Normal mode: waiters queue FIFO, but a woken waiter does not own the
  * mutex; it competes with goroutines that are arriving (and have the
@@ -17,7 +17,7 @@
  * Starvation mode: a waiter that has waited longer than 1 ms sets STARVING
  * at its next attempt. From then on, unlock hands the mutex directly to
  * the waiter at the head of the queue (with the token of the wait queue,
- * see waitq_release); arrivals neither take it nor spin, they queue at the
+ * see goc__rtsema_release); arrivals neither take it nor spin, they queue at the
  * tail. The waiter that receives it leaves starvation mode if it is the
  * last waiter or waited less than 1 ms itself.
  *
@@ -28,7 +28,7 @@
  *  - WOKEN is set by at most one goroutine at a time (the spinner that set
  *    it, or the unlocker on behalf of the waiter it wakes) and cleared by
  *    that goroutine's next successful state change.
- *  - Each waiter counted in `state` takes exactly one token from `waitq`.
+ *  - Each waiter counted in `state` takes exactly one token from `sema`.
  *
  * Spinning: only while the holder probably runs on another CPU — more than
  * one CPU and more Ps busy than just us (gomaxprocs > idle Ps + spinning
@@ -79,7 +79,7 @@ static int cpu_count(void)
 	static int cached;
 	int n = __atomic_load_n(&cached, __ATOMIC_RELAXED);
 	if (n == 0) {
-		n = prim_cpu_count();
+		n = goc__prim_cpu_count();
 		__atomic_store_n(&cached, n, __ATOMIC_RELAXED);
 	}
 	return n;
@@ -89,19 +89,19 @@ static bool can_spin(int round)
 {
 	if (round >= SPIN_ROUNDS || cpu_count() <= 1)
 		return false;
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	if (!m || !m->p)
 		return true;
-	int32_t busy = __atomic_load_n(&goc_sched.gomaxprocs, __ATOMIC_RELAXED) -
-		       __atomic_load_n(&goc_sched.npidle, __ATOMIC_RELAXED) -
-		       __atomic_load_n(&goc_sched.nmspinning, __ATOMIC_RELAXED);
+	int32_t busy = __atomic_load_n(&goc__sched.gomaxprocs, __ATOMIC_RELAXED) -
+		       __atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) -
+		       __atomic_load_n(&goc__sched.nmspinning, __ATOMIC_RELAXED);
 	return busy > 1;
 }
 
 static void spin(int pauses)
 {
 	for (int i = 0; i < pauses; i++)
-		goc_cpu_relax();
+		goc__cpu_relax();
 }
 
 /* A spinner that saw the mutex free looks again a moment later before it
@@ -120,7 +120,7 @@ void goc_mutex_init(goc_mutex *m)
 	*m = (goc_mutex)GOC_MUTEX_INIT;
 }
 
-static void lock_slow(goc_mutex *m, goc_wait_reason reason)
+static void lock_slow(goc_mutex *m, goc__wait_reason reason)
 {
 	int64_t wait_start = 0;
 	bool starving = false; /* this waiter has waited over the threshold */
@@ -156,7 +156,7 @@ static void lock_slow(goc_mutex *m, goc_wait_reason reason)
 			new_state |= MUTEX_STARVING;
 		if (awoke) {
 			if (!(new_state & MUTEX_WOKEN))
-				goc_panic("sync: inconsistent mutex state");
+				goc__panic("sync: inconsistent mutex state");
 			new_state &= ~MUTEX_WOKEN;
 		}
 		if (!cas_state(m, &old, new_state))
@@ -167,9 +167,9 @@ static void lock_slow(goc_mutex *m, goc_wait_reason reason)
 		 * the front of the queue. */
 		bool waited_before = wait_start != 0;
 		if (!waited_before)
-			wait_start = prim_nanotime();
-		waitq_acquire(&m->waitq, waited_before, reason);
-		starving = starving || prim_nanotime() - wait_start > STARVATION_THRESHOLD;
+			wait_start = goc__prim_nanotime();
+		goc__rtsema_acquire(&m->sema, waited_before, reason);
+		starving = starving || goc__prim_nanotime() - wait_start > STARVATION_THRESHOLD;
 		old = load_state(m);
 		if (old & MUTEX_STARVING) {
 			/* Handed to us: LOCKED is clear and we are still
@@ -178,7 +178,7 @@ static void lock_slow(goc_mutex *m, goc_wait_reason reason)
 			 * staying in it would hand the mutex from waiter to
 			 * waiter at a switch per lock. */
 			if ((old & (MUTEX_LOCKED | MUTEX_WOKEN)) || (old >> MUTEX_WAITER_SHIFT) == 0)
-				goc_panic("sync: inconsistent mutex state");
+				goc__panic("sync: inconsistent mutex state");
 			int32_t delta = MUTEX_LOCKED - MUTEX_WAITER;
 			if (!starving || (old >> MUTEX_WAITER_SHIFT) == 1)
 				delta -= MUTEX_STARVING;
@@ -200,7 +200,7 @@ static void lock_slow(goc_mutex *m, goc_wait_reason reason)
  * the expected value is a hit in the common case (the line is ours); the
  * CAS's acquire ordering makes the previous holder's writes visible.
  */
-void mutex_lock_as(goc_mutex *m, goc_wait_reason r)
+void goc__mutex_lock_as(goc_mutex *m, goc__wait_reason r)
 {
 	int32_t old = load_state(m);
 	if (!(old & (MUTEX_LOCKED | MUTEX_STARVING)) &&
@@ -212,7 +212,7 @@ void mutex_lock_as(goc_mutex *m, goc_wait_reason r)
 
 void goc_mutex_lock(goc_mutex *m)
 {
-	mutex_lock_as(m, WAIT_MUTEX);
+	goc__mutex_lock_as(m, WAIT_MUTEX);
 }
 
 bool goc_mutex_trylock(goc_mutex *m)
@@ -229,11 +229,11 @@ bool goc_mutex_trylock(goc_mutex *m)
 static void unlock_slow(goc_mutex *m, int32_t new_state)
 {
 	if (!((new_state + MUTEX_LOCKED) & MUTEX_LOCKED))
-		goc_panic("sync: unlock of unlocked mutex");
+		goc__panic("sync: unlock of unlocked mutex");
 	if (new_state & MUTEX_STARVING) {
 		/* Hand it to the first waiter and let it run now; it sets
 		 * LOCKED itself, and STARVING keeps newcomers out meanwhile. */
-		waitq_release(&m->waitq, true);
+		goc__rtsema_release(&m->sema, true);
 		return;
 	}
 	int32_t old = new_state;
@@ -244,7 +244,7 @@ static void unlock_slow(goc_mutex *m, int32_t new_state)
 		    (old & (MUTEX_LOCKED | MUTEX_WOKEN | MUTEX_STARVING)))
 			return;
 		if (cas_state(m, &old, (old - MUTEX_WAITER) | MUTEX_WOKEN)) {
-			waitq_release(&m->waitq, false);
+			goc__rtsema_release(&m->sema, false);
 			return;
 		}
 	}

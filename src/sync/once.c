@@ -20,7 +20,7 @@ void goc_once_init(goc_once *once)
 void goc_once_do(goc_once *once, goc_fn fn, void *arg)
 {
 	if (!fn)
-		goc_panic("goc_once_do: nil function");
+		goc__panic("goc_once_do: nil function");
 	if (__atomic_load_n(&once->done, __ATOMIC_ACQUIRE))
 		return;
 	goc_mutex_lock(&once->mutex);

@@ -81,7 +81,7 @@ struct obj_vec {
 };
 
 struct pool_state {
-	goc_lock lock;           /* protects shared and victim */
+	goc__lock lock;           /* protects shared and victim */
 	struct obj_vec shared;
 	struct obj_vec victim;
 	/* Counters of the slow paths; atomic. */
@@ -93,7 +93,7 @@ struct pool_state {
 };
 
 /* Every pool in use, for goc_pool_trim_all; registry_lock. */
-static goc_lock registry_lock = GOC_LOCK_INIT;
+static goc__lock registry_lock = GOC_LOCK_INIT;
 static struct pool_state *registry;
 
 /* ---- a P's ring ---- */
@@ -211,12 +211,12 @@ static struct pool_state **state_word(goc_pool *pool)
 
 static struct pool_state *state_make(goc_pool *pool)
 {
-	goc_lock_acquire(&registry_lock);
+	goc__lock_acquire(&registry_lock);
 	struct pool_state *st = __atomic_load_n(state_word(pool), __ATOMIC_ACQUIRE);
 	if (!st) {
 		st = calloc(1, sizeof *st);
 		if (!st)
-			goc_panic("goc_pool: out of memory for the pool's state");
+			goc__panic("goc_pool: out of memory for the pool's state");
 		st->pool = pool;
 		st->next = registry;
 		if (registry)
@@ -224,7 +224,7 @@ static struct pool_state *state_make(goc_pool *pool)
 		registry = st;
 		__atomic_store_n(state_word(pool), st, __ATOMIC_RELEASE);
 	}
-	goc_lock_release(&registry_lock);
+	goc__lock_release(&registry_lock);
 	return st;
 }
 
@@ -238,14 +238,14 @@ static struct pool_state *state_of(goc_pool *pool)
 
 /* p's local, made by its owner on first use (so no two threads make it);
  * published with a release store for thieves and trims. */
-static struct pool_local *local_of(struct pool_state *st, goc_p *p)
+static struct pool_local *local_of(struct pool_state *st, goc__p *p)
 {
 	struct pool_local *l = __atomic_load_n(&st->locals[p->id], __ATOMIC_ACQUIRE);
 	if (l)
 		return l;
 	l = aligned_alloc(CACHE_LINE, sizeof *l);
 	if (!l)
-		goc_panic("goc_pool: out of memory for a per-P cache");
+		goc__panic("goc_pool: out of memory for a per-P cache");
 	memset(l, 0, sizeof *l);
 	__atomic_store_n(&st->locals[p->id], l, __ATOMIC_RELEASE);
 	uint32_t n = __atomic_load_n(&st->nlocals, __ATOMIC_RELAXED);
@@ -259,9 +259,9 @@ static struct pool_local *local_of(struct pool_state *st, goc_p *p)
 /* The P of the calling goroutine, or NULL on a plain thread (or an M
  * running timers without a P). Valid until the caller's next scheduling
  * point, which get and put do not reach while they use it. */
-static goc_p *current_p(void)
+static goc__p *current_p(void)
 {
-	goc_m *m = goc_m_self();
+	goc__m *m = goc__m_self();
 	return m ? m->p : NULL;
 }
 
@@ -275,7 +275,7 @@ void goc_pool_init(goc_pool *pool, void *(*new_fn)(void *ctx),
 
 /* Other Ps' rings (starting after our own, so thieves spread out), then
  * the shared list, then the victim cache, then new_fn. */
-static void *get_slow(goc_pool *pool, struct pool_state *st, goc_p *p)
+static void *get_slow(goc_pool *pool, struct pool_state *st, goc__p *p)
 {
 	uint32_t n = __atomic_load_n(&st->nlocals, __ATOMIC_ACQUIRE);
 	uint32_t start = p ? (uint32_t)p->id + 1 : 0;
@@ -290,14 +290,14 @@ static void *get_slow(goc_pool *pool, struct pool_state *st, goc_p *p)
 			return obj;
 		}
 	}
-	goc_lock_acquire(&st->lock);
+	goc__lock_acquire(&st->lock);
 	int64_t *counter = &st->hits_stolen;
 	void *obj = vec_pop(&st->shared);
 	if (!obj) {
 		counter = &st->hits_victim;
 		obj = vec_pop(&st->victim);
 	}
-	goc_lock_release(&st->lock);
+	goc__lock_release(&st->lock);
 	if (obj) {
 		count(counter, 1);
 		return obj;
@@ -312,7 +312,7 @@ static void *get_slow(goc_pool *pool, struct pool_state *st, goc_p *p)
 void *goc_pool_get(goc_pool *pool)
 {
 	struct pool_state *st = state_of(pool);
-	goc_p *p = current_p();
+	goc__p *p = current_p();
 	if (p) {
 		struct pool_local *l = local_of(st, p);
 		void *obj = __atomic_exchange_n(&l->private, NULL, __ATOMIC_ACQ_REL);
@@ -328,9 +328,9 @@ void *goc_pool_get(goc_pool *pool)
 
 static void put_shared(goc_pool *pool, struct pool_state *st, void *obj)
 {
-	goc_lock_acquire(&st->lock);
+	goc__lock_acquire(&st->lock);
 	bool kept = vec_push(&st->shared, obj);
-	goc_lock_release(&st->lock);
+	goc__lock_release(&st->lock);
 	if (!kept) {
 		/* No memory to cache it: release it instead. */
 		count(&st->dropped, 1);
@@ -346,7 +346,7 @@ void goc_pool_put(goc_pool *pool, void *obj)
 	if (!obj)
 		return;
 	struct pool_state *st = state_of(pool);
-	goc_p *p = current_p();
+	goc__p *p = current_p();
 	if (p) {
 		struct pool_local *l = local_of(st, p);
 		count_owner(&l->puts);
@@ -374,10 +374,10 @@ void goc_pool_put(goc_pool *pool, void *obj)
 static int64_t trim_cycle(struct pool_state *st)
 {
 	goc_pool *pool = st->pool;
-	goc_lock_acquire(&st->lock);
+	goc__lock_acquire(&st->lock);
 	struct obj_vec fresh = st->shared;
 	st->shared = (struct obj_vec){0};
-	goc_lock_release(&st->lock);
+	goc__lock_release(&st->lock);
 
 	int64_t dropped = 0;
 	uint32_t n = __atomic_load_n(&st->nlocals, __ATOMIC_ACQUIRE);
@@ -394,10 +394,10 @@ static int64_t trim_cycle(struct pool_state *st)
 		} while ((obj = ring_pop_tail(l)));
 	}
 
-	goc_lock_acquire(&st->lock);
+	goc__lock_acquire(&st->lock);
 	struct obj_vec old = st->victim;
 	st->victim = fresh;
-	goc_lock_release(&st->lock);
+	goc__lock_release(&st->lock);
 
 	for (size_t i = 0; i < old.n; i++)
 		drop(pool, old.items[i]);
@@ -410,20 +410,20 @@ static int64_t trim_cycle(struct pool_state *st)
 
 int64_t goc_pool_trim(goc_pool *pool)
 {
-	goc_lock_acquire(&registry_lock);
+	goc__lock_acquire(&registry_lock);
 	struct pool_state *st = __atomic_load_n(state_word(pool), __ATOMIC_ACQUIRE);
 	int64_t dropped = st ? trim_cycle(st) : 0;
-	goc_lock_release(&registry_lock);
+	goc__lock_release(&registry_lock);
 	return dropped;
 }
 
 int64_t goc_pool_trim_all(void)
 {
 	int64_t dropped = 0;
-	goc_lock_acquire(&registry_lock);
+	goc__lock_acquire(&registry_lock);
 	for (struct pool_state *st = registry; st; st = st->next)
 		dropped += trim_cycle(st);
-	goc_lock_release(&registry_lock);
+	goc__lock_release(&registry_lock);
 	return dropped;
 }
 
@@ -453,10 +453,10 @@ void goc_pool_stats_read(goc_pool *pool, goc_pool_stats *out)
  * victim cache, the second drops it); then the state goes. */
 void goc_pool_destroy(goc_pool *pool)
 {
-	goc_lock_acquire(&registry_lock);
+	goc__lock_acquire(&registry_lock);
 	struct pool_state *st = __atomic_load_n(state_word(pool), __ATOMIC_ACQUIRE);
 	if (!st) {
-		goc_lock_release(&registry_lock);
+		goc__lock_release(&registry_lock);
 		return;
 	}
 	trim_cycle(st);
@@ -468,7 +468,7 @@ void goc_pool_destroy(goc_pool *pool)
 	if (st->next)
 		st->next->prev = st->prev;
 	__atomic_store_n(state_word(pool), NULL, __ATOMIC_RELEASE);
-	goc_lock_release(&registry_lock);
+	goc__lock_release(&registry_lock);
 	for (uint32_t id = 0; id < st->nlocals; id++)
 		free(st->locals[id]);
 	free(st->victim.items);

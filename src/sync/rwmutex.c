@@ -36,7 +36,7 @@ void goc_rwmutex_init(goc_rwmutex *rw)
 void goc_rwmutex_rlock(goc_rwmutex *rw)
 {
 	if (__atomic_add_fetch(&rw->readers, 1, __ATOMIC_ACQ_REL) < 0)
-		waitq_acquire(&rw->reader_wait, false, WAIT_RWMUTEX_R);
+		goc__rtsema_acquire(&rw->reader_wait, false, WAIT_RWMUTEX_R);
 }
 
 bool goc_rwmutex_tryrlock(goc_rwmutex *rw)
@@ -57,18 +57,18 @@ void goc_rwmutex_runlock(goc_rwmutex *rw)
 		return;
 	/* A writer is pending (or the lock was not read-locked). */
 	if (r + 1 == 0 || r + 1 == -MAX_READERS)
-		goc_panic("sync: RUnlock of unlocked RWMutex");
+		goc__panic("sync: RUnlock of unlocked RWMutex");
 	if (__atomic_sub_fetch(&rw->departing, 1, __ATOMIC_ACQ_REL) == 0)
-		waitq_release(&rw->writer_wait, false);
+		goc__rtsema_release(&rw->writer_wait, false);
 }
 
 void goc_rwmutex_lock(goc_rwmutex *rw)
 {
-	mutex_lock_as(&rw->writer, WAIT_RWMUTEX_W);
+	goc__mutex_lock_as(&rw->writer, WAIT_RWMUTEX_W);
 	/* Announce the writer; r readers were inside at that instant. */
 	int32_t r = __atomic_sub_fetch(&rw->readers, MAX_READERS, __ATOMIC_ACQ_REL) + MAX_READERS;
 	if (r != 0 && __atomic_add_fetch(&rw->departing, r, __ATOMIC_ACQ_REL) != 0)
-		waitq_acquire(&rw->writer_wait, false, WAIT_RWMUTEX_W);
+		goc__rtsema_acquire(&rw->writer_wait, false, WAIT_RWMUTEX_W);
 }
 
 bool goc_rwmutex_trylock(goc_rwmutex *rw)
@@ -90,8 +90,8 @@ void goc_rwmutex_unlock(goc_rwmutex *rw)
 	 * inside. */
 	int32_t r = __atomic_add_fetch(&rw->readers, MAX_READERS, __ATOMIC_ACQ_REL);
 	if (r >= MAX_READERS)
-		goc_panic("sync: Unlock of unlocked RWMutex");
+		goc__panic("sync: Unlock of unlocked RWMutex");
 	for (int32_t i = 0; i < r; i++)
-		waitq_release(&rw->reader_wait, false);
+		goc__rtsema_release(&rw->reader_wait, false);
 	goc_mutex_unlock(&rw->writer);
 }

@@ -25,7 +25,7 @@
 enum sema_waiter_state { SEMA_WAITING, SEMA_GRANTED, SEMA_CANCELED };
 
 typedef struct sema_waiter {
-	goc_g *g;
+	goc__g *g;
 	goc_sema *sema;
 	int64_t n;
 	struct sema_waiter *prev, *next; /* in the queue; then, granted, in a wake list */
@@ -38,9 +38,9 @@ typedef struct sema_waiter {
 static goc_sema *checked(goc_sema *s, int64_t n, const char *what)
 {
 	if (!s)
-		goc_panic("%s: nil semaphore", what);
+		goc__panic("%s: nil semaphore", what);
 	if (n < 0)
-		goc_panic("%s: negative weight %lld", what, (long long)n);
+		goc__panic("%s: negative weight %lld", what, (long long)n);
 	return s;
 }
 
@@ -97,7 +97,7 @@ static void wake_list(sema_waiter *w)
 	while (w) {
 		/* next first: the record lives on the waiter's stack. */
 		sema_waiter *next = w->next;
-		goc_ready(w->g);
+		goc__ready(w->g);
 		w = next;
 	}
 }
@@ -113,7 +113,7 @@ static void cancel_waiter(ctx_hook *hook, goc_status err)
 	sema_waiter *w = (sema_waiter *)((char *)hook - offsetof(sema_waiter, hook));
 	goc_sema *s = w->sema;
 	sema_waiter *wake = NULL;
-	goc_lock_acquire_word(&s->lock);
+	goc__lock_acquire_word(&s->lock);
 	if (w->state == SEMA_WAITING) {
 		w->state = SEMA_CANCELED;
 		w->err = err;
@@ -125,7 +125,7 @@ static void cancel_waiter(ctx_hook *hook, goc_status err)
 			wake = w;
 		}
 	}
-	goc_lock_release_word(&s->lock);
+	goc__lock_release_word(&s->lock);
 	wake_list(wake);
 }
 
@@ -139,58 +139,58 @@ goc_status goc_sema_acquire(goc_sema *s, goc_ctx *ctx, int64_t n)
 		if (err != GOC_OK)
 			return err;
 	}
-	goc_lock_acquire_word(&s->lock);
+	goc__lock_acquire_word(&s->lock);
 	if (fits_now_locked(s, n)) {
 		s->held += n;
-		goc_lock_release_word(&s->lock);
+		goc__lock_release_word(&s->lock);
 		return GOC_OK;
 	}
-	sema_waiter w = {.g = goc_g_self(), .sema = s, .n = n, .hook.fire = cancel_waiter};
+	sema_waiter w = {.g = goc__g_self(), .sema = s, .n = n, .hook.fire = cancel_waiter};
 	if (ctx) {
 		/* The hook goes in with no semaphore lock held (lock order:
 		 * context, then semaphore); then everything is checked again. */
-		goc_lock_release_word(&s->lock);
-		goc_status err = ctx_hook_add(ctx, &w.hook);
+		goc__lock_release_word(&s->lock);
+		goc_status err = goc__ctx_hook_add(ctx, &w.hook);
 		if (err != GOC_OK)
 			return err;
-		goc_lock_acquire_word(&s->lock);
+		goc__lock_acquire_word(&s->lock);
 		if (w.state == SEMA_CANCELED || fits_now_locked(s, n)) {
 			if (w.state != SEMA_CANCELED)
 				s->held += n;
-			goc_lock_release_word(&s->lock);
-			ctx_hook_remove(&w.hook);
+			goc__lock_release_word(&s->lock);
+			goc__ctx_hook_remove(&w.hook);
 			return w.state == SEMA_CANCELED ? w.err : GOC_OK;
 		}
 	}
 	enqueue(s, &w);
-	goc_park(goc_park_unlock_lock, &s->lock, WAIT_SEMACQUIRE);
-	ctx_hook_remove(&w.hook);
+	goc__park(goc__park_unlock_lock, &s->lock, WAIT_SEMACQUIRE);
+	goc__ctx_hook_remove(&w.hook);
 	return w.state == SEMA_GRANTED ? GOC_OK : w.err;
 }
 
 bool goc_sema_try_acquire(goc_sema *s, int64_t n)
 {
 	checked(s, n, "goc_sema_try_acquire");
-	goc_lock_acquire_word(&s->lock);
+	goc__lock_acquire_word(&s->lock);
 	bool ok = fits_now_locked(s, n);
 	if (ok)
 		s->held += n;
-	goc_lock_release_word(&s->lock);
+	goc__lock_release_word(&s->lock);
 	return ok;
 }
 
 void goc_sema_release(goc_sema *s, int64_t n)
 {
 	checked(s, n, "goc_sema_release");
-	goc_lock_acquire_word(&s->lock);
+	goc__lock_acquire_word(&s->lock);
 	if (n > s->held) {
 		int64_t held = s->held;
-		goc_lock_release_word(&s->lock);
-		goc_panic("semaphore: released %lld permits, but only %lld are held", (long long)n,
+		goc__lock_release_word(&s->lock);
+		goc__panic("semaphore: released %lld permits, but only %lld are held", (long long)n,
 			  (long long)held);
 	}
 	s->held -= n;
 	sema_waiter *wake = grant_locked(s);
-	goc_lock_release_word(&s->lock);
+	goc__lock_release_word(&s->lock);
 	wake_list(wake);
 }

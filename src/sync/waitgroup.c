@@ -8,7 +8,7 @@
  * Fast paths: add with waiters == 0 or a counter still above zero, and wait
  * with the counter already zero, touch only `state`. A waiter registers by
  * a CAS on state made while it holds the lock, and appends itself before
- * releasing the lock (after it is off its stack, see goc_park); the add
+ * releasing the lock (after it is off its stack, see goc__park); the add
  * that brings the counter to zero takes the lock before collecting the
  * list, so it always sees every waiter that counted itself.
  *
@@ -26,7 +26,7 @@
 enum wg_waiter_state { WG_NEW, WG_QUEUED, WG_RELEASED, WG_CANCELED };
 
 typedef struct wg_waiter {
-	goc_g *g;
+	goc__g *g;
 	goc_wg *wg;
 	struct wg_waiter *prev, *next;
 	enum wg_waiter_state state; /* wg->lock */
@@ -42,35 +42,35 @@ void goc_wg_init(goc_wg *wg)
 void goc_wg_add(goc_wg *wg, int64_t delta)
 {
 	if (!wg)
-		goc_panic("goc_wg_add: nil wait group");
+		goc__panic("goc_wg_add: nil wait group");
 	if (delta > INT32_MAX || delta < -(int64_t)INT32_MAX)
-		goc_panic("sync: WaitGroup delta %lld out of range", (long long)delta);
+		goc__panic("sync: WaitGroup delta %lld out of range", (long long)delta);
 	uint64_t v = __atomic_add_fetch(&wg->state, (uint64_t)delta << 32, __ATOMIC_SEQ_CST);
 	int32_t counter = (int32_t)(v >> 32);
 	uint32_t waiters = (uint32_t)v;
 	if (counter < 0)
-		goc_panic("sync: negative WaitGroup counter");
+		goc__panic("sync: negative WaitGroup counter");
 	if (delta > 0 && counter == delta && waiters != 0)
-		goc_panic("sync: WaitGroup misuse: Add called concurrently with Wait");
+		goc__panic("sync: WaitGroup misuse: Add called concurrently with Wait");
 	if (counter > 0 || waiters == 0)
 		return;
-	goc_lock_acquire_word(&wg->lock);
+	goc__lock_acquire_word(&wg->lock);
 	/* Only the counter half is compared: a cancelled waiter may have
 	 * uncounted itself since, but nothing may have made the counter
 	 * positive again. */
 	if (__atomic_load_n(&wg->state, __ATOMIC_SEQ_CST) >> 32 != 0)
-		goc_panic("sync: WaitGroup misuse: Add called concurrently with Wait");
+		goc__panic("sync: WaitGroup misuse: Add called concurrently with Wait");
 	__atomic_store_n(&wg->state, 0, __ATOMIC_SEQ_CST);
 	wg_waiter *w = wg->waiters_head;
 	wg->waiters_head = wg->waiters_tail = NULL;
 	for (wg_waiter *released = w; released; released = released->next)
 		released->state = WG_RELEASED;
-	goc_lock_release_word(&wg->lock);
+	goc__lock_release_word(&wg->lock);
 	while (w) {
 		/* Read next before readying: the waiter's record lives on its
 		 * stack and is gone once it runs. */
 		wg_waiter *next = w->next;
-		goc_ready(w->g);
+		goc__ready(w->g);
 		w = next;
 	}
 }
@@ -88,9 +88,9 @@ static void wait_as(goc_wg *wg, wg_waiter *self)
 		uint64_t v = __atomic_load_n(&wg->state, __ATOMIC_SEQ_CST);
 		if ((v >> 32) == 0)
 			return;
-		goc_lock_acquire_word(&wg->lock);
+		goc__lock_acquire_word(&wg->lock);
 		if (self->state == WG_CANCELED) {
-			goc_lock_release_word(&wg->lock);
+			goc__lock_release_word(&wg->lock);
 			return;
 		}
 		if (__atomic_compare_exchange_n(&wg->state, &v, v + 1, false, __ATOMIC_SEQ_CST,
@@ -103,18 +103,18 @@ static void wait_as(goc_wg *wg, wg_waiter *self)
 			else
 				wg->waiters_head = self;
 			wg->waiters_tail = self;
-			goc_park(goc_park_unlock_lock, &wg->lock, WAIT_WAITGROUP);
+			goc__park(goc__park_unlock_lock, &wg->lock, WAIT_WAITGROUP);
 			return;
 		}
-		goc_lock_release_word(&wg->lock);
+		goc__lock_release_word(&wg->lock);
 	}
 }
 
 void goc_wg_wait(goc_wg *wg)
 {
 	if (!wg)
-		goc_panic("goc_wg_wait: nil wait group");
-	wg_waiter self = {.g = goc_g_self(), .wg = wg};
+		goc__panic("goc_wg_wait: nil wait group");
+	wg_waiter self = {.g = goc__g_self(), .wg = wg};
 	wait_as(wg, &self);
 }
 
@@ -124,7 +124,7 @@ static void cancel_waiter(ctx_hook *hook, goc_status err)
 	wg_waiter *w = (wg_waiter *)((char *)hook - offsetof(wg_waiter, hook));
 	goc_wg *wg = w->wg;
 	bool wake = false;
-	goc_lock_acquire_word(&wg->lock);
+	goc__lock_acquire_word(&wg->lock);
 	if (w->state == WG_NEW || w->state == WG_QUEUED) {
 		if (w->state == WG_QUEUED) {
 			wg_waiter *prev = w->prev, *next = w->next;
@@ -142,15 +142,15 @@ static void cancel_waiter(ctx_hook *hook, goc_status err)
 		w->state = WG_CANCELED;
 		w->err = err;
 	}
-	goc_lock_release_word(&wg->lock);
+	goc__lock_release_word(&wg->lock);
 	if (wake)
-		goc_ready(w->g);
+		goc__ready(w->g);
 }
 
 goc_status goc_wg_wait_ctx(goc_wg *wg, goc_ctx *ctx)
 {
 	if (!wg)
-		goc_panic("goc_wg_wait_ctx: nil wait group");
+		goc__panic("goc_wg_wait_ctx: nil wait group");
 	if (!ctx) {
 		goc_wg_wait(wg);
 		return GOC_OK;
@@ -160,11 +160,11 @@ goc_status goc_wg_wait_ctx(goc_wg *wg, goc_ctx *ctx)
 		return err;
 	if ((__atomic_load_n(&wg->state, __ATOMIC_SEQ_CST) >> 32) == 0)
 		return GOC_OK;
-	wg_waiter self = {.g = goc_g_self(), .wg = wg, .hook.fire = cancel_waiter};
-	err = ctx_hook_add(ctx, &self.hook);
+	wg_waiter self = {.g = goc__g_self(), .wg = wg, .hook.fire = cancel_waiter};
+	err = goc__ctx_hook_add(ctx, &self.hook);
 	if (err != GOC_OK)
 		return err;
 	wait_as(wg, &self);
-	ctx_hook_remove(&self.hook);
+	goc__ctx_hook_remove(&self.hook);
 	return self.state == WG_CANCELED ? self.err : GOC_OK;
 }

@@ -9,7 +9,7 @@
  * scheduler can test "anything due?" with one load and no lock.
  *
  * A timer's `heap` field says which heap holds it (NULL: not pending); it
- * changes only under that heap's lock, so goc_rtimer_del re-checks it after
+ * changes only under that heap's lock, so goc__rtimer_del re-checks it after
  * locking. A timer is popped before its callback runs, and the callback
  * runs with no lock held: a stop racing with a firing timer finds it gone
  * and reports that it did not stop it.
@@ -31,22 +31,22 @@
 struct heap_entry {
 	int64_t when;
 	uint64_t seq;
-	goc_rtimer *t;
+	goc__rtimer *t;
 };
 
 struct timer_heap {
-	goc_lock lock;
+	goc__lock lock;
 	struct heap_entry *items;
 	size_t n, cap;
 	int64_t earliest; /* atomic */
 	uint64_t seq;
 };
 
-struct timer_heap *goc_rtimer_heap_new(void)
+struct timer_heap *goc__rtimer_heap_new(void)
 {
 	struct timer_heap *h = calloc(1, sizeof *h);
 	if (!h)
-		goc_fatal("out of memory allocating a timer heap");
+		goc__fatal("out of memory allocating a timer heap");
 	return h;
 }
 
@@ -99,13 +99,13 @@ static void update_earliest(struct timer_heap *h)
 	__atomic_store_n(&h->earliest, h->n ? h->items[0].when : 0, __ATOMIC_SEQ_CST);
 }
 
-static void insert_locked(struct timer_heap *h, goc_rtimer *t)
+static void insert_locked(struct timer_heap *h, goc__rtimer *t)
 {
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 64;
 		struct heap_entry *items = realloc(h->items, cap * sizeof *items);
 		if (!items)
-			goc_fatal("out of memory growing a timer heap to %zu timers", cap);
+			goc__fatal("out of memory growing a timer heap to %zu timers", cap);
 		h->items = items;
 		h->cap = cap;
 	}
@@ -116,7 +116,7 @@ static void insert_locked(struct timer_heap *h, goc_rtimer *t)
 	update_earliest(h);
 }
 
-static void remove_locked(struct timer_heap *h, goc_rtimer *t)
+static void remove_locked(struct timer_heap *h, goc__rtimer *t)
 {
 	size_t i = t->index;
 	struct heap_entry last = h->items[--h->n];
@@ -129,108 +129,108 @@ static void remove_locked(struct timer_heap *h, goc_rtimer *t)
 	update_earliest(h);
 }
 
-bool goc_rtimer_add_locked(goc_p *p, goc_rtimer *t, goc_lock **heap_lock)
+bool goc__rtimer_add_locked(goc__p *p, goc__rtimer *t, goc__lock **heap_lock)
 {
 	struct timer_heap *h = p->timers;
-	goc_lock_acquire(&h->lock);
+	goc__lock_acquire(&h->lock);
 	insert_locked(h, t);
 	*heap_lock = &h->lock;
 	return h->items[0].t == t;
 }
 
-void goc_rtimer_add(goc_p *p, goc_rtimer *t)
+void goc__rtimer_add(goc__p *p, goc__rtimer *t)
 {
-	goc_lock *lock;
-	bool first = goc_rtimer_add_locked(p, t, &lock);
-	goc_lock_release(lock);
+	goc__lock *lock;
+	bool first = goc__rtimer_add_locked(p, t, &lock);
+	goc__lock_release(lock);
 	if (first)
-		goc_sched_timer_armed(t->when);
+		goc__sched_timer_armed(t->when);
 }
 
-bool goc_rtimer_del(goc_rtimer *t)
+bool goc__rtimer_del(goc__rtimer *t)
 {
 	for (;;) {
 		struct timer_heap *h = __atomic_load_n(&t->heap, __ATOMIC_ACQUIRE);
 		if (!h)
 			return false;
-		goc_lock_acquire(&h->lock);
+		goc__lock_acquire(&h->lock);
 		if (__atomic_load_n(&t->heap, __ATOMIC_RELAXED) == h) {
 			remove_locked(h, t);
-			goc_lock_release(&h->lock);
+			goc__lock_release(&h->lock);
 			return true;
 		}
-		goc_lock_release(&h->lock);
+		goc__lock_release(&h->lock);
 	}
 }
 
-int64_t goc_timers_earliest(struct timer_heap *h)
+int64_t goc__timers_earliest(struct timer_heap *h)
 {
 	return __atomic_load_n(&h->earliest, __ATOMIC_SEQ_CST);
 }
 
-int64_t goc_timers_run(struct timer_heap *h, int64_t now)
+int64_t goc__timers_run(struct timer_heap *h, int64_t now)
 {
-	goc_lock_acquire(&h->lock);
+	goc__lock_acquire(&h->lock);
 	while (h->n && h->items[0].when <= now) {
-		goc_rtimer *t = h->items[0].t;
+		goc__rtimer *t = h->items[0].t;
 		remove_locked(h, t);
-		goc_lock_release(&h->lock);
-		if (goc_tracing())
-			goc_trace_timer_fire(t, now);
+		goc__lock_release(&h->lock);
+		if (goc__tracing())
+			goc__trace_timer_fire(t, now);
 		else
 			t->fn(t, now);
-		goc_lock_acquire(&h->lock);
+		goc__lock_acquire(&h->lock);
 	}
 	int64_t next = h->n ? h->items[0].when : 0;
-	goc_lock_release(&h->lock);
+	goc__lock_release(&h->lock);
 	return next;
 }
 
-void goc_timers_move(struct timer_heap *from, goc_p *to)
+void goc__timers_move(struct timer_heap *from, goc__p *to)
 {
 	struct timer_heap *dst = to->timers;
 	if (from == dst)
 		return;
-	goc_lock_acquire(&from->lock);
-	goc_lock_acquire(&dst->lock);
+	goc__lock_acquire(&from->lock);
+	goc__lock_acquire(&dst->lock);
 	while (from->n) {
-		goc_rtimer *t = from->items[0].t;
+		goc__rtimer *t = from->items[0].t;
 		remove_locked(from, t);
 		insert_locked(dst, t);
 	}
 	int64_t first = dst->n ? dst->items[0].when : 0;
-	goc_lock_release(&dst->lock);
-	goc_lock_release(&from->lock);
+	goc__lock_release(&dst->lock);
+	goc__lock_release(&from->lock);
 	if (first)
-		goc_sched_timer_armed(first);
+		goc__sched_timer_armed(first);
 }
 
-static void sleep_fire(goc_rtimer *t, int64_t now)
+static void sleep_fire(goc__rtimer *t, int64_t now)
 {
 	(void)now;
-	goc_ready(t->arg);
+	goc__ready(t->arg);
 }
 
 void goc_sleep(int64_t ns)
 {
 	if (ns <= 0)
 		return;
-	goc_runtime_init();
-	int64_t when = prim_nanotime() + ns;
-	goc_m *m = goc_m_self();
+	goc__runtime_init();
+	int64_t when = goc__prim_nanotime() + ns;
+	goc__m *m = goc__m_self();
 	if (!m) {
-		/* A plain thread sleeps by itself; goc_g_self registers it, so
+		/* A plain thread sleeps by itself; goc__g_self registers it, so
 		 * while it may still do something goc knows not to report a
 		 * deadlock. */
-		goc_g_self();
-		prim_sleep_until(when);
+		goc__g_self();
+		goc__prim_sleep_until(when);
 		return;
 	}
-	goc_check_may_block(m, "goc_sleep");
-	goc_g *g = m->curg;
-	goc_rtimer t = {.when = when, .fn = sleep_fire, .arg = g};
-	goc_lock *lock;
-	if (goc_rtimer_add_locked(m->p, &t, &lock))
-		goc_sched_timer_armed(when);
-	goc_park(goc_park_unlock_lock, lock, WAIT_SLEEP);
+	goc__check_may_block(m, "goc_sleep");
+	goc__g *g = m->curg;
+	goc__rtimer t = {.when = when, .fn = sleep_fire, .arg = g};
+	goc__lock *lock;
+	if (goc__rtimer_add_locked(m->p, &t, &lock))
+		goc__sched_timer_armed(when);
+	goc__park(goc__park_unlock_lock, lock, WAIT_SLEEP);
 }

@@ -13,7 +13,7 @@
  * ticker hands it back to the heap when it re-arms. So the object outlives
  * any callback in flight, whatever the user does meanwhile.
  *
- * lock (a goc_lock) orders stop/reset against firing: all take it. A
+ * lock (a goc__lock) orders stop/reset against firing: all take it. A
  * callback that was already past the heap when the timer was stopped sees
  * `stopped`; one that raced with a reset finds the timer back in a heap.
  * Either way it delivers nothing and does not re-arm. Lock order: chan_timer.lock, then a timer heap lock,
@@ -25,8 +25,8 @@
 #include "../sched/runtime.h"
 
 typedef struct chan_timer {
-	goc_rtimer rt;
-	goc_lock lock;
+	goc__rtimer rt;
+	goc__lock lock;
 	goc_chan *c;
 	int64_t period;  /* > 0 for a ticker */
 	int64_t refs;    /* atomic */
@@ -52,27 +52,27 @@ static void ct_unref(chan_timer *ct)
  * heap's reference is taken here. ct->lock held. */
 static void ct_arm(chan_timer *ct, int64_t when)
 {
-	goc_runtime_init();
-	goc_m *m = goc_m_self();
-	goc_p *p = m && m->p ? m->p : goc_sched.allp[0];
+	goc__runtime_init();
+	goc__m *m = goc__m_self();
+	goc__p *p = m && m->p ? m->p : goc__sched.allp[0];
 	__atomic_fetch_add(&ct->refs, 1, __ATOMIC_RELAXED);
 	ct->rt.when = when;
-	goc_rtimer_add(p, &ct->rt);
+	goc__rtimer_add(p, &ct->rt);
 }
 
 /* Takes ct out of its heap if it is there; ct->lock held. */
 static bool ct_disarm(chan_timer *ct)
 {
-	if (!goc_rtimer_del(&ct->rt))
+	if (!goc__rtimer_del(&ct->rt))
 		return false;
 	ct_unref(ct); /* the heap's reference; the user still holds one */
 	return true;
 }
 
-static void ct_fire(goc_rtimer *rt, int64_t now)
+static void ct_fire(goc__rtimer *rt, int64_t now)
 {
 	chan_timer *ct = rt->arg;
-	goc_lock_acquire(&ct->lock);
+	goc__lock_acquire(&ct->lock);
 	/* Stopped, or reset (and so back in a heap) after this firing left
 	 * the heap: this callback is stale and must not deliver or re-arm. */
 	bool stale = ct->stopped || __atomic_load_n(&rt->heap, __ATOMIC_ACQUIRE) != NULL;
@@ -84,7 +84,7 @@ static void ct_fire(goc_rtimer *rt, int64_t now)
 			ct_arm(ct, rt->when + (missed + 1) * ct->period);
 		}
 	}
-	goc_lock_release(&ct->lock);
+	goc__lock_release(&ct->lock);
 	ct_unref(ct); /* the reference the heap passed to this callback */
 }
 
@@ -103,29 +103,29 @@ static chan_timer *ct_new(int64_t first, int64_t period)
 	ct->refs = 1;
 	ct->rt.fn = ct_fire;
 	ct->rt.arg = ct;
-	goc_lock_acquire(&ct->lock);
+	goc__lock_acquire(&ct->lock);
 	ct_arm(ct, goc_now() + (first > 0 ? first : 0));
-	goc_lock_release(&ct->lock);
+	goc__lock_release(&ct->lock);
 	return ct;
 }
 
 static bool ct_stop(chan_timer *ct)
 {
-	goc_lock_acquire(&ct->lock);
+	goc__lock_acquire(&ct->lock);
 	ct->stopped = true;
 	bool was_pending = ct_disarm(ct);
-	goc_lock_release(&ct->lock);
+	goc__lock_release(&ct->lock);
 	return was_pending;
 }
 
 static bool ct_reset(chan_timer *ct, int64_t d, int64_t period)
 {
-	goc_lock_acquire(&ct->lock);
+	goc__lock_acquire(&ct->lock);
 	bool was_pending = ct_disarm(ct);
 	ct->stopped = false;
 	ct->period = period;
 	ct_arm(ct, goc_now() + (d > 0 ? d : 0));
-	goc_lock_release(&ct->lock);
+	goc__lock_release(&ct->lock);
 	return was_pending;
 }
 
@@ -157,21 +157,21 @@ goc_timer *goc_timer_new(int64_t d)
 goc_chan *goc_timer_chan(goc_timer *t)
 {
 	if (!t)
-		goc_panic("goc_timer_chan: nil timer");
+		goc__panic("goc_timer_chan: nil timer");
 	return t->ct.c;
 }
 
 bool goc_timer_stop(goc_timer *t)
 {
 	if (!t)
-		goc_panic("goc_timer_stop: nil timer");
+		goc__panic("goc_timer_stop: nil timer");
 	return ct_stop(&t->ct);
 }
 
 bool goc_timer_reset(goc_timer *t, int64_t d)
 {
 	if (!t)
-		goc_panic("goc_timer_reset: nil timer");
+		goc__panic("goc_timer_reset: nil timer");
 	return ct_reset(&t->ct, d, 0);
 }
 
@@ -192,23 +192,23 @@ goc_ticker *goc_ticker_new(int64_t period)
 goc_chan *goc_ticker_chan(goc_ticker *t)
 {
 	if (!t)
-		goc_panic("goc_ticker_chan: nil ticker");
+		goc__panic("goc_ticker_chan: nil ticker");
 	return t->ct.c;
 }
 
 void goc_ticker_stop(goc_ticker *t)
 {
 	if (!t)
-		goc_panic("goc_ticker_stop: nil ticker");
+		goc__panic("goc_ticker_stop: nil ticker");
 	ct_stop(&t->ct);
 }
 
 void goc_ticker_reset(goc_ticker *t, int64_t period)
 {
 	if (!t)
-		goc_panic("goc_ticker_reset: nil ticker");
+		goc__panic("goc_ticker_reset: nil ticker");
 	if (period <= 0)
-		goc_panic("goc_ticker_reset: non-positive period %lld", (long long)period);
+		goc__panic("goc_ticker_reset: non-positive period %lld", (long long)period);
 	ct_reset(&t->ct, period, period);
 }
 

@@ -1,5 +1,5 @@
 /*
- * waitq.c — goc_waitq: a count of tokens and a FIFO of parked waiters, Go's
+ * rtsema.c — goc_rtsema: a count of tokens and a FIFO of parked waiters, Go's
  * runtime semaphore (semacquire / semrelease) embedded in its object.
  *
  * Invariants:
@@ -23,16 +23,16 @@
 #include "../debug/debug.h"
 #include "syncint.h"
 
-typedef struct waitq_waiter {
-	goc_g *g;
-	struct waitq_waiter *next;
+typedef struct rtsema_waiter {
+	goc__g *g;
+	struct rtsema_waiter *next;
 	bool handed; /* the releaser took a token on our behalf */
 	/* For the mutex profile (debug/mutexprof.c): when it queued, or when
 	 * the last release left it queued; 0 while the profile is off. */
 	int64_t profiled_since;
-} waitq_waiter;
+} rtsema_waiter;
 
-static bool take_token(goc_waitq *q)
+static bool take_token(goc_rtsema *q)
 {
 	uint32_t v = __atomic_load_n(&q->tokens, __ATOMIC_RELAXED);
 	while (v > 0) {
@@ -43,7 +43,7 @@ static bool take_token(goc_waitq *q)
 	return false;
 }
 
-static void enqueue_locked(goc_waitq *q, waitq_waiter *w, bool lifo)
+static void enqueue_locked(goc_rtsema *q, rtsema_waiter *w, bool lifo)
 {
 	if (!q->head) {
 		w->next = NULL;
@@ -53,14 +53,14 @@ static void enqueue_locked(goc_waitq *q, waitq_waiter *w, bool lifo)
 		q->head = w;
 	} else {
 		w->next = NULL;
-		((waitq_waiter *)q->tail)->next = w;
+		((rtsema_waiter *)q->tail)->next = w;
 		q->tail = w;
 	}
 }
 
-static waitq_waiter *dequeue_locked(goc_waitq *q)
+static rtsema_waiter *dequeue_locked(goc_rtsema *q)
 {
-	waitq_waiter *w = q->head;
+	rtsema_waiter *w = q->head;
 	q->head = w->next;
 	if (!q->head)
 		q->tail = NULL;
@@ -74,12 +74,12 @@ static waitq_waiter *dequeue_locked(goc_waitq *q)
  * rather than Go's estimate). Each is restamped now, so every stretch of
  * waiting is charged once, to the release that ended it; w keeps the new
  * stamp in case it loses the token and queues again. q->lock. */
-static int64_t charge_contention_locked(goc_waitq *q, waitq_waiter *w)
+static int64_t charge_contention_locked(goc_rtsema *q, rtsema_waiter *w)
 {
-	int64_t now = prim_nanotime();
+	int64_t now = goc__prim_nanotime();
 	int64_t delay = now - w->profiled_since;
 	w->profiled_since = now;
-	for (waitq_waiter *rest = q->head; rest; rest = rest->next) {
+	for (rtsema_waiter *rest = q->head; rest; rest = rest->next) {
 		if (rest->profiled_since) {
 			delay += now - rest->profiled_since;
 			rest->profiled_since = now;
@@ -88,24 +88,24 @@ static int64_t charge_contention_locked(goc_waitq *q, waitq_waiter *w)
 	return delay > 0 ? delay : 1;
 }
 
-void waitq_acquire(goc_waitq *q, bool lifo, goc_wait_reason r)
+void goc__rtsema_acquire(goc_rtsema *q, bool lifo, goc__wait_reason r)
 {
 	if (take_token(q))
 		return;
-	waitq_waiter self = {.g = goc_g_self()};
-	if (__builtin_expect(__atomic_load_n(&goc_mutexprof_fraction, __ATOMIC_RELAXED) != 0, 0))
-		self.profiled_since = prim_nanotime();
+	rtsema_waiter self = {.g = goc__g_self()};
+	if (__builtin_expect(__atomic_load_n(&goc__mutexprof_fraction, __ATOMIC_RELAXED) != 0, 0))
+		self.profiled_since = goc__prim_nanotime();
 	for (;;) {
-		goc_lock_acquire_word(&q->lock);
+		goc__lock_acquire_word(&q->lock);
 		__atomic_add_fetch(&q->nwait, 1, __ATOMIC_SEQ_CST);
 		if (take_token(q)) {
 			__atomic_sub_fetch(&q->nwait, 1, __ATOMIC_SEQ_CST);
-			goc_lock_release_word(&q->lock);
+			goc__lock_release_word(&q->lock);
 			return;
 		}
 		self.handed = false;
 		enqueue_locked(q, &self, lifo);
-		goc_park(goc_park_unlock_lock, &q->lock, r);
+		goc__park(goc__park_unlock_lock, &q->lock, r);
 		/* Woken without a hand-off, the token is up for grabs: a
 		 * newcomer may have taken it, and then we queue again. */
 		if (self.handed || take_token(q))
@@ -113,33 +113,33 @@ void waitq_acquire(goc_waitq *q, bool lifo, goc_wait_reason r)
 	}
 }
 
-void waitq_release(goc_waitq *q, bool handoff)
+void goc__rtsema_release(goc_rtsema *q, bool handoff)
 {
 	__atomic_add_fetch(&q->tokens, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&q->nwait, __ATOMIC_SEQ_CST) == 0)
 		return;
-	goc_lock_acquire_word(&q->lock);
+	goc__lock_acquire_word(&q->lock);
 	if (__atomic_load_n(&q->nwait, __ATOMIC_RELAXED) == 0) {
 		/* Another releaser woke the waiter we saw. */
-		goc_lock_release_word(&q->lock);
+		goc__lock_release_word(&q->lock);
 		return;
 	}
-	waitq_waiter *w = dequeue_locked(q);
+	rtsema_waiter *w = dequeue_locked(q);
 	__atomic_sub_fetch(&q->nwait, 1, __ATOMIC_SEQ_CST);
 	bool handed = handoff && take_token(q);
 	w->handed = handed;
-	goc_g *g = w->g;
+	goc__g *g = w->g;
 	int64_t contended_ns = 0;
 	if (__builtin_expect(w->profiled_since != 0, 0))
 		contended_ns = charge_contention_locked(q, w);
-	goc_lock_release_word(&q->lock);
+	goc__lock_release_word(&q->lock);
 	/* Before the ready, where it cannot be a tail call: the profile's
 	 * stack skips this frame by count. */
 	if (contended_ns)
-		goc_mutexprof_record(contended_ns);
+		goc__mutexprof_record(contended_ns);
 	/* The record may vanish as soon as g runs: nothing reads it after
 	 * this ready. */
-	goc_ready(g);
+	goc__ready(g);
 	if (handed)
 		goc_yield();
 }
