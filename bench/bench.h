@@ -76,19 +76,19 @@ int64_t bench_resident_bytes(void);
 
 /* The workloads, in the order of the specification. Each runs on the
  * driver goroutine at size run->n. */
-void bench_spawn_join(struct bench_run *run);       /* spawn.c */
-void bench_spawn_join_batch(struct bench_run *run); /* spawn.c */
-void bench_yield(struct bench_run *run);            /* sched.c */
-void bench_chan_ping_pong(struct bench_run *run);   /* chan.c */
-void bench_chan_buffered(struct bench_run *run);    /* chan.c */
-void bench_chan_mpmc(struct bench_run *run);        /* chan.c */
-void bench_select_ping_pong(struct bench_run *run); /* chan.c */
-void bench_parked_memory(struct bench_run *run);    /* spawn.c */
-void bench_timer_sleepers(struct bench_run *run);   /* timer.c */
-void bench_context_cancel_fanout(struct bench_run *run); /* context.c */
-void bench_worker_pool(struct bench_run *run);           /* workpool.c */
-void bench_worker_pool_goc(struct bench_run *run);       /* workpool.c */
-void bench_tcp_echo(struct bench_run *run);              /* net.c */
+void bench_spawn_join(struct bench_run *run);              /* spawn.c */
+void bench_spawn_join_batch(struct bench_run *run);        /* spawn.c */
+void bench_yield(struct bench_run *run);                   /* sched.c */
+void bench_chan_ping_pong(struct bench_run *run);          /* chan.c */
+void bench_chan_buffered(struct bench_run *run);           /* chan.c */
+void bench_chan_mpmc(struct bench_run *run);               /* chan.c */
+void bench_select_ping_pong(struct bench_run *run);        /* chan.c */
+void bench_parked_memory(struct bench_run *run);           /* spawn.c */
+void bench_timer_sleepers(struct bench_run *run);          /* timer.c */
+void bench_context_cancel_fanout(struct bench_run *run);   /* context.c */
+void bench_worker_pool(struct bench_run *run);             /* workpool.c */
+void bench_worker_pool_goc(struct bench_run *run);         /* workpool.c */
+void bench_tcp_echo(struct bench_run *run);                /* net.c */
 void bench_mutex_contended(struct bench_run *run);         /* sync.c */
 void bench_mutex_contended_pthread(struct bench_run *run); /* sync.c */
 void bench_pool_get_put(struct bench_run *run);            /* sync.c */
@@ -97,6 +97,6 @@ void bench_counter_shared(struct bench_run *run);          /* sync.c */
 void bench_counter_sharded(struct bench_run *run);         /* sync.c */
 void bench_syscall_handoff(struct bench_run *run);         /* syscall.c */
 /* -serve-http: serves HTTPHello on the address arg until killed. */
-void bench_serve_hello(void *addr);                        /* http.c */
+void bench_serve_hello(void *addr); /* http.c */
 
 #endif /* GOC_BENCH_H */

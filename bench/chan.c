@@ -203,8 +203,8 @@ void bench_chan_mpmc(struct bench_run *run)
 	}
 	int64_t want = run->ops * (run->ops - 1) / 2;
 	if (count != run->ops || sum != want)
-		bench_fail("consumers got %" PRId64 " items summing to %" PRId64
-			   ", want %" PRId64 " summing to %" PRId64,
+		bench_fail("consumers got %" PRId64 " items summing to %" PRId64 ", want %" PRId64
+			   " summing to %" PRId64,
 			   count, sum, run->ops, want);
 }
 
@@ -219,7 +219,7 @@ struct select_ping_pong {
 	int64_t n;
 	goc_chan *to_echo[SELECT_WAYS];
 	goc_chan *to_main[SELECT_WAYS];
-	goc_chan *never;    /* unbuffered; nothing is sent on it, never closed */
+	goc_chan *never; /* unbuffered; nothing is sent on it, never closed */
 	goc_wg echo_finished;
 };
 
@@ -247,7 +247,8 @@ static void select_echo_body(void *arg)
 		int64_t v;
 		int taken = select_receive(s->to_echo, s->never, &v);
 		if (taken != BUSY_WAY)
-			bench_fail("round trip %" PRId64 ": the echo goroutine's select took case %d, want %d",
+			bench_fail("round trip %" PRId64
+				   ": the echo goroutine's select took case %d, want %d",
 				   i, taken, BUSY_WAY);
 		goc_chan_send(s->to_main[BUSY_WAY], &v);
 	}
@@ -276,7 +277,8 @@ void bench_select_ping_pong(struct bench_run *run)
 		goc_chan_send(s.to_echo[BUSY_WAY], &i);
 		int taken = select_receive(s.to_main, s.never, &v);
 		if (taken != BUSY_WAY || v != i)
-			bench_fail("round trip %" PRId64 ": got %" PRId64 " from case %d, want case %d",
+			bench_fail("round trip %" PRId64 ": got %" PRId64
+				   " from case %d, want case %d",
 				   i, v, taken, BUSY_WAY);
 	}
 	bench_stop(run);

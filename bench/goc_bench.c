@@ -142,7 +142,8 @@ static void parse_flags(int argc, char **argv, struct options *opt)
 		const char *arg = argv[i];
 		if (strcmp(arg, "--") == 0) {
 			if (i + 1 < argc)
-				usage_error("unexpected argument \"%s\"\n%s", argv[i + 1], usage_text);
+				usage_error("unexpected argument \"%s\"\n%s", argv[i + 1],
+					    usage_text);
 			break;
 		}
 		if (arg[0] != '-' || arg[1] == '\0')
@@ -162,8 +163,8 @@ static void parse_flags(int argc, char **argv, struct options *opt)
 			opt->isolate = value == NULL || parse_bool(name, value);
 			continue;
 		}
-		if (strcmp(name, "run") != 0 && strcmp(name, "procs") != 0 && strcmp(name, "scale") != 0 &&
-		    strcmp(name, "serve-http") != 0)
+		if (strcmp(name, "run") != 0 && strcmp(name, "procs") != 0 &&
+		    strcmp(name, "scale") != 0 && strcmp(name, "serve-http") != 0)
 			usage_error("flag provided but not defined: -%s\n%s", name, usage_text);
 		if (value == NULL) {
 			if (++i == argc)
@@ -178,12 +179,16 @@ static void parse_flags(int argc, char **argv, struct options *opt)
 			opt->serve_http = value;
 		} else if (strcmp(name, "procs") == 0) {
 			long procs = strtol(value, &end, 0);
-			if (*value == '\0' || *end != '\0' || errno != 0 || procs < 1 || procs > 256)
-				usage_error("-procs must be a whole number from 1 to 256, not \"%s\"", value);
+			if (*value == '\0' || *end != '\0' || errno != 0 || procs < 1 ||
+			    procs > 256)
+				usage_error(
+					"-procs must be a whole number from 1 to 256, not \"%s\"",
+					value);
 			opt->procs = (int)procs;
 		} else {
 			opt->scale = strtod(value, &end);
-			if (*value == '\0' || *end != '\0' || errno != 0 || !(opt->scale > 0) || isinf(opt->scale))
+			if (*value == '\0' || *end != '\0' || errno != 0 || !(opt->scale > 0) ||
+			    isinf(opt->scale))
 				usage_error("-scale must be a positive number, not \"%s\"", value);
 			opt->scale_text = value;
 		}
@@ -310,8 +315,9 @@ static void run_in_child(const struct workload *w, const struct options *opt, co
 	char procs[16], pattern[64];
 	snprintf(procs, sizeof procs, "%d", opt->procs);
 	snprintf(pattern, sizeof pattern, "^%s$", w->name);
-	char *argv[] = {"goc-bench", "-isolate=false", "-procs", procs, "-scale",
-			(char *)opt->scale_text, "-run", pattern, NULL};
+	char *argv[] = {"goc-bench", "-isolate=false", "-procs",
+			procs,       "-scale",         (char *)opt->scale_text,
+			"-run",      pattern,          NULL};
 
 	int out[2];
 	if (pipe(out) != 0) {
@@ -328,7 +334,8 @@ static void run_in_child(const struct workload *w, const struct options *opt, co
 	posix_spawn_file_actions_destroy(&actions);
 	close(out[1]);
 	if (err != 0) {
-		fprintf(stderr, "goc-bench: %s: starting the child process: %s\n", label, strerror(err));
+		fprintf(stderr, "goc-bench: %s: starting the child process: %s\n", label,
+			strerror(err));
 		exit(1);
 	}
 
@@ -382,7 +389,8 @@ int main(int argc, char **argv)
 	if (opt.isolate) {
 		for (size_t w = 0; w < opt.chosen_count; w++) {
 			char label[64], fields[1024];
-			snprintf(label, sizeof label, "Benchmark%s-%d", opt.chosen[w]->name, opt.procs);
+			snprintf(label, sizeof label, "Benchmark%s-%d", opt.chosen[w]->name,
+				 opt.procs);
 			run_in_child(opt.chosen[w], &opt, label, fields, sizeof fields);
 			printf("%-*s\t%s\n", opt.width, label, fields);
 			fflush(stdout);

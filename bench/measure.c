@@ -26,7 +26,8 @@ void bench_stop(struct bench_run *run)
 void bench_add_metric(struct bench_run *run, double value, const char *unit)
 {
 	if (run->metric_count == BENCH_MAX_METRICS)
-		bench_fail("more than %d extra metrics (raise BENCH_MAX_METRICS)", BENCH_MAX_METRICS);
+		bench_fail("more than %d extra metrics (raise BENCH_MAX_METRICS)",
+			   BENCH_MAX_METRICS);
 	run->metrics[run->metric_count++] = (struct bench_metric){value, unit};
 }
 
@@ -61,7 +62,7 @@ static void format_metric(char *out, size_t size, double value, const char *unit
 		double at_least; /* magnitude from which this row applies */
 		int width, decimals;
 	} rows[] = {
-		{999.95, 10, 0}, {99.995, 12, 1}, {9.9995, 13, 2},
+		{999.95, 10, 0},  {99.995, 12, 1},   {9.9995, 13, 2},
 		{0.99995, 14, 3}, {0.099995, 15, 4}, {0, 16, 5},
 	};
 	double magnitude = fabs(value);

@@ -29,8 +29,8 @@ struct echo_server {
 struct echo_shared {
 	goc_listener *ln;
 	int64_t deadline;
-	goc_wg servers;          /* the acceptor and every server goroutine */
-	goc_chan *release;       /* closed to start the clients */
+	goc_wg servers;    /* the acceptor and every server goroutine */
+	goc_chan *release; /* closed to start the clients */
 	goc_wg clients;
 	struct echo_server server[ECHO_CONNS];
 };
@@ -69,7 +69,6 @@ static void serve_echo(void *arg)
 	goc_conn_close(c);
 	goc_wg_done(&server->sh->servers);
 }
-
 
 static void accept_echo_conns(void *arg)
 {
@@ -179,7 +178,8 @@ void bench_tcp_echo(struct bench_run *run)
 	goc_wg_wait(&sh->servers);
 	goc_listener_close(sh->ln);
 	if (run->elapsed_ns > ECHO_LIMIT)
-		bench_fail("took %" PRId64 " ms, longer than the 60 s limit", run->elapsed_ns / GOC_MILLISECOND);
+		bench_fail("took %" PRId64 " ms, longer than the 60 s limit",
+			   run->elapsed_ns / GOC_MILLISECOND);
 	bench_add_metric(run, (double)run->n * 1e9 / (double)run->elapsed_ns, "ops/s");
 	bench_add_latencies(run, latencies, (size_t)run->n);
 	goc_chan_release(sh->release);

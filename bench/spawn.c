@@ -71,9 +71,9 @@ void bench_spawn_join_batch(struct bench_run *run)
 
 /* What every goroutine of ParkedMemory is given. */
 struct parked_shared {
-	goc_wg ready;        /* counts down as goroutines are about to park */
-	goc_wg done;         /* counts down as they finish */
-	goc_chan *wake;      /* unbuffered, elements of 0 bytes; only closed */
+	goc_wg ready;          /* counts down as goroutines are about to park */
+	goc_wg done;           /* counts down as they finish */
+	goc_chan *wake;        /* unbuffered, elements of 0 bytes; only closed */
 	_Atomic int64_t woken; /* goroutines that saw wake closed */
 };
 
@@ -122,6 +122,7 @@ void bench_parked_memory(struct bench_run *run)
 	goc_chan_release(shared.wake);
 	int64_t woken = atomic_load(&shared.woken);
 	if (woken != run->n)
-		bench_fail("%" PRId64 " of %" PRId64 " goroutines woke from the closed channel", woken, run->n);
+		bench_fail("%" PRId64 " of %" PRId64 " goroutines woke from the closed channel",
+			   woken, run->n);
 	bench_add_metric(run, (double)(parked - before) / 1024 / (double)run->n, "KB/goroutine");
 }

@@ -21,10 +21,10 @@
 #define LOCKERS 64
 
 struct mutex_contended {
-	int64_t n;           /* lock+unlock per locker */
+	int64_t n; /* lock+unlock per locker */
 	goc_mutex mutex;
 	pthread_mutex_t pthread_mutex;
-	int64_t counter;     /* plain: only ever touched with the mutex held */
+	int64_t counter; /* plain: only ever touched with the mutex held */
 	goc_wg finished;
 };
 
@@ -43,8 +43,7 @@ static void mutex_locker(void *arg)
  * increment a plain counter. One op is one lock, increment and unlock. */
 void bench_mutex_contended(struct bench_run *run)
 {
-	struct mutex_contended mc = {.n = run->n, .mutex = GOC_MUTEX_INIT,
-				     .finished = GOC_WG_INIT};
+	struct mutex_contended mc = {.n = run->n, .mutex = GOC_MUTEX_INIT, .finished = GOC_WG_INIT};
 	run->ops = LOCKERS * run->n;
 
 	bench_start(run);
@@ -126,9 +125,9 @@ static void run_crew(struct bench_run *run, struct crew *crew, goc_fn fn, void *
 #define POOL_OBJECT_SIZE 256
 
 struct pool_work {
-	struct crew crew;     /* an iteration: get+put (or malloc+free) */
+	struct crew crew; /* an iteration: get+put (or malloc+free) */
 	goc_pool pool;
-	int64_t made;         /* objects new_fn made; atomic */
+	int64_t made; /* objects new_fn made; atomic */
 };
 
 static void *pool_object_new(void *ctx)

@@ -60,7 +60,8 @@ void bench_timer_sleepers(struct bench_run *run)
 	uint64_t choices = (uint64_t)((LONGEST_SLEEP_NS - SHORTEST_SLEEP_NS) / GOC_MICROSECOND) + 1;
 	for (size_t i = 0; i < n; i++) {
 		int64_t extra_us = (int64_t)(splitmix64_next(&rng) % choices);
-		sleepers[i] = (struct sleeper){SHORTEST_SLEEP_NS + extra_us * GOC_MICROSECOND, 0, &finished};
+		sleepers[i] = (struct sleeper){SHORTEST_SLEEP_NS + extra_us * GOC_MICROSECOND, 0,
+					       &finished};
 	}
 
 	bench_start(run);
@@ -73,7 +74,8 @@ void bench_timer_sleepers(struct bench_run *run)
 	int64_t *lateness = bench_alloc(n, sizeof *lateness);
 	for (size_t i = 0; i < n; i++) {
 		if (sleepers[i].lateness_ns < 0)
-			bench_fail("goroutine %zu woke %" PRId64 " ns early", i, -sleepers[i].lateness_ns);
+			bench_fail("goroutine %zu woke %" PRId64 " ns early", i,
+				   -sleepers[i].lateness_ns);
 		lateness[i] = sleepers[i].lateness_ns;
 	}
 	bench_add_metric(run, (double)(run->elapsed_ns - LONGEST_SLEEP_NS) / 1e6, "overshoot-ms");

@@ -97,14 +97,17 @@ static void add_to_shared_checksum(void *arg)
 void bench_worker_pool_goc(struct bench_run *run)
 {
 	pool_checksum = 0;
-	goc_workpool_options options = {.min_workers = POOL_WORKERS, .max_workers = POOL_WORKERS,
-					.queue_size = POOL_QUEUE, .policy = GOC_WORKPOOL_BLOCK};
+	goc_workpool_options options = {.min_workers = POOL_WORKERS,
+					.max_workers = POOL_WORKERS,
+					.queue_size = POOL_QUEUE,
+					.policy = GOC_WORKPOOL_BLOCK};
 	bench_start(run);
 	goc_workpool *pool = goc_workpool_new(&options);
 	if (!pool)
 		bench_fail("goc_workpool_new: out of memory");
 	for (int64_t i = 0; i < run->n; i++)
-		if (goc_workpool_submit(pool, add_to_shared_checksum, (void *)(intptr_t)i) != GOC_OK)
+		if (goc_workpool_submit(pool, add_to_shared_checksum, (void *)(intptr_t)i) !=
+		    GOC_OK)
 			bench_fail("task %" PRId64 " was not accepted", i);
 	goc_workpool_stop(pool, NULL);
 	bench_stop(run);

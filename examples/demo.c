@@ -22,7 +22,10 @@
 
 #include <goc.h>
 
-static double seconds(int64_t ns) { return (double)ns / (double)GOC_SECOND; }
+static double seconds(int64_t ns)
+{
+	return (double)ns / (double)GOC_SECOND;
+}
 
 /* ---- 1. a million goroutines ---- */
 
@@ -82,8 +85,8 @@ static void spread(void)
 	goc_wg_wait(&wg);
 	int64_t dt = goc_now() - t0;
 	goc_sched_stats_read(&after);
-	printf("2. %d CPU-bound goroutines on %d Ps in %.3f s; goroutine switches per P:",
-	       TASKS, after.procs, seconds(dt));
+	printf("2. %d CPU-bound goroutines on %d Ps in %.3f s; goroutine switches per P:", TASKS,
+	       after.procs, seconds(dt));
 	for (int i = 0; i < after.procs; i++)
 		printf(" P%d=%lld", i, (long long)(after.p[i].switches - before.p[i].switches));
 	printf("\n");
@@ -212,9 +215,12 @@ static void overload(void)
 	       REQUESTS);
 	for (int policy = GOC_WORKPOOL_BLOCK; policy <= GOC_WORKPOOL_DROP_OLDEST; policy++) {
 		int evicted = 0;
-		goc_workpool_options o = {.min_workers = 2, .max_workers = 4, .queue_size = 16,
+		goc_workpool_options o = {.min_workers = 2,
+					  .max_workers = 4,
+					  .queue_size = 16,
 					  .policy = (goc_workpool_policy)policy,
-					  .on_drop = count_drop, .on_drop_user = &evicted};
+					  .on_drop = count_drop,
+					  .on_drop_user = &evicted};
 		goc_workpool *pool = goc_workpool_new(&o);
 		int refused = 0;
 		int64_t t0 = goc_now();
@@ -230,8 +236,8 @@ static void overload(void)
 		printf("   %-11s in %3.0f ms: submitted %lld, done %lld, rejected %lld, dropped %lld "
 		       "(refused %d, evicted %d), peak workers %d\n",
 		       names[policy], seconds(goc_now() - t0) * 1000, (long long)s.submitted,
-		       (long long)s.done, (long long)s.rejected, (long long)s.dropped, refused, evicted,
-		       s.peak_workers);
+		       (long long)s.done, (long long)s.rejected, (long long)s.dropped, refused,
+		       evicted, s.peak_workers);
 	}
 }
 
@@ -278,7 +284,8 @@ static void counters(void)
 	       (long long)s.goroutines, (long long)s.global_runq, (long long)s.steals);
 	for (int i = 0; i < s.procs; i++)
 		printf("   P%d: switches=%lld spawned=%lld runq=%lld\n", i,
-		       (long long)s.p[i].switches, (long long)s.p[i].spawned, (long long)s.p[i].runq);
+		       (long long)s.p[i].switches, (long long)s.p[i].spawned,
+		       (long long)s.p[i].runq);
 }
 
 /* ---- 8. the HTTP server under load ---- */
@@ -516,8 +523,10 @@ static void profile_and_trace(void *arg)
 	uint64_t total = 0, sum;
 	for (uint64_t i = 0, received = 0; received < BLOCKS;) {
 		goc_select_case cases[2] = {
-		    {.chan = job.sums, .dir = GOC_SELECT_RECV, .elem = &sum},
-		    {.chan = i < BLOCKS ? job.blocks : NULL, .dir = GOC_SELECT_SEND, .elem = &i},
+			{.chan = job.sums, .dir = GOC_SELECT_RECV, .elem = &sum},
+			{.chan = i < BLOCKS ? job.blocks : NULL,
+			 .dir = GOC_SELECT_SEND,
+			 .elem = &i},
 		};
 		if (goc_select(cases, 2, -1) == 0) {
 			total += sum;

@@ -33,11 +33,18 @@ struct content_type {
 };
 
 static const struct content_type content_types[] = {
-	{".html", "text/html; charset=utf-8"}, {".htm", "text/html; charset=utf-8"},
-	{".txt", "text/plain; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-	{".js", "text/javascript; charset=utf-8"}, {".json", "application/json"},
-	{".png", "image/png"}, {".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"},
-	{".gif", "image/gif"}, {".svg", "image/svg+xml"}, {".pdf", "application/pdf"},
+	{".html", "text/html; charset=utf-8"},
+	{".htm", "text/html; charset=utf-8"},
+	{".txt", "text/plain; charset=utf-8"},
+	{".css", "text/css; charset=utf-8"},
+	{".js", "text/javascript; charset=utf-8"},
+	{".json", "application/json"},
+	{".png", "image/png"},
+	{".jpg", "image/jpeg"},
+	{".jpeg", "image/jpeg"},
+	{".gif", "image/gif"},
+	{".svg", "image/svg+xml"},
+	{".pdf", "application/pdf"},
 };
 
 static const char *content_type_of(const char *path)

@@ -55,12 +55,12 @@ extern "C" {
 /* Results of calls that can fail in an ordinary way. */
 typedef enum goc_status {
 	GOC_OK = 0,
-	GOC_CLOSED = 1,      /* the channel is closed (and, for receive, drained) */
-	GOC_WOULDBLOCK = 2,  /* a non-blocking call could not proceed now */
-	GOC_TIMEOUT = 3,     /* the deadline passed first */
-	GOC_CANCELED = 4,    /* the context was canceled */
-	GOC_NOMEM = 5,       /* memory or address space ran out */
-	GOC_INVALID = 6,     /* an argument is out of range */
+	GOC_CLOSED = 1,     /* the channel is closed (and, for receive, drained) */
+	GOC_WOULDBLOCK = 2, /* a non-blocking call could not proceed now */
+	GOC_TIMEOUT = 3,    /* the deadline passed first */
+	GOC_CANCELED = 4,   /* the context was canceled */
+	GOC_NOMEM = 5,      /* memory or address space ran out */
+	GOC_INVALID = 6,    /* an argument is out of range */
 } goc_status;
 
 /* A short English description of a status ("closed", "timeout", ...). */
@@ -130,21 +130,21 @@ int goc_maxprocs(int n);
 /* A snapshot of the scheduler's counters (for demos, dashboards, tests). */
 #define GOC_MAX_PROCS 256
 typedef struct goc_proc_stats {
-	int64_t runq;       /* goroutines in its local run queue now */
-	int64_t switches;   /* goroutines it has switched to, in all */
-	int64_t spawned;    /* goroutines spawned by code running on it */
+	int64_t runq;     /* goroutines in its local run queue now */
+	int64_t switches; /* goroutines it has switched to, in all */
+	int64_t spawned;  /* goroutines spawned by code running on it */
 } goc_proc_stats;
 typedef struct goc_sched_stats {
-	int procs;              /* GOCMAXPROCS now */
+	int procs; /* GOCMAXPROCS now */
 	int idle_procs;
-	int threads;            /* Ms created */
+	int threads; /* Ms created */
 	int idle_threads;
 	int spinning_threads;
-	int64_t goroutines;     /* alive now */
-	int64_t global_runq;    /* goroutines in the global run queue */
-	int64_t steals;         /* successful steals from another P's queue */
-	int64_t retakes;        /* Ps sysmon took from goroutines in syscall sections */
-	int64_t long_runs;      /* runs over 10 ms without a scheduling point, seen by sysmon */
+	int64_t goroutines;  /* alive now */
+	int64_t global_runq; /* goroutines in the global run queue */
+	int64_t steals;      /* successful steals from another P's queue */
+	int64_t retakes;     /* Ps sysmon took from goroutines in syscall sections */
+	int64_t long_runs;   /* runs over 10 ms without a scheduling point, seen by sysmon */
 	goc_proc_stats p[GOC_MAX_PROCS]; /* the first `procs` entries are set */
 } goc_sched_stats;
 
@@ -165,7 +165,10 @@ typedef struct goc_wg {
 	void *waiters_tail;
 } goc_wg;
 
-#define GOC_WG_INIT {0, 0, 0, NULL, NULL}
+#define GOC_WG_INIT                 \
+	{                           \
+		0, 0, 0, NULL, NULL \
+	}
 
 void goc_wg_init(goc_wg *wg);
 /* Adds delta (may be negative) to the counter; a negative result panics.
@@ -213,10 +216,10 @@ size_t goc_chan_cap(goc_chan *c);
 /* One case of goc_select. */
 typedef enum goc_select_dir { GOC_SELECT_RECV = 0, GOC_SELECT_SEND = 1 } goc_select_dir;
 typedef struct goc_select_case {
-	goc_chan *chan;     /* NULL: never ready */
+	goc_chan *chan; /* NULL: never ready */
 	goc_select_dir dir;
-	void *elem;         /* send: the value; recv: where to store it (or NULL) */
-	bool ok;            /* recv, out: true if a value was received, false if closed */
+	void *elem; /* send: the value; recv: where to store it (or NULL) */
+	bool ok;    /* recv, out: true if a value was received, false if closed */
 } goc_select_case;
 
 /* Waits until one case can proceed, performs it and returns its index. With

@@ -15,7 +15,6 @@
 #include "pprofutil.h"
 #include "testutil.h"
 
-
 struct bytes pprof_read_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -267,7 +266,6 @@ const char *pprof_location_name(const struct parsed_profile *p, uint64_t id)
 	return function ? pprof_str(p, (int64_t)p->function_name[function]) : "";
 }
 
-
 void pprof_load(const char *path, struct parsed_profile *p)
 {
 	struct bytes pb = pprof_bytes(pprof_read_file(path));
@@ -361,7 +359,8 @@ static const char *go_first_of(const char *output, const char *const *names)
 	const char *table = strstr(output, "cum%");
 	if (!table)
 		return NULL;
-	for (const char *line = strchr(table, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+	for (const char *line = strchr(table, '\n'); line && line[1];
+	     line = strchr(line + 1, '\n')) {
 		const char *end = strchr(line + 1, '\n');
 		size_t len = end ? (size_t)(end - line - 1) : strlen(line + 1);
 		/* The function is the last field of the line. */

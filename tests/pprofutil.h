@@ -28,7 +28,7 @@ struct parsed_label {
 
 struct parsed_sample {
 	int nlocs;
-	uint64_t locs[MAX_DEPTH];    /* location ids, innermost first */
+	uint64_t locs[MAX_DEPTH]; /* location ids, innermost first */
 	int64_t values[2];
 	int nlabels;
 	struct parsed_label labels[MAX_LABELS];
@@ -40,13 +40,12 @@ struct parsed_profile {
 	int64_t sample_types[2][2];
 	int nsample_types;
 	int64_t period_type[2], period;
-	uint64_t function_name[MAX_ITEMS];   /* by function id */
+	uint64_t function_name[MAX_ITEMS];     /* by function id */
 	uint64_t location_function[MAX_ITEMS]; /* by location id; 0: unsymbolized */
 	struct parsed_sample samples[MAX_ITEMS];
 	int nsamples;
 	int nmappings;
 };
-
 
 /* The bytes of the file at path. */
 struct bytes pprof_read_file(const char *path);

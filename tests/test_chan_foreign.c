@@ -118,7 +118,8 @@ static void test_pingpong(int cap)
 	goc_wg_add(&wg, NTHREADS);
 	for (int i = 0; i < NTHREADS; i++) {
 		pp[i] = (struct pingpong){goc_chan_make(sizeof(int64_t), (size_t)cap),
-					  goc_chan_make(sizeof(int64_t), (size_t)cap), cap ? cap : 1, &wg};
+					  goc_chan_make(sizeof(int64_t), (size_t)cap),
+					  cap ? cap : 1, &wg};
 		goc_go(echo, &pp[i]);
 		start_thread(&t[i], pingpong_thread, &pp[i]);
 	}
@@ -169,7 +170,8 @@ static void *client_thread(void *arg)
 		if (r % 2) {
 			goc_chan_send(c->p->requests, &rq);
 		} else {
-			goc_select_case cs = {.chan = c->p->requests, .dir = GOC_SELECT_SEND, .elem = &rq};
+			goc_select_case cs = {
+				.chan = c->p->requests, .dir = GOC_SELECT_SEND, .elem = &rq};
 			CHECK(goc_select(&cs, 1, -1) == 0, "thread select send");
 		}
 		int64_t y = -1;
@@ -365,8 +367,8 @@ static void *select_thread(void *arg)
 		t0 = goc_now();
 		goc_go(late_sender, &ls);
 		int k = goc_select(cs, 2, i == 0 ? -1 : 10 * GOC_SECOND);
-		CHECK(k == 1 && cs[1].ok && v == 100 + i, "thread select woken: case %d value %lld", k,
-		      (long long)v);
+		CHECK(k == 1 && cs[1].ok && v == 100 + i, "thread select woken: case %d value %lld",
+		      k, (long long)v);
 		CHECK(goc_now() - t0 >= 2 * GOC_MILLISECOND, "woken before the send");
 	}
 
@@ -381,7 +383,8 @@ static void *select_thread(void *arg)
 			timeouts++;
 			continue;
 		}
-		CHECK(k == 1 && v == want, "thread: value %lld want %lld", (long long)v, (long long)want);
+		CHECK(k == 1 && v == want, "thread: value %lld want %lld", (long long)v,
+		      (long long)want);
 		want++;
 	}
 	CHECK(goc_chan_try_send(idle, &v) == GOC_WOULDBLOCK, "no waiter left on idle");

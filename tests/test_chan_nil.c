@@ -44,8 +44,8 @@ static void nil_selector(void *arg)
 	(void)arg;
 	int v = 0;
 	goc_select_case cs[2] = {
-	    {.chan = NULL, .dir = GOC_SELECT_RECV, .elem = &v},
-	    {.chan = NULL, .dir = GOC_SELECT_SEND, .elem = &v},
+		{.chan = NULL, .dir = GOC_SELECT_RECV, .elem = &v},
+		{.chan = NULL, .dir = GOC_SELECT_SEND, .elem = &v},
 	};
 	goc_select(cs, 2, -1);
 	atomic_store(&nil_woke, 1);
@@ -75,7 +75,8 @@ static void main_g(void *arg)
 	(void)arg;
 	int v = 5;
 	CHECK(goc_chan_try_send(NULL, &v) == GOC_WOULDBLOCK, "try_send(NULL)");
-	CHECK(goc_chan_try_recv(NULL, &v) == GOC_WOULDBLOCK && v == 5, "try_recv(NULL) leaves elem");
+	CHECK(goc_chan_try_recv(NULL, &v) == GOC_WOULDBLOCK && v == 5,
+	      "try_recv(NULL) leaves elem");
 	CHECK(goc_chan_len(NULL) == 0 && goc_chan_cap(NULL) == 0, "len/cap(NULL)");
 	ok("try ops on NULL: GOC_WOULDBLOCK");
 
@@ -89,22 +90,23 @@ static void main_g(void *arg)
 			goc_chan_recv(s1, NULL);
 		int w = -1;
 		goc_select_case cs[5] = {
-		    {.chan = NULL, .dir = GOC_SELECT_RECV, .elem = &w},
-		    {.chan = r1, .dir = GOC_SELECT_RECV, .elem = &w},
-		    {.chan = NULL, .dir = GOC_SELECT_SEND, .elem = &v},
-		    {.chan = s1, .dir = GOC_SELECT_SEND, .elem = &v},
-		    {.chan = NULL, .dir = GOC_SELECT_RECV, .elem = NULL},
+			{.chan = NULL, .dir = GOC_SELECT_RECV, .elem = &w},
+			{.chan = r1, .dir = GOC_SELECT_RECV, .elem = &w},
+			{.chan = NULL, .dir = GOC_SELECT_SEND, .elem = &v},
+			{.chan = s1, .dir = GOC_SELECT_SEND, .elem = &v},
+			{.chan = NULL, .dir = GOC_SELECT_RECV, .elem = NULL},
 		};
 		int k = goc_select(cs, 5, i % 2 ? 0 : -1);
 		CHECK(k == 1 || k == 3, "select chose case %d (NULL channel)", k);
 		counts[k]++;
 		CHECK(!cs[0].ok && !cs[4].ok, "a NULL recv case reports ok=false");
 	}
-	CHECK(counts[1] > 0 && counts[3] > 0, "both real cases chosen (%d, %d)", counts[1], counts[3]);
+	CHECK(counts[1] > 0 && counts[3] > 0, "both real cases chosen (%d, %d)", counts[1],
+	      counts[3]);
 	/* Only NULL cases: never ready. */
 	goc_select_case only_nil[2] = {
-	    {.chan = NULL, .dir = GOC_SELECT_RECV, .elem = &v},
-	    {.chan = NULL, .dir = GOC_SELECT_SEND, .elem = &v},
+		{.chan = NULL, .dir = GOC_SELECT_RECV, .elem = &v},
+		{.chan = NULL, .dir = GOC_SELECT_SEND, .elem = &v},
 	};
 	CHECK(goc_select(only_nil, 2, 0) == -1, "only NULL cases, timeout 0");
 	int64_t t0 = goc_now();
@@ -145,7 +147,8 @@ static void nil_block_main(void *arg)
 	}
 	goc_sleep(10 * GOC_MILLISECOND);
 	CHECK(atomic_load(&nil_woke) == 0, "a goroutine blocked on a NULL channel woke up");
-	CHECK(goc_num_goroutine() >= before + 4, "the four blocked goroutines still exist (%lld, was %lld)",
+	CHECK(goc_num_goroutine() >= before + 4,
+	      "the four blocked goroutines still exist (%lld, was %lld)",
 	      (long long)goc_num_goroutine(), (long long)before);
 	goc_chan_release(busy);
 	printf("nil block ok\n");
@@ -166,7 +169,6 @@ static void leftover_main(void *arg)
 }
 
 /* ---- deadlocks -------------------------------------------------------------- */
-
 
 static void dl_main_recv_nil(void *arg)
 {
@@ -213,8 +215,8 @@ static void dl_select_worker(void *arg)
 	goc_chan **chans = arg;
 	int v = 0, w;
 	goc_select_case cs[2] = {
-	    {.chan = chans[0], .dir = GOC_SELECT_RECV, .elem = &w},
-	    {.chan = chans[1], .dir = GOC_SELECT_SEND, .elem = &v},
+		{.chan = chans[0], .dir = GOC_SELECT_RECV, .elem = &w},
+		{.chan = chans[1], .dir = GOC_SELECT_SEND, .elem = &v},
 	};
 	goc_select(cs, 2, -1);
 	printf("survived\n");
@@ -247,12 +249,12 @@ struct dl_mode {
 };
 
 static const struct dl_mode dl_modes[] = {
-    {"main_recv_nil", dl_main_recv_nil, "[chan receive (nil chan)"},
-    {"main_send_nil", dl_main_send_nil, "[chan send (nil chan)"},
-    {"empty_select", dl_empty_select, "[select (no cases)"},
-    {"main_empty_select", dl_main_empty_select, "[select (no cases)"},
-    {"select", dl_select, "[select"},
-    {"chan_recv", dl_chan_recv, "[chan receive"},
+	{"main_recv_nil", dl_main_recv_nil, "[chan receive (nil chan)"},
+	{"main_send_nil", dl_main_send_nil, "[chan send (nil chan)"},
+	{"empty_select", dl_empty_select, "[select (no cases)"},
+	{"main_empty_select", dl_main_empty_select, "[select (no cases)"},
+	{"select", dl_select, "[select"},
+	{"chan_recv", dl_chan_recv, "[chan receive"},
 };
 
 /* Under TSan every child would sleep a second at exit (atexit_sleep_ms). */
@@ -295,16 +297,16 @@ int main(int argc, char **argv)
 		if (!deadlock_reports_expected(m->name))
 			continue;
 		child_result r = run_self(argv[0], m->name, NULL);
-		CHECK(r.exited && r.status == 2, "%s: want exit status 2, got %s %d; output:\n%s", m->name,
-		      r.exited ? "exit" : "signal", r.status, r.out);
+		CHECK(r.exited && r.status == 2, "%s: want exit status 2, got %s %d; output:\n%s",
+		      m->name, r.exited ? "exit" : "signal", r.status, r.out);
 		CHECK(contains(r.out, "fatal error: all goroutines are asleep - deadlock!"),
 		      "%s: no deadlock report:\n%s", m->name, r.out);
-		CHECK(contains(r.out, m->reason), "%s: the dump lacks \"%s\":\n%s", m->name, m->reason,
-		      r.out);
+		CHECK(contains(r.out, m->reason), "%s: the dump lacks \"%s\":\n%s", m->name,
+		      m->reason, r.out);
 		CHECK(!contains(r.out, "survived"), "%s:\n%s", m->name, r.out);
 		if (strcmp(m->name, "empty_select") == 0)
-			CHECK(contains(r.out, "[sync.WaitGroup.Wait"), "%s: main's wait not shown:\n%s",
-			      m->name, r.out);
+			CHECK(contains(r.out, "[sync.WaitGroup.Wait"),
+			      "%s: main's wait not shown:\n%s", m->name, r.out);
 		if (strcmp(m->name, "select") == 0)
 			CHECK(contains(r.out, "[select]") || contains(r.out, "[select,"),
 			      "%s: want a plain \"[select\" wait:\n%s", m->name, r.out);

@@ -66,8 +66,8 @@ static void blocked_select_sender(void *arg)
 	goc_chan *never = goc_chan_make(sizeof(int), 0);
 	int v = 7, w;
 	goc_select_case cs[2] = {
-	    {.chan = never, .dir = GOC_SELECT_RECV, .elem = &w},
-	    {.chan = c, .dir = GOC_SELECT_SEND, .elem = &v},
+		{.chan = never, .dir = GOC_SELECT_RECV, .elem = &w},
+		{.chan = c, .dir = GOC_SELECT_SEND, .elem = &v},
 	};
 	goc_select(cs, 2, -1);
 	printf("survived\n");
@@ -111,8 +111,8 @@ static void mode_select_send_closed(void *arg)
 	 * 1/2, and 1000 misses in a row would take a broken random order. */
 	for (int i = 0; i < 1000; i++) {
 		goc_select_case cs[2] = {
-		    {.chan = ready, .dir = GOC_SELECT_RECV, .elem = &w},
-		    {.chan = closed, .dir = GOC_SELECT_SEND, .elem = &v},
+			{.chan = ready, .dir = GOC_SELECT_RECV, .elem = &w},
+			{.chan = closed, .dir = GOC_SELECT_SEND, .elem = &v},
 		};
 		goc_select(cs, 2, i % 2 ? 0 : -1);
 		goc_chan_send(ready, &v);
@@ -151,19 +151,20 @@ struct mode {
 static size_t cap0 = 0, cap2 = 2;
 
 static const struct mode modes[] = {
-    {"send_closed", mode_send_closed, NULL, "panic: send on closed channel", true},
-    {"blocked_send_closed_unbuffered", mode_blocked_send_closed, &cap0,
-     "panic: send on closed channel", true},
-    {"blocked_send_closed_buffered", mode_blocked_send_closed, &cap2,
-     "panic: send on closed channel", true},
-    {"blocked_select_closed", mode_blocked_select_closed, NULL, "panic: send on closed channel",
-     true},
-    {"close_closed", mode_close_closed, NULL, "panic: close of closed channel", true},
-    {"close_nil", mode_close_nil, NULL, "panic: close of nil channel", true},
-    {"select_send_closed", mode_select_send_closed, NULL, "panic: send on closed channel", true},
-    {"select_send_closed_only", mode_select_send_closed_only, NULL,
-     "panic: send on closed channel", true},
-    {"thread_send_closed", NULL, NULL, "panic: send on closed channel", false},
+	{"send_closed", mode_send_closed, NULL, "panic: send on closed channel", true},
+	{"blocked_send_closed_unbuffered", mode_blocked_send_closed, &cap0,
+	 "panic: send on closed channel", true},
+	{"blocked_send_closed_buffered", mode_blocked_send_closed, &cap2,
+	 "panic: send on closed channel", true},
+	{"blocked_select_closed", mode_blocked_select_closed, NULL, "panic: send on closed channel",
+	 true},
+	{"close_closed", mode_close_closed, NULL, "panic: close of closed channel", true},
+	{"close_nil", mode_close_nil, NULL, "panic: close of nil channel", true},
+	{"select_send_closed", mode_select_send_closed, NULL, "panic: send on closed channel",
+	 true},
+	{"select_send_closed_only", mode_select_send_closed_only, NULL,
+	 "panic: send on closed channel", true},
+	{"thread_send_closed", NULL, NULL, "panic: send on closed channel", false},
 };
 
 static void main_g(void *arg)
@@ -207,17 +208,18 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
 		const struct mode *m = &modes[i];
 		child_result r = run_self(argv[0], m->name, NULL);
-		CHECK(!r.exited && r.status == SIGABRT, "%s: want death by SIGABRT, got %s %d; output:\n%s",
-		      m->name, r.exited ? "exit" : "signal", r.status, r.out);
-		CHECK(contains(r.out, m->message), "%s: output lacks \"%s\":\n%s", m->name, m->message,
-		      r.out);
+		CHECK(!r.exited && r.status == SIGABRT,
+		      "%s: want death by SIGABRT, got %s %d; output:\n%s", m->name,
+		      r.exited ? "exit" : "signal", r.status, r.out);
+		CHECK(contains(r.out, m->message), "%s: output lacks \"%s\":\n%s", m->name,
+		      m->message, r.out);
 		CHECK(!contains(r.out, "survived"), "%s: the misuse returned:\n%s", m->name, r.out);
 		if (m->in_goroutine)
-			CHECK(contains(r.out, "goroutine "), "%s: the panic does not name the goroutine:\n%s",
-			      m->name, r.out);
+			CHECK(contains(r.out, "goroutine "),
+			      "%s: the panic does not name the goroutine:\n%s", m->name, r.out);
 		else
-			CHECK(contains(r.out, "not a goroutine"), "%s: a plain thread's panic:\n%s", m->name,
-			      r.out);
+			CHECK(contains(r.out, "not a goroutine"), "%s: a plain thread's panic:\n%s",
+			      m->name, r.out);
 		free(r.out);
 		char name[96];
 		snprintf(name, sizeof name, "%s panics", m->name);

@@ -24,8 +24,8 @@
 #define CONSUMERS 8
 
 typedef struct item {
-	uint64_t id;          /* producer * per_producer + sequence number */
-	uint64_t payload[3];  /* mix(id), ~id, id * 3: a torn copy shows */
+	uint64_t id;         /* producer * per_producer + sequence number */
+	uint64_t payload[3]; /* mix(id), ~id, id * 3: a torn copy shows */
 } item;
 
 static uint64_t mix(uint64_t x)
@@ -40,7 +40,7 @@ struct run {
 	goc_chan *ch;
 	uint64_t per_producer;
 	uint64_t total;
-	_Atomic uint64_t *seen;      /* bitmap of received ids */
+	_Atomic uint64_t *seen; /* bitmap of received ids */
 	atomic_ullong sum, count, dups;
 	goc_wg producers, consumers;
 };
@@ -125,7 +125,7 @@ static void consume(void *arg)
 		CHECK(st == GOC_OK, "receive returned %s", goc_status_string(st));
 		CHECK(it.id < r->total, "id %llu out of range", (unsigned long long)it.id);
 		CHECK(it.payload[0] == mix(it.id) && it.payload[1] == ~it.id &&
-			  it.payload[2] == it.id * 3,
+			      it.payload[2] == it.id * 3,
 		      "element of id %llu arrived corrupted", (unsigned long long)it.id);
 		int p = (int)(it.id / r->per_producer);
 		int64_t seq = (int64_t)(it.id % r->per_producer);
@@ -172,8 +172,8 @@ static void run_case(size_t cap, uint64_t per_producer)
 	      (unsigned long long)atomic_load(&r.count), (unsigned long long)r.total);
 	CHECK(atomic_load(&r.sum) == r.total * (r.total - 1) / 2, "cap %zu: checksum", cap);
 	for (uint64_t id = 0; id < r.total; id++)
-		CHECK(atomic_load(&r.seen[id / 64]) & (1ull << (id % 64)), "cap %zu: id %llu never received",
-		      cap, (unsigned long long)id);
+		CHECK(atomic_load(&r.seen[id / 64]) & (1ull << (id % 64)),
+		      "cap %zu: id %llu never received", cap, (unsigned long long)id);
 	CHECK(goc_chan_len(r.ch) == 0, "drained channel has len %zu", goc_chan_len(r.ch));
 	item it;
 	CHECK(goc_chan_try_recv(r.ch, &it) == GOC_CLOSED, "closed and drained");

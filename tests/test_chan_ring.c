@@ -44,19 +44,21 @@ static void wrap_alone(size_t cap)
 		seed = seed * 1103515245u + 12345u;
 		size_t fill = 1 + (seed >> 16) % cap;
 		for (size_t i = 0; i < fill; i++) {
-			CHECK(goc_chan_try_send(c, &next_send) == GOC_OK, "send %lld", (long long)next_send);
+			CHECK(goc_chan_try_send(c, &next_send) == GOC_OK, "send %lld",
+			      (long long)next_send);
 			next_send++;
 		}
 		CHECK(goc_chan_len(c) == fill, "len %zu, want %zu", goc_chan_len(c), fill);
 		if (fill == cap) {
 			int64_t extra = -1;
-			CHECK(goc_chan_try_send(c, &extra) == GOC_WOULDBLOCK, "full ring took a value");
+			CHECK(goc_chan_try_send(c, &extra) == GOC_WOULDBLOCK,
+			      "full ring took a value");
 		}
 		for (size_t i = 0; i < fill; i++) {
 			int64_t v;
 			CHECK(goc_chan_recv(c, &v) == GOC_OK, "recv");
-			CHECK(v == next_recv, "FIFO across the wrap: got %lld, want %lld", (long long)v,
-			      (long long)next_recv);
+			CHECK(v == next_recv, "FIFO across the wrap: got %lld, want %lld",
+			      (long long)v, (long long)next_recv);
 			next_recv++;
 		}
 		int64_t v;
@@ -93,7 +95,8 @@ static void wrap_consumer(void *arg)
 	int64_t v;
 	while (goc_chan_recv(s->c, &v) == GOC_OK) {
 		CHECK(v >= 0 && v < 4 * s->per_producer, "value %lld out of range", (long long)v);
-		CHECK(atomic_exchange(&s->seen[v], 1) == 0, "value %lld received twice", (long long)v);
+		CHECK(atomic_exchange(&s->seen[v], 1) == 0, "value %lld received twice",
+		      (long long)v);
 		atomic_fetch_add(&s->received, 1);
 	}
 	goc_wg_done(&s->consumers);
@@ -237,7 +240,8 @@ static void mix_receive_all(struct mix_shared *s, int flavour)
 		if (st == GOC_CLOSED)
 			return;
 		CHECK(v >= 0 && v < MIX_SENDERS * s->per_sender, "value %lld", (long long)v);
-		CHECK(atomic_exchange(&s->seen[v], 1) == 0, "value %lld received twice", (long long)v);
+		CHECK(atomic_exchange(&s->seen[v], 1) == 0, "value %lld received twice",
+		      (long long)v);
 		atomic_fetch_add(&s->received, 1);
 	}
 }
@@ -275,14 +279,17 @@ static void goroutines_and_threads(size_t cap)
 	for (int i = 0; i < MIX_SENDERS; i++) {
 		sa[i] = (struct mix_sender_arg){&s, i};
 		if (i < 2)
-			CHECK(pthread_create(&threads[i], NULL, mix_sender_thread, &sa[i]) == 0, "thread");
+			CHECK(pthread_create(&threads[i], NULL, mix_sender_thread, &sa[i]) == 0,
+			      "thread");
 		else
 			goc_go(mix_sender, &sa[i]);
 	}
 	for (int i = 0; i < 6; i++) {
 		ra[i] = (struct mix_receiver_arg){&s, i};
 		if (i < 2)
-			CHECK(pthread_create(&threads[2 + i], NULL, mix_receiver_thread, &ra[i]) == 0, "thread");
+			CHECK(pthread_create(&threads[2 + i], NULL, mix_receiver_thread, &ra[i]) ==
+				      0,
+			      "thread");
 		else
 			goc_go(mix_receiver, &ra[i]);
 	}

@@ -83,12 +83,14 @@ static void test_handoff(void)
 	goc_go(handoff_sender, &h);
 	await_flag(&h.started);
 	goc_sleep(5 * GOC_MILLISECOND);
-	CHECK(atomic_load(&h.done) == 0, "send on an unbuffered channel completed with no receiver");
+	CHECK(atomic_load(&h.done) == 0,
+	      "send on an unbuffered channel completed with no receiver");
 	CHECK(goc_chan_len(h.ch) == 0, "an unbuffered channel never holds values");
 	int64_t v = 0;
 	CHECK(goc_chan_recv(h.ch, &v) == GOC_OK && v == 4242, "received %lld", (long long)v);
 	for (int i = 0; i < (int)sizeof h.payload; i++)
-		CHECK(h.payload[i] == (char)(i * 7), "memory written before the send is visible after the recv");
+		CHECK(h.payload[i] == (char)(i * 7),
+		      "memory written before the send is visible after the recv");
 	goc_wg_wait(&h.wg);
 	CHECK(atomic_load(&h.done) == 1, "sender finished");
 
@@ -166,7 +168,8 @@ static void test_buffer_fifo(void)
 		for (int k = 0; k < take; k++) {
 			goc_status st = goc_chan_try_recv(c, &v);
 			if (next_recv == next_send) {
-				CHECK(st == GOC_WOULDBLOCK, "empty ring: %s", goc_status_string(st));
+				CHECK(st == GOC_WOULDBLOCK, "empty ring: %s",
+				      goc_status_string(st));
 				break;
 			}
 			CHECK(st == GOC_OK && v == next_recv, "ring: got %d want %d", v, next_recv);
@@ -273,7 +276,8 @@ static void check_assignment(const int *got, const int *values, bool strict, con
 		CHECK(k < NWAITERS, "%s: waiter %d got %d, which nobody sent", what, i, got[i]);
 		hits[k]++;
 		if (strict)
-			CHECK(k == i, "%s: waiter %d (queued %s) got value #%d: not first come, first served",
+			CHECK(k == i,
+			      "%s: waiter %d (queued %s) got value #%d: not first come, first served",
 			      what, i, i == 0 ? "first" : "later", k);
 	}
 	for (int k = 0; k < NWAITERS; k++)
@@ -296,7 +300,8 @@ static void fcfs_receivers(size_t cap, bool strict)
 	goc_wg_wait(&f.wg);
 	for (int i = 0; i < NWAITERS; i++)
 		CHECK(f.status[i] == GOC_OK, "receiver %d: %s", i, goc_status_string(f.status[i]));
-	check_assignment(f.got, values, strict, cap ? "receivers, buffered" : "receivers, unbuffered");
+	check_assignment(f.got, values, strict,
+			 cap ? "receivers, buffered" : "receivers, unbuffered");
 	goc_chan_release(f.ch);
 }
 
@@ -425,7 +430,8 @@ static void test_zero_size_and_discard(void)
 	CHECK(goc_chan_recv(c, NULL) == GOC_OK, "discarding recv");
 	CHECK(goc_chan_try_recv(c, NULL) == GOC_OK, "discarding try_recv");
 	int64_t v = 0;
-	CHECK(goc_chan_recv(c, &v) == GOC_OK && v == 3, "after discarding two, got %lld", (long long)v);
+	CHECK(goc_chan_recv(c, &v) == GOC_OK && v == 3, "after discarding two, got %lld",
+	      (long long)v);
 	goc_chan_release(c);
 	/* ... from a blocked sender, and as a blocked receiver. */
 	struct handoff h = {0};
@@ -461,7 +467,8 @@ static void test_closed(void)
 	goc_chan_close(c);
 	CHECK(goc_chan_len(c) == 3, "close keeps the buffer");
 	int64_t v = -1;
-	CHECK(goc_chan_try_send(c, &v) == GOC_CLOSED, "try_send on a closed channel returns GOC_CLOSED");
+	CHECK(goc_chan_try_send(c, &v) == GOC_CLOSED,
+	      "try_send on a closed channel returns GOC_CLOSED");
 	CHECK(goc_chan_recv(c, &v) == GOC_OK && v == 1, "drain 1");
 	CHECK(goc_chan_try_recv(c, &v) == GOC_OK && v == 2, "drain 2 (try)");
 	goc_select_case sc = {.chan = c, .dir = GOC_SELECT_RECV, .elem = &v};
@@ -470,13 +477,16 @@ static void test_closed(void)
 	v = -1;
 	CHECK(goc_chan_recv(c, &v) == GOC_CLOSED && v == 0, "recv on closed+drained: zeroed");
 	v = -1;
-	CHECK(goc_chan_try_recv(c, &v) == GOC_CLOSED && v == 0, "try_recv on closed+drained: zeroed");
+	CHECK(goc_chan_try_recv(c, &v) == GOC_CLOSED && v == 0,
+	      "try_recv on closed+drained: zeroed");
 	v = -1;
 	sc.ok = true;
-	CHECK(goc_select(&sc, 1, -1) == 0 && !sc.ok && v == 0, "select recv on closed: ok=false, zeroed");
+	CHECK(goc_select(&sc, 1, -1) == 0 && !sc.ok && v == 0,
+	      "select recv on closed: ok=false, zeroed");
 	v = -1;
 	sc.ok = true;
-	CHECK(goc_select(&sc, 1, 0) == 0 && !sc.ok && v == 0, "closed is ready for a non-blocking select");
+	CHECK(goc_select(&sc, 1, 0) == 0 && !sc.ok && v == 0,
+	      "closed is ready for a non-blocking select");
 	CHECK(goc_chan_recv(c, NULL) == GOC_CLOSED, "discarding recv on closed");
 	CHECK(goc_chan_try_send(c, &v) == GOC_CLOSED, "try_send still GOC_CLOSED");
 	goc_chan_release(c);
@@ -517,7 +527,8 @@ static void test_try_len_cap_make(void)
 	errno = 0;
 	CHECK(goc_chan_make(1 << 20, 0) == NULL && errno == EINVAL, "elem_size 1 MiB: EINVAL");
 	errno = 0;
-	CHECK(goc_chan_make(8, SIZE_MAX / 4) == NULL && errno == EINVAL, "cap * elem_size overflows: EINVAL");
+	CHECK(goc_chan_make(8, SIZE_MAX / 4) == NULL && errno == EINVAL,
+	      "cap * elem_size overflows: EINVAL");
 	errno = 0;
 	CHECK(goc_chan_make(SIZE_MAX, 0) == NULL && errno == EINVAL, "elem_size SIZE_MAX: EINVAL");
 	goc_chan *big = goc_chan_make(65536, 2);
@@ -588,7 +599,8 @@ static void test_refcount(void)
 		goc_chan_close(c);
 		goc_chan_release(c); /* the receivers still hold theirs */
 		goc_wg_wait(&wg);
-		CHECK(atomic_load(&sum) == 45, "receivers summed %lld", (long long)atomic_load(&sum));
+		CHECK(atomic_load(&sum) == 45, "receivers summed %lld",
+		      (long long)atomic_load(&sum));
 		c = goc_chan_make(sizeof(int64_t), (size_t)round % 3);
 	}
 	goc_chan_release(c);
@@ -622,8 +634,8 @@ static void blocked_selector(void *arg)
 	int64_t v = -1, w = -1;
 	goc_chan *other = goc_chan_make(sizeof(int64_t), 0);
 	goc_select_case cs[2] = {
-	    {.chan = other, .dir = GOC_SELECT_RECV, .elem = &w},
-	    {.chan = cw->ch, .dir = GOC_SELECT_RECV, .elem = &v},
+		{.chan = other, .dir = GOC_SELECT_RECV, .elem = &w},
+		{.chan = cw->ch, .dir = GOC_SELECT_RECV, .elem = &v},
 	};
 	atomic_fetch_add(&cw->blocked, 1);
 	int k = goc_select(cs, 2, -1);

@@ -18,10 +18,10 @@
 #include "testutil.h"
 
 struct stage {
-	goc_chan *in;   /* the filter's input (it holds a reference) */
-	goc_chan *out;  /* the filter's output (it holds a reference) */
-	int64_t prime;  /* multiples of this are dropped; unused by the generator */
-	int64_t limit;  /* generator: the last number sent */
+	goc_chan *in;  /* the filter's input (it holds a reference) */
+	goc_chan *out; /* the filter's output (it holds a reference) */
+	int64_t prime; /* multiples of this are dropped; unused by the generator */
+	int64_t limit; /* generator: the last number sent */
 	goc_wg *wg;
 };
 

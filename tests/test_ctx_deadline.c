@@ -105,7 +105,8 @@ static void many_timeouts(void)
 		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
 		int64_t timeout = (int64_t)(seed % 30 + 2) * GOC_MILLISECOND;
 		t[i].cancel_early = i % 2 == 0;
-		t[i].ctx = goc_ctx_with_timeout(goc_ctx_background(), t[i].cancel_early ? GOC_HOUR : timeout);
+		t[i].ctx = goc_ctx_with_timeout(goc_ctx_background(),
+						t[i].cancel_early ? GOC_HOUR : timeout);
 		goc_ctx_deadline(t[i].ctx, &t[i].deadline);
 		t[i].finished = &finished;
 		goc_go(watch, &t[i]);
@@ -228,7 +229,8 @@ static void waitgroups(void)
 			CHECK(a[i].got == GOC_CANCELED, "waiter %d: %d", i, a[i].got);
 	CHECK(wg_waiters(&wg) == N / 2, "waiters counted: %u", wg_waiters(&wg));
 	for (int i = 0; i < N; i += 2)
-		CHECK(a[i].got == GOC_INVALID, "plain waiter %d returned before the counter reached zero", i);
+		CHECK(a[i].got == GOC_INVALID,
+		      "plain waiter %d returned before the counter reached zero", i);
 	goc_wg_done(&wg); /* releases the plain waiters */
 	goc_wg_wait(&finished_plain);
 	for (int i = 0; i < N; i++)
@@ -270,7 +272,8 @@ static void waitgroup_race(void)
 		}
 		goc_wg_wait(&finished);
 		for (int i = 0; i < 4; i++)
-			CHECK(a[i].got == GOC_OK || a[i].got == GOC_CANCELED, "round %ld: %d", r, a[i].got);
+			CHECK(a[i].got == GOC_OK || a[i].got == GOC_CANCELED, "round %ld: %d", r,
+			      a[i].got);
 		CHECK(wg.state == 0 && wg.waiters_head == NULL, "round %ld: state %llx", r,
 		      (unsigned long long)wg.state);
 		goc_ctx_release(ctx);

@@ -47,7 +47,8 @@ static void background_and_cancel(void)
 	CHECK(goc_ctx_err(c) == GOC_CANCELED, "err after second cancel");
 
 	goc_ctx *born = goc_ctx_with_cancel(c);
-	CHECK(goc_ctx_err(born) == GOC_CANCELED, "child of a cancelled parent: %d", goc_ctx_err(born));
+	CHECK(goc_ctx_err(born) == GOC_CANCELED, "child of a cancelled parent: %d",
+	      goc_ctx_err(born));
 	expect_closed(born, "born cancelled");
 	CHECK(goc_ctx_child_count(c) == 0, "a born-cancelled child is not linked");
 	goc_ctx_release(born);
@@ -178,8 +179,10 @@ static void detach(void)
 	goc_ctx *value = goc_ctx_with_value(parent, "k", "v");
 	goc_ctx *kids[N];
 	for (int i = 0; i < N; i++)
-		kids[i] = goc_ctx_with_cancel(i % 2 ? value : parent); /* through a value context too */
-	CHECK(goc_ctx_child_count(parent) == N, "%lld children", (long long)goc_ctx_child_count(parent));
+		kids[i] = goc_ctx_with_cancel(i % 2 ? value
+						    : parent); /* through a value context too */
+	CHECK(goc_ctx_child_count(parent) == N, "%lld children",
+	      (long long)goc_ctx_child_count(parent));
 	CHECK(goc_ctx_child_count(value) == 0, "a value context links nothing");
 	for (int i = 0; i < N / 2; i++)
 		goc_ctx_cancel(kids[i]);
@@ -368,8 +371,8 @@ static void cancel_parent_and_children_race(void)
 			goc_yield();
 		pthread_join(t, NULL);
 		for (int i = 0; i < SIBLINGS; i++) {
-			CHECK(goc_ctx_err(children[i]) == GOC_CANCELED, "round %ld: child %d not cancelled",
-			      round, i);
+			CHECK(goc_ctx_err(children[i]) == GOC_CANCELED,
+			      "round %ld: child %d not cancelled", round, i);
 			expect_closed(children[i], "sibling");
 			goc_ctx_release(children[i]);
 		}
@@ -413,9 +416,10 @@ static void mode_nil_parent(void *arg)
 }
 
 static const struct panic_mode modes[] = {
-    {"cancel_background", mode_cancel_background, "panic: goc_ctx_cancel: context cannot be cancelled"},
-    {"cancel_value", mode_cancel_value, "panic: goc_ctx_cancel: context cannot be cancelled"},
-    {"nil_parent", mode_nil_parent, "panic: goc_ctx_with_cancel: nil context"},
+	{"cancel_background", mode_cancel_background,
+	 "panic: goc_ctx_cancel: context cannot be cancelled"},
+	{"cancel_value", mode_cancel_value, "panic: goc_ctx_cancel: context cannot be cancelled"},
+	{"nil_parent", mode_nil_parent, "panic: goc_ctx_with_cancel: nil context"},
 };
 
 int main(int argc, char **argv)

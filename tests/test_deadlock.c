@@ -136,19 +136,23 @@ int main(int argc, char **argv)
 		CHECK(r.exited && r.status == 2, "want exit status 2");
 		CHECK(contains(r.out, "fatal error: all goroutines are asleep - deadlock!"),
 		      "no deadlock message");
-		CHECK(contains(r.out, "goroutine 1 [sync.WaitGroup.Wait"), "main goroutine not listed");
+		CHECK(contains(r.out, "goroutine 1 [sync.WaitGroup.Wait"),
+		      "main goroutine not listed");
 		free(r.out);
 		ok("wait group deadlock reported");
 
 		r = run(argv[0], "sleeping", procs1);
-		CHECK(r.exited && r.status == 0, "a sleeping main goroutine must not be a deadlock");
+		CHECK(r.exited && r.status == 0,
+		      "a sleeping main goroutine must not be a deadlock");
 		CHECK(!contains(r.out, "deadlock"), "deadlock reported");
-		CHECK(contains(r.out, "woke") && contains(r.out, "goc_main returned"), "did not finish");
+		CHECK(contains(r.out, "woke") && contains(r.out, "goc_main returned"),
+		      "did not finish");
 		free(r.out);
 		ok("main goroutine sleeping on a timer is not a deadlock");
 
 		r = run(argv[0], "timer_wakes", procs1);
-		CHECK(r.exited && r.status == 0, "a receive a timer will satisfy must not be a deadlock");
+		CHECK(r.exited && r.status == 0,
+		      "a receive a timer will satisfy must not be a deadlock");
 		CHECK(!contains(r.out, "deadlock"), "deadlock reported");
 		CHECK(contains(r.out, "received") && contains(r.out, "goc_main returned"),
 		      "did not finish");

@@ -87,9 +87,9 @@ static const char *const planted_reasons[5] = {"chan receive", "chan send", "sel
 					       "sync.Mutex.Lock"};
 /* Where in goc each blocks (the public call itself may be a tail call,
  * which leaves no frame). */
-static const char *const planted_files[5] = {"/src/chan/chan.c:", "/src/chan/chan.c:",
-					     "/src/chan/select.c:", "/src/time/timer.c:",
-					     "/src/sync/"};
+static const char *const planted_files[5] = {
+	"/src/chan/chan.c:", "/src/chan/chan.c:", "/src/chan/select.c:", "/src/time/timer.c:",
+	"/src/sync/"};
 
 __attribute__((noinline)) static void plant_goroutines(void)
 {
@@ -145,8 +145,8 @@ static void check_planted(const char *dump)
 		CHECK(contains(e, "created by plant_goroutines in goroutine 1\n\t"),
 		      "want the creator in:\n%s", e);
 		if (i == 0) {
-			CHECK(!spawn_line || contains(e, created), "want the goc_go line %s in:\n%s",
-			      created, e);
+			CHECK(!spawn_line || contains(e, created),
+			      "want the goc_go line %s in:\n%s", created, e);
 			CHECK(contains(e, "\tname \"planted-receiver\"\n"), "want the name in:\n%s",
 			      e);
 		}
@@ -279,7 +279,8 @@ int main(int argc, char **argv)
 	CHECK(contains(r.out, "SIGQUIT: quit\n"), "sigquit:\n%s", r.out);
 	long long got[5];
 	const char *line = strstr(r.out, "planted ");
-	CHECK(line && sscanf(line, "planted %lld %lld %lld %lld %lld", &got[0], &got[1], &got[2],
+	CHECK(line &&
+		      sscanf(line, "planted %lld %lld %lld %lld %lld", &got[0], &got[1], &got[2],
 			     &got[3], &got[4]) == 5,
 	      "sigquit: no ids:\n%s", r.out);
 	for (int i = 0; i < 5; i++)
@@ -293,7 +294,7 @@ int main(int argc, char **argv)
 	static const char *const sigquit_off[] = {"GOCDEBUG=sigquit=0", NULL};
 	r = run_self(argv[0], "sigquit_off", sigquit_off);
 	CHECK(!r.exited && r.status == SIGQUIT && contains(r.out, "about to quit") &&
-		  !contains(r.out, "SIGQUIT: quit"),
+		      !contains(r.out, "SIGQUIT: quit"),
 	      "sigquit=0: want death by SIGQUIT without a dump, got %s %d:\n%s",
 	      r.exited ? "exit" : "signal", r.status, r.out);
 	free(r.out);
@@ -302,11 +303,12 @@ int main(int argc, char **argv)
 	if (deadlock_reports_expected("the deadlock report's stack")) {
 		r = run_self(argv[0], "deadlock", NULL);
 		CHECK(r.exited && r.status == 2 &&
-			  contains(r.out, "fatal error: all goroutines are asleep - deadlock!"),
+			      contains(r.out, "fatal error: all goroutines are asleep - deadlock!"),
 		      "deadlock:\n%s", r.out);
 		CHECK(contains(r.out, "goroutine 1 [chan receive") &&
-			  contains(r.out, "deadlocked_receive(...)\n\t") &&
-			  contains(r.out, "/test_debug_dump.c:") && contains(r.out, "/src/chan/chan.c:"),
+			      contains(r.out, "deadlocked_receive(...)\n\t") &&
+			      contains(r.out, "/test_debug_dump.c:") &&
+			      contains(r.out, "/src/chan/chan.c:"),
 		      "deadlock report without the stack:\n%s", r.out);
 		free(r.out);
 		ok("the deadlock report shows symbolized stacks");
@@ -316,9 +318,9 @@ int main(int argc, char **argv)
 	CHECK(!r.exited && r.status == SIGABRT, "overflow: want SIGABRT, got %s %d:\n%s",
 	      r.exited ? "exit" : "signal", r.status, r.out);
 	CHECK(contains(r.out, ": stack overflow (hit the guard page") &&
-		  contains(r.out, "recurse_without_end(...)\n\t") &&
-		  contains(r.out, "/test_debug_dump.c:") &&
-		  contains(r.out, "created by overflow_main in goroutine 1"),
+		      contains(r.out, "recurse_without_end(...)\n\t") &&
+		      contains(r.out, "/test_debug_dump.c:") &&
+		      contains(r.out, "created by overflow_main in goroutine 1"),
 	      "overflow report without a symbolized stack:\n%s", r.out);
 	free(r.out);
 	ok("the stack overflow report shows symbolized stacks");

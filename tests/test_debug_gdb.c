@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 	}
 	CHECK(contains(out, "planted 2 3"), "want goroutines 2 and 3 planted");
 	CHECK(contains(out, "  2 [chan receive] parked_in_recv ") &&
-		  contains(out, "  3 [sync.WaitGroup.Wait] parked_in_wg "),
+		      contains(out, "  3 [sync.WaitGroup.Wait] parked_in_wg "),
 	      "info goroutines: want both with reason and function");
 	CHECK(contains(out, "/test_debug_gdb.c:"), "info goroutines: want this file");
 	const char *bt2 = strstr(out, "goc__park");

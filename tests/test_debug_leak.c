@@ -72,9 +72,9 @@ static void leak_main(void *arg)
 	snprintf(want, sizeof want, "goroutine %lld [chan receive", (long long)id);
 	CHECK(n == 1, "planted: want 1, got %lld:\n%s", (long long)n, text);
 	CHECK(contains(text, want) && contains(text, "leaky_receiver(...)\n\t") &&
-		  contains(text, "/test_debug_leak.c:") &&
-		  contains(text, "created by plant_leak in goroutine 1") &&
-		  contains(text, "goc_leakcheck: 1 goroutine leaked"),
+		      contains(text, "/test_debug_leak.c:") &&
+		      contains(text, "created by plant_leak in goroutine 1") &&
+		      contains(text, "goc_leakcheck: 1 goroutine leaked"),
 	      "planted: want its entry and stack:\n%s", text);
 	CHECK(took >= 200 * GOC_MILLISECOND && took < 5 * GOC_SECOND, "took %lld ms",
 	      (long long)(took / GOC_MILLISECOND));

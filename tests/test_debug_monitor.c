@@ -102,7 +102,7 @@ static void check_schedtrace(const char *out)
 		CHECK(n == 7 && used > 0, "unparsable line: %.200s", l);
 		CHECK(procs == 2 && idle >= 0 && idle <= procs, "procs: %.200s", l);
 		CHECK(threads >= 1 && spinning >= 0 && spinning <= threads && idlethreads >= 0 &&
-			  idlethreads <= threads && runqueue >= 0,
+			      idlethreads <= threads && runqueue >= 0,
 		      "threads: %.200s", l);
 		const char *q = l + used;
 		int queues = 0;
@@ -155,10 +155,10 @@ int main(int argc, char **argv)
 	char want[64];
 	snprintf(want, sizeof want, "\n  G%lld: status=4(chan receive) m=-1\n", id);
 	CHECK(contains(r.out, "SCHED ") && contains(r.out, "\n  P0: status=") &&
-		  contains(r.out, "\n  P1: status=") && contains(r.out, " schedtick=") &&
-		  contains(r.out, " runqsize=") && contains(r.out, " gfreecnt=") &&
-		  contains(r.out, "\n  M") && contains(r.out, ": p=") &&
-		  contains(r.out, " curg=") && contains(r.out, want),
+		      contains(r.out, "\n  P1: status=") && contains(r.out, " schedtick=") &&
+		      contains(r.out, " runqsize=") && contains(r.out, " gfreecnt=") &&
+		      contains(r.out, "\n  M") && contains(r.out, ": p=") &&
+		      contains(r.out, " curg=") && contains(r.out, want),
 	      "scheddetail: want P, M and G lines (%s):\n%s", want, r.out);
 	free(r.out);
 	ok("GOCDEBUG=scheddetail=1: P, M and G lines");
@@ -177,8 +177,8 @@ int main(int argc, char **argv)
 	const char *report = strstr(r.out, want);
 	CHECK((contains(report, " seconds in chan receive\n") ||
 	       contains(report, " second in chan receive\n")) &&
-		  contains(report, "stuck_forever(...)\n\t") &&
-		  contains(report, "/test_debug_monitor.c:"),
+		      contains(report, "stuck_forever(...)\n\t") &&
+		      contains(report, "/test_debug_monitor.c:"),
 	      "blockwarn report without reason or stack:\n%s", r.out);
 	free(r.out);
 	ok("GOCDEBUG=blockwarn=1 reports a long wait once, with its stack");

@@ -35,7 +35,7 @@ static int hot_running; /* atomic */
 
 struct response {
 	int status;
-	char *raw;       /* head and body, NUL-terminated */
+	char *raw; /* head and body, NUL-terminated */
 	const char *body;
 	size_t body_len;
 };
@@ -75,7 +75,8 @@ static struct response fetch(const char *path)
 	CHECK(err == 0, "dial %s: %s", server_addr, strerror(-err));
 	char request[512];
 	int n = snprintf(request, sizeof request,
-			 "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, server_addr);
+			 "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path,
+			 server_addr);
 	CHECK(goc_conn_write(c, request, (size_t)n, NULL) == n, "send GET %s", path);
 	goc_conn_set_read_deadline(c, goc_now() + 60 * GOC_SECOND);
 	size_t len = 0, cap = 65536;
@@ -107,11 +108,11 @@ static struct response fetch(const char *path)
 	return r;
 }
 
-static void expect(const struct response *r, const char *path, int status,
-		   const char *content_type)
+static void expect(const struct response *r, const char *path, int status, const char *content_type)
 {
 	char value[128];
-	CHECK(r->status == status, "GET %s: status %d, not %d: %s", path, r->status, status, r->body);
+	CHECK(r->status == status, "GET %s: status %d, not %d: %s", path, r->status, status,
+	      r->body);
 	header(r, "Content-Type", value, sizeof value);
 	CHECK(!strcmp(value, content_type), "GET %s: Content-Type %s, not %s", path, value,
 	      content_type);
@@ -247,9 +248,9 @@ static bool profile_has(const struct parsed_profile *p, const char *function)
 static void check_index(void)
 {
 	struct response r = fetch_ok("/debug/pprof/", "text/html; charset=utf-8");
-	for (const char *const *want = (const char *const[]){"goroutine?debug=1", "block?debug=1",
-							      "mutex?debug=1", "profile",
-							      "goroutine?debug=2", NULL};
+	for (const char *const *want =
+		     (const char *const[]){"goroutine?debug=1", "block?debug=1", "mutex?debug=1",
+					   "profile", "goroutine?debug=2", NULL};
 	     *want; want++)
 		CHECK(contains(r.body, *want), "index lacks %s:\n%s", *want, r.body);
 	response_free(&r);
@@ -323,7 +324,9 @@ static void check_json(const char *what, const struct response *r)
 {
 	int depth = 0;
 	for (size_t i = 0; i < r->body_len; i++)
-		depth += r->body[i] == '{' || r->body[i] == '[' ? 1 : r->body[i] == '}' || r->body[i] == ']' ? -1 : 0;
+		depth += r->body[i] == '{' || r->body[i] == '['  ? 1
+			: r->body[i] == '}' || r->body[i] == ']' ? -1
+								 : 0;
 	CHECK(depth == 0 && r->body[0] == '{', "%s is not JSON:\n%s", what, r->body);
 	if (system("command -v python3 >/dev/null 2>&1") != 0) {
 		printf("skip: python3 json.tool (python3 is not installed)\n");
@@ -425,7 +428,8 @@ static void check_go_tool(void)
 	CHECK(contains(out, "hot_spin_debugserve"), "go tool pprof: no hot_spin_debugserve");
 	free(out);
 	out = go_tool("-top -cum", "/debug/pprof/goroutine");
-	CHECK(out && contains(out, "park_planted_debugserve"), "go tool pprof: no parked goroutines");
+	CHECK(out && contains(out, "park_planted_debugserve"),
+	      "go tool pprof: no parked goroutines");
 	free(out);
 	ok("go tool pprof reads the CPU and goroutine profiles over HTTP");
 }

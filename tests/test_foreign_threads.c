@@ -123,12 +123,12 @@ static void run_threads(const char *mode)
 	CHECK(all_done, "goc_chan_make");
 	for (int i = 0; i < NTHREADS; i++) {
 		ctx[i] = (struct thread_ctx){
-		    .index = i,
-		    .to_thread = goc_chan_make(sizeof(long), 0),
-		    .from_thread = goc_chan_make(sizeof(long), 0),
-		    .relay = goc_chan_make(sizeof(int), 0),
-		    .all_done = all_done,
-		    .echo_done = GOC_WG_INIT,
+			.index = i,
+			.to_thread = goc_chan_make(sizeof(long), 0),
+			.from_thread = goc_chan_make(sizeof(long), 0),
+			.relay = goc_chan_make(sizeof(int), 0),
+			.all_done = all_done,
+			.echo_done = GOC_WG_INIT,
 		};
 		CHECK(ctx[i].to_thread && ctx[i].from_thread && ctx[i].relay, "goc_chan_make");
 	}
@@ -154,8 +154,8 @@ static void run_threads(const char *mode)
 		long want = 0;
 		for (long r = 0; r < ROUNDS; r++)
 			want += r * 10 + i + 1;
-		CHECK(ctx[i].sum_back == want, "thread %d echo sum %ld, want %ld", i, ctx[i].sum_back,
-		      want);
+		CHECK(ctx[i].sum_back == want, "thread %d echo sum %ld, want %ld", i,
+		      ctx[i].sum_back, want);
 		goc_chan_release(ctx[i].to_thread);
 		goc_chan_release(ctx[i].from_thread);
 		goc_chan_release(ctx[i].relay);
@@ -166,9 +166,9 @@ static void run_threads(const char *mode)
 
 /* ---- "main" and "sleep_sender" modes ---- */
 
-static goc_chan *late;   /* a plain thread sends here after a sleep */
-static goc_chan *pings;  /* the main goroutine's own traffic */
-static goc_chan *hello;  /* plain threads announce themselves here */
+static goc_chan *late;  /* a plain thread sends here after a sleep */
+static goc_chan *pings; /* the main goroutine's own traffic */
+static goc_chan *hello; /* plain threads announce themselves here */
 static pthread_barrier_t registered;
 static atomic_int entering_sleep;
 
@@ -279,16 +279,16 @@ int main(int argc, char **argv)
 	}
 	static const char *const procs1[] = {"GOCMAXPROCS=1", NULL};
 	const char *modes[] = {"lazy", "main", "sleep_sender"};
-	const char *what[] = {"plain threads without goc_main (lazy start)",
-			      "plain threads while goc_main runs",
-			      "goc_main waits for a plain thread inside goc_sleep: no false deadlock"};
+	const char *what[] = {
+		"plain threads without goc_main (lazy start)", "plain threads while goc_main runs",
+		"goc_main waits for a plain thread inside goc_sleep: no false deadlock"};
 	for (int m = 0; m < 3; m++) {
 		for (int p = 0; p < 2; p++) {
 			child_result r = run_self(argv[0], modes[m], p ? procs1 : NULL);
 			printf("--- %s%s:\n%s", modes[m], p ? " (GOCMAXPROCS=1)" : "", r.out);
 			CHECK(r.exited && r.status == 0, "mode %s%s: %s %d", modes[m],
-			      p ? " GOCMAXPROCS=1" : "", r.exited ? "exit status" : "killed by signal",
-			      r.status);
+			      p ? " GOCMAXPROCS=1" : "",
+			      r.exited ? "exit status" : "killed by signal", r.status);
 			CHECK(contains(r.out, "done"), "mode %s did not finish", modes[m]);
 			free(r.out);
 		}

@@ -37,16 +37,19 @@ static void cap_and_recover(void)
 	for (int i = 0; i < 10; i++)
 		CHECK(goc_go(park_on, goc_chan_retain(release)) > 0, "spawn %d under the cap", i);
 	goc_chan *extra = goc_chan_retain(release);
-	CHECK(goc_go(park_on, extra) == 0 && current_errno() == EAGAIN, "spawn at the cap: errno %d", current_errno());
+	CHECK(goc_go(park_on, extra) == 0 && current_errno() == EAGAIN,
+	      "spawn at the cap: errno %d", current_errno());
 	goc_go_options opts = {.name = "over"};
-	CHECK(goc_go_opts(park_on, extra, &opts) == 0 && current_errno() == EAGAIN, "goc_go_opts at the cap");
+	CHECK(goc_go_opts(park_on, extra, &opts) == 0 && current_errno() == EAGAIN,
+	      "goc_go_opts at the cap");
 	/* Three finish: three more fit, not four. */
 	for (int i = 0; i < 3; i++)
 		goc_chan_send(release, NULL);
 	WAIT_FOR(goc_num_goroutine() <= base + 7, "%lld goroutines, want %lld after three finished",
 		 (long long)goc_num_goroutine(), (long long)(base + 7));
 	for (int i = 0; i < 3; i++)
-		CHECK(goc_go(park_on, goc_chan_retain(release)) > 0, "spawn %d after some finished", i);
+		CHECK(goc_go(park_on, goc_chan_retain(release)) > 0, "spawn %d after some finished",
+		      i);
 	CHECK(goc_go(park_on, extra) == 0 && current_errno() == EAGAIN, "the cap again");
 	CHECK(goc_set_max_goroutines(0) == base + 10, "previous cap");
 	CHECK(goc_go(park_on, extra) > 0, "no cap");

@@ -14,10 +14,10 @@
 #include "panic_modes.h"
 
 struct counters {
-	int64_t ran;       /* atomic */
-	int64_t running;   /* atomic */
-	int64_t most;      /* atomic: the most running at once */
-	int64_t saw_cancel;/* atomic */
+	int64_t ran;        /* atomic */
+	int64_t running;    /* atomic */
+	int64_t most;       /* atomic: the most running at once */
+	int64_t saw_cancel; /* atomic */
 };
 
 static int count_task(goc_ctx *ctx, void *arg)
@@ -26,8 +26,9 @@ static int count_task(goc_ctx *ctx, void *arg)
 	struct counters *c = arg;
 	int64_t now = __atomic_add_fetch(&c->running, 1, __ATOMIC_SEQ_CST);
 	int64_t most = __atomic_load_n(&c->most, __ATOMIC_SEQ_CST);
-	while (now > most && !__atomic_compare_exchange_n(&c->most, &most, now, false,
-							  __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+	while (now > most &&
+	       !__atomic_compare_exchange_n(&c->most, &most, now, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST))
 		;
 	goc_sleep(200 * GOC_MICROSECOND);
 	__atomic_sub_fetch(&c->running, 1, __ATOMIC_SEQ_CST);
@@ -210,10 +211,11 @@ static void mode_free_running(void *arg)
 }
 
 static const struct panic_mode modes[] = {
-    {"limit_while_running", mode_limit_while_running,
-     "panic: errgroup: modify limit while 1 goroutines in the group are still active"},
-    {"limit_zero", mode_limit_zero, "panic: goc_group_set_limit: a limit of 0"},
-    {"free_running", mode_free_running, "panic: goc_group_free: 1 tasks of the group are still running"},
+	{"limit_while_running", mode_limit_while_running,
+	 "panic: errgroup: modify limit while 1 goroutines in the group are still active"},
+	{"limit_zero", mode_limit_zero, "panic: goc_group_set_limit: a limit of 0"},
+	{"free_running", mode_free_running,
+	 "panic: goc_group_free: 1 tasks of the group are still running"},
 };
 
 int main(int argc, char **argv)

@@ -51,8 +51,9 @@ static void record_head(transcript *t, const goc_http_request *r)
 	put_view(t, r->target);
 	put_view(t, r->path);
 	put_view(t, r->query);
-	snprintf(line, sizeof line, " 1.%d cl=%lld chunked=%d ka=%d continue=%d\n", r->minor_version,
-	         (long long)r->content_length, r->chunked, r->keep_alive, r->expect_continue);
+	snprintf(line, sizeof line, " 1.%d cl=%lld chunked=%d ka=%d continue=%d\n",
+		 r->minor_version, (long long)r->content_length, r->chunked, r->keep_alive,
+		 r->expect_continue);
 	puts_str(t, line);
 	goc_http_str name, value;
 	for (size_t i = 0; goc_http_request_header_at(r, i, &name, &value); i++) {
@@ -65,7 +66,8 @@ static void record_head(transcript *t, const goc_http_request *r)
 
 /* Feeds input[0..len) in pieces of `piece` bytes (0: all at once), each
  * piece extended only when the parser has consumed what it was given. */
-static void run(const char *input, size_t len, size_t piece, const goc_http_limits *limits, transcript *t)
+static void run(const char *input, size_t len, size_t piece, const goc_http_limits *limits,
+		transcript *t)
 {
 	goc_http_parser *p = goc_http_parser_new(limits);
 	CHECK(p, "parser_new");
@@ -74,13 +76,16 @@ static void run(const char *input, size_t len, size_t piece, const goc_http_limi
 	for (;;) {
 		size_t used;
 		goc_http_str body;
-		goc_http_event ev = goc_http_parser_feed(p, input + pos, window - pos, &used, &body);
+		goc_http_event ev =
+			goc_http_parser_feed(p, input + pos, window - pos, &used, &body);
 		CHECK(used <= window - pos, "consumed more than given");
 		pos += used;
 		if (ev == GOC_HTTP_HEAD) {
 			record_head(t, goc_http_parser_request(p));
 		} else if (ev == GOC_HTTP_BODY) {
-			CHECK(body.len > 0 && body.ptr >= input && body.ptr + body.len <= input + len, "body view");
+			CHECK(body.len > 0 && body.ptr >= input &&
+				      body.ptr + body.len <= input + len,
+			      "body view");
 			put(t, body.ptr, body.len);
 		} else if (ev == GOC_HTTP_DONE) {
 			puts_str(t, "\nDONE\n");
@@ -88,7 +93,8 @@ static void run(const char *input, size_t len, size_t piece, const goc_http_limi
 		} else if (ev == GOC_HTTP_ERROR) {
 			t->status = goc_http_parser_status(p);
 			char line[120];
-			snprintf(line, sizeof line, "ERROR %d %s\n", t->status, goc_http_parser_error(p));
+			snprintf(line, sizeof line, "ERROR %d %s\n", t->status,
+				 goc_http_parser_error(p));
 			puts_str(t, line);
 			break;
 		} else {
@@ -109,7 +115,8 @@ static transcript *parse_everywhere(const char *input, size_t len, const goc_htt
 	for (size_t piece = 1; piece < len; piece++) {
 		run(input, len, piece, limits, &split);
 		CHECK(split.len == whole.len && memcmp(split.text, whole.text, whole.len) == 0,
-		      "piece %zu differs on %.60s:\n--- whole\n%s--- split\n%s", piece, input, whole.text, split.text);
+		      "piece %zu differs on %.60s:\n--- whole\n%s--- split\n%s", piece, input,
+		      whole.text, split.text);
 	}
 	return &whole;
 }
@@ -127,7 +134,8 @@ static transcript *parse_limited(const char *input, const goc_http_limits *limit
 static void expect_status(const char *input, const goc_http_limits *limits, int status)
 {
 	transcript *t = parse_everywhere(input, strlen(input), limits);
-	CHECK(t->status == status, "status %d, want %d for %.80s\n%s", t->status, status, input, t->text);
+	CHECK(t->status == status, "status %d, want %d for %.80s\n%s", t->status, status, input,
+	      t->text);
 }
 
 /* ---- requests ----------------------------------------------------------------- */
@@ -135,29 +143,35 @@ static void expect_status(const char *input, const goc_http_limits *limits, int 
 static void test_simple_get(void)
 {
 	const char *in = "GET /index.html?x=1&y=%20 HTTP/1.1\r\nHost: example.com\r\n"
-	                 "User-Agent:  curl/8  \r\nAccept:*/*\r\nX-Empty:\r\n\r\n";
+			 "User-Agent:  curl/8  \r\nAccept:*/*\r\nX-Empty:\r\n\r\n";
 	transcript *t = parse_str(in);
-	const char *want = "HEAD [GET][/index.html?x=1&y=%20][/index.html][x=1&y=%20] 1.1 cl=0 chunked=0 ka=1 continue=0\n"
-	                   "[Host][example.com]\n[User-Agent][curl/8]\n[Accept][*/*]\n[X-Empty][]\n"
-	                   "BODY \nDONE\n";
+	const char *want =
+		"HEAD [GET][/index.html?x=1&y=%20][/index.html][x=1&y=%20] 1.1 cl=0 chunked=0 ka=1 continue=0\n"
+		"[Host][example.com]\n[User-Agent][curl/8]\n[Accept][*/*]\n[X-Empty][]\n"
+		"BODY \nDONE\n";
 	CHECK(strcmp(t->text, want) == 0, "got\n%s", t->text);
 
 	goc_http_parser *p = goc_http_parser_new(NULL);
 	size_t used;
 	goc_http_str body;
 	CHECK(goc_http_parser_between_requests(p), "fresh parser is between requests");
-	CHECK(goc_http_parser_feed(p, in, strlen(in), &used, &body) == GOC_HTTP_HEAD && used == strlen(in), "head");
+	CHECK(goc_http_parser_feed(p, in, strlen(in), &used, &body) == GOC_HTTP_HEAD &&
+		      used == strlen(in),
+	      "head");
 	const goc_http_request *r = goc_http_parser_request(p);
 	goc_http_str ua = goc_http_request_header(r, "user-AGENT");
 	CHECK(ua.len == 6 && memcmp(ua.ptr, "curl/8", 6) == 0, "lookup ignores case");
 	CHECK(goc_http_request_header(r, "Missing").ptr == NULL, "absent header");
-	CHECK(goc_http_request_header(r, "Host2").ptr == NULL && goc_http_request_header(r, "Hos").ptr == NULL,
+	CHECK(goc_http_request_header(r, "Host2").ptr == NULL &&
+		      goc_http_request_header(r, "Hos").ptr == NULL,
 	      "names compared whole");
 	CHECK(!goc_http_parser_between_requests(p), "mid-request");
-	CHECK(goc_http_parser_feed(p, NULL, 0, &used, &body) == GOC_HTTP_DONE && used == 0, "done without input");
+	CHECK(goc_http_parser_feed(p, NULL, 0, &used, &body) == GOC_HTTP_DONE && used == 0,
+	      "done without input");
 	CHECK(goc_http_parser_between_requests(p), "between requests after DONE");
 	CHECK(r->method.len == 3 && memcmp(r->method.ptr, "GET", 3) == 0, "view valid after DONE");
-	CHECK(goc_http_parser_feed(p, "\r", 1, &used, &body) == GOC_HTTP_NEED_MORE && used == 1, "CR");
+	CHECK(goc_http_parser_feed(p, "\r", 1, &used, &body) == GOC_HTTP_NEED_MORE && used == 1,
+	      "CR");
 	CHECK(!goc_http_parser_between_requests(p), "a pending CR starts a line");
 	CHECK(goc_http_parser_feed(p, "\n", 1, &used, &body) == GOC_HTTP_NEED_MORE, "empty line");
 	CHECK(goc_http_parser_between_requests(p), "an empty line before a request does not count");
@@ -178,9 +192,11 @@ static void test_targets_and_versions(void)
 	t = parse_str("GET / HTTP/1.0\r\n\r\n");
 	CHECK(strstr(t->text, " 1.0 cl=0 chunked=0 ka=0"), "HTTP/1.0 without Host: %s", t->text);
 	t = parse_str("GET / HTTP/1.9\r\nHost: h\r\n\r\n");
-	CHECK(strstr(t->text, " 1.9 ") && strstr(t->text, "ka=1"), "HTTP/1.9 read as 1.1: %s", t->text);
+	CHECK(strstr(t->text, " 1.9 ") && strstr(t->text, "ka=1"), "HTTP/1.9 read as 1.1: %s",
+	      t->text);
 	t = parse_str("\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
-	CHECK(t->requests == 1 && t->status == 0, "empty lines before the request line: %s", t->text);
+	CHECK(t->requests == 1 && t->status == 0, "empty lines before the request line: %s",
+	      t->text);
 	t = parse_str("M-SEARCH /x HTTP/1.1\r\nHost: h\r\n\r\n");
 	CHECK(t->requests == 1, "extension method: %s", t->text);
 	ok("targets (origin, absolute, authority, asterisk), versions, leading empty lines");
@@ -189,29 +205,29 @@ static void test_targets_and_versions(void)
 static void test_malformed(void)
 {
 	static const char *const bad[] = {
-		"GET  / HTTP/1.1\r\nHost: h\r\n\r\n",            /* two spaces */
-		"GET / HTTP/1.1 \r\nHost: h\r\n\r\n",            /* trailing space */
-		"GET /\r\n\r\n",                                 /* HTTP/0.9 */
-		"GET / http/1.1\r\nHost: h\r\n\r\n",             /* lower-case name */
+		"GET  / HTTP/1.1\r\nHost: h\r\n\r\n", /* two spaces */
+		"GET / HTTP/1.1 \r\nHost: h\r\n\r\n", /* trailing space */
+		"GET /\r\n\r\n",                      /* HTTP/0.9 */
+		"GET / http/1.1\r\nHost: h\r\n\r\n",  /* lower-case name */
 		"GET / HTTP/1.1x\r\nHost: h\r\n\r\n",
 		"GET / HTTP/1.\r\nHost: h\r\n\r\n",
-		"G(T / HTTP/1.1\r\nHost: h\r\n\r\n",             /* not a token */
+		"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", /* not a token */
 		"GET /a b HTTP/1.1\r\nHost: h\r\n\r\n",
 		"GET /\x7f HTTP/1.1\r\nHost: h\r\n\r\n",
-		"GET /\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n",     /* raw UTF-8 in the target */
-		"GET / HTTP/1.1\nHost: h\r\n\r\n",               /* bare LF */
+		"GET /\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", /* raw UTF-8 in the target */
+		"GET / HTTP/1.1\nHost: h\r\n\r\n",           /* bare LF */
 		"GET / HTTP/1.1\r\nHost: h\n\r\n",
 		"GET / HTTP/1.1\r\nHost: h\r\n\n",
-		"GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n",       /* bare CR */
-		"GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n",  /* obs-fold */
+		"GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n",      /* bare CR */
+		"GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n", /* obs-fold */
 		"GET / HTTP/1.1\r\n Host: h\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost : h\r\n\r\n",            /* space before the colon */
+		"GET / HTTP/1.1\r\nHost : h\r\n\r\n", /* space before the colon */
 		"GET / HTTP/1.1\r\nHost h\r\n\r\n",
 		"GET / HTTP/1.1\r\n: h\r\nHost: h\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: h\r\nX: a\x01z\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: h\r\nX: a\x7fz\r\n\r\n",
-		"GET / HTTP/1.1\r\n\r\n",                        /* 1.1 without Host */
-		"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",  /* two Hosts */
+		"GET / HTTP/1.1\r\n\r\n",                       /* 1.1 without Host */
+		"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", /* two Hosts */
 		"\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -230,43 +246,59 @@ static void test_malformed(void)
 
 static void test_limits(void)
 {
-	goc_http_limits l = {.max_request_line = 32, .max_header_bytes = 64, .max_headers = 3, .max_body = 10};
+	goc_http_limits l = {
+		.max_request_line = 32, .max_header_bytes = 64, .max_headers = 3, .max_body = 10};
 	char in[512];
 	/* request line: "GET /" + 18 bytes + " HTTP/1.1" is 32 */
-	snprintf(in, sizeof in, "GET /%.*s HTTP/1.1\r\nHost: h\r\n\r\n", 32 - 14, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	snprintf(in, sizeof in, "GET /%.*s HTTP/1.1\r\nHost: h\r\n\r\n", 32 - 14,
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	CHECK(parse_limited(in, &l)->requests == 1, "request line of exactly the limit");
-	snprintf(in, sizeof in, "GET /%.*s HTTP/1.1\r\nHost: h\r\n\r\n", 32 - 13, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	snprintf(in, sizeof in, "GET /%.*s HTTP/1.1\r\nHost: h\r\n\r\n", 32 - 13,
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	expect_status(in, &l, 414);
-	expect_status("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &l, 414); /* no LF yet */
+	expect_status("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &l,
+		      414); /* no LF yet */
 	CHECK(parse_str("GET / HTTP/1.1\r\nHost: h\r\n\r\n")->requests == 1, "defaults");
 
 	/* header section: 9 + 17 + 36 bytes of lines, then the final CRLF: 64 */
-	const char *fits = "GET / HTTP/1.1\r\nHost: h\r\nX-A: 0123456789\r\nX-B: 01234567890123456789012345678\r\n\r\n";
+	const char *fits =
+		"GET / HTTP/1.1\r\nHost: h\r\nX-A: 0123456789\r\nX-B: 01234567890123456789012345678\r\n\r\n";
 	CHECK(parse_limited(fits, &l)->requests == 1, "header section of exactly the limit");
-	expect_status("GET / HTTP/1.1\r\nHost: h\r\nX-A: 0123456789\r\nX-B: 012345678901234567890123456789\r\n\r\n",
-	              &l, 431);
-	expect_status("GET / HTTP/1.1\r\nHost: h\r\nX-Long: 012345678901234567890123456789012345678901234567890123",
-	              &l, 431);
+	expect_status(
+		"GET / HTTP/1.1\r\nHost: h\r\nX-A: 0123456789\r\nX-B: 012345678901234567890123456789\r\n\r\n",
+		&l, 431);
+	expect_status(
+		"GET / HTTP/1.1\r\nHost: h\r\nX-Long: 012345678901234567890123456789012345678901234567890123",
+		&l, 431);
 	expect_status("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", &l, 431);
 	CHECK(parse_limited("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n", &l)->requests == 1,
 	      "exactly max_headers");
 
 	/* body */
-	CHECK(parse_limited("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789", &l)->requests == 1,
+	CHECK(parse_limited("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789",
+			    &l)
+			      ->requests == 1,
 	      "body of exactly the limit");
 	expect_status("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n", &l, 413);
-	expect_status("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n", NULL, 413);
-	expect_status("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n01234\r\n6\r\n", &l, 413);
-	transcript *t = parse_limited("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-	                                 "5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n", &l);
-	CHECK(t->requests == 1 && strstr(t->text, "BODY 0123456789\nDONE"), "chunked body of exactly the limit: %s",
-	      t->text);
+	expect_status(
+		"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+		NULL, 413);
+	expect_status(
+		"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n01234\r\n6\r\n",
+		&l, 413);
+	transcript *t =
+		parse_limited("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+			      "5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n",
+			      &l);
+	CHECK(t->requests == 1 && strstr(t->text, "BODY 0123456789\nDONE"),
+	      "chunked body of exactly the limit: %s", t->text);
 
 	goc_http_limits too_big = {.max_request_line = (size_t)1 << 31};
 	errno = 0;
 	CHECK(goc_http_parser_new(&too_big) == NULL && errno == EINVAL, "limit over 1 GiB refused");
 	goc_http_limits negative = {.max_body = -1};
-	CHECK(goc_http_parser_new(&negative) == NULL && errno == EINVAL, "negative body limit refused");
+	CHECK(goc_http_parser_new(&negative) == NULL && errno == EINVAL,
+	      "negative body limit refused");
 	ok("limits at their edges: 414, 431 (bytes and count), 413 (Content-Length and chunked)");
 }
 
@@ -274,30 +306,43 @@ static void test_framing(void)
 {
 	transcript *t = parse_str("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello");
 	CHECK(strstr(t->text, "cl=5") && strstr(t->text, "BODY hello\nDONE"), "%s", t->text);
-	t = parse_str("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello");
+	t = parse_str(
+		"POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello");
 	CHECK(t->requests == 1, "identical duplicate Content-Length: %s", t->text);
 	t = parse_str("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5 , 5\r\n\r\nhello");
 	CHECK(t->requests == 1, "identical Content-Length list: %s", t->text);
-	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", NULL, 400);
-	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 6\r\n\r\nhello!", NULL, 400);
+	expect_status(
+		"POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+		NULL, 400);
+	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 6\r\n\r\nhello!", NULL,
+		      400);
 	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\nhello", NULL, 400);
 	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 0x5\r\n\r\nhello", NULL, 400);
 	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n", NULL, 400);
 	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5,\r\n\r\nhello", NULL, 400);
 	/* request smuggling */
-	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", NULL, 400);
-	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", NULL, 400);
-	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", NULL, 400);
-	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
-	              NULL, 400);
+	expect_status(
+		"POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+		NULL, 400);
+	expect_status(
+		"POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+		NULL, 400);
+	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+		      NULL, 400);
+	expect_status(
+		"POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+		NULL, 400);
 	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n\r\n", NULL, 400);
 	expect_status("POST /u HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", NULL, 400);
 	/* codings we do not know */
 	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", NULL, 501);
-	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", NULL, 501);
-	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n", NULL, 501);
+	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+		      NULL, 501);
+	expect_status("POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n", NULL,
+		      501);
 	t = parse_str("POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ChUnKeD\r\n\r\n0\r\n\r\n");
-	CHECK(t->requests == 1 && strstr(t->text, "cl=-1 chunked=1"), "coding names ignore case: %s", t->text);
+	CHECK(t->requests == 1 && strstr(t->text, "cl=-1 chunked=1"),
+	      "coding names ignore case: %s", t->text);
 	ok("Content-Length, duplicates, CL+TE and TE smuggling guards, 501 for unknown codings");
 }
 
@@ -307,7 +352,7 @@ static void test_chunked(void)
 	char in[1024];
 	struct {
 		const char *body;
-		int status;         /* 0: complete */
+		int status; /* 0: complete */
 		const char *decoded;
 	} cases[] = {
 		{"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", 0, "hello world"},
@@ -318,14 +363,14 @@ static void test_chunked(void)
 		{"3;q=\"quoted;\"\r\nabc\r\n0\r\n\r\n", 0, "abc"},
 		{"3\r\nabc\r\n0\r\nExpires: never\r\nX-Checksum: 1\r\n\r\n", 0, "abc"},
 		{"0\r\n\r\n", 0, ""},
-		{"\r\n", 400, NULL},                  /* no size */
+		{"\r\n", 400, NULL}, /* no size */
 		{"g\r\n", 400, NULL},
 		{"-1\r\n", 400, NULL},
 		{"3 \r\nabc\r\n0\r\n\r\n", 400, NULL}, /* whitespace without an extension */
 		{"3\nabc\r\n0\r\n\r\n", 400, NULL},    /* bare LF after the size */
 		{"3\r\nabcd\r\n0\r\n\r\n", 400, NULL}, /* data longer than its size */
 		{"3\r\nabc\n0\r\n\r\n", 400, NULL},
-		{"3\r\nabc0\r\n\r\n", 400, NULL},      /* CRLF after the data missing */
+		{"3\r\nabc0\r\n\r\n", 400, NULL}, /* CRLF after the data missing */
 		{"3;a\x01\r\nabc\r\n0\r\n\r\n", 400, NULL},
 		{"0\r\n\r\r", 400, NULL},
 		{"0\r\nX: y\n\r\n", 400, NULL},
@@ -339,15 +384,18 @@ static void test_chunked(void)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		snprintf(in, sizeof in, "%s%s", head, cases[i].body);
 		transcript *t = parse_str(in);
-		CHECK(t->status == cases[i].status, "case %zu: status %d, want %d\n%s", i, t->status, cases[i].status, t->text);
+		CHECK(t->status == cases[i].status, "case %zu: status %d, want %d\n%s", i,
+		      t->status, cases[i].status, t->text);
 		if (cases[i].decoded) {
 			char want[128];
 			snprintf(want, sizeof want, "BODY %s\nDONE\n", cases[i].decoded);
-			CHECK(t->requests == 1 && strstr(t->text, want), "case %zu decoded:\n%s", i, t->text);
+			CHECK(t->requests == 1 && strstr(t->text, want), "case %zu decoded:\n%s", i,
+			      t->text);
 		}
 	}
 	/* an unfinished body waits for more rather than failing */
-	transcript *t = parse_str("POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
+	transcript *t = parse_str(
+		"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
 	CHECK(t->status == 0 && t->requests == 0 && strstr(t->text, "BODY hel"), "%s", t->text);
 	/* a chunk-size line's extensions are bounded */
 	static char long_ext[8192];
@@ -356,24 +404,28 @@ static void test_chunked(void)
 	expect_status(long_ext, NULL, 400);
 	/* trailers share the header budget */
 	goc_http_limits l = {.max_header_bytes = 80, .max_headers = 4};
-	expect_status("POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
-	              &l, 431);
-	expect_status("POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 12345678901234567890123456789012345678901234567890\r\n\r\n",
-	              &l, 431);
+	expect_status(
+		"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+		&l, 431);
+	expect_status(
+		"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 12345678901234567890123456789012345678901234567890\r\n\r\n",
+		&l, 431);
 	ok("chunked: sizes, extensions, trailers, last chunk, missing CRLFs, huge sizes");
 }
 
 static void test_pipelining(void)
 {
-	const char *in = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"
-	                 "POST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
-	                 "POST /3 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
-	                 "GET /4 HTTP/1.0\r\n\r\n"
-	                 "GET /5 HTT";
+	const char *in =
+		"GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"
+		"POST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+		"POST /3 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
+		"GET /4 HTTP/1.0\r\n\r\n"
+		"GET /5 HTT";
 	transcript *t = parse_str(in);
 	CHECK(t->requests == 4 && t->status == 0, "%s", t->text);
-	CHECK(strstr(t->text, "[/2]") && strstr(t->text, "BODY abc\nDONE") && strstr(t->text, "BODY de\nDONE") &&
-	      strstr(t->text, "[/4]") && !strstr(t->text, "[/5]"),
+	CHECK(strstr(t->text, "[/2]") && strstr(t->text, "BODY abc\nDONE") &&
+		      strstr(t->text, "BODY de\nDONE") && strstr(t->text, "[/4]") &&
+		      !strstr(t->text, "[/5]"),
 	      "%s", t->text);
 	/* an error in the second request leaves the first intact */
 	t = parse_str("GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\n\r\n");
@@ -385,7 +437,8 @@ static void test_pipelining(void)
 	size_t n = (size_t)snprintf(big, sizeof big, "GET /big HTTP/1.1\r\nHost: h\r\n");
 	for (int i = 0; i < 90; i++)
 		n += (size_t)snprintf(big + n, sizeof big - n, "X-%d: %0500d\r\n", i, i);
-	n += (size_t)snprintf(big + n, sizeof big - n, "\r\nGET /small HTTP/1.1\r\nHost: h\r\n\r\n");
+	n += (size_t)snprintf(big + n, sizeof big - n,
+			      "\r\nGET /small HTTP/1.1\r\nHost: h\r\n\r\n");
 	size_t pos = 0, used;
 	goc_http_str body;
 	CHECK(goc_http_parser_feed(p, big, n, &used, &body) == GOC_HTTP_HEAD, "big head");
@@ -394,9 +447,11 @@ static void test_pipelining(void)
 	CHECK(v.len == 500 && v.ptr[499] == '9', "last big field");
 	pos += used;
 	CHECK(goc_http_parser_feed(p, big + pos, n - pos, &used, &body) == GOC_HTTP_DONE, "done");
-	CHECK(goc_http_parser_feed(p, big + pos, n - pos, &used, &body) == GOC_HTTP_HEAD, "small head");
+	CHECK(goc_http_parser_feed(p, big + pos, n - pos, &used, &body) == GOC_HTTP_HEAD,
+	      "small head");
 	CHECK(goc_http_parser_request(p)->header_count == 1, "fields reset");
-	CHECK(goc_http_request_header(goc_http_parser_request(p), "x-1").ptr == NULL, "old fields gone");
+	CHECK(goc_http_request_header(goc_http_parser_request(p), "x-1").ptr == NULL,
+	      "old fields gone");
 	goc_http_parser_free(p);
 	ok("pipelining: several requests per buffer, errors after a good request, buffers reused");
 }
@@ -415,16 +470,21 @@ static void test_connection(void)
 		{"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 1, 0},
 		{"GET / HTTP/1.0\r\nConnection: x, Keep-Alive\r\n\r\n", 1, 0},
 		{"GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n", 0, 0},
-		{"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx", 1, 1},
-		{"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx", 1, 1},
+		{"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
+		 1, 1},
+		{"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx",
+		 1, 1},
 		{"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx", 0, 0},
-		{"POST / HTTP/1.1\r\nHost: h\r\nExpect: something-else\r\nContent-Length: 1\r\n\r\nx", 1, 0},
+		{"POST / HTTP/1.1\r\nHost: h\r\nExpect: something-else\r\nContent-Length: 1\r\n\r\nx",
+		 1, 0},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		transcript *t = parse_str(cases[i].in);
 		char want[64];
-		snprintf(want, sizeof want, "ka=%d continue=%d", cases[i].keep_alive, cases[i].expect_continue);
-		CHECK(t->requests == 1 && strstr(t->text, want), "case %zu: want %s\n%s", i, want, t->text);
+		snprintf(want, sizeof want, "ka=%d continue=%d", cases[i].keep_alive,
+			 cases[i].expect_continue);
+		CHECK(t->requests == 1 && strstr(t->text, want), "case %zu: want %s\n%s", i, want,
+		      t->text);
 	}
 	ok("keep-alive for HTTP/1.0 and 1.1, Connection lists, Expect: 100-continue");
 }
@@ -434,8 +494,8 @@ static void test_connection(void)
 /* Builds a head with the date of the second it was built in (retrying
  * across a second boundary) and compares it with want, where "%D" stands
  * for that date. */
-static void check_head(int status, const char *const *fields, int minor, int64_t length, bool keep_alive,
-                       const char *want, bool want_chunked, bool want_keep_alive)
+static void check_head(int status, const char *const *fields, int minor, int64_t length,
+		       bool keep_alive, const char *want, bool want_chunked, bool want_keep_alive)
 {
 	for (;;) {
 		char before[GOC_HTTP_DATE_SIZE], after[GOC_HTTP_DATE_SIZE], buf[512], expected[512];
@@ -450,9 +510,12 @@ static void check_head(int status, const char *const *fields, int minor, int64_t
 			continue;
 		const char *mark = strstr(want, "%D");
 		CHECK(mark, "want has a date");
-		snprintf(expected, sizeof expected, "%.*s%s%s", (int)(mark - want), want, before, mark + 2);
-		CHECK(n == strlen(expected) && memcmp(buf, expected, n) == 0, "head\n%.*s\nwant\n%s", (int)n, buf, expected);
-		CHECK(h.chunked == want_chunked && h.keep_alive == want_keep_alive, "flags of %d", status);
+		snprintf(expected, sizeof expected, "%.*s%s%s", (int)(mark - want), want, before,
+			 mark + 2);
+		CHECK(n == strlen(expected) && memcmp(buf, expected, n) == 0,
+		      "head\n%.*s\nwant\n%s", (int)n, buf, expected);
+		CHECK(h.chunked == want_chunked && h.keep_alive == want_keep_alive, "flags of %d",
+		      status);
 		return;
 	}
 }
@@ -460,29 +523,43 @@ static void check_head(int status, const char *const *fields, int minor, int64_t
 static void test_response_head(void)
 {
 	const char *const plain[] = {"Content-Type", "text/plain", NULL};
-	check_head(200, plain, 1, 5, true,
-	           "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nDate: %D\r\n\r\n", false, true);
-	check_head(404, NULL, 1, 0, false,
-	           "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\nDate: %D\r\n\r\n", false, false);
-	check_head(200, plain, 1, -1, true,
-	           "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nDate: %D\r\n\r\n", true,
-	           true);
-	check_head(200, NULL, 0, -1, true, "HTTP/1.1 200 OK\r\nConnection: close\r\nDate: %D\r\n\r\n", false, false);
-	check_head(200, NULL, 0, 12, true,
-	           "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: keep-alive\r\nDate: %D\r\n\r\n", false, true);
-	check_head(204, NULL, 1, -1, true, "HTTP/1.1 204 No Content\r\nDate: %D\r\n\r\n", false, true);
-	check_head(304, NULL, 1, 100, false, "HTTP/1.1 304 Not Modified\r\nConnection: close\r\nDate: %D\r\n\r\n", false,
-	           false);
-	check_head(599, NULL, 1, 0, true, "HTTP/1.1 599 \r\nContent-Length: 0\r\nDate: %D\r\n\r\n", false, true);
-	check_head(7, NULL, 1, 0, true, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nDate: %D\r\n\r\n",
-	           false, true);
-	check_head(201, NULL, 1, 1234567890123, true, "HTTP/1.1 201 Created\r\nContent-Length: 1234567890123\r\nDate: %D\r\n\r\n",
-	           false, true);
+	check_head(
+		200, plain, 1, 5, true,
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nDate: %D\r\n\r\n",
+		false, true);
+	check_head(
+		404, NULL, 1, 0, false,
+		"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\nDate: %D\r\n\r\n",
+		false, false);
+	check_head(
+		200, plain, 1, -1, true,
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nDate: %D\r\n\r\n",
+		true, true);
+	check_head(200, NULL, 0, -1, true,
+		   "HTTP/1.1 200 OK\r\nConnection: close\r\nDate: %D\r\n\r\n", false, false);
+	check_head(
+		200, NULL, 0, 12, true,
+		"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: keep-alive\r\nDate: %D\r\n\r\n",
+		false, true);
+	check_head(204, NULL, 1, -1, true, "HTTP/1.1 204 No Content\r\nDate: %D\r\n\r\n", false,
+		   true);
+	check_head(304, NULL, 1, 100, false,
+		   "HTTP/1.1 304 Not Modified\r\nConnection: close\r\nDate: %D\r\n\r\n", false,
+		   false);
+	check_head(599, NULL, 1, 0, true, "HTTP/1.1 599 \r\nContent-Length: 0\r\nDate: %D\r\n\r\n",
+		   false, true);
+	check_head(7, NULL, 1, 0, true,
+		   "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nDate: %D\r\n\r\n",
+		   false, true);
+	check_head(201, NULL, 1, 1234567890123, true,
+		   "HTTP/1.1 201 Created\r\nContent-Length: 1234567890123\r\nDate: %D\r\n\r\n",
+		   false, true);
 
 	char buf[256];
 	goc_http_head h;
 	goc_http_head_begin(&h, buf, sizeof buf, 100);
-	CHECK(goc_http_head_end(&h, 1, -1, true) == strlen(GOC_HTTP_CONTINUE) && memcmp(buf, GOC_HTTP_CONTINUE, h.len) == 0,
+	CHECK(goc_http_head_end(&h, 1, -1, true) == strlen(GOC_HTTP_CONTINUE) &&
+		      memcmp(buf, GOC_HTTP_CONTINUE, h.len) == 0,
 	      "100 Continue: %.*s", (int)h.len, buf);
 
 	goc_http_head_begin(&h, buf, sizeof buf, 200);
@@ -502,7 +579,8 @@ static void test_response_head(void)
 	char small[40];
 	goc_http_head_begin(&h, small, sizeof small, 200);
 	CHECK(goc_http_head_add(&h, "A", "b"), "fits");
-	CHECK(!goc_http_head_add(&h, "X-Long", "0123456789012345678901234567890") && h.overflow, "overflow");
+	CHECK(!goc_http_head_add(&h, "X-Long", "0123456789012345678901234567890") && h.overflow,
+	      "overflow");
 	CHECK(goc_http_head_end(&h, 1, 0, true) == 0, "an overflowed head ends with 0");
 	goc_http_head_begin(&h, small, 10, 200);
 	CHECK(h.overflow && goc_http_head_end(&h, 1, 0, true) == 0, "no room for the status line");
@@ -532,16 +610,20 @@ static void test_response_pieces(void)
 		{253402300799, "Fri, 31 Dec 9999 23:59:59 GMT"},
 	};
 	for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
-		CHECK(goc_http_date_format(dates[i].t, d) == 29 && strcmp(d, dates[i].s) == 0, "%lld: %s",
-		      (long long)dates[i].t, d);
+		CHECK(goc_http_date_format(dates[i].t, d) == 29 && strcmp(d, dates[i].s) == 0,
+		      "%lld: %s", (long long)dates[i].t, d);
 	}
-	CHECK(goc_http_date(d) == 29 && strlen(d) == 29 && strcmp(d + 25, " GMT") == 0, "now: %s", d);
+	CHECK(goc_http_date(d) == 29 && strlen(d) == 29 && strcmp(d + 25, " GMT") == 0, "now: %s",
+	      d);
 
 	char prefix[GOC_HTTP_CHUNK_PREFIX_SIZE];
 	CHECK(goc_http_chunk_prefix(prefix, 1) == 3 && memcmp(prefix, "1\r\n", 3) == 0, "1");
 	CHECK(goc_http_chunk_prefix(prefix, 255) == 4 && memcmp(prefix, "ff\r\n", 4) == 0, "255");
-	CHECK(goc_http_chunk_prefix(prefix, 4096) == 6 && memcmp(prefix, "1000\r\n", 6) == 0, "4096");
-	CHECK(goc_http_chunk_prefix(prefix, SIZE_MAX) == 18 && memcmp(prefix, "ffffffffffffffff\r\n", 18) == 0, "max");
+	CHECK(goc_http_chunk_prefix(prefix, 4096) == 6 && memcmp(prefix, "1000\r\n", 6) == 0,
+	      "4096");
+	CHECK(goc_http_chunk_prefix(prefix, SIZE_MAX) == 18 &&
+		      memcmp(prefix, "ffffffffffffffff\r\n", 18) == 0,
+	      "max");
 	struct iovec iov[3];
 	CHECK(goc_http_chunk_iov(iov, prefix, "hello", 0) == 0, "an empty chunk is not written");
 	CHECK(goc_http_chunk_iov(iov, prefix, "hello", 5) == 3, "three pieces");
@@ -555,8 +637,9 @@ static void test_response_pieces(void)
 
 	/* a chunked response body written with these pieces parses back */
 	char request[128];
-	size_t head = (size_t)snprintf(request, sizeof request,
-	                               "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+	size_t head = (size_t)snprintf(
+		request, sizeof request,
+		"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
 	memcpy(request + head, chunk, n);
 	memcpy(request + head + n, GOC_HTTP_LAST_CHUNK, 5);
 	transcript *t = parse_everywhere(request, head + n + 5, NULL);
@@ -571,10 +654,11 @@ static void test_response_pieces(void)
 		if (strcmp(date, again) == 0)
 			break;
 	}
-	snprintf(want, sizeof want,
-	         "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	         "Content-Length: 32\r\nConnection: close\r\nDate: %s\r\n\r\nRequest Header Fields Too Large\n",
-	         date);
+	snprintf(
+		want, sizeof want,
+		"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		"Content-Length: 32\r\nConnection: close\r\nDate: %s\r\n\r\nRequest Header Fields Too Large\n",
+		date);
 	CHECK(n == strlen(want) && memcmp(buf, want, n) == 0, "error response\n%.*s", (int)n, buf);
 	CHECK(goc_http_error_response(buf, 60, 400) == 0, "error response overflow");
 	ok("reason phrases, dates, chunk framing, error response");

@@ -191,9 +191,9 @@ struct client {
 
 struct response {
 	int status;
-	bool close;   /* Connection: close */
+	bool close; /* Connection: close */
 	bool chunked;
-	long length;  /* Content-Length, -1 if none */
+	long length; /* Content-Length, -1 if none */
 	char body[1 << 16];
 	size_t body_len;
 };
@@ -216,7 +216,8 @@ static bool client_more(struct client *cl)
 {
 	CHECK(cl->len < sizeof cl->buf, "response too large");
 	ssize_t n = goc_conn_read(cl->c, cl->buf + cl->len, sizeof cl->buf - cl->len);
-	CHECK(n != -ETIMEDOUT, "client read timed out (have %zu: %.*s)", cl->len, (int)cl->len, cl->buf);
+	CHECK(n != -ETIMEDOUT, "client read timed out (have %zu: %.*s)", cl->len, (int)cl->len,
+	      cl->buf);
 	if (n <= 0)
 		return false;
 	cl->len += (size_t)n;
@@ -331,7 +332,8 @@ static void test_keep_alive_and_head(void)
 	}
 	client_send(cl, "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n");
 	client_response(cl, &resp, true);
-	CHECK(resp.status == 200 && resp.length == 6, "HEAD: %d, length %ld", resp.status, resp.length);
+	CHECK(resp.status == 200 && resp.length == 6, "HEAD: %d, length %ld", resp.status,
+	      resp.length);
 	/* No body followed the HEAD response: the next response starts at once. */
 	client_send(cl, "GET /after-head HTTP/1.1\r\nHost: x\r\n\r\n");
 	expect(cl, 200, "/after-head");
@@ -354,9 +356,10 @@ static void test_pipelining(void)
 	server_start(&s);
 	struct client *cl = calloc(1, sizeof *cl);
 	client_dial(cl, &s);
-	client_send(cl, "GET /one HTTP/1.1\r\nHost: x\r\n\r\n"
-			"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo"
-			"GET /three HTTP/1.1\r\nHost: x\r\n\r\n");
+	client_send(cl,
+		    "GET /one HTTP/1.1\r\nHost: x\r\n\r\n"
+		    "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo"
+		    "GET /three HTTP/1.1\r\nHost: x\r\n\r\n");
 	expect(cl, 200, "/one");
 	expect(cl, 200, "two");
 	expect(cl, 200, "/three");
@@ -372,18 +375,22 @@ static void test_bodies(void)
 	server_start(&s);
 	struct client *cl = calloc(1, sizeof *cl);
 	client_dial(cl, &s);
-	client_send(cl, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-			"6\r\nhello \r\n5;ext=1\r\nworld\r\n0\r\n\r\n");
+	client_send(cl,
+		    "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "6\r\nhello \r\n5;ext=1\r\nworld\r\n0\r\n\r\n");
 	expect(cl, 200, "hello world");
 	/* 100-continue: the server asks for the body only when the handler reads it. */
-	client_send(cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+	client_send(
+		cl,
+		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
 	client_response(cl, &resp, false);
 	CHECK(resp.status == 100, "100 Continue, got %d", resp.status);
 	client_send(cl, "ping");
 	expect(cl, 200, "ping");
 	/* A body the handler does not read is drained: the connection stays usable. */
-	client_send(cl, "POST /ignored HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nxxxxx"
-			"GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+	client_send(cl,
+		    "POST /ignored HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nxxxxx"
+		    "GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
 	expect(cl, 200, "/ignored");
 	expect(cl, 200, "/next");
 	client_close(cl);
@@ -422,8 +429,10 @@ static void test_refusals(void)
 	refused(&s, "GET /\tx HTTP/1.1\r\n\r\n", 0, 400);
 	refused(&s, "GET / HTTP/1.1\r\nHost: x\r\n", 4000, 431);
 	refused(&s, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n", 0, 413);
-	refused(&s, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-		    "3e9\r\n", 0, 413);
+	refused(&s,
+		"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"3e9\r\n",
+		0, 413);
 	CHECK(server_stop(&s) == 0, "nothing cut");
 	ok("400, 431, 413 and close");
 }
@@ -475,7 +484,8 @@ static void test_write_timeout(void)
 	CHECK(goc_conn_wrap(fd, &cl->c) == 0, "wrap");
 	__atomic_store_n(&big_write_error, 0, __ATOMIC_SEQ_CST);
 	client_send(cl, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
-	WAIT_FOR(__atomic_load_n(&big_write_error, __ATOMIC_SEQ_CST) != 0, "the handler's write failed");
+	WAIT_FOR(__atomic_load_n(&big_write_error, __ATOMIC_SEQ_CST) != 0,
+		 "the handler's write failed");
 	CHECK(big_write_error == ETIMEDOUT, "write error %s", strerror(big_write_error));
 	client_close(cl);
 	CHECK(server_stop(&s) == 0, "nothing cut");
@@ -588,8 +598,9 @@ static void test_workpool(void)
 	run_crowd(&s, clients);
 	struct client *cl = calloc(1, sizeof *cl);
 	client_dial(cl, &s);
-	client_send(cl, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-			"4\r\npool\r\n0\r\n\r\n");
+	client_send(cl,
+		    "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "4\r\npool\r\n0\r\n\r\n");
 	expect(cl, 200, "pool");
 	client_close(cl);
 	free(cl);

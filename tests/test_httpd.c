@@ -30,7 +30,8 @@ static void get(const char *request, char *out, size_t size)
 	int err = goc_dial("tcp", addr, goc_now() + 10 * GOC_SECOND, &c);
 	CHECK(err == 0, "dial: %s", strerror(-err));
 	goc_conn_set_deadline(c, goc_now() + 10 * GOC_SECOND);
-	CHECK(goc_conn_write(c, request, strlen(request), NULL) == (ssize_t)strlen(request), "send");
+	CHECK(goc_conn_write(c, request, strlen(request), NULL) == (ssize_t)strlen(request),
+	      "send");
 	size_t len = 0;
 	ssize_t n;
 	while ((n = goc_conn_read(c, out + len, size - 1 - len)) > 0)
@@ -47,7 +48,8 @@ static void expect(const char *method, const char *path, const char *status, con
 		 method, path);
 	get(request, response, sizeof response);
 	CHECK(strncmp(response, status, strlen(status)) == 0, "%s %s: %s", method, path, response);
-	CHECK(!part || contains(response, part), "%s %s: no \"%s\" in %s", method, path, part, response);
+	CHECK(!part || contains(response, part), "%s %s: no \"%s\" in %s", method, path, part,
+	      response);
 }
 
 static void write_file(const char *path, const char *text)
@@ -90,7 +92,8 @@ static void run(void *arg)
 	expect("GET", "/page.html", "HTTP/1.1 200", "Content-Type: text/html");
 	expect("HEAD", "/page.html", "HTTP/1.1 200", "Content-Length: 12");
 	char response[8192];
-	get("HEAD /page.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", response, sizeof response);
+	get("HEAD /page.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", response,
+	    sizeof response);
 	CHECK(!contains(response, "<p>"), "HEAD sent a body");
 	expect("GET", "/missing", "HTTP/1.1 404", NULL);
 	expect("GET", "/link.txt", "HTTP/1.1 404", NULL);

@@ -38,8 +38,10 @@ static void check_elapsed(int64_t start, int64_t min, const char *what)
 static void shrink_buffers(goc_conn *writer, goc_conn *reader)
 {
 	int small = 4096;
-	CHECK(setsockopt(goc_conn_fd(writer), SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0, "sndbuf");
-	CHECK(setsockopt(goc_conn_fd(reader), SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0, "rcvbuf");
+	CHECK(setsockopt(goc_conn_fd(writer), SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0,
+	      "sndbuf");
+	CHECK(setsockopt(goc_conn_fd(reader), SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0,
+	      "rcvbuf");
 }
 
 struct later {
@@ -174,7 +176,8 @@ static void partial_writes(void)
 	/* Only the sender's buffer is small: with both small, loopback TCP
 	 * crawls through window updates (tens of ms each). */
 	int small = 4096;
-	CHECK(setsockopt(goc_conn_fd(c), SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0, "sndbuf");
+	CHECK(setsockopt(goc_conn_fd(c), SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0,
+	      "sndbuf");
 	size_t big = 4 << 20;
 	char *data = malloc(big);
 	for (size_t i = 0; i < big; i++)
@@ -184,7 +187,8 @@ static void partial_writes(void)
 	goc_wg_add(&sr.done, 1);
 	goc_go(slow_read, &sr);
 	size_t written = 0;
-	CHECK(goc_conn_write(c, data, big, &written) == (ssize_t)big && written == big, "write all");
+	CHECK(goc_conn_write(c, data, big, &written) == (ssize_t)big && written == big,
+	      "write all");
 	goc_wg_wait(&sr.done);
 	goc_conn_close(c);
 	goc_conn_close(s);
@@ -360,7 +364,8 @@ static void misuse(void)
 	CHECK(!r.exited && contains(r.out, "goc_conn_read: NULL handle"), "NULL: %s", r.out);
 	free(r.out);
 	r = run_child(misuse_after_close, NULL, NULL);
-	CHECK(!r.exited && contains(r.out, "goc_accept: use of a closed handle"), "closed: %s", r.out);
+	CHECK(!r.exited && contains(r.out, "goc_accept: use of a closed handle"), "closed: %s",
+	      r.out);
 	free(r.out);
 	ok("misuse: NULL handle and use after close panic");
 }

@@ -229,7 +229,8 @@ static void hangup_after_data(void)
 	pair(&c, &s);
 	CHECK(goc_conn_write(c, "hello", 5, NULL) == 5, "write");
 	struct linger reset = {1, 0};
-	CHECK(setsockopt(goc_conn_fd(c), SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0, "linger");
+	CHECK(setsockopt(goc_conn_fd(c), SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0,
+	      "linger");
 	goc_conn_close(c); /* a reset right after the data */
 	goc_sleep(50 * MS);
 	read_exact(s, buf, 5, "data before the reset");

@@ -98,8 +98,8 @@ static void client(void *arg)
 			CHECK(n > 0, "client read: %zd (%s)", n, n < 0 ? strerror((int)-n) : "EOF");
 			got += (size_t)n;
 		}
-		CHECK(memcmp(sendbuf, recvbuf, len) == 0, "echo differs (client %ld round %d)", cl->id,
-		      r);
+		CHECK(memcmp(sendbuf, recvbuf, len) == 0, "echo differs (client %ld round %d)",
+		      cl->id, r);
 		__atomic_fetch_add(cl->bytes, (int64_t)len, __ATOMIC_RELAXED);
 	}
 	free(sendbuf);
@@ -125,7 +125,10 @@ static void echo_many(const char *network, const char *listen_addr, long conns, 
 	goc_wg_add(&done, conns);
 	int64_t bytes = 0;
 	for (long i = 0; i < conns; i++) {
-		cls[i] = (struct client){.network = network, .id = i, .rounds = rounds, .done = &done,
+		cls[i] = (struct client){.network = network,
+					 .id = i,
+					 .rounds = rounds,
+					 .done = &done,
 					 .bytes = &bytes};
 		snprintf(cls[i].addr, sizeof cls[i].addr, "%s", addr);
 		goc_go(client, &cls[i]);
@@ -167,7 +170,8 @@ static void addresses_eof_halfclose_reset(void)
 	CHECK(goc_conn_remote_addr(c, remote, sizeof remote) > 0 && !strcmp(remote, addr),
 	      "remote %s", remote);
 	CHECK(goc_conn_local_addr(c, local, sizeof local) > 0, "local");
-	CHECK(goc_conn_remote_addr(s, peer_local, sizeof peer_local) > 0 && !strcmp(local, peer_local),
+	CHECK(goc_conn_remote_addr(s, peer_local, sizeof peer_local) > 0 &&
+		      !strcmp(local, peer_local),
 	      "peer sees %s, we are %s", peer_local, local);
 
 	/* Half close: c shuts its writing half; s reads EOF and still

@@ -41,7 +41,7 @@ static int64_t cpu_ns(void)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * GOC_SECOND +
-	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * GOC_MICROSECOND;
+		(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * GOC_MICROSECOND;
 }
 
 static void emfile_main(void *arg)
@@ -82,8 +82,8 @@ static void emfile_main(void *arg)
 	goc_sleep(300 * MS);
 	CHECK(__atomic_load_n(&accepted, __ATOMIC_SEQ_CST) == 0, "accepted without fds");
 	int64_t cpu = cpu_ns() - cpu0, wall = goc_now() - t0;
-	CHECK(cpu < wall / 4, "accept spins at EMFILE: %lld ms of CPU in %lld ms", (long long)(cpu / MS),
-	      (long long)(wall / MS));
+	CHECK(cpu < wall / 4, "accept spins at EMFILE: %lld ms of CPU in %lld ms",
+	      (long long)(cpu / MS), (long long)(wall / MS));
 	ok("EMFILE: accept backs off without returning and without spinning");
 
 	for (int i = 0; i < nfillers; i++)
@@ -97,7 +97,8 @@ static void emfile_main(void *arg)
 		int len = snprintf(msg, sizeof msg, "client %d", i);
 		CHECK(write(clients[i], msg, (size_t)len) == len, "client write");
 		/* Accept order matches connect order on one listener. */
-		CHECK(goc_conn_read(conns[i], buf, sizeof buf) == len && !memcmp(msg, buf, (size_t)len),
+		CHECK(goc_conn_read(conns[i], buf, sizeof buf) == len &&
+			      !memcmp(msg, buf, (size_t)len),
 		      "read through accepted conn %d", i);
 		goc_conn_close(conns[i]);
 		close(clients[i]);

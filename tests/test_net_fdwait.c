@@ -82,7 +82,8 @@ static void pipes(void)
 	CHECK(goc_fd_wait(p[0], GOC_FD_READ, t0 + 30 * MS) == -ETIMEDOUT, "deadline");
 	CHECK(goc_now() - t0 >= 29 * MS, "deadline early");
 	CHECK(goc_fd_wait(p[0], GOC_FD_READ, t0 - 1) == -ETIMEDOUT, "past deadline");
-	CHECK(goc_fd_wait(p[0], 0, 0) == -EINVAL && goc_fd_wait(p[0], 4, 0) == -EINVAL, "bad events");
+	CHECK(goc_fd_wait(p[0], 0, 0) == -EINVAL && goc_fd_wait(p[0], 4, 0) == -EINVAL,
+	      "bad events");
 	CHECK(goc_fd_wait(p[1], GOC_FD_WRITE, 0) == GOC_FD_WRITE, "writable at once");
 
 	goc_ctx *ctx = goc_ctx_with_cancel(goc_ctx_background());

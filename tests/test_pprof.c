@@ -149,8 +149,8 @@ static void check_profile(const struct parsed_profile *p)
 		counts[k] += s->values[0];
 		total += s->values[0];
 		const char *gname = pprof_label_str(p, s, "goroutine_name");
-		if (!strcmp(leaf, "burn_cpu_hot_function") && pprof_label_num(p, s, "goroutine") > 0 &&
-		    gname && !strcmp(gname, "burner"))
+		if (!strcmp(leaf, "burn_cpu_hot_function") &&
+		    pprof_label_num(p, s, "goroutine") > 0 && gname && !strcmp(gname, "burner"))
 			hot_labelled += s->values[0];
 	}
 	int top = 0;
@@ -160,11 +160,14 @@ static void check_profile(const struct parsed_profile *p)
 	printf("%lld samples; top: %s (%lld)\n", (long long)total, nnames ? names[top] : "-",
 	       nnames ? (long long)counts[top] : 0);
 	CHECK(total >= 100, "only %lld samples in 2 s of CPU", (long long)total);
-	CHECK(!strcmp(names[top], "burn_cpu_hot_function"), "top function is %s, not "
-	      "burn_cpu_hot_function", names[top]);
+	CHECK(!strcmp(names[top], "burn_cpu_hot_function"),
+	      "top function is %s, not "
+	      "burn_cpu_hot_function",
+	      names[top]);
 	int64_t must_be_labelled = under_tsan() ? counts[top] / 2 : counts[top];
-	CHECK(hot_labelled >= must_be_labelled, "%lld of %lld hot samples carry the goroutine labels",
-	      (long long)hot_labelled, (long long)counts[top]);
+	CHECK(hot_labelled >= must_be_labelled,
+	      "%lld of %lld hot samples carry the goroutine labels", (long long)hot_labelled,
+	      (long long)counts[top]);
 	ok("burn_cpu_hot_function is the top function, with its goroutine's labels");
 }
 

@@ -37,8 +37,7 @@
 
 /* This program's functions, as the profiles name them. */
 static const char *const own_functions[] = {
-	"wait_on_channel_planted", "hammer_mutex_planted", "record_profiles", "spin_a_little",
-	NULL,
+	"wait_on_channel_planted", "hammer_mutex_planted", "record_profiles", "spin_a_little", NULL,
 };
 
 static uint64_t work_sink; /* atomic */
@@ -170,7 +169,8 @@ __attribute__((noinline)) void record_profiles(void *arg)
 
 static void check_types(const struct parsed_profile *p)
 {
-	CHECK(p->nsample_types == 2 && !strcmp(pprof_str(p, p->sample_types[0][0]), "contentions") &&
+	CHECK(p->nsample_types == 2 &&
+		      !strcmp(pprof_str(p, p->sample_types[0][0]), "contentions") &&
 		      !strcmp(pprof_str(p, p->sample_types[0][1]), "count") &&
 		      !strcmp(pprof_str(p, p->sample_types[1][0]), "delay") &&
 		      !strcmp(pprof_str(p, p->sample_types[1][1]), "nanoseconds"),
@@ -207,7 +207,8 @@ static void check_block_profile(void)
 		if (pprof_sample_has(&p, s, "wait_on_channel_planted")) {
 			/* Waited inside the runtime's receive, below the
 			 * planted function. */
-			CHECK(strcmp(pprof_location_name(&p, s->locs[0]), "wait_on_channel_planted"),
+			CHECK(strcmp(pprof_location_name(&p, s->locs[0]),
+				     "wait_on_channel_planted"),
 			      "a channel wait's innermost frame is the planted function");
 			channel_waits += s->values[0];
 		}
@@ -240,8 +241,10 @@ static void check_mutex_profile(void)
 	       (double)delay / GOC_SECOND);
 	CHECK(top && !strcmp(top, "hammer_mutex_planted"), "top of the mutex profile: %s",
 	      top ? top : "none");
-	CHECK(delay >= block_mutex_delay / 2, "mutex profile: %lld ns of delay, the block "
-	      "profile's lock waits %lld ns", (long long)delay, (long long)block_mutex_delay);
+	CHECK(delay >= block_mutex_delay / 2,
+	      "mutex profile: %lld ns of delay, the block "
+	      "profile's lock waits %lld ns",
+	      (long long)delay, (long long)block_mutex_delay);
 	ok("mutex profile: hammer_mutex_planted on top");
 
 	pprof_go_check_first("-top -cum -sample_index=delay", mutex_path, own_functions,

@@ -24,7 +24,10 @@
 #define CHANNEL_PARKERS 3
 
 static const char *const own_functions[] = {
-	"park_on_channel_planted", "park_on_waitgroup_planted", "take_profile_planted", NULL,
+	"park_on_channel_planted",
+	"park_on_waitgroup_planted",
+	"take_profile_planted",
+	NULL,
 };
 
 static char profile_path[] = "/tmp/goc-test-goroutine-XXXXXX";
@@ -114,7 +117,8 @@ int main(void)
 			on_channel++;
 		}
 		if (pprof_sample_has(&p, s, "park_on_waitgroup_planted")) {
-			CHECK(!strcmp(state, "sync.WaitGroup.Wait") && name && !strcmp(name, "planted"),
+			CHECK(!strcmp(state, "sync.WaitGroup.Wait") && name &&
+				      !strcmp(name, "planted"),
 			      "wait group parker: state %s, name %s", state, name ? name : "-");
 			on_waitgroup++;
 		}

@@ -109,8 +109,8 @@ static void tracked_g(void *arg)
 		else
 			goc_sleep(20 * GOC_MICROSECOND);
 		int now = errno_get();
-		CHECK(now == t->value, "errno is %d after switch %ld, want %d (thread %d -> %d)", now,
-		      i, t->value, (int)last, (int)tid());
+		CHECK(now == t->value, "errno is %d after switch %ld, want %d (thread %d -> %d)",
+		      now, i, t->value, (int)last, (int)tid());
 		t->checks++;
 		pid_t here = tid();
 		if (here != last)
@@ -167,7 +167,8 @@ static void main_g(void *arg)
 	if (under && strcmp(under, "valgrind") == 0 && migrations == 0)
 		printf("no migration happened under valgrind (threads run one at a time there)\n");
 	else
-		CHECK(migrations > 0, "the tracked goroutine never changed threads in %d rounds", rounds);
+		CHECK(migrations > 0, "the tracked goroutine never changed threads in %d rounds",
+		      rounds);
 	ok("errno kept across switches and migrations");
 
 	goc_wg done = GOC_WG_INIT;

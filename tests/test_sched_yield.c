@@ -78,8 +78,8 @@ static void main_g(void *arg)
 	for (long i = 0; i < n_goroutines; i++)
 		CHECK(goc_go(yielder, &wg) > 0, "goc_go #%ld", i);
 	goc_wg_wait(&wg);
-	CHECK(atomic_load(&finished) == n_goroutines, "finished %ld of %ld",
-	      atomic_load(&finished), n_goroutines);
+	CHECK(atomic_load(&finished) == n_goroutines, "finished %ld of %ld", atomic_load(&finished),
+	      n_goroutines);
 	CHECK(atomic_load(&yields_done) == n_goroutines * YIELDS, "yields %ld of %ld",
 	      atomic_load(&yields_done), n_goroutines * YIELDS);
 	ok("100 yields in each of many goroutines");

@@ -55,7 +55,7 @@ static void check_no_waiters(goc_chan *c, const char *what)
 struct delayed {
 	goc_chan *c;
 	int64_t delay;
-	int64_t value;  /* to send, or received */
+	int64_t value; /* to send, or received */
 	bool receive;
 	goc_wg wg;
 };
@@ -100,7 +100,8 @@ static void test_default_and_timeouts(void)
 		CHECK(waited >= timeouts[i], "timeout %lld ns: returned after %lld ns",
 		      (long long)timeouts[i], (long long)waited);
 		check_no_waiters(unbuf, "after a timeout");
-		CHECK(goc_chan_len(empty) == 0 && goc_chan_len(full) == 1, "timeout changed the channels");
+		CHECK(goc_chan_len(empty) == 0 && goc_chan_len(full) == 1,
+		      "timeout changed the channels");
 	}
 	ok("a positive timeout returns -1, no earlier than the timeout");
 
@@ -199,7 +200,8 @@ static void test_mixed_and_same_channel(void)
 	goc_wg_add(&d.wg, 1);
 	goc_go(delayed_op, &d);
 	r0 = -1;
-	CHECK(goc_select(self, 2, -1) == 1 && r0 == 13 && self[1].ok, "a sender came: the recv case");
+	CHECK(goc_select(self, 2, -1) == 1 && r0 == 13 && self[1].ok,
+	      "a sender came: the recv case");
 	goc_wg_wait(&d.wg);
 	check_no_waiters(c, "self-select done");
 	goc_chan_release(c);
@@ -242,7 +244,8 @@ static void test_closed_cases(void)
 		r = -1;
 		cs[1].ok = true;
 		int k = goc_select(cs, 2, -1);
-		CHECK(k == 1 && !cs[1].ok && r == 0, "close woke the select: case %d ok %d", k, cs[1].ok);
+		CHECK(k == 1 && !cs[1].ok && r == 0, "close woke the select: case %d ok %d", k,
+		      cs[1].ok);
 		check_no_waiters(never, "after close woke a select");
 		goc_chan_release(c);
 	}
@@ -285,8 +288,8 @@ static void test_many_cases(void)
 		else
 			goc_go(send_one, &s);
 		int k = goc_select(cs, N, -1);
-		CHECK(k == target && cs[k].ok && vals[k] == 1000 + round, "round %d: case %d, want %d",
-		      round, k, target);
+		CHECK(k == target && cs[k].ok && vals[k] == 1000 + round,
+		      "round %d: case %d, want %d", round, k, target);
 	}
 	for (int i = 0; i < N; i++) {
 		if (i % 2 == 0)
@@ -316,8 +319,8 @@ static void check_fair(const long *counts, int k, long n, const char *what)
 		double dev = (double)counts[i] - (double)n * p;
 		/* |dev| <= 10 sigma, squared (no libm needed). */
 		CHECK(dev * dev <= 100 * variance,
-		      "%s, k=%d: case %d chosen %ld times of %ld (expected %.0f, sigma^2 = %.0f)", what, k,
-		      i, counts[i], n, n * p, variance);
+		      "%s, k=%d: case %d chosen %ld times of %ld (expected %.0f, sigma^2 = %.0f)",
+		      what, k, i, counts[i], n, n * p, variance);
 	}
 }
 
@@ -381,7 +384,8 @@ static void fair_send_with_nil(int k, long n)
 		int r = goc_select(cs, (size_t)(2 * k), j % 2 ? 0 : -1);
 		CHECK(r >= 0 && r % 2 == 1, "select returned %d", r);
 		int64_t got = -1;
-		CHECK(goc_chan_try_recv(chans[r / 2], &got) == GOC_OK && got == r / 2, "sent value");
+		CHECK(goc_chan_try_recv(chans[r / 2], &got) == GOC_OK && got == r / 2,
+		      "sent value");
 		counts[r / 2]++;
 	}
 	check_fair(counts, k, n, "send cases among NULL cases");
@@ -404,7 +408,7 @@ static void test_fairness(void)
 
 struct crossing {
 	goc_chan *a, *b;
-	long n;           /* values the feeder sends on each channel */
+	long n; /* values the feeder sends on each channel */
 	atomic_llong sum, count;
 	goc_wg wg;
 };
@@ -454,7 +458,8 @@ static void crossing_selector(void *arg)
 		}
 		int64_t v = k == 0 ? v1 : v2;
 		bool from_a = (cs[k].chan == x->a);
-		CHECK((v % 2 == 1) == from_a, "value %lld came from the wrong channel", (long long)v);
+		CHECK((v % 2 == 1) == from_a, "value %lld came from the wrong channel",
+		      (long long)v);
 		atomic_fetch_add(&x->sum, v);
 		atomic_fetch_add(&x->count, 1);
 		s->got++;
@@ -470,7 +475,8 @@ static void test_lock_ordering(void)
 		x.b = goc_chan_make(sizeof(int64_t), (size_t)cap);
 		x.n = sanitizer ? 10000 : 100000;
 		goc_wg_init(&x.wg);
-		struct selector_arg s[4] = {{&x, false, 0}, {&x, true, 0}, {&x, false, 0}, {&x, true, 0}};
+		struct selector_arg s[4] = {
+			{&x, false, 0}, {&x, true, 0}, {&x, false, 0}, {&x, true, 0}};
 		goc_wg_add(&x.wg, 5);
 		for (int i = 0; i < 4; i++)
 			goc_go(crossing_selector, &s[i]);
@@ -478,7 +484,8 @@ static void test_lock_ordering(void)
 		goc_wg_wait(&x.wg);
 		/* a carries 1, 3, 5, ... 2n-1; b carries 2, 4, ... 2n: all of 1..2n. */
 		long long total = 2 * x.n;
-		CHECK(atomic_load(&x.count) == total, "received %lld of %lld", atomic_load(&x.count), total);
+		CHECK(atomic_load(&x.count) == total, "received %lld of %lld",
+		      atomic_load(&x.count), total);
 		CHECK(atomic_load(&x.sum) == total * (total + 1) / 2, "checksum");
 		goc_chan_release(x.a);
 		goc_chan_release(x.b);
@@ -513,8 +520,8 @@ static void stream_sender(void *arg)
 static void test_timeout_race(void)
 {
 	for (int cap = 0; cap <= 1; cap++) {
-		struct stream s = {goc_chan_make(sizeof(int64_t), (size_t)cap), sanitizer ? 3000 : 20000,
-				   GOC_WG_INIT};
+		struct stream s = {goc_chan_make(sizeof(int64_t), (size_t)cap),
+				   sanitizer ? 3000 : 20000, GOC_WG_INIT};
 		goc_chan *idle = goc_chan_make(sizeof(int64_t), 0);
 		goc_wg_add(&s.wg, 1);
 		goc_go(stream_sender, &s);

@@ -36,10 +36,10 @@ typedef struct msg {
 
 struct world {
 	goc_chan *chans[NCHANS];
-	long ops;                           /* selects per worker */
+	long ops;                            /* selects per worker */
 	_Atomic uint8_t *received[NWORKERS]; /* per worker, per seq: times received */
-	uint64_t nsent[NWORKERS + 1];       /* values each sender sent */
-	int8_t *sent_on[NWORKERS];          /* per worker, per seq: channel used */
+	uint64_t nsent[NWORKERS + 1];        /* values each sender sent */
+	int8_t *sent_on[NWORKERS];           /* per worker, per seq: channel used */
 	/* The helper sends an unbounded number of values (it may take its own
 	 * back): they are checked by count and by a sum of hashes instead. */
 	atomic_ullong helper_recv_count, helper_recv_hash;
@@ -71,8 +71,10 @@ static uint64_t mix(uint64_t x)
 static void record_received(const msg *m, int via)
 {
 	CHECK(m->sender <= NWORKERS, "garbage sender %u", m->sender);
-	CHECK((int)m->chan_index == via, "value of sender %u seq %llu was sent on channel %u but "
-	      "arrived through channel %d", m->sender, (unsigned long long)m->seq, m->chan_index, via);
+	CHECK((int)m->chan_index == via,
+	      "value of sender %u seq %llu was sent on channel %u but "
+	      "arrived through channel %d",
+	      m->sender, (unsigned long long)m->seq, m->chan_index, via);
 	if (m->sender == HELPER) {
 		atomic_fetch_add(&W.helper_recv_count, 1);
 		atomic_fetch_add(&W.helper_recv_hash, mix(m->seq));
@@ -113,14 +115,18 @@ static void worker(void *arg)
 				c = W.chans[(r >> 8) % NCHANS];
 			if ((r >> 16) & 1) {
 				out[i] = (msg){me, (uint32_t)chan_index(c), seq};
-				cs[i] = (goc_select_case){.chan = c, .dir = GOC_SELECT_SEND, .elem = &out[i]};
+				cs[i] = (goc_select_case){
+					.chan = c, .dir = GOC_SELECT_SEND, .elem = &out[i]};
 			} else {
 				memset(&in[i], 0xEE, sizeof in[i]);
-				cs[i] = (goc_select_case){.chan = c, .dir = GOC_SELECT_RECV, .elem = &in[i]};
+				cs[i] = (goc_select_case){
+					.chan = c, .dir = GOC_SELECT_RECV, .elem = &in[i]};
 			}
 		}
 		uint64_t t = next_rand(&rng) % 3;
-		int64_t timeout = t == 0 ? 0 : t == 1 ? (int64_t)(1 + next_rand(&rng) % 50) * GOC_MICROSECOND : -1;
+		int64_t timeout = t == 0 ? 0
+			: t == 1         ? (int64_t)(1 + next_rand(&rng) % 50) * GOC_MICROSECOND
+					 : -1;
 		bool any = false;
 		for (int i = 0; i < n; i++)
 			any |= cs[i].chan != NULL;
@@ -212,10 +218,12 @@ static void main_g(void *arg)
 		for (uint64_t q = 0; q < (uint64_t)W.ops; q++) {
 			uint8_t got = atomic_load(&W.received[s][q]);
 			if (q < W.nsent[s]) {
-				CHECK(W.sent_on[s][q] >= 0, "sender %d seq %llu: no channel recorded", s,
+				CHECK(W.sent_on[s][q] >= 0,
+				      "sender %d seq %llu: no channel recorded", s,
 				      (unsigned long long)q);
-				CHECK(got == 1, "sender %d seq %llu (sent on channel %d) received %u times", s,
-				      (unsigned long long)q, W.sent_on[s][q], got);
+				CHECK(got == 1,
+				      "sender %d seq %llu (sent on channel %d) received %u times",
+				      s, (unsigned long long)q, W.sent_on[s][q], got);
 			} else {
 				CHECK(got == 0, "sender %d seq %llu received but never sent", s,
 				      (unsigned long long)q);
@@ -224,7 +232,8 @@ static void main_g(void *arg)
 		total_sent += (long long)W.nsent[s];
 	}
 	CHECK(atomic_load(&W.helper_recv_count) == W.nsent[HELPER],
-	      "the helper sent %llu values, %llu were received", (unsigned long long)W.nsent[HELPER],
+	      "the helper sent %llu values, %llu were received",
+	      (unsigned long long)W.nsent[HELPER],
 	      (unsigned long long)atomic_load(&W.helper_recv_count));
 	CHECK(atomic_load(&W.helper_recv_hash) == W.helper_sent_hash,
 	      "the helper's values: the received ones are not the sent ones");
@@ -235,8 +244,8 @@ static void main_g(void *arg)
 	}
 	printf("  %lld values sent, %lld selects completed, %lld timed out, %lld without timeout, "
 	       "%ld drained at the end\n",
-	       total_sent, (long long)atomic_load(&W.completed), (long long)atomic_load(&W.timeouts),
-	       (long long)atomic_load(&W.blocking), leftover);
+	       total_sent, (long long)atomic_load(&W.completed),
+	       (long long)atomic_load(&W.timeouts), (long long)atomic_load(&W.blocking), leftover);
 	for (int s = 0; s < NWORKERS; s++) {
 		free(W.received[s]);
 		free(W.sent_on[s]);

@@ -76,7 +76,8 @@ static void expect_granted(struct fifo_waiter *w, int first_n, const char *when)
 		 granted_count(w), first_n);
 	for (int i = 0; i < FIFO_WAITERS; i++)
 		CHECK(__atomic_load_n(&w[i].granted, __ATOMIC_SEQ_CST) == (i < first_n),
-		      "%s: waiter %d %s", when, i, i < first_n ? "not granted" : "granted out of turn");
+		      "%s: waiter %d %s", when, i,
+		      i < first_n ? "not granted" : "granted out of turn");
 }
 
 static void fifo(void)
@@ -136,9 +137,10 @@ static void ctx_acquire(void *arg)
 static void start_ctx_waiter(struct ctx_waiter *w, const char *what)
 {
 	goc_go(ctx_acquire, w);
-	WAIT_FOR(__atomic_load_n(&w->started, __ATOMIC_SEQ_CST) && others_parked(), "%s did not queue",
-		 what);
-	CHECK(!__atomic_load_n(&w->returned, __ATOMIC_SEQ_CST), "%s did not wait: %d", what, w->got);
+	WAIT_FOR(__atomic_load_n(&w->started, __ATOMIC_SEQ_CST) && others_parked(),
+		 "%s did not queue", what);
+	CHECK(!__atomic_load_n(&w->returned, __ATOMIC_SEQ_CST), "%s did not wait: %d", what,
+	      w->got);
 }
 
 static void cancellation(void)
@@ -200,11 +202,13 @@ static void stress_round(struct stress *st, uint64_t *seed)
 	int64_t weight = (int64_t)(*seed % 3) + 1;
 	goc_ctx *ctx = NULL;
 	if (*seed % 4 == 0)
-		ctx = goc_ctx_with_timeout(goc_ctx_background(), (int64_t)(*seed % 200) * GOC_MICROSECOND);
+		ctx = goc_ctx_with_timeout(goc_ctx_background(),
+					   (int64_t)(*seed % 200) * GOC_MICROSECOND);
 	goc_status got = goc_sema_acquire(&st->s, ctx, weight);
 	if (got == GOC_OK) {
 		int64_t now = __atomic_add_fetch(&st->in_use, weight, __ATOMIC_SEQ_CST);
-		CHECK(now <= st->size, "%lld permits in use of %lld", (long long)now, (long long)st->size);
+		CHECK(now <= st->size, "%lld permits in use of %lld", (long long)now,
+		      (long long)st->size);
 		goc_yield();
 		__atomic_sub_fetch(&st->in_use, weight, __ATOMIC_SEQ_CST);
 		goc_sema_release(&st->s, weight);
@@ -246,7 +250,8 @@ static void stress(void)
 	goc_wg finished = GOC_WG_INIT;
 	goc_wg_add(&finished, GOROUTINES + THREADS);
 	for (int i = 0; i < GOROUTINES + THREADS; i++) {
-		w[i] = (struct stress_worker){&st, 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1), &finished};
+		w[i] = (struct stress_worker){&st, 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1),
+					      &finished};
 		if (i < GOROUTINES)
 			goc_go(stress_goroutine, &w[i]);
 		else
@@ -259,7 +264,8 @@ static void stress(void)
 	CHECK(st.s.held == 0 && st.s.waiters_head == NULL, "held %lld after the storm",
 	      (long long)st.s.held);
 	CHECK(goc_sema_try_acquire(&st.s, st.size), "permits lost");
-	printf("stress: %lld granted, %lld timed out\n", (long long)st.granted, (long long)st.canceled);
+	printf("stress: %lld granted, %lld timed out\n", (long long)st.granted,
+	       (long long)st.canceled);
 	ok("stress: goroutines and threads, random weights and timeouts");
 }
 
@@ -290,8 +296,9 @@ static void mode_negative(void *arg)
 }
 
 static const struct panic_mode modes[] = {
-    {"over_release", mode_over_release, "panic: semaphore: released 2 permits, but only 1 are held"},
-    {"negative", mode_negative, "panic: goc_sema_acquire: negative weight -1"},
+	{"over_release", mode_over_release,
+	 "panic: semaphore: released 2 permits, but only 1 are held"},
+	{"negative", mode_negative, "panic: goc_sema_acquire: negative weight -1"},
 };
 
 int main(int argc, char **argv)

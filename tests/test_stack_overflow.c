@@ -178,7 +178,7 @@ static int guard_below(uintptr_t addr)
 			continue;
 		if (addr >= lo && addr < hi) {
 			guarded = addr - lo < STACK_DEFAULT && prev_hi == lo &&
-				  strncmp(prev_perm, "---", 3) == 0;
+				strncmp(prev_perm, "---", 3) == 0;
 			break;
 		}
 		prev_hi = hi;

@@ -207,7 +207,7 @@ static void test_ping_pong(void)
 
 static goc_mutex one_mutex = GOC_MUTEX_INIT;
 static goc_cond one_cond = GOC_COND_INIT;
-static int waiting;      /* under one_mutex: goroutines inside cond_wait */
+static int waiting; /* under one_mutex: goroutines inside cond_wait */
 static atomic_int woken;
 
 static void one_waiter(void *arg)
@@ -254,7 +254,8 @@ static void test_signal_one(void)
 	CHECK(atomic_load(&woken) == 1, "one signal woke %d", atomic_load(&woken));
 	goc_cond_broadcast(&one_cond);
 	goc_wg_wait(&done);
-	CHECK(atomic_load(&woken) == n + 1, "broadcast left %d asleep", n + 1 - atomic_load(&woken));
+	CHECK(atomic_load(&woken) == n + 1, "broadcast left %d asleep",
+	      n + 1 - atomic_load(&woken));
 	/* Nobody waits: signal and broadcast are no-ops. */
 	goc_cond_signal(&one_cond);
 	goc_cond_broadcast(&one_cond);
@@ -298,7 +299,8 @@ static void test_once(void)
 		goc_wg_add(&done, callers + 2);
 		pthread_t t[2];
 		for (int i = 0; i < 2; i++)
-			CHECK(pthread_create(&t[i], NULL, thread_once_caller, NULL) == 0, "pthread_create");
+			CHECK(pthread_create(&t[i], NULL, thread_once_caller, NULL) == 0,
+			      "pthread_create");
 		for (long i = 0; i < callers; i++)
 			goc_go(once_caller, NULL);
 		goc_wg_wait(&done);

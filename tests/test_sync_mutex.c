@@ -74,7 +74,8 @@ static void test_exclusion(void)
 	goc_wg_add(&done, goroutines + 2);
 	pthread_t threads[2];
 	for (int t = 0; t < 2; t++)
-		CHECK(pthread_create(&threads[t], NULL, thread_locker, (void *)(intptr_t)(1000 + t)) == 0,
+		CHECK(pthread_create(&threads[t], NULL, thread_locker,
+				     (void *)(intptr_t)(1000 + t)) == 0,
 		      "pthread_create");
 	for (long g = 0; g < goroutines; g++)
 		CHECK(goc_go(locker, (void *)(intptr_t)g) > 0, "spawn");

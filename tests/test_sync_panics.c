@@ -91,15 +91,17 @@ static void mode_thread_unlock_unlocked(void *arg)
 }
 
 static const struct panic_mode modes[] = {
-    {"unlock_unlocked", mode_unlock_unlocked, "panic: sync: unlock of unlocked mutex"},
-    {"unlock_twice", mode_unlock_twice, "panic: sync: unlock of unlocked mutex"},
-    {"thread_unlock_unlocked", mode_thread_unlock_unlocked,
-     "panic: sync: unlock of unlocked mutex"},
-    {"runlock_free", mode_runlock_free, "panic: sync: RUnlock of unlocked RWMutex"},
-    {"runlock_write_locked", mode_runlock_write_locked, "panic: sync: RUnlock of unlocked RWMutex"},
-    {"rw_unlock_free", mode_rw_unlock_free, "panic: sync: Unlock of unlocked RWMutex"},
-    {"rw_unlock_read_locked", mode_rw_unlock_read_locked, "panic: sync: Unlock of unlocked RWMutex"},
-    {"once_nil", mode_once_nil, "panic: goc_once_do: nil function"},
+	{"unlock_unlocked", mode_unlock_unlocked, "panic: sync: unlock of unlocked mutex"},
+	{"unlock_twice", mode_unlock_twice, "panic: sync: unlock of unlocked mutex"},
+	{"thread_unlock_unlocked", mode_thread_unlock_unlocked,
+	 "panic: sync: unlock of unlocked mutex"},
+	{"runlock_free", mode_runlock_free, "panic: sync: RUnlock of unlocked RWMutex"},
+	{"runlock_write_locked", mode_runlock_write_locked,
+	 "panic: sync: RUnlock of unlocked RWMutex"},
+	{"rw_unlock_free", mode_rw_unlock_free, "panic: sync: Unlock of unlocked RWMutex"},
+	{"rw_unlock_read_locked", mode_rw_unlock_read_locked,
+	 "panic: sync: Unlock of unlocked RWMutex"},
+	{"once_nil", mode_once_nil, "panic: goc_once_do: nil function"},
 };
 
 int main(int argc, char **argv)

@@ -139,11 +139,12 @@ static void test_steal(void)
 		bool interfered = st.trims != trims;
 		if (!interfered) {
 			CHECK(mine == objs[0], "the private slot was not kept for its P");
-			CHECK(st.hits_stolen == 9 && st.misses == 11,
-			      "stolen %lld misses %lld", (long long)st.hits_stolen, (long long)st.misses);
+			CHECK(st.hits_stolen == 9 && st.misses == 11, "stolen %lld misses %lld",
+			      (long long)st.hits_stolen, (long long)st.misses);
 			for (int i = 0; i < 9; i++)
-				CHECK(s.got[i] == objs[i + 1], "steal %d took %p, want %p (oldest first)", i,
-				      s.got[i], objs[i + 1]);
+				CHECK(s.got[i] == objs[i + 1],
+				      "steal %d took %p, want %p (oldest first)", i, s.got[i],
+				      objs[i + 1]);
 		}
 		for (int i = 0; i < 10; i++)
 			goc_pool_put(&pool, s.got[i]);
@@ -152,8 +153,8 @@ static void test_steal(void)
 		if (!interfered)
 			break;
 	}
-	CHECK(atomic_load(&made) == atomic_load(&dropped), "made %ld dropped %ld", atomic_load(&made),
-	      atomic_load(&dropped));
+	CHECK(atomic_load(&made) == atomic_load(&dropped), "made %ld dropped %ld",
+	      atomic_load(&made), atomic_load(&dropped));
 	ok("a plain thread steals a P's list, oldest first; the private slot stays");
 }
 
@@ -321,7 +322,8 @@ static void test_stress(void)
 	goc_wg_add(&done, users + 2);
 	pthread_t t[2];
 	for (int i = 0; i < 2; i++)
-		CHECK(pthread_create(&t[i], NULL, thread_stress_user, (void *)(intptr_t)(100 + i)) == 0,
+		CHECK(pthread_create(&t[i], NULL, thread_stress_user,
+				     (void *)(intptr_t)(100 + i)) == 0,
 		      "pthread_create");
 	for (long u = 0; u < users; u++)
 		goc_go(stress_user, (void *)(intptr_t)u);
@@ -405,8 +407,8 @@ static void test_counter(void)
 	int64_t last = 0;
 	while (atomic_load(&adders_left) > 0) {
 		int64_t now = goc_counter_read(counter);
-		CHECK(now >= last - (goroutines + 2), "the sum went from %lld to %lld", (long long)last,
-		      (long long)now);
+		CHECK(now >= last - (goroutines + 2), "the sum went from %lld to %lld",
+		      (long long)last, (long long)now);
 		last = now;
 		goc_sleep(100 * GOC_MICROSECOND);
 	}
@@ -417,7 +419,8 @@ static void test_counter(void)
 	CHECK(goc_counter_read(counter) == want, "sum %lld, want %lld",
 	      (long long)goc_counter_read(counter), (long long)want);
 	goc_counter_reset(counter);
-	CHECK(goc_counter_read(counter) == 0, "after reset: %lld", (long long)goc_counter_read(counter));
+	CHECK(goc_counter_read(counter) == 0, "after reset: %lld",
+	      (long long)goc_counter_read(counter));
 	goc_counter_add(counter, -5);
 	goc_counter_add(counter, 7);
 	CHECK(goc_counter_read(counter) == 2, "after reset and adds: %lld",

@@ -143,8 +143,8 @@ static void test_pipe_read_handoff(void)
 	goc_yield(); /* the reader blocks first (with one P) */
 	CHECK(goc_go(pipe_writer, &pp) > 0, "goc_go");
 	goc_wg_wait(&pp.done);
-	CHECK(pp.got == 1 && pp.byte == 'x' && pp.counted == 100, "got %zd '%c' after %lld",
-	      pp.got, pp.byte, (long long)pp.counted);
+	CHECK(pp.got == 1 && pp.byte == 'x' && pp.counted == 100, "got %zd '%c' after %lld", pp.got,
+	      pp.byte, (long long)pp.counted);
 	close(pp.fds[0]);
 	close(pp.fds[1]);
 	ok("a goroutine blocked in read(2) lets the writer run");

@@ -65,15 +65,15 @@ static void yield_inside(void *arg)
 }
 
 static const struct panic_mode modes[] = {
-    {"nested_enter", nested_enter,
-     "panic: goc_syscall_enter: already inside a syscall section"},
-    {"exit_without_enter", exit_without_enter,
-     "panic: goc_syscall_exit: not inside a syscall section"},
-    {"recv_inside", recv_inside,
-     "panic: a blocking call inside a syscall section (between goc_syscall_enter and "
-     "goc_syscall_exit)"},
-    {"sleep_inside", sleep_inside, "panic: goc_sleep inside a syscall section"},
-    {"yield_inside", yield_inside, "panic: goc_yield inside a syscall section"},
+	{"nested_enter", nested_enter,
+	 "panic: goc_syscall_enter: already inside a syscall section"},
+	{"exit_without_enter", exit_without_enter,
+	 "panic: goc_syscall_exit: not inside a syscall section"},
+	{"recv_inside", recv_inside,
+	 "panic: a blocking call inside a syscall section (between goc_syscall_enter and "
+	 "goc_syscall_exit)"},
+	{"sleep_inside", sleep_inside, "panic: goc_sleep inside a syscall section"},
+	{"yield_inside", yield_inside, "panic: goc_yield inside a syscall section"},
 };
 #define NMODES (sizeof modes / sizeof modes[0])
 
@@ -136,8 +136,8 @@ static void spinner(void *arg)
 			exit(3);
 		}
 	}
-	printf("long runs %lld -> %lld after %lld ms\n", (long long)before,
-	       (long long)long_runs(), (long long)((goc_now() - start) / GOC_MILLISECOND));
+	printf("long runs %lld -> %lld after %lld ms\n", (long long)before, (long long)long_runs(),
+	       (long long)((goc_now() - start) / GOC_MILLISECOND));
 	fflush(stdout);
 	/* Keep spinning for the dumper (below), which ends the process. */
 	__atomic_store_n(&spin_flag, 1, __ATOMIC_RELEASE);
@@ -206,7 +206,8 @@ int main(int argc, char **argv)
 	static const char *const exhaust_env[] = {"GOCMAXTHREADS=6", NULL};
 	r = run(argv[0], "exhaust", exhaust_env);
 	CHECK(r.exited && r.status == 2, "want exit status 2");
-	CHECK(contains(r.out, "runtime: program exceeds 6-thread limit\nfatal error: thread exhaustion"),
+	CHECK(contains(r.out,
+		       "runtime: program exceeds 6-thread limit\nfatal error: thread exhaustion"),
 	      "no thread exhaustion message");
 	CHECK(contains(r.out, "[syscall"), "no goroutine dumped in a syscall");
 	free(r.out);
@@ -214,7 +215,7 @@ int main(int argc, char **argv)
 
 	r = run(argv[0], "set_below", NULL);
 	CHECK(r.exited && r.status == 2 && contains(r.out, "fatal error: thread exhaustion") &&
-		  !contains(r.out, "survived"),
+		      !contains(r.out, "survived"),
 	      "goc_set_max_threads below the threads running must be fatal");
 	free(r.out);
 	ok("goc_set_max_threads below the running threads: thread exhaustion");
@@ -224,12 +225,13 @@ int main(int argc, char **argv)
 	CHECK(r.exited && r.status == 2, "want the dump's exit status 2");
 	const char *seen = strstr(r.out, "long runs ");
 	long long before = -1, after = -1;
-	CHECK(seen && sscanf(seen, "long runs %lld -> %lld", &before, &after) == 2 && after > before,
+	CHECK(seen && sscanf(seen, "long runs %lld -> %lld", &before, &after) == 2 &&
+		      after > before,
 	      "the spinner was not counted");
 	const char *header = strstr(r.out, "[running, ");
 	long long ms = 0;
 	CHECK(header && sscanf(header, "[running, %lld ms without a scheduling point]", &ms) == 1 &&
-		  ms >= 10,
+		      ms >= 10,
 	      "no long-run header in the dump");
 	CHECK(contains(r.out, "name \"spinner\""), "spinner not in the dump");
 	free(r.out);

@@ -47,8 +47,8 @@ static void test_after_in_select_no_leak(void)
 		 * even on a slow emulator: the ready channel must win. */
 		goc_chan *timeout = goc_after(10 * GOC_SECOND);
 		goc_select_case cases[] = {
-		    {.chan = ready, .dir = GOC_SELECT_RECV, .elem = &got},
-		    {.chan = timeout, .dir = GOC_SELECT_RECV, .elem = NULL},
+			{.chan = ready, .dir = GOC_SELECT_RECV, .elem = &got},
+			{.chan = timeout, .dir = GOC_SELECT_RECV, .elem = NULL},
 		};
 		int chosen = goc_select(cases, 2, -1);
 		CHECK(chosen == 0 && got == i, "chosen %d got %lld", chosen, (long long)got);
@@ -156,7 +156,6 @@ static void test_stop_reset_race(void)
 	goc_timer_free(r.t);
 	ok("timer stop/reset races");
 }
-
 
 static void main_g(void *arg)
 {

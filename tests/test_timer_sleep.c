@@ -126,8 +126,8 @@ static void ticker(void *arg)
 
 struct plain_sleep {
 	int64_t asked, slept, id;
-	long ticks_seen;   /* ticker progress during the thread's sleeps */
-	goc_chan *done;    /* NULL, or signalled (from the plain thread) at the end */
+	long ticks_seen; /* ticker progress during the thread's sleeps */
+	goc_chan *done;  /* NULL, or signalled (from the plain thread) at the end */
 };
 
 static void *plain_thread_sleeps(void *arg)
@@ -212,8 +212,8 @@ static void main_g(void *arg)
 	CHECK(ps.id == 0, "goc_id() on a plain thread is %lld", (long long)ps.id);
 	CHECK(ps.slept >= ps.asked, "plain thread asked %lld ns, slept %lld", (long long)ps.asked,
 	      (long long)ps.slept);
-	CHECK(ps.ticks_seen >= 3, "the ticker goroutine ticked %ld times while a plain thread slept",
-	      ps.ticks_seen);
+	CHECK(ps.ticks_seen >= 3,
+	      "the ticker goroutine ticked %ld times while a plain thread slept", ps.ticks_seen);
 	atomic_store(&stop_ticking, 1);
 	goc_wg_wait(&twg);
 	ok("a plain pthread sleeps, goroutines keep running");

@@ -193,9 +193,10 @@ static void read_trace(const char *path)
 		memset(e, 0, sizeof *e);
 		const char *rest = read_object(line, e, "");
 		CHECK(rest, "bad event line: %s", line);
-		CHECK(strcmp(rest, ",\n") == 0 || strcmp(rest, "\n") == 0, "line ends with %s", rest);
-		CHECK(field(e, "ph") && field(e, "pid") && field(e, "tid"), "event without ph/pid/tid: %s",
-		      line);
+		CHECK(strcmp(rest, ",\n") == 0 || strcmp(rest, "\n") == 0, "line ends with %s",
+		      rest);
+		CHECK(field(e, "ph") && field(e, "pid") && field(e, "tid"),
+		      "event without ph/pid/tid: %s", line);
 		nevents++;
 	}
 	CHECK(ended, "the trace does not end with ]}");
@@ -305,13 +306,13 @@ static void traced_program(void *arg)
 static bool is_slice_of(const event *e, int64_t id)
 {
 	return field_is(e, "ph", "X") && field_is(e, "cat", "goroutine") &&
-	       field_int(e, "args.goroutine") == id;
+		field_int(e, "args.goroutine") == id;
 }
 
 static bool is_unblock_of(const event *e, int64_t id)
 {
 	return field_is(e, "ph", "i") && field_is(e, "cat", "unblock") &&
-	       field_int(e, "args.goroutine") == id;
+		field_int(e, "args.goroutine") == id;
 }
 
 static void check_created_before_run(int64_t id, const char *name)
@@ -420,7 +421,8 @@ static void check_reader_and_syscall(void)
 			CHECK(field_ns(e, "dur") >= 3 * GOC_MILLISECOND, "syscall of %s us",
 			      field(e, "dur"));
 			char want[32];
-			snprintf(want, sizeof want, "M%lld syscalls", (long long)field_int(e, "tid") - 1000);
+			snprintf(want, sizeof want, "M%lld syscalls",
+				 (long long)field_int(e, "tid") - 1000);
 			bool named = false;
 			for (int j = 0; j < nevents; j++)
 				if (field_is(&events[j], "name", "thread_name") &&

@@ -79,7 +79,8 @@ static void check_balance(goc_workpool *p, const char *what)
 	      "%s: submitted %lld != done %lld + rejected %lld + dropped %lld + discarded %lld + "
 	      "queued %lld + running %lld",
 	      what, (long long)s.submitted, (long long)s.done, (long long)s.rejected,
-	      (long long)s.dropped, (long long)s.discarded, (long long)s.queued, (long long)s.running);
+	      (long long)s.dropped, (long long)s.discarded, (long long)s.queued,
+	      (long long)s.running);
 }
 
 /* One worker, a queue of 4, the worker held on a gate by job 0. */
@@ -93,8 +94,12 @@ struct gated {
 static void gated_start(struct gated *g, goc_workpool_policy policy)
 {
 	memset(&g->tally, 0, sizeof g->tally);
-	goc_workpool_options o = {.min_workers = 1, .max_workers = 1, .queue_size = 4,
-				  .policy = policy, .on_drop = on_drop, .on_drop_user = &g->tally};
+	goc_workpool_options o = {.min_workers = 1,
+				  .max_workers = 1,
+				  .queue_size = 4,
+				  .policy = policy,
+				  .on_drop = on_drop,
+				  .on_drop_user = &g->tally};
 	g->pool = goc_workpool_new(&o);
 	CHECK(g->pool, "new");
 	g->gate = goc_chan_make(0, 0);
@@ -118,8 +123,10 @@ static goc_workpool_stats gated_finish(struct gated *g)
 	CHECK(goc_workpool_stop(g->pool, NULL) == 0, "drain discarded tasks");
 	check_balance(g->pool, "after stop");
 	goc_workpool_stats s = stats_of(g->pool);
-	CHECK(s.workers == 0 && s.queued == 0 && s.running == 0, "after stop: %d workers", s.workers);
-	CHECK(goc_workpool_submit(g->pool, run_job, &g->jobs[15]) == GOC_CLOSED, "submit after stop");
+	CHECK(s.workers == 0 && s.queued == 0 && s.running == 0, "after stop: %d workers",
+	      s.workers);
+	CHECK(goc_workpool_submit(g->pool, run_job, &g->jobs[15]) == GOC_CLOSED,
+	      "submit after stop");
 	CHECK(stats_of(g->pool).submitted == s.submitted, "a refused-after-stop task was counted");
 	goc_workpool_free(g->pool);
 	goc_chan_release(g->gate);
@@ -138,9 +145,10 @@ static void refusing_policies(void)
 		check_balance(g.pool, "full");
 		goc_chan_close(g.gate);
 		goc_workpool_stats s = gated_finish(&g);
-		CHECK(s.submitted == 8 && s.done == 5, "submitted %lld done %lld", (long long)s.submitted,
-		      (long long)s.done);
-		CHECK(k == 0 ? s.rejected == 3 && s.dropped == 0 : s.rejected == 0 && s.dropped == 3,
+		CHECK(s.submitted == 8 && s.done == 5, "submitted %lld done %lld",
+		      (long long)s.submitted, (long long)s.done);
+		CHECK(k == 0 ? s.rejected == 3 && s.dropped == 0
+			     : s.rejected == 0 && s.dropped == 3,
 		      "rejected %lld dropped %lld", (long long)s.rejected, (long long)s.dropped);
 		for (int i = 0; i < 8; i++)
 			CHECK(g.tally.ran[i] == (i < 5) && g.tally.dropped[i] == 0, "job %d", i);
@@ -153,7 +161,8 @@ static void drop_oldest(void)
 	static struct gated g;
 	gated_start(&g, GOC_WORKPOOL_DROP_OLDEST);
 	for (int i = 5; i < 8; i++)
-		CHECK(goc_workpool_submit(g.pool, run_job, &g.jobs[i]) == GOC_OK, "job %d refused", i);
+		CHECK(goc_workpool_submit(g.pool, run_job, &g.jobs[i]) == GOC_OK, "job %d refused",
+		      i);
 	/* Jobs 1, 2 and 3 were the oldest queued: evicted to on_drop. */
 	for (int i = 1; i < 8; i++)
 		CHECK(g.tally.dropped[i] == (i <= 3), "job %d dropped %lld times", i,
@@ -165,7 +174,8 @@ static void drop_oldest(void)
 	      (long long)s.dropped);
 	int64_t want[5] = {0, 4, 5, 6, 7};
 	for (int i = 0; i < 5; i++)
-		CHECK(g.tally.order[i] == want[i], "run %d was job %lld", i, (long long)g.tally.order[i]);
+		CHECK(g.tally.order[i] == want[i], "run %d was job %lld", i,
+		      (long long)g.tally.order[i]);
 	ok("DROP_OLDEST evicts the oldest to on_drop, in order");
 }
 
@@ -250,7 +260,8 @@ static void block_policy(void)
 	CHECK(sub[0].got == GOC_OK && sub[2].got == GOC_OK, "blocked submits: %d %d", sub[0].got,
 	      sub[2].got);
 	CHECK(s.submitted == 8 && s.done == 7 && s.rejected == 1, "done %lld", (long long)s.done);
-	CHECK(g.tally.ran[5] == 1 && g.tally.ran[6] == 0 && g.tally.ran[7] == 1, "blocked jobs ran");
+	CHECK(g.tally.ran[5] == 1 && g.tally.ran[6] == 0 && g.tally.ran[7] == 1,
+	      "blocked jobs ran");
 	goc_ctx_release(timeout);
 
 	/* A stop wakes blocked submitters with GOC_CLOSED. The stop runs
@@ -266,15 +277,16 @@ static void block_policy(void)
 	goc_go(stop_in_goroutine, &st);
 	WAIT_FOR(returned(&sub[0]), "stop did not wake the blocked submitter");
 	CHECK(sub[0].got == GOC_CLOSED, "blocked submit at stop: %d", sub[0].got);
-	CHECK(!__atomic_load_n(&st.returned, __ATOMIC_SEQ_CST), "stop returned while a task was running");
+	CHECK(!__atomic_load_n(&st.returned, __ATOMIC_SEQ_CST),
+	      "stop returned while a task was running");
 	goc_chan_close(g.gate);
 	goc_wg_wait(&st.finished);
 	CHECK(st.discarded == 0, "drain discarded %lld", (long long)st.discarded);
 	goc_wg_wait(&finished);
 	check_balance(g.pool, "stopped");
 	goc_workpool_stats s2 = stats_of(g.pool);
-	CHECK(s2.submitted == 5 && s2.done == 5, "a submit closed by stop was counted: submitted %lld",
-	      (long long)s2.submitted);
+	CHECK(s2.submitted == 5 && s2.done == 5,
+	      "a submit closed by stop was counted: submitted %lld", (long long)s2.submitted);
 	goc_workpool_free(g.pool);
 	goc_chan_release(g.gate);
 	ok("BLOCK waits for room, gives up with its context, is released by stop");
@@ -286,8 +298,8 @@ static void autoscale(void)
 	static struct job jobs[40];
 	memset(&tally, 0, sizeof tally);
 	const int64_t idle_timeout = 50 * GOC_MILLISECOND;
-	goc_workpool_options o = {.min_workers = 1, .max_workers = 4, .queue_size = 64,
-				  .idle_timeout = idle_timeout};
+	goc_workpool_options o = {
+		.min_workers = 1, .max_workers = 4, .queue_size = 64, .idle_timeout = idle_timeout};
 	goc_workpool *p = goc_workpool_new(&o);
 	CHECK(stats_of(p).workers == 1, "min workers at start");
 	/* The jobs wait on a gate, so none finishes (and no worker idles)
@@ -300,7 +312,8 @@ static void autoscale(void)
 	}
 	goc_workpool_stats s = stats_of(p);
 	CHECK(s.workers == 4 && s.peak_workers == 4, "queue depth: %d workers", s.workers);
-	WAIT_FOR(stats_of(p).running == 4, "%lld of 4 workers running", (long long)stats_of(p).running);
+	WAIT_FOR(stats_of(p).running == 4, "%lld of 4 workers running",
+		 (long long)stats_of(p).running);
 	/* No worker can be idle before the gate opens (16 jobs are queued), so
 	 * none may leave before t0 + idle_timeout. */
 	int64_t t0 = goc_now();
@@ -310,8 +323,10 @@ static void autoscale(void)
 		int64_t seen_by = goc_now();
 		if (seen_by >= t0 + idle_timeout)
 			break;
-		CHECK(s.workers_exited == 0, "a worker left %lld ms after the gate opened, before the "
-		      "idle timeout of %lld ms", (long long)((seen_by - t0) / GOC_MILLISECOND),
+		CHECK(s.workers_exited == 0,
+		      "a worker left %lld ms after the gate opened, before the "
+		      "idle timeout of %lld ms",
+		      (long long)((seen_by - t0) / GOC_MILLISECOND),
 		      (long long)(idle_timeout / GOC_MILLISECOND));
 		goc_sleep(GOC_MILLISECOND);
 	}
@@ -332,8 +347,11 @@ static void autoscale(void)
 	 * longer than scale_up_wait: the worker that takes the next one adds
 	 * a worker, which does the same, up to the max. */
 	memset(&tally, 0, sizeof tally);
-	o = (goc_workpool_options){.min_workers = 1, .max_workers = 3, .queue_size = 64,
-				   .scale_up_depth = 1000, .scale_up_wait = GOC_MILLISECOND};
+	o = (goc_workpool_options){.min_workers = 1,
+				   .max_workers = 3,
+				   .queue_size = 64,
+				   .scale_up_depth = 1000,
+				   .scale_up_wait = GOC_MILLISECOND};
 	p = goc_workpool_new(&o);
 	gate = goc_chan_make(0, 0);
 	for (int i = 0; i < 40; i++) {
@@ -363,11 +381,13 @@ static void stop_with_queue(void)
 	goc_go(stop_in_goroutine, &st);
 	/* on_drop runs after the counters change: wait for it. */
 	WAIT_FOR(__atomic_load_n(&g.tally.dropped[1], __ATOMIC_SEQ_CST) +
-			 __atomic_load_n(&g.tally.dropped[2], __ATOMIC_SEQ_CST) +
-			 __atomic_load_n(&g.tally.dropped[3], __ATOMIC_SEQ_CST) +
-			 __atomic_load_n(&g.tally.dropped[4], __ATOMIC_SEQ_CST) == 4,
+				 __atomic_load_n(&g.tally.dropped[2], __ATOMIC_SEQ_CST) +
+				 __atomic_load_n(&g.tally.dropped[3], __ATOMIC_SEQ_CST) +
+				 __atomic_load_n(&g.tally.dropped[4], __ATOMIC_SEQ_CST) ==
+			 4,
 		 "the stop did not discard the queue");
-	CHECK(!__atomic_load_n(&st.returned, __ATOMIC_SEQ_CST), "stop returned while a task was running");
+	CHECK(!__atomic_load_n(&st.returned, __ATOMIC_SEQ_CST),
+	      "stop returned while a task was running");
 	goc_workpool_stats s = stats_of(g.pool);
 	CHECK(s.discarded == 4 && s.queued == 0 && s.running == 1, "discarded %lld queued %lld",
 	      (long long)s.discarded, (long long)s.queued);
@@ -391,8 +411,11 @@ static void stop_with_queue(void)
 	static struct tally tally;
 	static struct job jobs[60];
 	memset(&tally, 0, sizeof tally);
-	goc_workpool_options o = {.min_workers = 1, .max_workers = 1, .queue_size = 64,
-				  .on_drop = on_drop, .on_drop_user = &tally};
+	goc_workpool_options o = {.min_workers = 1,
+				  .max_workers = 1,
+				  .queue_size = 64,
+				  .on_drop = on_drop,
+				  .on_drop_user = &tally};
 	goc_workpool *p = goc_workpool_new(&o);
 	goc_chan *gate = goc_chan_make(0, 0);
 	for (int i = 0; i < 60; i++) {
@@ -404,12 +427,14 @@ static void stop_with_queue(void)
 	struct stopper st2 = {p, timeout, -1, GOC_WG_INIT, 0};
 	goc_wg_add(&st2.finished, 1);
 	goc_go(stop_in_goroutine, &st2);
-	WAIT_FOR(stats_of(p).discarded > 0 && stats_of(p).queued == 0, "the timeout discarded nothing");
+	WAIT_FOR(stats_of(p).discarded > 0 && stats_of(p).queued == 0,
+		 "the timeout discarded nothing");
 	goc_chan_close(gate);
 	goc_wg_wait(&st2.finished);
 	int64_t discarded = st2.discarded;
 	s = stats_of(p);
-	CHECK(discarded > 0 && discarded < 60 && s.discarded == discarded && s.done + discarded == 60,
+	CHECK(discarded > 0 && discarded < 60 && s.discarded == discarded &&
+		      s.done + discarded == 60,
 	      "done %lld + discarded %lld", (long long)s.done, (long long)discarded);
 	for (int i = 0; i < 60; i++)
 		CHECK(tally.ran[i] + tally.dropped[i] == 1, "job %d ran %lld, dropped %lld", i,
@@ -460,16 +485,19 @@ static void stress(void)
 	long rounds = test_size(50, 10, 5);
 	for (long r = 0; r < rounds; r++) {
 		memset(&tally, 0, sizeof tally);
-		goc_workpool_options o = {.max_workers = 3, .queue_size = 8,
+		goc_workpool_options o = {.max_workers = 3,
+					  .queue_size = 8,
 					  .policy = GOC_WORKPOOL_DROP_OLDEST,
 					  .idle_timeout = GOC_MILLISECOND,
-					  .on_drop = on_drop, .on_drop_user = &tally};
+					  .on_drop = on_drop,
+					  .on_drop_user = &tally};
 		goc_workpool *p = goc_workpool_new(&o);
 		struct stress_submitter sub[STRESS_SUBMITTERS];
 		goc_wg finished = GOC_WG_INIT;
 		goc_wg_add(&finished, STRESS_SUBMITTERS);
 		for (int i = 0; i < 256; i++)
-			jobs[i] = (struct job){&tally, i, NULL, i % 16 == 0 ? 50 * GOC_MICROSECOND : 0};
+			jobs[i] = (struct job){&tally, i, NULL,
+					       i % 16 == 0 ? 50 * GOC_MICROSECOND : 0};
 		for (int i = 0; i < STRESS_SUBMITTERS; i++) {
 			sub[i] = (struct stress_submitter){p, &jobs[i * STRESS_TASKS], &finished};
 			goc_go(stress_submit, &sub[i]);
@@ -479,10 +507,12 @@ static void stress(void)
 		goc_workpool_stop(p, NULL);
 		goc_workpool_stats s = stats_of(p);
 		CHECK(s.submitted == 256 && s.done + s.dropped == 256 && s.rejected == 0,
-		      "round %ld: done %lld dropped %lld", r, (long long)s.done, (long long)s.dropped);
+		      "round %ld: done %lld dropped %lld", r, (long long)s.done,
+		      (long long)s.dropped);
 		for (int i = 0; i < 256; i++)
-			CHECK(tally.ran[i] + tally.dropped[i] == 1, "round %ld: job %d ran %lld, dropped %lld",
-			      r, i, (long long)tally.ran[i], (long long)tally.dropped[i]);
+			CHECK(tally.ran[i] + tally.dropped[i] == 1,
+			      "round %ld: job %d ran %lld, dropped %lld", r, i,
+			      (long long)tally.ran[i], (long long)tally.dropped[i]);
 		CHECK(s.peak_workers <= 3, "peak %d", s.peak_workers);
 		goc_workpool_free(p);
 	}
@@ -522,7 +552,7 @@ static void mode_nil_task(void *arg)
 }
 
 static const struct panic_mode modes[] = {
-    {"nil_task", mode_nil_task, "panic: goc_workpool_submit: nil function"},
+	{"nil_task", mode_nil_task, "panic: goc_workpool_submit: nil function"},
 };
 
 int main(int argc, char **argv)

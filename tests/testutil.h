@@ -13,21 +13,21 @@
 
 #include "goc.h"
 
-#define CHECK(cond, ...)                                                             \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
+#define CHECK(cond, ...)                                                                         \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
 			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                                \
-			fprintf(stderr, "\n");                                       \
-			exit(1);                                                     \
-		}                                                                    \
+			fprintf(stderr, __VA_ARGS__);                                            \
+			fprintf(stderr, "\n");                                                   \
+			exit(1);                                                                 \
+		}                                                                                \
 	} while (0)
 
 /* Result of running a function in a child process. */
 typedef struct child_result {
-	int exited;      /* 1 if it exited, 0 if a signal killed it */
-	int status;      /* exit status, or the signal number */
-	char *out;       /* everything it wrote on stdout and stderr (malloc'd) */
+	int exited; /* 1 if it exited, 0 if a signal killed it */
+	int status; /* exit status, or the signal number */
+	char *out;  /* everything it wrote on stdout and stderr (malloc'd) */
 } child_result;
 
 /* Forks, runs fn(arg) in the child with stdout and stderr captured, and

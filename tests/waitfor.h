@@ -34,20 +34,21 @@
 
 #define WAIT_FOR_LIMIT (10 * GOC_SECOND)
 
-#define WAIT_FOR_WITHIN(limit, cond, ...)                                                    \
-	do {                                                                                 \
-		int64_t wait_for_limit_ = (limit);                                           \
-		int64_t wait_for_end_ = goc_now() + wait_for_limit_;                         \
-		while (!(cond)) {                                                            \
-			if (goc_now() > wait_for_end_) {                                     \
-				fprintf(stderr, "%s:%d: gave up after %.1f s waiting for %s: ",   \
-					__FILE__, __LINE__, (double)wait_for_limit_ / GOC_SECOND, #cond); \
-				fprintf(stderr, __VA_ARGS__);                                \
-				fprintf(stderr, "\n");                                       \
-				exit(1);                                                     \
-			}                                                                    \
-			goc_sleep(50 * GOC_MICROSECOND);                                     \
-		}                                                                            \
+#define WAIT_FOR_WITHIN(limit, cond, ...)                                                         \
+	do {                                                                                      \
+		int64_t wait_for_limit_ = (limit);                                                \
+		int64_t wait_for_end_ = goc_now() + wait_for_limit_;                              \
+		while (!(cond)) {                                                                 \
+			if (goc_now() > wait_for_end_) {                                          \
+				fprintf(stderr,                                                   \
+					"%s:%d: gave up after %.1f s waiting for %s: ", __FILE__, \
+					__LINE__, (double)wait_for_limit_ / GOC_SECOND, #cond);   \
+				fprintf(stderr, __VA_ARGS__);                                     \
+				fprintf(stderr, "\n");                                            \
+				exit(1);                                                          \
+			}                                                                         \
+			goc_sleep(50 * GOC_MICROSECOND);                                          \
+		}                                                                                 \
 	} while (0)
 
 #define WAIT_FOR(cond, ...) WAIT_FOR_WITHIN(WAIT_FOR_LIMIT, cond, __VA_ARGS__)

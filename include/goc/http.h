@@ -67,7 +67,7 @@ typedef struct goc_http_server_options {
 	int64_t read_timeout;  /* from a request's first byte to its last, body included [30 s] */
 	int64_t write_timeout; /* for writing one response [30 s] */
 	int64_t idle_timeout;  /* a keep-alive connection waiting for its next request [120 s] */
-	goc_workpool *pool;    /* runs the handlers when set; else each connection's goroutine does */
+	goc_workpool *pool; /* runs the handlers when set; else each connection's goroutine does */
 	/* When it ends, the server shuts down gracefully (NULL: serve until
 	 * the process ends). */
 	goc_ctx *shutdown;
@@ -84,15 +84,16 @@ typedef struct goc_http_parser goc_http_parser;
  * into the parser's buffer and stay valid until the parser is fed again
  * after reporting GOC_HTTP_DONE (or freed). */
 typedef struct goc_http_request {
-	goc_http_str method;    /* a token, case-sensitive: "GET", "POST", ... */
-	goc_http_str target;    /* the request-target as sent */
-	goc_http_str path;      /* target up to '?' (absolute-form: from the path on; "*" for OPTIONS *) */
+	goc_http_str method; /* a token, case-sensitive: "GET", "POST", ... */
+	goc_http_str target; /* the request-target as sent */
+	goc_http_str
+		path; /* target up to '?' (absolute-form: from the path on; "*" for OPTIONS *) */
 	goc_http_str query;     /* after the first '?', without it; ptr NULL when there is no '?' */
 	int minor_version;      /* x of HTTP/1.x: 0, or 1 and above (read as 1.1) */
 	int64_t content_length; /* body bytes; -1 when chunked */
 	bool chunked;           /* Transfer-Encoding: chunked */
 	bool keep_alive;        /* the connection may carry another request after this one */
-	bool expect_continue;   /* "Expect: 100-continue" on HTTP/1.1: send GOC_HTTP_CONTINUE before reading the body */
+	bool expect_continue; /* "Expect: 100-continue" on HTTP/1.1: send GOC_HTTP_CONTINUE before reading the body */
 	size_t header_count;
 } goc_http_request;
 
@@ -102,7 +103,7 @@ typedef enum goc_http_event {
 	GOC_HTTP_HEAD,          /* the request head is complete (and valid) */
 	GOC_HTTP_BODY,          /* body bytes, decoded, in *body */
 	GOC_HTTP_DONE,          /* the request is complete */
-	GOC_HTTP_ERROR,         /* the request is refused: goc_http_parser_status; close after answering */
+	GOC_HTTP_ERROR, /* the request is refused: goc_http_parser_status; close after answering */
 } goc_http_event;
 
 /* A parser with the given limits (NULL: the defaults). NULL with errno =
@@ -119,7 +120,7 @@ void goc_http_parser_free(goc_http_parser *p);
  * when len is 0 (a feed with no bytes still reports DONE when it is due).
  */
 goc_http_event goc_http_parser_feed(goc_http_parser *p, const char *data, size_t len,
-                                    size_t *consumed, goc_http_str *body);
+				    size_t *consumed, goc_http_str *body);
 
 /* The request whose head was reported by GOC_HTTP_HEAD. */
 const goc_http_request *goc_http_parser_request(const goc_http_parser *p);
@@ -139,7 +140,7 @@ goc_http_str goc_http_request_header(const goc_http_request *r, const char *name
 /* The i-th field line (0 <= i < header_count), in arrival order; false
  * past the end. */
 bool goc_http_request_header_at(const goc_http_request *r, size_t i, goc_http_str *name,
-                                goc_http_str *value);
+				goc_http_str *value);
 
 /* ---- responses ------------------------------------------------------------- */
 
@@ -175,10 +176,10 @@ size_t goc_http_date_format(int64_t unix_seconds, char out[GOC_HTTP_DATE_SIZE]);
 typedef struct goc_http_head {
 	char *buf;
 	size_t cap;
-	size_t len;      /* bytes written so far */
+	size_t len; /* bytes written so far */
 	int status;
-	bool overflow;   /* buf was too small: the head is unusable */
-	bool chunked;    /* set by end: send the body with goc_http_chunk_* and GOC_HTTP_LAST_CHUNK */
+	bool overflow; /* buf was too small: the head is unusable */
+	bool chunked;  /* set by end: send the body with goc_http_chunk_* and GOC_HTTP_LAST_CHUNK */
 	bool keep_alive; /* set by end: the connection may carry another request */
 } goc_http_head;
 
@@ -199,7 +200,8 @@ bool goc_http_head_add(goc_http_head *h, const char *name, const char *value);
  * connection to close ("Connection: close"). 1xx, 204 and 304 responses
  * get no framing header. Sets h->chunked and h->keep_alive.
  */
-size_t goc_http_head_end(goc_http_head *h, int minor_version, int64_t content_length, bool keep_alive);
+size_t goc_http_head_end(goc_http_head *h, int minor_version, int64_t content_length,
+			 bool keep_alive);
 
 /* "<hex size>\r\n", the line that opens a chunk of n bytes; returns its length. */
 #define GOC_HTTP_CHUNK_PREFIX_SIZE 18
@@ -208,7 +210,7 @@ size_t goc_http_chunk_prefix(char out[GOC_HTTP_CHUNK_PREFIX_SIZE], size_t n);
  * prefix written into prefix_buf; returns 3, or 0 when n is 0 (an empty
  * chunk would end the body). */
 int goc_http_chunk_iov(struct iovec iov[3], char prefix_buf[GOC_HTTP_CHUNK_PREFIX_SIZE],
-                       const void *data, size_t n);
+		       const void *data, size_t n);
 
 /* A complete response refusing a request: the status, Content-Type
  * text/plain, the reason phrase and a newline as body, "Connection:
@@ -250,7 +252,7 @@ typedef void (*goc_http_handler)(goc_http_exchange *x, void *user);
  * Handlers must return once their I/O fails or goc_http_ctx ends.
  */
 int64_t goc_http_serve(goc_listener *ln, goc_http_handler handler, void *user,
-                       const goc_http_server_options *opts);
+		       const goc_http_server_options *opts);
 
 /* The request's head (method, path, query, headers). */
 const goc_http_request *goc_http_req(goc_http_exchange *x);

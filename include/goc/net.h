@@ -130,8 +130,7 @@ ssize_t goc_conn_read_ctx(goc_conn *c, void *buf, size_t len, goc_ctx *ctx);
  * knows how much went out.
  */
 ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t len, size_t *written);
-ssize_t goc_conn_write_ctx(goc_conn *c, const void *buf, size_t len, size_t *written,
-			   goc_ctx *ctx);
+ssize_t goc_conn_write_ctx(goc_conn *c, const void *buf, size_t len, size_t *written, goc_ctx *ctx);
 
 /*
  * goc_conn_write of the buffers iov[0..iovcnt) in order, gathered into as

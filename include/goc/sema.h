@@ -32,7 +32,10 @@ typedef struct goc_sema {
 } goc_sema;
 
 /* A semaphore of n permits (n >= 0). */
-#define GOC_SEMA_INIT(n) {0, 0, (n), 0, NULL, NULL}
+#define GOC_SEMA_INIT(n)                 \
+	{                                \
+		0, 0, (n), 0, NULL, NULL \
+	}
 
 /* Initialises s with n permits; n < 0 panics. */
 void goc_sema_init(goc_sema *s, int64_t n);

@@ -26,14 +26,17 @@
  * address. Not an API of its own; the fields are the runtime's.
  */
 typedef struct goc_rtsema {
-	uint32_t tokens;  /* atomic: releases not yet taken by an acquirer */
-	uint32_t nwait;   /* atomic: waiters queued (changed under lock) */
-	uint32_t lock;    /* a goc internal lock word: protects the queue */
+	uint32_t tokens; /* atomic: releases not yet taken by an acquirer */
+	uint32_t nwait;  /* atomic: waiters queued (changed under lock) */
+	uint32_t lock;   /* a goc internal lock word: protects the queue */
 	uint32_t reserved;
 	void *head, *tail; /* waiter records, on the waiters' own stacks */
 } goc_rtsema;
 
-#define GOC_RTSEMA_INIT {0, 0, 0, 0, NULL, NULL}
+#define GOC_RTSEMA_INIT                \
+	{                              \
+		0, 0, 0, 0, NULL, NULL \
+	}
 
 /* ---- goc_mutex ----------------------------------------------------------- */
 
@@ -51,12 +54,15 @@ typedef struct goc_rtsema {
  * its processor (the waiters are parked, not spinning, and cost nothing).
  */
 typedef struct goc_mutex {
-	int32_t state;    /* atomic: locked, woken and starving bits, waiter count */
+	int32_t state; /* atomic: locked, woken and starving bits, waiter count */
 	uint32_t reserved;
 	goc_rtsema sema;
 } goc_mutex;
 
-#define GOC_MUTEX_INIT {0, 0, GOC_RTSEMA_INIT}
+#define GOC_MUTEX_INIT                \
+	{                             \
+		0, 0, GOC_RTSEMA_INIT \
+	}
 
 void goc_mutex_init(goc_mutex *m);
 /* Blocks until the mutex is free and takes it. */
@@ -79,14 +85,17 @@ void goc_mutex_unlock(goc_mutex *m);
  * waits deadlocks, as in Go). 112 bytes.
  */
 typedef struct goc_rwmutex {
-	goc_mutex writer;      /* writers queue on this one at a time */
+	goc_mutex writer;       /* writers queue on this one at a time */
 	goc_rtsema writer_wait; /* the writer holding `writer` waits here for readers to leave */
 	goc_rtsema reader_wait; /* readers wait here while a writer is pending or inside */
-	int32_t readers;       /* atomic: readers in or waiting; minus 2^30 while a writer is pending */
-	int32_t departing;     /* atomic: readers the pending writer still waits for */
+	int32_t readers;   /* atomic: readers in or waiting; minus 2^30 while a writer is pending */
+	int32_t departing; /* atomic: readers the pending writer still waits for */
 } goc_rwmutex;
 
-#define GOC_RWMUTEX_INIT {GOC_MUTEX_INIT, GOC_RTSEMA_INIT, GOC_RTSEMA_INIT, 0, 0}
+#define GOC_RWMUTEX_INIT                                               \
+	{                                                              \
+		GOC_MUTEX_INIT, GOC_RTSEMA_INIT, GOC_RTSEMA_INIT, 0, 0 \
+	}
 
 void goc_rwmutex_init(goc_rwmutex *rw);
 /* Takes a read lock; blocks while a writer holds or waits for the lock. */
@@ -108,12 +117,15 @@ void goc_rwmutex_unlock(goc_rwmutex *rw);
 
 /* Go's sync.Once. */
 typedef struct goc_once {
-	uint32_t done;    /* atomic: 1 once fn has returned */
+	uint32_t done; /* atomic: 1 once fn has returned */
 	uint32_t reserved;
-	goc_mutex mutex;  /* serialises the callers that find done == 0 */
+	goc_mutex mutex; /* serialises the callers that find done == 0 */
 } goc_once;
 
-#define GOC_ONCE_INIT {0, 0, GOC_MUTEX_INIT}
+#define GOC_ONCE_INIT                \
+	{                            \
+		0, 0, GOC_MUTEX_INIT \
+	}
 
 void goc_once_init(goc_once *once);
 /*
@@ -134,14 +146,17 @@ void goc_once_do(goc_once *once, goc_fn fn, void *arg);
  * and none is ever lost between a waiter's unlock and its park.
  */
 typedef struct goc_cond {
-	uint32_t wait;    /* atomic: next ticket to hand to a waiter */
-	uint32_t notify;  /* atomic: next ticket to wake; changed under lock */
-	uint32_t lock;    /* a goc internal lock word: protects the list */
+	uint32_t wait;   /* atomic: next ticket to hand to a waiter */
+	uint32_t notify; /* atomic: next ticket to wake; changed under lock */
+	uint32_t lock;   /* a goc internal lock word: protects the list */
 	uint32_t reserved;
 	void *head, *tail; /* waiter records, on the waiters' own stacks */
 } goc_cond;
 
-#define GOC_COND_INIT {0, 0, 0, 0, NULL, NULL}
+#define GOC_COND_INIT                  \
+	{                              \
+		0, 0, 0, 0, NULL, NULL \
+	}
 
 void goc_cond_init(goc_cond *cond);
 /*
@@ -190,22 +205,25 @@ typedef struct goc_pool {
 	 * pools' registry is locked: it must not block and must not call any
 	 * goc_pool function. */
 	void (*drop_fn)(void *obj, void *ctx);
-	void *ctx;        /* passed to new_fn and drop_fn */
-	void *state;      /* atomic: the runtime's per-P lists, made on first use */
+	void *ctx;   /* passed to new_fn and drop_fn */
+	void *state; /* atomic: the runtime's per-P lists, made on first use */
 } goc_pool;
 
-#define GOC_POOL_INIT(new_fn, drop_fn, ctx) {(new_fn), (drop_fn), (ctx), NULL}
+#define GOC_POOL_INIT(new_fn, drop_fn, ctx)      \
+	{                                        \
+		(new_fn), (drop_fn), (ctx), NULL \
+	}
 
 /* Counters of one pool since it was made (or last destroyed). Each is
  * exact, but they are not read at the same instant. */
 typedef struct goc_pool_stats {
 	int64_t puts;
-	int64_t hits_local;   /* gets served from the caller's own P */
-	int64_t hits_stolen;  /* from another P's list or the shared list */
-	int64_t hits_victim;  /* from the victim cache (survivors of one trim) */
-	int64_t misses;       /* gets that found nothing: new_fn called (or NULL returned) */
-	int64_t dropped;      /* objects given to drop_fn */
-	int64_t trims;        /* trim cycles */
+	int64_t hits_local;  /* gets served from the caller's own P */
+	int64_t hits_stolen; /* from another P's list or the shared list */
+	int64_t hits_victim; /* from the victim cache (survivors of one trim) */
+	int64_t misses;      /* gets that found nothing: new_fn called (or NULL returned) */
+	int64_t dropped;     /* objects given to drop_fn */
+	int64_t trims;       /* trim cycles */
 } goc_pool_stats;
 
 void goc_pool_init(goc_pool *pool, void *(*new_fn)(void *ctx),

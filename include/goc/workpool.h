@@ -44,9 +44,9 @@ typedef enum goc_workpool_policy {
 /* Options of goc_workpool_new; zero-initialise and set what you need.
  * A zero field takes the default in brackets. */
 typedef struct goc_workpool_options {
-	int min_workers;         /* workers kept even when idle [0] */
-	int max_workers;         /* at most this many [GOCMAXPROCS] */
-	size_t queue_size;       /* tasks that may wait for a worker [128] */
+	int min_workers;   /* workers kept even when idle [0] */
+	int max_workers;   /* at most this many [GOCMAXPROCS] */
+	size_t queue_size; /* tasks that may wait for a worker [128] */
 	goc_workpool_policy policy;
 	/* A worker beyond min_workers that found no task for this long
 	 * leaves [1 s]. */
@@ -69,16 +69,16 @@ typedef struct goc_workpool_options {
 /* Counters. At any instant when no submit is in progress:
  *   submitted == done + rejected + dropped + discarded + queued + running */
 typedef struct goc_workpool_stats {
-	int64_t submitted;   /* tasks offered to the running pool (not those after stop) */
-	int64_t done;        /* tasks run to completion */
-	int64_t rejected;    /* refused by REJECT, or a blocked submit whose context ended, or no worker could start */
-	int64_t dropped;     /* refused by DROP_NEWEST, or evicted by DROP_OLDEST */
-	int64_t discarded;   /* left queued by a stop whose context ended */
-	int64_t queued;      /* waiting in the queue now */
-	int64_t running;     /* being run now */
-	int workers;         /* worker goroutines now */
-	int idle_workers;    /* of which waiting for a task */
-	int peak_workers;    /* the most at any time */
+	int64_t submitted; /* tasks offered to the running pool (not those after stop) */
+	int64_t done;      /* tasks run to completion */
+	int64_t rejected; /* refused by REJECT, or a blocked submit whose context ended, or no worker could start */
+	int64_t dropped;   /* refused by DROP_NEWEST, or evicted by DROP_OLDEST */
+	int64_t discarded; /* left queued by a stop whose context ended */
+	int64_t queued;    /* waiting in the queue now */
+	int64_t running;   /* being run now */
+	int workers;       /* worker goroutines now */
+	int idle_workers;  /* of which waiting for a task */
+	int peak_workers;  /* the most at any time */
 	int64_t workers_started, workers_exited;
 } goc_workpool_stats;
 

@@ -22,12 +22,12 @@ void *goc__cpuctx_make(void *top, goc__cpuctx_entry entry)
 	 * wants at a function's first instruction. */
 	uint64_t *sp = (uint64_t *)top;
 	*--sp = (uint64_t)(uintptr_t)goc__cpuctx_trampoline;
-	*--sp = 0;                           /* rbp: ends frame-pointer chains */
-	*--sp = 0;                           /* rbx */
+	*--sp = 0;                          /* rbp: ends frame-pointer chains */
+	*--sp = 0;                          /* rbx */
 	*--sp = (uint64_t)(uintptr_t)entry; /* r12 */
-	*--sp = 0;                           /* r13 */
-	*--sp = 0;                           /* r14 */
-	*--sp = 0;                           /* r15 */
+	*--sp = 0;                          /* r13 */
+	*--sp = 0;                          /* r14 */
+	*--sp = 0;                          /* r15 */
 	/* MXCSR default (all exceptions masked, round to nearest) and the x87
 	 * control word default (extended precision, exceptions masked). */
 	*--sp = (uint64_t)0x1F80 | ((uint64_t)0x037F << 32);
@@ -40,7 +40,7 @@ void *goc__cpuctx_make(void *top, goc__cpuctx_entry entry)
 {
 	uint64_t *sp = (uint64_t *)((char *)top - 176);
 	memset(sp, 0, 176);
-	sp[0] = (uint64_t)(uintptr_t)entry;             /* x19 */
+	sp[0] = (uint64_t)(uintptr_t)entry;                   /* x19 */
 	sp[11] = (uint64_t)(uintptr_t)goc__cpuctx_trampoline; /* x30 */
 	return sp;
 }

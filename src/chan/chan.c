@@ -116,7 +116,8 @@ void goc_chan_release(goc_chan *c)
 		goc__panic("goc_chan_release: channel released more often than retained");
 	if (left == 0) {
 		if (c->recvq.first || c->sendq.first)
-			goc__panic("goc_chan_release: freeing a channel that goroutines are blocked on");
+			goc__panic(
+				"goc_chan_release: freeing a channel that goroutines are blocked on");
 		free(c);
 	}
 }

@@ -43,9 +43,9 @@ struct goc_chan {
 	uint32_t closed;
 	size_t elem_size;
 	size_t cap;
-	size_t cell_size;     /* bytes per ring cell: turn word and element */
+	size_t cell_size; /* bytes per ring cell: turn word and element */
 	waitq recvq, sendq;
-	int64_t refs;         /* atomic */
+	int64_t refs;                  /* atomic */
 	_Alignas(64) uint64_t sendpos; /* atomic; see ring.h */
 	_Alignas(64) uint64_t recvpos; /* atomic; see ring.h */
 	_Alignas(64) unsigned char cells[];

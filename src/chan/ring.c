@@ -32,7 +32,7 @@ static size_t count_between(const goc_chan *c, uint64_t recv, uint64_t send)
 	if (laps > 1)
 		return c->cap;
 	int64_t n = (int64_t)laps * (int64_t)c->cap + (int64_t)pos_index(send) -
-		    (int64_t)pos_index(recv);
+		(int64_t)pos_index(recv);
 	if (n < 0)
 		return 0;
 	return (size_t)n > c->cap ? c->cap : (size_t)n;
@@ -59,7 +59,8 @@ size_t goc__ring_count_racy(const goc_chan *c)
  * has published it. */
 static void await_turn(unsigned char *cell, uint32_t turn)
 {
-	for (unsigned spins = 0; __atomic_load_n(cell_turn(cell), __ATOMIC_ACQUIRE) != turn; spins++) {
+	for (unsigned spins = 0; __atomic_load_n(cell_turn(cell), __ATOMIC_ACQUIRE) != turn;
+	     spins++) {
 		if (spins < 64)
 			goc__cpu_relax();
 		else
@@ -94,4 +95,3 @@ void goc__ring_pop_locked(goc_chan *c, void *elem)
 	__atomic_store_n(cell_turn(cell), send_turn(pos) + 2, __ATOMIC_RELEASE);
 	__atomic_store_n(&c->recvpos, pos_next(c, pos), __ATOMIC_RELAXED);
 }
-

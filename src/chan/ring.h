@@ -156,7 +156,7 @@ static inline __attribute__((always_inline)) bool ring_send_fast(goc_chan *c, co
 			uint64_t now = __atomic_load_n(&c->sendpos, __ATOMIC_RELAXED);
 			if (now == pos)
 				return false; /* full */
-			pos = now; /* lost the race for it */
+			pos = now;            /* lost the race for it */
 			continue;
 		}
 		if (__atomic_compare_exchange_n(&c->sendpos, &pos, pos_next(c, pos), true,
@@ -182,7 +182,7 @@ static inline __attribute__((always_inline)) bool ring_recv_fast(goc_chan *c, vo
 			uint64_t now = __atomic_load_n(&c->recvpos, __ATOMIC_RELAXED);
 			if (now == pos)
 				return false; /* empty */
-			pos = now; /* lost the race for it */
+			pos = now;            /* lost the race for it */
 			continue;
 		}
 		if (__atomic_compare_exchange_n(&c->recvpos, &pos, pos_next(c, pos), true,

@@ -27,7 +27,7 @@
 #define TIMED_OUT UINT32_MAX
 
 struct select_locks {
-	goc_chan **chans;   /* distinct channels in address order */
+	goc_chan **chans; /* distinct channels in address order */
 	size_t n;
 	goc__lock *heap_lock; /* the timeout timer's heap, or NULL */
 };
@@ -172,8 +172,9 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 		w->is_select = true;
 		w->case_index = (int)i;
 		waiters[k] = w;
-		goc__waitq_push(cases[i].dir == GOC_SELECT_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq,
-			   w);
+		goc__waitq_push(cases[i].dir == GOC_SELECT_SEND ? &cases[i].chan->sendq
+								: &cases[i].chan->recvq,
+				w);
 	}
 	struct select_timeout st = {.g = g};
 	if (timeout > 0) {
@@ -216,8 +217,9 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 			continue;
 		}
 		uint32_t i = (uint32_t)w->case_index;
-		goc__waitq_remove(cases[i].dir == GOC_SELECT_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq,
-			     w);
+		goc__waitq_remove(cases[i].dir == GOC_SELECT_SEND ? &cases[i].chan->sendq
+								  : &cases[i].chan->recvq,
+				  w);
 	}
 	unlock_all(&again);
 	for (size_t k = 0; k < live; k++)
@@ -241,7 +243,8 @@ int goc_select(goc_select_case *cases, size_t n, int64_t timeout)
 	for (size_t i = 0; i < n; i++) {
 		goc_select_case *cs = &cases[i];
 		if (cs->dir != GOC_SELECT_SEND && cs->dir != GOC_SELECT_RECV)
-			goc__panic("goc_select: case %zu has an invalid direction %d", i, (int)cs->dir);
+			goc__panic("goc_select: case %zu has an invalid direction %d", i,
+				   (int)cs->dir);
 		if (cs->chan && cs->dir == GOC_SELECT_SEND && !cs->elem && cs->chan->elem_size)
 			goc__panic("goc_select: send case %zu has a NULL element", i);
 		if (cs->dir == GOC_SELECT_RECV)

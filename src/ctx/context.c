@@ -60,7 +60,7 @@ enum ctx_kind { CTX_BACKGROUND, CTX_VALUE, CTX_CANCEL };
 #define NO_DEADLINE INT64_MAX
 
 struct goc_ctx {
-	int64_t refs;                 /* atomic; unused for the background */
+	int64_t refs; /* atomic; unused for the background */
 	enum ctx_kind kind;
 	goc_ctx *parent;              /* holds a reference; NULL for the background */
 	struct cancel_ctx *canceller; /* see the invariants */
@@ -72,15 +72,15 @@ struct goc_ctx {
 typedef struct cancel_ctx {
 	goc_ctx base;
 	goc__lock lock;
-	uint32_t err;                     /* goc_status; atomic, set once under lock */
-	goc_chan *done;                   /* atomic; made on first goc_ctx_done */
-	struct cancel_ctx *first_child;   /* lock */
-	int64_t child_count;              /* lock */
-	struct cancel_ctx *link_parent;   /* constant */
-	bool linked;                      /* link_parent->lock */
+	uint32_t err;                   /* goc_status; atomic, set once under lock */
+	goc_chan *done;                 /* atomic; made on first goc_ctx_done */
+	struct cancel_ctx *first_child; /* lock */
+	int64_t child_count;            /* lock */
+	struct cancel_ctx *link_parent; /* constant */
+	bool linked;                    /* link_parent->lock */
 	struct cancel_ctx *prev_sibling, *next_sibling; /* link_parent->lock */
-	ctx_hook *hooks;                  /* lock */
-	bool timer_pending;               /* lock: armed and not yet stopped or fired */
+	ctx_hook *hooks;                                /* lock */
+	bool timer_pending; /* lock: armed and not yet stopped or fired */
 	goc__rtimer timer;
 	struct cancel_ctx *next_to_cancel; /* owned by the canceller that took it */
 } cancel_ctx;
@@ -244,7 +244,7 @@ void goc_ctx_cancel(goc_ctx *ctx)
 	checked(ctx, "goc_ctx_cancel");
 	if (ctx->kind != CTX_CANCEL)
 		goc__panic("goc_ctx_cancel: context cannot be cancelled (it is the background or a "
-			  "value context; cancel the context it was derived from)");
+			   "value context; cancel the context it was derived from)");
 	cancel_ctx *c = (cancel_ctx *)ctx;
 	cancel_tree(c, GOC_CANCELED);
 	detach(c);

@@ -60,7 +60,8 @@ static void still_add(struct wait_key k)
 
 GOC_RACY_READER static bool blocked_since(const goc__g *g, struct blocked *w)
 {
-	if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) != G_WAITING || g->wait_reason == WAIT_SLEEP)
+	if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) != G_WAITING ||
+	    g->wait_reason == WAIT_SLEEP)
 		return false;
 	w->key.id = g->id;
 	w->key.since = g->wait_since;
@@ -74,8 +75,8 @@ static void scan_one(goc__g *g, void *arg)
 	struct blocked w;
 	if (!blocked_since(g, &w) || s->now - w.key.since < s->after)
 		return;
-	bool known = nreported &&
-		     bsearch(&w.key, reported, nreported, sizeof w.key, key_cmp) != NULL;
+	bool known =
+		nreported && bsearch(&w.key, reported, nreported, sizeof w.key, key_cmp) != NULL;
 	still_add(w.key);
 	if (known)
 		return;

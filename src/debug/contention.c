@@ -46,14 +46,15 @@ static uint64_t stack_hash(const goc__stacktrace *stack)
 	return h;
 }
 
-static bool same_stack(const struct contention_bucket *b, uint64_t hash, const goc__stacktrace *stack)
+static bool same_stack(const struct contention_bucket *b, uint64_t hash,
+		       const goc__stacktrace *stack)
 {
 	return b->hash == hash && b->npcs == stack->n &&
-	       memcmp(b->pcs, stack->pcs, (size_t)stack->n * sizeof stack->pcs[0]) == 0;
+		memcmp(b->pcs, stack->pcs, (size_t)stack->n * sizeof stack->pcs[0]) == 0;
 }
 
 void goc__contention_add(goc__contention_table *t, const goc__stacktrace *stack, double count,
-			int64_t delay_ns)
+			 int64_t delay_ns)
 {
 	uint64_t hash = stack_hash(stack);
 	struct contention_bucket **head = &t->heads[hash % CONTENTION_CHAINS];
@@ -126,7 +127,7 @@ goc_status goc__contention_write(goc__contention_table *t, FILE *out, int64_t pe
 	/* Go's block and mutex profiles: "contentions" counted, "delay" in
 	 * nanoseconds. */
 	static const goc__profile_value_type types[2] = {{"contentions", "count"},
-							{"delay", "nanoseconds"}};
+							 {"delay", "nanoseconds"}};
 	goc__profile *profile = goc__profile_new(types, 2, types[0], period);
 	if (!profile) {
 		errno = ENOMEM;

@@ -18,17 +18,20 @@ typedef struct goc__contention_table {
 	struct contention_bucket *heads[CONTENTION_CHAINS];
 } goc__contention_table;
 
-#define GOC_CONTENTION_TABLE_INIT {.lock = PTHREAD_MUTEX_INITIALIZER}
+#define GOC_CONTENTION_TABLE_INIT                 \
+	{                                         \
+		.lock = PTHREAD_MUTEX_INITIALIZER \
+	}
 
 /* Adds count events that cost delay_ns in all to the bucket of stack. */
 void goc__contention_add(goc__contention_table *t, const goc__stacktrace *stack, double count,
-			int64_t delay_ns);
+			 int64_t delay_ns);
 
 /* One stack's events, as a snapshot holds them. */
 typedef struct goc__contention_record {
 	int64_t count;
 	int64_t delay_ns;
-	goc__stacktrace stack;        /* return addresses */
+	goc__stacktrace stack; /* return addresses */
 } goc__contention_record;
 
 /* A copy of the table's records into *records (malloc'd, free it; NULL

@@ -76,7 +76,7 @@
 #define sigev_notify_thread_id _sigev_un._tid
 #endif
 
-#define RING_SLOTS 2048          /* a power of two */
+#define RING_SLOTS 2048 /* a power of two */
 #define DEFAULT_RATE_HZ 100
 #define DRAIN_INTERVAL_NS (100 * GOC_MILLISECOND)
 
@@ -84,17 +84,17 @@ _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
 	       "the signal handler needs lock-free 64-bit atomics");
 
 struct sample_slot {
-	uint64_t seq;                 /* atomic; see the ring protocol above */
-	int64_t periods;              /* CPU periods it stands for: 1 + timer overruns */
-	int64_t goid;                 /* 0: not on a goroutine's stack */
+	uint64_t seq;    /* atomic; see the ring protocol above */
+	int64_t periods; /* CPU periods it stands for: 1 + timer overruns */
+	int64_t goid;    /* 0: not on a goroutine's stack */
 	char gname[sizeof(((goc__g *)0)->name)];
-	goc__stacktrace trace;              /* pcs[0] is the interrupted pc */
+	goc__stacktrace trace; /* pcs[0] is the interrupted pc */
 };
 
 struct sample_ring {
-	uint64_t tail;                /* atomic: next position to claim */
-	char pad[56];                 /* producers' line apart from the drainer's */
-	uint64_t head;                /* next position to drain; drainer only */
+	uint64_t tail; /* atomic: next position to claim */
+	char pad[56];  /* producers' line apart from the drainer's */
+	uint64_t head; /* next position to drain; drainer only */
 	struct sample_slot slots[RING_SLOTS];
 };
 
@@ -102,7 +102,7 @@ struct sample_ring {
 struct profiled_thread {
 	pthread_t thread;
 	pid_t tid;
-	bool armed;                   /* timer exists */
+	bool armed; /* timer exists */
 	timer_t timer;
 };
 
@@ -110,7 +110,7 @@ static struct {
 	pthread_mutex_t lock;
 	struct profiled_thread *threads;
 	size_t nthreads, threads_cap;
-	int rate_hz;                  /* 0: DEFAULT_RATE_HZ */
+	int rate_hz; /* 0: DEFAULT_RATE_HZ */
 	bool handler_installed;
 	struct sigaction previous_handler;
 	/* The session, while running. */
@@ -121,7 +121,7 @@ static struct {
 	int64_t period_ns;
 	int64_t start_unix_ns, start_ns;
 	pthread_t drainer;
-	pthread_mutex_t drain_lock;   /* protects stopping; drain_wake's mutex */
+	pthread_mutex_t drain_lock; /* protects stopping; drain_wake's mutex */
 	pthread_cond_t drain_wake;
 	bool stopping;
 } prof = {
@@ -164,7 +164,7 @@ static void capture(struct sample_slot *slot, const void *ucontext)
 	/* curg is stored by this very thread, which the handler interrupted:
 	 * the value read is the one the interrupted code last stored. */
 	goc__g *g = m ? __atomic_load_n(&m->curg, __ATOMIC_RELAXED) : NULL;
-	uintptr_t lo = sp, hi = sp;  /* empty unless sp is on a stack we know */
+	uintptr_t lo = sp, hi = sp; /* empty unless sp is on a stack we know */
 	slot->goid = 0;
 	slot->gname[0] = '\0';
 	if (g && sp >= (uintptr_t)g->stack_lo && sp < (uintptr_t)g->stack_lo + g->stack_size) {
@@ -330,7 +330,7 @@ static void drain(void)
 		};
 		int nlabels = slot->goid ? (slot->gname[0] ? 2 : 1) : 0;
 		if (!goc__profile_add(prof.profile, slot->trace.pcs, slot->trace.n,
-				     slot->trace.first_exact, values, labels, nlabels))
+				      slot->trace.first_exact, values, labels, nlabels))
 			__atomic_fetch_add(&samples_lost, 1, __ATOMIC_RELAXED);
 		/* Release: our reads of the slot happen before a handler reuses
 		 * it on the next lap. */
@@ -432,7 +432,7 @@ goc_status goc_pprof_cpu_start(FILE *out)
 	int hz = prof.rate_hz ? prof.rate_hz : DEFAULT_RATE_HZ;
 	prof.period_ns = GOC_SECOND / hz;
 	static const goc__profile_value_type types[2] = {{"samples", "count"},
-							{"cpu", "nanoseconds"}};
+							 {"cpu", "nanoseconds"}};
 	prof.profile = goc__profile_new(types, 2, types[1], prof.period_ns);
 	prof.ring = malloc(sizeof *prof.ring);
 	int err = prof.profile && prof.ring ? 0 : ENOMEM;

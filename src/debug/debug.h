@@ -34,7 +34,7 @@
 typedef struct goc__stacktrace {
 	int n;
 	bool first_exact;
-	bool truncated;         /* the chain went on past GOC_TRACE_MAX */
+	bool truncated; /* the chain went on past GOC_TRACE_MAX */
 	uintptr_t pcs[GOC_TRACE_MAX];
 } goc__stacktrace;
 
@@ -84,7 +84,8 @@ void goc__raw_location(goc__buf *b, uintptr_t pc);
 /* ---- dumps (dump.c) ---- */
 
 /* Prints g with the trace t (NULL: none), symbolized or raw. */
-void goc__dump_g_trace(goc__buf *b, goc__g *g, int64_t now, const goc__stacktrace *t, bool symbolize);
+void goc__dump_g_trace(goc__buf *b, goc__g *g, int64_t now, const goc__stacktrace *t,
+		       bool symbolize);
 /* Prints g with whatever stack can be had without stopping it: its own
  * when g is the caller, the saved one when it is not running. */
 void goc__dump_g_to(goc__buf *b, goc__g *g, int64_t now);
@@ -97,9 +98,9 @@ bool goc__unwind_self(int skip, goc__stacktrace *t);
 /* What a dump shows of a goroutine other than the caller, for profiles. */
 typedef struct goc__g_summary {
 	int64_t id;
-	const char *state;        /* "chan receive", "runnable", "running", ... */
-	char name[32];            /* goc_go_options.name, or "" */
-	goc__stacktrace trace;          /* n == 0: running on another M, no stack */
+	const char *state;     /* "chan receive", "runnable", "running", ... */
+	char name[32];         /* goc_go_options.name, or "" */
+	goc__stacktrace trace; /* n == 0: running on another M, no stack */
 } goc__g_summary;
 void goc__g_summarize(goc__g *g, goc__g_summary *s);
 
@@ -121,10 +122,10 @@ extern __attribute__((visibility("hidden"))) int64_t goc__blockprof_rate_ns;
 /* The wait reasons the block profile counts, as Go's: channels, select,
  * the sync types and semaphores; not sleeps, I/O, nil channels or an
  * empty select. */
-#define GOC_BLOCKPROF_REASONS                                                              \
-	(1u << WAIT_CHAN_SEND | 1u << WAIT_CHAN_RECV | 1u << WAIT_SELECT |                 \
-	 1u << WAIT_WAITGROUP | 1u << WAIT_MUTEX | 1u << WAIT_RWMUTEX_R |                  \
-	 1u << WAIT_RWMUTEX_W | 1u << WAIT_COND | 1u << WAIT_SEMACQUIRE)
+#define GOC_BLOCKPROF_REASONS                                                                     \
+	(1u << WAIT_CHAN_SEND | 1u << WAIT_CHAN_RECV | 1u << WAIT_SELECT | 1u << WAIT_WAITGROUP | \
+	 1u << WAIT_MUTEX | 1u << WAIT_RWMUTEX_R | 1u << WAIT_RWMUTEX_W | 1u << WAIT_COND |       \
+	 1u << WAIT_SEMACQUIRE)
 /* Whether the block profile is on: goc__park's test, one compare of a
  * global and a branch while it is off. */
 static inline bool goc__blockprof_on(void)
@@ -163,23 +164,23 @@ void goc__debug_sysmon_tick(int64_t now);
  * value it held recently, not all of them at one instant. -1: none. */
 typedef struct goc__p_view {
 	int32_t id;
-	uint32_t status;        /* enum p_status */
+	uint32_t status; /* enum p_status */
 	uint32_t schedtick;
-	uint32_t gfree;         /* free descriptors cached */
-	int64_t m_id;           /* the M holding it while P_RUNNING */
-	int64_t curg_id;        /* the goroutine its M runs */
-	int64_t runq;           /* its local run queue, runnext included */
+	uint32_t gfree;  /* free descriptors cached */
+	int64_t m_id;    /* the M holding it while P_RUNNING */
+	int64_t curg_id; /* the goroutine its M runs */
+	int64_t runq;    /* its local run queue, runnext included */
 } goc__p_view;
 typedef struct goc__m_view {
 	int64_t id, p_id, curg_id;
 	bool spinning;
-	bool blocked;           /* asleep on its futex, without a P */
+	bool blocked; /* asleep on its futex, without a P */
 } goc__m_view;
 typedef struct goc__g_brief {
 	int64_t id;
-	uint32_t state;         /* enum g_state */
+	uint32_t state;               /* enum g_state */
 	goc__wait_reason wait_reason; /* meaningful while G_WAITING */
-	int64_t m_id;           /* the M running it */
+	int64_t m_id;                 /* the M running it */
 } goc__g_brief;
 void goc__p_view_take(const goc__p *p, goc__p_view *v);
 void goc__m_view_take(const goc__m *m, goc__m_view *v);

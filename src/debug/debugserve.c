@@ -46,9 +46,9 @@
 static struct {
 	goc_mutex lock;
 	bool running;
-	goc_ctx *stop;          /* cancelled by goc_debug_serve_stop */
-	goc_listener *ln;       /* taken over by serve_main's goc_http_serve */
-	goc_wg serving;         /* serve_main */
+	goc_ctx *stop;    /* cancelled by goc_debug_serve_stop */
+	goc_listener *ln; /* taken over by serve_main's goc_http_serve */
+	goc_wg serving;   /* serve_main */
 	char addr[128];
 } server = {.lock = GOC_MUTEX_INIT, .serving = GOC_WG_INIT};
 
@@ -62,7 +62,8 @@ static void respond(goc_http_exchange *x, int status, const char *content_type,
 	goc_http_add_header(x, "X-Content-Type-Options", "nosniff");
 	if (attachment) {
 		char disposition[96];
-		snprintf(disposition, sizeof disposition, "attachment; filename=\"%s\"", attachment);
+		snprintf(disposition, sizeof disposition, "attachment; filename=\"%s\"",
+			 attachment);
 		goc_http_add_header(x, "Content-Disposition", disposition);
 	}
 	goc_http_set_length(x, (int64_t)len);
@@ -263,16 +264,16 @@ static int delay_compare(const void *a, const void *b)
 
 /* Which contention profile, for its text and proto writers. */
 struct contention_view {
-	const char *heading;                  /* Go's: "contention" (block), "mutex" */
+	const char *heading; /* Go's: "contention" (block), "mutex" */
 	goc__contention_table *(*table)(void);
 	goc_status (*write_proto)(FILE *out);
-	bool sampled;                         /* print the mutex fraction */
+	bool sampled; /* print the mutex fraction */
 };
 
 static const struct contention_view block_view = {"contention", goc__blockprof_table,
 						  goc_pprof_block, false};
-static const struct contention_view mutex_view = {"mutex", goc__mutexprof_table,
-						  goc_pprof_mutex, true};
+static const struct contention_view mutex_view = {"mutex", goc__mutexprof_table, goc_pprof_mutex,
+						  true};
 
 /* block|mutex?debug=1: Go's text form. Delays are nanoseconds, so
  * "cycles" are nanoseconds at 1e9 per second. */
@@ -328,21 +329,21 @@ static int write_index(FILE *f, const void *arg)
 		const char *name, *href, *about;
 		int64_t count;
 	} rows[] = {
-	    {"block", "block?debug=1",
-	     "where goroutines waited on channels, select and the sync types, and for how long "
-	     "(goc_pprof_set_block_rate turns it on)",
-	     contention_count(&block_view)},
-	    {"goroutine", "goroutine?debug=1",
-	     "the stacks of every goroutine now; debug=2 prints them as goc_dump does",
-	     goc_num_goroutine()},
-	    {"mutex", "mutex?debug=1",
-	     "the unlocks that ended contended waits on goc_mutex and goc_rwmutex "
-	     "(goc_pprof_set_mutex_fraction turns it on)",
-	     contention_count(&mutex_view)},
-	    {"profile", "profile",
-	     "a CPU profile over the seconds given by ?seconds= (30 by default); open it with "
-	     "go tool pprof",
-	     0},
+		{"block", "block?debug=1",
+		 "where goroutines waited on channels, select and the sync types, and for how long "
+		 "(goc_pprof_set_block_rate turns it on)",
+		 contention_count(&block_view)},
+		{"goroutine", "goroutine?debug=1",
+		 "the stacks of every goroutine now; debug=2 prints them as goc_dump does",
+		 goc_num_goroutine()},
+		{"mutex", "mutex?debug=1",
+		 "the unlocks that ended contended waits on goc_mutex and goc_rwmutex "
+		 "(goc_pprof_set_mutex_fraction turns it on)",
+		 contention_count(&mutex_view)},
+		{"profile", "profile",
+		 "a CPU profile over the seconds given by ?seconds= (30 by default); open it with "
+		 "go tool pprof",
+		 0},
 	};
 	fputs("<html>\n<head><title>/debug/pprof/</title></head>\n<body>\n/debug/pprof/<br>\n"
 	      "<br>\nProfiles:\n<table>\n<thead><td>Count</td><td>Profile</td></thead>\n",
@@ -455,8 +456,9 @@ static int write_sched(FILE *f, const void *arg)
 		goc__p_view v;
 		goc__p_view_take(goc__sched.allp[i], &v);
 		fprintf(f,
-			"%s\n  {\"id\": %d, \"status\": \"%s\", \"m\": %" PRId64 ", \"curg\": %" PRId64
-			", \"runqsize\": %" PRId64 ", \"schedtick\": %u, \"gfreecnt\": %u"
+			"%s\n  {\"id\": %d, \"status\": \"%s\", \"m\": %" PRId64
+			", \"curg\": %" PRId64 ", \"runqsize\": %" PRId64
+			", \"schedtick\": %u, \"gfreecnt\": %u"
 			", \"switches\": %" PRId64 ", \"spawned\": %" PRId64 "}",
 			i ? "," : "", v.id, p_status_name(v.status), v.m_id, v.curg_id, v.runq,
 			v.schedtick, v.gfree, st.p[i].switches, st.p[i].spawned);
@@ -551,7 +553,8 @@ static int write_vars(FILE *f, const void *arg)
 	fputs("{\n", f);
 	write_cmdline_json(f);
 	fprintf(f,
-		",\n\"goroutines\": %" PRId64 ",\n\"memstats\": {\"HeapAlloc\": %zu, \"HeapSys\": %zu"
+		",\n\"goroutines\": %" PRId64
+		",\n\"memstats\": {\"HeapAlloc\": %zu, \"HeapSys\": %zu"
 		", \"RSS\": %" PRId64 ", \"MaxRSS\": %lld},\n",
 		st.goroutines, heap.uordblks + heap.hblkhd, heap.arena + heap.hblkhd,
 		resident_bytes(), (long long)ru.ru_maxrss * 1024);
@@ -593,14 +596,16 @@ static void serve_cpu_profile(goc_http_exchange *x, int64_t seconds)
 		fclose(f);
 		free(data);
 		if (err == EBUSY)
-			respond_error(x, 500, "Could not enable CPU profiling: CPU profiling already in use", 0);
+			respond_error(
+				x, 500,
+				"Could not enable CPU profiling: CPU profiling already in use", 0);
 		else
 			respond_error(x, 500, "Could not enable CPU profiling", err);
 		return;
 	}
 	goc_select_case ends[] = {
-	    {.chan = goc_ctx_done(server.stop), .dir = GOC_SELECT_RECV},
-	    {.chan = goc_ctx_done(goc_http_ctx(x)), .dir = GOC_SELECT_RECV},
+		{.chan = goc_ctx_done(server.stop), .dir = GOC_SELECT_RECV},
+		{.chan = goc_ctx_done(goc_http_ctx(x)), .dir = GOC_SELECT_RECV},
 	};
 	goc_select(ends, 2, seconds * GOC_SECOND);
 	int err = status_errno(goc_pprof_cpu_stop());
@@ -627,8 +632,7 @@ static void serve_contention(goc_http_exchange *x, const struct contention_view 
 	if (debug > 0)
 		serve_written(x, write_contention_text, v, "text/plain; charset=utf-8", NULL);
 	else
-		serve_written(x, write_contention_proto, v, "application/octet-stream",
-			      attachment);
+		serve_written(x, write_contention_proto, v, "application/octet-stream", attachment);
 }
 
 static void route(goc_http_exchange *x, void *user)

@@ -129,7 +129,8 @@ static void print_header(goc__buf *b, const struct g_view *v, int64_t now)
 	if (v->long_runs) {
 		goc__buf_str(b, "\tran over 10 ms without a scheduling point ");
 		goc__buf_int(b, v->long_runs);
-		goc__buf_str(b, v->long_runs == 1 ? " time, the last for " : " times, the last for ");
+		goc__buf_str(b,
+			     v->long_runs == 1 ? " time, the last for " : " times, the last for ");
 		goc__buf_int(b, v->long_run_ms);
 		goc__buf_str(b, " ms\n");
 	}
@@ -204,7 +205,8 @@ static void print_view(goc__buf *b, const struct g_view *v, int64_t now, const g
 	goc__buf_flush(b);
 }
 
-void goc__dump_g_trace(goc__buf *b, goc__g *g, int64_t now, const goc__stacktrace *t, bool symbolize)
+void goc__dump_g_trace(goc__buf *b, goc__g *g, int64_t now, const goc__stacktrace *t,
+		       bool symbolize)
 {
 	struct g_view v;
 	g_view_take(g, &v);

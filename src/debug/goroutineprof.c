@@ -73,7 +73,8 @@ __attribute__((noinline)) goc_status goc_pprof_goroutine(FILE *out)
 	if (c.self && goc__unwind_self(0, &own))
 		add_sample(&c, c.self->id, c.self->name, "running", &own);
 	goc__g_for_each(add_other, &c);
-	int err = c.failed ? ENOMEM : goc__profile_write(c.profile, out, clock_ns(CLOCK_REALTIME), 0);
+	int err =
+		c.failed ? ENOMEM : goc__profile_write(c.profile, out, clock_ns(CLOCK_REALTIME), 0);
 	goc__profile_free(c.profile);
 	if (err) {
 		errno = err;

@@ -24,7 +24,7 @@
 struct leak_scan {
 	const goc__g *self;
 	const char *const *allow;
-	goc__buf *out;           /* print the leaks here, or NULL: only count */
+	goc__buf *out; /* print the leaks here, or NULL: only count */
 	int64_t now;
 	int64_t count;
 };
@@ -93,8 +93,8 @@ int64_t goc_leakcheck(const goc_leakcheck_options *opts)
 	int64_t grace = opts && opts->grace > 0 ? opts->grace : GOC_SECOND;
 	goc__m *m = goc__m_self();
 	struct leak_scan s = {
-	    .self = m ? m->curg : NULL,
-	    .allow = opts ? opts->allow : NULL,
+		.self = m ? m->curg : NULL,
+		.allow = opts ? opts->allow : NULL,
 	};
 	int64_t deadline = goc__prim_nanotime() + grace;
 	int64_t backoff = BACKOFF_FIRST;

@@ -27,8 +27,8 @@ void goc__debug_init(void)
 	schedtrace_next = start_time + schedtrace_every;
 	scheddetail = goc__gocdebug_long("scheddetail", 0, 0, 1) != 0;
 	blockwarn_after = goc__gocdebug_long("blockwarn", 0, 0, 365LL * 24 * 3600) * GOC_SECOND;
-	blockwarn_every = blockwarn_after / 4 < BLOCKWARN_SCAN_MAX ? blockwarn_after / 4
-								   : BLOCKWARN_SCAN_MAX;
+	blockwarn_every =
+		blockwarn_after / 4 < BLOCKWARN_SCAN_MAX ? blockwarn_after / 4 : BLOCKWARN_SCAN_MAX;
 	blockwarn_next = start_time + blockwarn_every;
 }
 

@@ -43,7 +43,7 @@ __attribute__((noinline)) void goc__mutexprof_record(int64_t delay_ns)
 goc_status goc_pprof_mutex(FILE *out)
 {
 	return goc__contention_write(&contentions, out,
-				    __atomic_load_n(&goc__mutexprof_fraction, __ATOMIC_RELAXED));
+				     __atomic_load_n(&goc__mutexprof_fraction, __ATOMIC_RELAXED));
 }
 
 goc__contention_table *goc__mutexprof_table(void)

@@ -46,19 +46,40 @@ enum { WIRE_VARINT = 0, WIRE_BYTES = 2 };
 
 /* Field numbers of profile.proto. */
 enum {
-	PROFILE_SAMPLE_TYPE = 1, PROFILE_SAMPLE = 2, PROFILE_MAPPING = 3,
-	PROFILE_LOCATION = 4, PROFILE_FUNCTION = 5, PROFILE_STRING_TABLE = 6,
-	PROFILE_TIME_NANOS = 9, PROFILE_DURATION_NANOS = 10,
-	PROFILE_PERIOD_TYPE = 11, PROFILE_PERIOD = 12, PROFILE_COMMENT = 13,
-	VALUE_TYPE_TYPE = 1, VALUE_TYPE_UNIT = 2,
-	SAMPLE_LOCATION_ID = 1, SAMPLE_VALUE = 2, SAMPLE_LABEL = 3,
-	LABEL_KEY = 1, LABEL_STR = 2, LABEL_NUM = 3,
-	MAPPING_ID = 1, MAPPING_MEMORY_START = 2, MAPPING_MEMORY_LIMIT = 3,
-	MAPPING_FILE_OFFSET = 4, MAPPING_FILENAME = 5, MAPPING_BUILD_ID = 6,
+	PROFILE_SAMPLE_TYPE = 1,
+	PROFILE_SAMPLE = 2,
+	PROFILE_MAPPING = 3,
+	PROFILE_LOCATION = 4,
+	PROFILE_FUNCTION = 5,
+	PROFILE_STRING_TABLE = 6,
+	PROFILE_TIME_NANOS = 9,
+	PROFILE_DURATION_NANOS = 10,
+	PROFILE_PERIOD_TYPE = 11,
+	PROFILE_PERIOD = 12,
+	PROFILE_COMMENT = 13,
+	VALUE_TYPE_TYPE = 1,
+	VALUE_TYPE_UNIT = 2,
+	SAMPLE_LOCATION_ID = 1,
+	SAMPLE_VALUE = 2,
+	SAMPLE_LABEL = 3,
+	LABEL_KEY = 1,
+	LABEL_STR = 2,
+	LABEL_NUM = 3,
+	MAPPING_ID = 1,
+	MAPPING_MEMORY_START = 2,
+	MAPPING_MEMORY_LIMIT = 3,
+	MAPPING_FILE_OFFSET = 4,
+	MAPPING_FILENAME = 5,
+	MAPPING_BUILD_ID = 6,
 	MAPPING_HAS_FUNCTIONS = 7,
-	LOCATION_ID = 1, LOCATION_MAPPING_ID = 2, LOCATION_ADDRESS = 3, LOCATION_LINE = 4,
+	LOCATION_ID = 1,
+	LOCATION_MAPPING_ID = 2,
+	LOCATION_ADDRESS = 3,
+	LOCATION_LINE = 4,
 	LINE_FUNCTION_ID = 1,
-	FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3,
+	FUNCTION_ID = 1,
+	FUNCTION_NAME = 2,
+	FUNCTION_SYSTEM_NAME = 3,
 };
 
 /* Bytes being encoded; after a failed allocation `failed` is set and
@@ -274,7 +295,7 @@ struct sample {
 
 struct goc__profile {
 	int nvalues;
-	int64_t *sample_types;           /* 2 * nvalues string indices: type, unit */
+	int64_t *sample_types; /* 2 * nvalues string indices: type, unit */
 	int64_t period_type[2];
 	int64_t period;
 
@@ -285,10 +306,10 @@ struct goc__profile {
 	struct sample **samples;
 	size_t nsamples, samples_cap;
 	struct index_table sample_index;
-	struct sample *candidate;        /* goc__profile_add's key being looked up */
+	struct sample *candidate; /* goc__profile_add's key being looked up */
 	size_t candidate_words;
 
-	int64_t *comments;               /* string indices */
+	int64_t *comments; /* string indices */
 	size_t ncomments, comments_cap;
 };
 
@@ -329,7 +350,7 @@ static int64_t intern(goc__profile *p, const char *s)
 }
 
 goc__profile *goc__profile_new(const goc__profile_value_type *sample_types, int nvalues,
-			     goc__profile_value_type period_type, int64_t period)
+			       goc__profile_value_type period_type, int64_t period)
 {
 	goc__profile *p = calloc(1, sizeof *p);
 	if (!p)
@@ -360,12 +381,12 @@ static bool sample_same(const void *ctx, uint32_t item)
 	const goc__profile *p = ctx;
 	const struct sample *a = p->candidate, *b = p->samples[item];
 	return a->naddrs == b->naddrs && a->nlabels == b->nlabels &&
-	       memcmp(a->words + p->nvalues, b->words + p->nvalues,
-		      (a->naddrs + 3 * (size_t)a->nlabels) * sizeof(uint64_t)) == 0;
+		memcmp(a->words + p->nvalues, b->words + p->nvalues,
+		       (a->naddrs + 3 * (size_t)a->nlabels) * sizeof(uint64_t)) == 0;
 }
 
 bool goc__profile_add(goc__profile *p, const uintptr_t *pcs, int npcs, bool leaf_exact,
-		     const int64_t *values, const goc__profile_label *labels, int nlabels)
+		      const int64_t *values, const goc__profile_label *labels, int nlabels)
 {
 	size_t words = (size_t)p->nvalues + (size_t)npcs + 3 * (size_t)nlabels;
 	if (words > p->candidate_words) {
@@ -419,8 +440,8 @@ bool goc__profile_add(goc__profile *p, const uintptr_t *pcs, int npcs, bool leaf
 bool goc__profile_comment(goc__profile *p, const char *text)
 {
 	int64_t index = intern(p, text);
-	if (index < 0 || !array_reserve(&p->comments, &p->comments_cap, p->ncomments,
-					sizeof *p->comments))
+	if (index < 0 ||
+	    !array_reserve(&p->comments, &p->comments_cap, p->ncomments, sizeof *p->comments))
 		return false;
 	p->comments[p->ncomments++] = index;
 	return true;
@@ -460,8 +481,8 @@ static bool function_name_of(uintptr_t addr, char *name, size_t size)
 struct mapping {
 	uintptr_t start, limit;
 	uint64_t file_offset;
-	int64_t filename, build_id;      /* string indices */
-	bool unsymbolized;               /* some location in it has no function */
+	int64_t filename, build_id; /* string indices */
+	bool unsymbolized;          /* some location in it has no function */
 };
 
 struct mapping_list {
@@ -472,7 +493,7 @@ struct mapping_list {
 };
 
 /* The hex GNU build id from an object's PT_NOTE segment, into hex. */
-static bool build_id_of(const struct dl_phdr_info *info, const ElfW(Phdr) *note, char *hex,
+static bool build_id_of(const struct dl_phdr_info *info, const ElfW(Phdr) * note, char *hex,
 			size_t size)
 {
 	const uint8_t *at = (const uint8_t *)(info->dlpi_addr + note->p_vaddr);
@@ -484,8 +505,8 @@ static bool build_id_of(const struct dl_phdr_info *info, const ElfW(Phdr) *note,
 		const uint8_t *name = at + sizeof *h, *desc = name + name_size;
 		if ((size_t)(end - name) < name_size + desc_size)
 			return false;
-		if (h->n_type == NT_GNU_BUILD_ID && h->n_namesz == 4 && memcmp(name, "GNU", 4) == 0 &&
-		    h->n_descsz * 2 < size) {
+		if (h->n_type == NT_GNU_BUILD_ID && h->n_namesz == 4 &&
+		    memcmp(name, "GNU", 4) == 0 && h->n_descsz * 2 < size) {
 			for (size_t i = 0; i < h->n_descsz; i++) {
 				hex[2 * i] = "0123456789abcdef"[desc[i] >> 4];
 				hex[2 * i + 1] = "0123456789abcdef"[desc[i] & 15];
@@ -545,7 +566,7 @@ static int mapping_add_object(struct dl_phdr_info *info, size_t size, void *arg)
  * seen: the ids of locations (keyed by address) and of functions (keyed by
  * the name's string index). */
 struct id_map {
-	uint64_t *keys;                  /* keys[id - 1] */
+	uint64_t *keys; /* keys[id - 1] */
 	size_t count, cap;
 	struct index_table index;
 	uint64_t sought;
@@ -584,8 +605,8 @@ static void id_map_free(struct id_map *m)
 
 /* What is known of a location besides its address. */
 struct location {
-	uint32_t mapping_id;             /* 0: in no known mapping */
-	uint64_t function_id;            /* 0: unsymbolized */
+	uint32_t mapping_id;  /* 0: in no known mapping */
+	uint64_t function_id; /* 0: unsymbolized */
 };
 
 /* The state of one goc__profile_write. */
@@ -593,10 +614,10 @@ struct writer {
 	goc__profile *p;
 	pb_buf out;
 	struct mapping_list mappings;
-	struct id_map location_ids;      /* address -> location id */
-	struct location *locations;      /* locations[id - 1] */
+	struct id_map location_ids; /* address -> location id */
+	struct location *locations; /* locations[id - 1] */
 	size_t locations_cap;
-	struct id_map function_ids;      /* name string index -> function id */
+	struct id_map function_ids; /* name string index -> function id */
 	bool failed;
 };
 
@@ -617,7 +638,8 @@ static uint64_t location_id_of(struct writer *w, uintptr_t addr)
 			loc->mapping_id = (uint32_t)i + 1;
 	char name[256];
 	int64_t name_index = function_name_of(addr, name, sizeof name) ? intern(w->p, name) : 0;
-	loc->function_id = name_index > 0 ? id_map_get(&w->function_ids, (uint64_t)name_index, &added) : 0;
+	loc->function_id =
+		name_index > 0 ? id_map_get(&w->function_ids, (uint64_t)name_index, &added) : 0;
 	if (name_index < 0 || (name_index > 0 && !loc->function_id))
 		w->failed = true;
 	if (!loc->function_id && loc->mapping_id)

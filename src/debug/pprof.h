@@ -40,14 +40,14 @@ typedef struct goc__profile_label {
  * every `period` units of period_type, one event was sampled (for the CPU
  * profile: cpu nanoseconds, 1e9 / rate). NULL if out of memory. */
 goc__profile *goc__profile_new(const goc__profile_value_type *sample_types, int nvalues,
-			     goc__profile_value_type period_type, int64_t period);
+			       goc__profile_value_type period_type, int64_t period);
 
 /* Adds values to the sample of this stack and these labels. pcs are
  * return addresses, except pcs[0] when leaf_exact (the interrupted
  * instruction of a signal). Labels are copied. False if out of memory
  * (the sample is dropped). */
 bool goc__profile_add(goc__profile *p, const uintptr_t *pcs, int npcs, bool leaf_exact,
-		     const int64_t *values, const goc__profile_label *labels, int nlabels);
+		      const int64_t *values, const goc__profile_label *labels, int nlabels);
 
 /* Adds a comment line, shown by `go tool pprof -comments`. */
 bool goc__profile_comment(goc__profile *p, const char *text);

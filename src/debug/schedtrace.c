@@ -61,7 +61,7 @@ GOC_RACY_READER void goc__p_view_take(const goc__p *p, goc__p_view *v)
 	v->curg_id = curg ? curg->id : -1;
 	v->schedtick = p->schedtick;
 	v->runq = (int64_t)(uint32_t)(tail - head) +
-		  (__atomic_load_n(&p->runnext, __ATOMIC_RELAXED) ? 1 : 0);
+		(__atomic_load_n(&p->runnext, __ATOMIC_RELAXED) ? 1 : 0);
 	v->gfree = p->ngfree;
 }
 

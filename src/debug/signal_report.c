@@ -41,7 +41,7 @@ static struct {
 	goc__stacktrace trace;
 } crash_request;
 
-static uint32_t crash_claim;   /* atomic: a crash report is being made */
+static uint32_t crash_claim;     /* atomic: a crash report is being made */
 static uint32_t sigquit_pending; /* atomic */
 
 void goc__dump_g_from_signal(int fd, goc__g *g, const void *ucontext)
@@ -65,9 +65,10 @@ void goc__dump_g_from_signal(int fd, goc__g *g, const void *ucontext)
 	while ((st = __atomic_load_n(&crash_request.state, __ATOMIC_ACQUIRE)) != REQ_DONE) {
 		if (goc__prim_nanotime() >= deadline) {
 			uint32_t posted = REQ_POSTED;
-			if (taken || __atomic_compare_exchange_n(&crash_request.state, &posted,
-								 REQ_WITHDRAWN, false,
-								 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			if (taken ||
+			    __atomic_compare_exchange_n(&crash_request.state, &posted,
+							REQ_WITHDRAWN, false, __ATOMIC_ACQ_REL,
+							__ATOMIC_ACQUIRE))
 				break;
 			/* sysmon is printing it: give it as long again, once. */
 			taken = true;
@@ -98,8 +99,8 @@ static void crash_request_poll(void)
 /* ---- SIGQUIT ---- */
 
 static goc__lock sigquit_lock = GOC_LOCK_INIT;
-static bool sigquit_on;                 /* sigquit_lock */
-static struct sigaction sigquit_found;  /* what goc replaced; sigquit_lock */
+static bool sigquit_on;                /* sigquit_lock */
+static struct sigaction sigquit_found; /* what goc replaced; sigquit_lock */
 
 static void on_sigquit(int sig)
 {

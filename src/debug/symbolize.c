@@ -44,8 +44,8 @@
 #define RAW_NAMES_BYTES 8192
 
 struct raw_module {
-	uintptr_t lo, hi;       /* the module's loaded segments */
-	uintptr_t base;         /* load bias: file offsets are pc - base */
+	uintptr_t lo, hi; /* the module's loaded segments */
+	uintptr_t base;   /* load bias: file offsets are pc - base */
 	const char *name;
 };
 
@@ -92,7 +92,7 @@ static int raw_module_add(struct dl_phdr_info *info, size_t size, void *arg)
 		name = exe;
 	}
 	raw_modules[nraw_modules++] = (struct raw_module){
-	    .lo = lo, .hi = hi, .base = info->dlpi_addr, .name = raw_name_copy(name)};
+		.lo = lo, .hi = hi, .base = info->dlpi_addr, .name = raw_name_copy(name)};
 	return 0;
 }
 
@@ -124,7 +124,7 @@ static goc__lock sym_lock = GOC_LOCK_INIT;
 /* What libdw says about one pc; strings valid until the next lookup. */
 struct sym_info {
 	const char *func;
-	uintptr_t func_offset;  /* pc - the function's entry */
+	uintptr_t func_offset; /* pc - the function's entry */
 	const char *file;
 	int line;
 	const char *module;
@@ -134,11 +134,11 @@ struct sym_info {
 /* One lookup, as the caller gets it: strings copied. */
 struct sym_text {
 	bool found;
-	char func[256];         /* "" if unknown */
+	char func[256]; /* "" if unknown */
 	uintptr_t func_offset;
-	char file[512];         /* "" if unknown */
+	char file[512]; /* "" if unknown */
 	int line;
-	char module[512];       /* "" if unknown */
+	char module[512]; /* "" if unknown */
 	uintptr_t module_offset;
 };
 
@@ -147,12 +147,12 @@ enum { SYM_IDLE, SYM_ASKED, SYM_ANSWERED };
 /* The request slot: written by the caller holding sym_lock while idle,
  * by the symbolizer while asked. */
 static struct {
-	uint32_t state;         /* atomic: SYM_IDLE -> ASKED -> ANSWERED -> IDLE */
+	uint32_t state; /* atomic: SYM_IDLE -> ASKED -> ANSWERED -> IDLE */
 	uintptr_t pc;
 	bool exact;
 	struct sym_text answer;
 } request;
-static bool symbolizer_started; /* sym_lock */
+static bool symbolizer_started;    /* sym_lock */
 static int32_t symbolizer_threads; /* atomic: 0 or 1 */
 
 #ifdef GOC_HAVE_LIBDW
@@ -161,8 +161,8 @@ static Dwfl *session;
 static int64_t last_report;
 
 static const Dwfl_Callbacks session_callbacks = {
-    .find_elf = dwfl_linux_proc_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
 };
 
 /* (Re)describes the process's modules; sym_lock held. */

@@ -91,8 +91,8 @@ enum {
 
 /* A flow started by an unblock, waiting for the goroutine's next run. */
 struct pending_flow {
-	int64_t g_id;           /* atomic: the goroutine, 0 if the slot is free */
-	uint64_t id;            /* the flow's id; see the invariants */
+	int64_t g_id; /* atomic: the goroutine, 0 if the slot is free */
+	uint64_t id;  /* the flow's id; see the invariants */
 };
 
 static struct pending_flow pending_flows[PENDING_FLOWS];
@@ -102,17 +102,17 @@ static struct pending_flow pending_flows[PENDING_FLOWS];
  * writing and next belong to the owner inside its write sections, and to
  * goc_trace_start / _stop while no section runs. */
 struct trace_m {
-	uint32_t writing;       /* atomic: the owner is inside a write section */
-	bool synced;            /* this trace has seen the M: the fields below are valid */
-	bool had_syscall;       /* its syscall track needs a name */
-	int64_t m_id;           /* -1 for the shared state of non-M threads */
-	goc__g *slice_g;         /* goroutine whose run slice is open, or NULL */
+	uint32_t writing; /* atomic: the owner is inside a write section */
+	bool synced;      /* this trace has seen the M: the fields below are valid */
+	bool had_syscall; /* its syscall track needs a name */
+	int64_t m_id;     /* -1 for the shared state of non-M threads */
+	goc__g *slice_g;  /* goroutine whose run slice is open, or NULL */
 	int64_t slice_since;
 	int32_t slice_tid;
-	goc__g *syscall_g;       /* goroutine inside a syscall section, or NULL */
+	goc__g *syscall_g; /* goroutine inside a syscall section, or NULL */
 	int64_t syscall_since;
-	struct trace_m *next;   /* registry; registry_lock */
-	size_t len;             /* bytes of buf in use */
+	struct trace_m *next; /* registry; registry_lock */
+	size_t len;           /* bytes of buf in use */
 	char buf[TRACE_BUF_SIZE];
 };
 
@@ -129,9 +129,9 @@ static struct {
 	FILE *out;
 	int64_t start_ns;
 	uint8_t tag;
-	uint64_t last_flow_id;  /* atomic */
-	bool lost;              /* atomic: an M could not have its buffer */
-	int write_errno;        /* the first failed write's errno; file_lock */
+	uint64_t last_flow_id; /* atomic */
+	bool lost;             /* atomic: an M could not have its buffer */
+	int write_errno;       /* the first failed write's errno; file_lock */
 } trace = {
 	.control_lock = PTHREAD_MUTEX_INITIALIZER,
 	.file_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -472,7 +472,9 @@ void goc__trace_switch(goc__m *m, goc__g *from, goc__g *to)
 	if (tm->slice_g == from) {
 		uint32_t state = __atomic_load_n(&from->state, __ATOMIC_RELAXED);
 		slice_close(tm, now,
-			    state == G_WAITING ? "block" : state == G_DEAD ? "exit" : "yield");
+			    state == G_WAITING        ? "block"
+				    : state == G_DEAD ? "exit"
+						      : "yield");
 	}
 	if (!(to->flags & G_FLAG_G0))
 		slice_open(tm, to, m->p, now);
@@ -505,7 +507,7 @@ void goc__trace_unblock(goc__g *g, bool by_self)
 		return;
 	}
 	int64_t now = goc__prim_nanotime();
-	goc__g *by = NULL;       /* the goroutine that unblocked g, if one did */
+	goc__g *by = NULL;          /* the goroutine that unblocked g, if one did */
 	const char *by_what = NULL; /* else what did */
 	int32_t tid;
 	if (by_self) {
@@ -736,7 +738,8 @@ static void write_tail(struct trace_m *tm)
 	}
 	/* The last line has no comma: the one place the array ends. */
 	chunk_write(tm);
-	put_str(tm, "{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"name\":\"process_name\",\"args\":{\"name\":\"");
+	put_str(tm,
+		"{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"name\":\"process_name\",\"args\":{\"name\":\"");
 	put_escaped(tm, program_invocation_short_name);
 	put_str(tm, " (goc)\"}}\n]}\n");
 	chunk_write(tm);

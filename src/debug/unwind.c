@@ -46,7 +46,7 @@
 static bool frame_ok(uintptr_t fp, uintptr_t above, uintptr_t lo, uintptr_t hi)
 {
 	return fp > above && fp >= lo && fp <= hi - 2 * sizeof(uintptr_t) &&
-	       fp % sizeof(uintptr_t) == 0;
+		fp % sizeof(uintptr_t) == 0;
 }
 
 /* Appends pc, then the return addresses of the chain starting at fp. */
@@ -82,7 +82,8 @@ GOC_RACY_READER static void walk(uintptr_t pc, uintptr_t fp, uintptr_t lo, uintp
 	}
 }
 
-GOC_RACY_READER void goc__unwind_saved(const void *sp, uintptr_t lo, uintptr_t hi, goc__stacktrace *t)
+GOC_RACY_READER void goc__unwind_saved(const void *sp, uintptr_t lo, uintptr_t hi,
+				       goc__stacktrace *t)
 {
 	uintptr_t s = (uintptr_t)sp;
 	t->first_exact = false;
@@ -96,7 +97,8 @@ GOC_RACY_READER void goc__unwind_saved(const void *sp, uintptr_t lo, uintptr_t h
 	walk(pc, fp, lo, hi, t);
 }
 
-__attribute__((noinline)) void goc__unwind_here(int skip, uintptr_t lo, uintptr_t hi, goc__stacktrace *t)
+__attribute__((noinline)) void goc__unwind_here(int skip, uintptr_t lo, uintptr_t hi,
+						goc__stacktrace *t)
 {
 	t->first_exact = false;
 	walk(0, (uintptr_t)__builtin_frame_address(0), lo, hi, t);

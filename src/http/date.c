@@ -34,8 +34,10 @@ static void civil_from_days(int64_t days, int *year, int *month, int *day)
 	days += 719468; /* days from 0000-03-01 to 1970-01-01 */
 	int64_t era = (days >= 0 ? days : days - 146096) / 146097;
 	int64_t day_of_era = days - era * 146097;
-	int64_t year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-	int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+	int64_t year_of_era =
+		(day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+	int64_t day_of_year =
+		day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
 	int64_t month_from_march = (5 * day_of_year + 2) / 153;
 	*day = (int)(day_of_year - (153 * month_from_march + 2) / 5 + 1);
 	*month = (int)(month_from_march < 10 ? month_from_march + 3 : month_from_march - 9);
@@ -46,7 +48,7 @@ size_t goc_http_date_format(int64_t unix_seconds, char out[GOC_HTTP_DATE_SIZE])
 {
 	static const char weekdays[7][4] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	if (unix_seconds < 0)
 		unix_seconds = 0;
 	if (unix_seconds > LAST_FOUR_DIGIT_SECOND)

@@ -42,7 +42,8 @@ static inline bool http_name_equals(const char *s, size_t n, const char *lower)
 {
 	size_t i = 0;
 	for (; i < n; i++)
-		if (lower[i] == '\0' || http_ascii_lower((unsigned char)s[i]) != (unsigned char)lower[i])
+		if (lower[i] == '\0' ||
+		    http_ascii_lower((unsigned char)s[i]) != (unsigned char)lower[i])
 			return false;
 	return lower[i] == '\0';
 }

@@ -44,11 +44,26 @@
 #define TOKEN (HTTP_TCHAR | VISIBLE)
 #define HEX (HTTP_HEXDIG | TOKEN)
 const uint8_t goc__http_char_class[256] = {
-	['!'] = TOKEN, ['"'] = VISIBLE, ['#' ... '\''] = TOKEN, ['(' ... ')'] = VISIBLE,
-	['*' ... '+'] = TOKEN, [','] = VISIBLE, ['-' ... '.'] = TOKEN, ['/'] = VISIBLE,
-	['0' ... '9'] = HEX, [':' ... '@'] = VISIBLE, ['A' ... 'F'] = HEX, ['G' ... 'Z'] = TOKEN,
-	['[' ... ']'] = VISIBLE, ['^' ... '`'] = TOKEN, ['a' ... 'f'] = HEX, ['g' ... 'z'] = TOKEN,
-	['{'] = VISIBLE, ['|'] = TOKEN, ['}'] = VISIBLE, ['~'] = TOKEN,
+	['!'] = TOKEN,
+	['"'] = VISIBLE,
+	['#' ... '\''] = TOKEN,
+	['(' ... ')'] = VISIBLE,
+	['*' ... '+'] = TOKEN,
+	[','] = VISIBLE,
+	['-' ... '.'] = TOKEN,
+	['/'] = VISIBLE,
+	['0' ... '9'] = HEX,
+	[':' ... '@'] = VISIBLE,
+	['A' ... 'F'] = HEX,
+	['G' ... 'Z'] = TOKEN,
+	['[' ... ']'] = VISIBLE,
+	['^' ... '`'] = TOKEN,
+	['a' ... 'f'] = HEX,
+	['g' ... 'z'] = TOKEN,
+	['{'] = VISIBLE,
+	['|'] = TOKEN,
+	['}'] = VISIBLE,
+	['~'] = TOKEN,
 	[0x80 ... 0xff] = HTTP_FIELD_VCHAR, /* obs-text */
 };
 #undef VISIBLE
@@ -67,13 +82,13 @@ enum parse_state {
 	ST_CHUNK_DATA,       /* body_remaining bytes of chunk data to pass */
 	ST_CHUNK_DATA_CR,    /* the CRLF after chunk data */
 	ST_CHUNK_DATA_LF,
-	ST_TRAILER_START,    /* a trailer field's first byte, or the CR of the final empty line */
+	ST_TRAILER_START, /* a trailer field's first byte, or the CR of the final empty line */
 	ST_TRAILER_NAME,
 	ST_TRAILER_VALUE,
 	ST_TRAILER_LF,
-	ST_TRAILER_END_LF,   /* the LF of the final empty line */
-	ST_MESSAGE_END,      /* the request is complete; DONE not reported yet */
-	ST_NEXT,             /* DONE reported: the next byte is the next request's */
+	ST_TRAILER_END_LF, /* the LF of the final empty line */
+	ST_MESSAGE_END,    /* the request is complete; DONE not reported yet */
+	ST_NEXT,           /* DONE reported: the next byte is the next request's */
 	ST_ERROR,
 };
 
@@ -100,7 +115,7 @@ struct goc_http_parser {
 	enum parse_state state;
 	size_t head_len;
 	size_t line_start;
-	size_t header_bytes;     /* field lines done (CRLF included), the empty line, trailers */
+	size_t header_bytes; /* field lines done (CRLF included), the empty line, trailers */
 	size_t field_count;
 	size_t trailer_count;
 	size_t trailer_line_len; /* bytes of the trailer line being read */
@@ -116,7 +131,7 @@ struct goc_http_parser {
 	uint64_t content_length; /* saturated at UINT64_MAX */
 	bool has_transfer_encoding;
 	bool transfer_coding_unknown;
-	bool chunked_last;       /* the last coding seen is chunked */
+	bool chunked_last; /* the last coding seen is chunked */
 	int chunked_count;
 	bool connection_close, connection_keep_alive;
 	bool expects_continue;
@@ -126,7 +141,7 @@ struct goc_http_parser {
 	uint64_t body_total;     /* decoded body bytes so far */
 	uint64_t chunk_size;
 
-	int status;              /* after an error */
+	int status; /* after an error */
 	const char *error;
 };
 
@@ -151,8 +166,10 @@ static size_t limit_or_default(size_t value, size_t fallback)
 goc_http_parser *goc_http_parser_new(const goc_http_limits *limits)
 {
 	goc_http_limits l = limits ? *limits : (goc_http_limits){0};
-	l.max_request_line = limit_or_default(l.max_request_line, GOC_HTTP_DEFAULT_MAX_REQUEST_LINE);
-	l.max_header_bytes = limit_or_default(l.max_header_bytes, GOC_HTTP_DEFAULT_MAX_HEADER_BYTES);
+	l.max_request_line =
+		limit_or_default(l.max_request_line, GOC_HTTP_DEFAULT_MAX_REQUEST_LINE);
+	l.max_header_bytes =
+		limit_or_default(l.max_header_bytes, GOC_HTTP_DEFAULT_MAX_HEADER_BYTES);
 	l.max_headers = limit_or_default(l.max_headers, GOC_HTTP_DEFAULT_MAX_HEADERS);
 	if (l.max_body == 0)
 		l.max_body = GOC_HTTP_DEFAULT_MAX_BODY;
@@ -272,7 +289,8 @@ static bool request_line(goc_http_parser *p, size_t n)
 
 /* The next non-empty element of the comma-separated list v[0..n) from
  * *pos on, without surrounding whitespace; false at the end. */
-static bool next_list_element(const char *v, size_t n, size_t *pos, const char **elem, size_t *elem_len)
+static bool next_list_element(const char *v, size_t n, size_t *pos, const char **elem,
+			      size_t *elem_len)
 {
 	size_t i = *pos;
 	for (;;) {
@@ -353,7 +371,8 @@ static void connection_field(goc_http_parser *p, const char *v, size_t n)
 }
 
 /* Notes what the fields that decide framing and connection handling say. */
-static bool interpret_field(goc_http_parser *p, const char *name, size_t name_len, const char *v, size_t n)
+static bool interpret_field(goc_http_parser *p, const char *name, size_t name_len, const char *v,
+			    size_t n)
 {
 	switch (name_len) {
 	case 4:
@@ -361,7 +380,8 @@ static bool interpret_field(goc_http_parser *p, const char *name, size_t name_le
 			p->host_count++;
 		return true;
 	case 6:
-		if (http_name_equals(name, name_len, "expect") && http_name_equals(v, n, "100-continue"))
+		if (http_name_equals(name, name_len, "expect") &&
+		    http_name_equals(v, n, "100-continue"))
 			p->expects_continue = true;
 		return true;
 	case 10:
@@ -404,7 +424,8 @@ static bool field_line(goc_http_parser *p, size_t off, size_t n)
 	if (p->field_count == p->limits.max_headers)
 		return fail(p, 431, "too many header fields");
 	if (p->field_count == p->field_cap) {
-		size_t cap = p->field_cap * 2 < p->limits.max_headers ? p->field_cap * 2 : p->limits.max_headers;
+		size_t cap = p->field_cap * 2 < p->limits.max_headers ? p->field_cap * 2
+								      : p->limits.max_headers;
 		field *grown = realloc(p->fields, cap * sizeof *grown);
 		if (!grown)
 			return fail(p, 503, "out of memory");
@@ -417,7 +438,8 @@ static bool field_line(goc_http_parser *p, size_t off, size_t n)
 		.value_off = (uint32_t)(off + value),
 		.value_len = (uint32_t)(end - value),
 	};
-	return interpret_field(p, (const char *)line, name_len, (const char *)line + value, end - value);
+	return interpret_field(p, (const char *)line, name_len, (const char *)line + value,
+			       end - value);
 }
 
 /* Where the authority of an absolute-form target begins (after
@@ -498,13 +520,13 @@ static bool read_head(goc_http_parser *p, cursor *c)
 	while (c->pos < c->len) {
 		bool request = p->state == ST_REQUEST_LINE;
 		size_t max_with_lf = request ? p->limits.max_request_line + 2
-		                             : p->limits.max_header_bytes - p->header_bytes;
+					     : p->limits.max_header_bytes - p->header_bytes;
 		switch (take_line(p, c, max_with_lf)) {
 		case LINE_PARTIAL:
 			return false;
 		case LINE_TOO_LONG:
 			return request ? fail(p, 414, "request line too long")
-			               : fail(p, 431, "header section too large");
+				       : fail(p, 431, "header section too large");
 		case LINE_NO_MEMORY:
 			return fail(p, 503, "out of memory");
 		case LINE_COMPLETE:
@@ -729,7 +751,7 @@ static goc_http_event step(goc_http_parser *p, cursor *c, goc_http_str *body)
 }
 
 goc_http_event goc_http_parser_feed(goc_http_parser *p, const char *data, size_t len,
-                                    size_t *consumed, goc_http_str *body)
+				    size_t *consumed, goc_http_str *body)
 {
 	cursor c = {(const unsigned char *)data, 0, data ? len : 0};
 	*body = (goc_http_str){NULL, 0};
@@ -781,7 +803,7 @@ goc_http_str goc_http_request_header(const goc_http_request *r, const char *name
 }
 
 bool goc_http_request_header_at(const goc_http_request *r, size_t i, goc_http_str *name,
-                                goc_http_str *value)
+				goc_http_str *value)
 {
 	const goc_http_parser *p = (const goc_http_parser *)r;
 	if (i >= r->header_count)

@@ -87,8 +87,8 @@ struct http_server {
 	goc_http_limits limits;
 	int64_t read_timeout, write_timeout, idle_timeout;
 	goc_workpool *pool;
-	goc_ctx *cut_ctx;        /* cancelled when requests in flight are cut */
-	goc_wg conns_done;       /* one count per connection goroutine */
+	goc_ctx *cut_ctx;  /* cancelled when requests in flight are cut */
+	goc_wg conns_done; /* one count per connection goroutine */
 	goc_mutex lock;
 	struct http_conn *conns; /* lock: every connection not yet closing */
 	bool draining;           /* lock (written); read unlocked as a hint */
@@ -98,14 +98,14 @@ struct goc_http_exchange {
 	struct http_conn *hc;
 	const goc_http_request *req;
 	/* The request body. */
-	goc_http_str unread;     /* decoded body bytes reported, not yet read (inside hc->in) */
-	bool body_done;          /* the parser reported DONE */
-	int body_error;          /* -errno once reading the body failed */
-	int refused_status;      /* the parser refused the body: its status */
+	goc_http_str unread; /* decoded body bytes reported, not yet read (inside hc->in) */
+	bool body_done;      /* the parser reported DONE */
+	int body_error;      /* -errno once reading the body failed */
+	int refused_status;  /* the parser refused the body: its status */
 	bool continue_sent;
 	/* The response. */
 	int status;
-	bool head_fixed;         /* status and fields can no longer change */
+	bool head_fixed; /* status and fields can no longer change */
 	bool head_sent;
 	bool chunked;            /* set when the head is sent */
 	bool close_after;        /* close the connection after this response */
@@ -116,18 +116,18 @@ struct goc_http_exchange {
 	int write_error;         /* -errno once a write failed */
 	goc_wg handler_done;     /* the pool's worker ran the handler */
 	/* The request's context (made by goc_http_ctx) and its watcher. */
-	goc_ctx *ctx;            /* atomic: set once per request by a CAS */
-	goc__g *handler_g;        /* the goroutine running the handler */
-	bool ended;              /* atomic: the handler returned */
-	bool watching;           /* a watcher reads ahead (see watch_start) */
+	goc_ctx *ctx;      /* atomic: set once per request by a CAS */
+	goc__g *handler_g; /* the goroutine running the handler */
+	bool ended;        /* atomic: the handler returned */
+	bool watching;     /* a watcher reads ahead (see watch_start) */
 };
 
 /* The goroutine that reads ahead on a connection while its handler runs,
  * to see the client leave (see watch_start). */
 struct conn_watch {
-	goc_wg done;             /* the watcher ended */
-	uint32_t stopping;       /* atomic: watch_stop broke its read */
-	bool has_byte;           /* it read `byte`, the next request's first */
+	goc_wg done;       /* the watcher ended */
+	uint32_t stopping; /* atomic: watch_stop broke its read */
+	bool has_byte;     /* it read `byte`, the next request's first */
 	char byte;
 };
 
@@ -275,7 +275,8 @@ static int body_next(goc_http_exchange *x)
 		if (x->req->expect_continue && !x->continue_sent) {
 			x->continue_sent = true;
 			deadline_set(hc, &hc->write_deadline, hc->srv->write_timeout);
-			struct iovec iov = {(void *)GOC_HTTP_CONTINUE, sizeof GOC_HTTP_CONTINUE - 1};
+			struct iovec iov = {(void *)GOC_HTTP_CONTINUE,
+					    sizeof GOC_HTTP_CONTINUE - 1};
 			int err = conn_send(hc, &iov, 1);
 			if (err)
 				return body_fail(x, err);
@@ -380,7 +381,8 @@ static int send_out(goc_http_exchange *x, const void *data, size_t n, bool final
 	char prefix[GOC_HTTP_CHUNK_PREFIX_SIZE];
 	if (send_body && body_len > 0) {
 		if (x->chunked)
-			iov[cnt++] = (struct iovec){prefix, goc_http_chunk_prefix(prefix, body_len)};
+			iov[cnt++] =
+				(struct iovec){prefix, goc_http_chunk_prefix(prefix, body_len)};
 		if (x->buffered)
 			iov[cnt++] = (struct iovec){hc->body_buf, x->buffered};
 		if (n)
@@ -389,7 +391,8 @@ static int send_out(goc_http_exchange *x, const void *data, size_t n, bool final
 			iov[cnt++] = (struct iovec){(void *)"\r\n", 2};
 	}
 	if (send_body && final && x->chunked)
-		iov[cnt++] = (struct iovec){(void *)GOC_HTTP_LAST_CHUNK, sizeof GOC_HTTP_LAST_CHUNK - 1};
+		iov[cnt++] =
+			(struct iovec){(void *)GOC_HTTP_LAST_CHUNK, sizeof GOC_HTTP_LAST_CHUNK - 1};
 	x->buffered = 0;
 	if (cnt == 0)
 		return 0;
@@ -507,7 +510,8 @@ static void watch_conn(void *arg)
 	if (n == 1)
 		hc->watch.has_byte = true;
 	else if (!__atomic_load_n(&hc->watch.stopping, __ATOMIC_ACQUIRE))
-		goc_ctx_cancel(__atomic_load_n(&hc->x.ctx, __ATOMIC_ACQUIRE)); /* end of stream, reset, or cut */
+		goc_ctx_cancel(__atomic_load_n(
+			&hc->x.ctx, __ATOMIC_ACQUIRE)); /* end of stream, reset, or cut */
 	goc_wg_done(&hc->watch.done);
 }
 
@@ -532,7 +536,8 @@ static void watch_start(goc_http_exchange *x)
 	goc_wg_init(&hc->watch.done);
 	goc_wg_add(&hc->watch.done, 1);
 	if (goc_go(watch_conn, hc) <= 0) {
-		goc_wg_done(&hc->watch.done); /* no goroutine: the context only ends with the request */
+		goc_wg_done(
+			&hc->watch.done); /* no goroutine: the context only ends with the request */
 		return;
 	}
 	x->watching = true;
@@ -653,7 +658,7 @@ static bool serve_request(struct http_conn *hc, bool *linger_wanted)
 	}
 	send_out(x, NULL, 0, true);
 	bool short_body = x->declared_length > x->body_written && body_allowed(x->status) &&
-			  !is_head_request(x);
+		!is_head_request(x);
 	*linger_wanted = x->close_after && x->write_error == 0;
 	return !x->close_after && !short_body;
 }
@@ -849,8 +854,8 @@ int64_t goc_http_serve(goc_listener *ln, goc_http_handler handler, void *user,
 	}
 	if (err != -EBADF)
 		goc_listener_close(ln);
-	int64_t cut = shutdown_gracefully(&srv, or_default(opts->shutdown_timeout,
-							   DEFAULT_SHUTDOWN_TIMEOUT));
+	int64_t cut = shutdown_gracefully(
+		&srv, or_default(opts->shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT));
 	goc_ctx_cancel(srv.cut_ctx);
 	goc_ctx_release(srv.cut_ctx);
 	return cut;

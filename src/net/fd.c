@@ -63,7 +63,7 @@ struct net_fd *goc__net_fd_new(int fd, int family, enum net_fd_kind kind, int *e
 	f->family = family;
 	int one = 1;
 	f->inq_hint = kind == NFD_KIND_CONN && (family == AF_INET || family == AF_INET6) &&
-		      setsockopt(fd, SOL_TCP, TCP_INQ, &one, sizeof one) == 0;
+		setsockopt(fd, SOL_TCP, TCP_INQ, &one, sizeof one) == 0;
 	f->read_drained = false;
 	goc_mutex_init(&f->read_lock);
 	goc_mutex_init(&f->write_lock);
@@ -106,8 +106,8 @@ int goc__net_fd_acquire(struct net_fd *f, enum net_fd_kind kind, const char *wha
 	uint32_t magic = __atomic_load_n(&f->magic, __ATOMIC_ACQUIRE);
 	if (magic != (uint32_t)kind)
 		goc__panic("%s: %s", what,
-			  magic == NFD_KIND_DEAD ? "use of a closed handle"
-						 : "not a live handle of this kind");
+			   magic == NFD_KIND_DEAD ? "use of a closed handle"
+						  : "not a live handle of this kind");
 	uint32_t state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
 	do {
 		if (state & NFD_CLOSED)
@@ -194,7 +194,9 @@ static ssize_t fd_read_once(struct net_fd *f, void *buf, size_t len)
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = {buf, len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = control.buf,
 			     .msg_controllen = sizeof control.buf};
 	ssize_t n = sys_recvmsg(f->fd, &msg, 0);
 	if (n > 0) {
@@ -221,7 +223,8 @@ static ssize_t conn_read(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
 	ssize_t result = net_ctx_errno(ctx);
 	goc_mutex_lock(&f->read_lock);
 	bool notice;
-	if (result == 0 && len > 0 && (result = goc__poll_desc_prepare(f->pd, POLL_READ, &notice)) == 0) {
+	if (result == 0 && len > 0 &&
+	    (result = goc__poll_desc_prepare(f->pd, POLL_READ, &notice)) == 0) {
 		/* Drained and no edge since: the read would say EAGAIN. */
 		if (f->read_drained && !notice)
 			result = goc__poll_desc_wait(f->pd, POLL_READ, ctx);
@@ -260,8 +263,8 @@ ssize_t goc_conn_read_ctx(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
  * skipped and a partly written one is advanced), parking while the socket
  * buffer is full. *written receives the bytes written.
  */
-static int conn_write_iov(goc_conn *c, struct iovec *iov, int iovcnt, size_t *written,
-			  goc_ctx *ctx, const char *what)
+static int conn_write_iov(goc_conn *c, struct iovec *iov, int iovcnt, size_t *written, goc_ctx *ctx,
+			  const char *what)
 {
 	struct net_fd *f = c ? &c->nfd : NULL;
 	*written = 0;
@@ -269,7 +272,8 @@ static int conn_write_iov(goc_conn *c, struct iovec *iov, int iovcnt, size_t *wr
 	if (err)
 		return err;
 	goc_mutex_lock(&f->write_lock);
-	if (!(err = net_ctx_errno(ctx)) && !(err = goc__poll_desc_prepare(f->pd, POLL_WRITE, NULL))) {
+	if (!(err = net_ctx_errno(ctx)) &&
+	    !(err = goc__poll_desc_prepare(f->pd, POLL_WRITE, NULL))) {
 		for (;;) {
 			while (iovcnt > 0 && iov->iov_len == 0) {
 				iov++;
@@ -280,10 +284,12 @@ static int conn_write_iov(goc_conn *c, struct iovec *iov, int iovcnt, size_t *wr
 			/* MSG_NOSIGNAL: a peer that closed gives EPIPE, not
 			 * SIGPIPE. */
 			struct msghdr msg = {.msg_iov = iov,
-					     .msg_iovlen = (size_t)(iovcnt < IOV_MAX ? iovcnt : IOV_MAX)};
+					     .msg_iovlen =
+						     (size_t)(iovcnt < IOV_MAX ? iovcnt : IOV_MAX)};
 			ssize_t n = !f->family ? sys_writev(f->fd, iov, (int)msg.msg_iovlen)
-				    : iovcnt == 1 ? sys_send(f->fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL)
-						  : sys_sendmsg(f->fd, &msg, MSG_NOSIGNAL);
+				: iovcnt == 1
+				? sys_send(f->fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL)
+				: sys_sendmsg(f->fd, &msg, MSG_NOSIGNAL);
 			if (n >= 0) {
 				*written += (size_t)n;
 				for (size_t left = (size_t)n; left > 0;) {
@@ -313,8 +319,7 @@ static int conn_write_iov(goc_conn *c, struct iovec *iov, int iovcnt, size_t *wr
 	return err;
 }
 
-static ssize_t conn_write(goc_conn *c, const void *buf, size_t len, size_t *written,
-			  goc_ctx *ctx)
+static ssize_t conn_write(goc_conn *c, const void *buf, size_t len, size_t *written, goc_ctx *ctx)
 {
 	struct iovec iov = {(void *)buf, len};
 	size_t done;
@@ -329,8 +334,7 @@ ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t len, size_t *written
 	return conn_write(c, buf, len, written, NULL);
 }
 
-ssize_t goc_conn_write_ctx(goc_conn *c, const void *buf, size_t len, size_t *written,
-			   goc_ctx *ctx)
+ssize_t goc_conn_write_ctx(goc_conn *c, const void *buf, size_t len, size_t *written, goc_ctx *ctx)
 {
 	return conn_write(c, buf, len, written, ctx);
 }
@@ -422,8 +426,8 @@ int goc_accept_ctx(goc_listener *ln, goc_ctx *ctx, goc_conn **out)
 
 /* ---- deadlines, shutdown, close, accessors ---- */
 
-static int set_deadline(struct net_fd *f, enum net_fd_kind kind, int directions,
-			int64_t deadline, const char *what)
+static int set_deadline(struct net_fd *f, enum net_fd_kind kind, int directions, int64_t deadline,
+			const char *what)
 {
 	int err = goc__net_fd_acquire(f, kind, what);
 	if (err)

@@ -41,15 +41,15 @@ enum net_fd_kind {
 #define NFD_REF 2u
 
 struct net_fd {
-	uint32_t magic;         /* atomic: enum net_fd_kind */
+	uint32_t magic; /* atomic: enum net_fd_kind */
 	int fd;
-	int family;             /* AF_INET, AF_INET6, AF_UNIX, or 0 (not a socket) */
-	uint32_t state;         /* atomic: references * NFD_REF | NFD_CLOSED */
-	bool inq_hint;          /* set at creation: reads learn the bytes left (TCP_INQ) */
-	bool read_drained;      /* read_lock: the last read left nothing queued */
+	int family;        /* AF_INET, AF_INET6, AF_UNIX, or 0 (not a socket) */
+	uint32_t state;    /* atomic: references * NFD_REF | NFD_CLOSED */
+	bool inq_hint;     /* set at creation: reads learn the bytes left (TCP_INQ) */
+	bool read_drained; /* read_lock: the last read left nothing queued */
 	poll_desc *pd;
-	goc_mutex read_lock;    /* serializes reads (and accepts) */
-	goc_mutex write_lock;   /* serializes writes */
+	goc_mutex read_lock;      /* serializes reads (and accepts) */
+	goc_mutex write_lock;     /* serializes writes */
 	struct net_fd *next_free; /* free-list lock */
 };
 

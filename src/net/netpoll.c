@@ -87,7 +87,7 @@
  * registered with epoll; the rest as described at the top of the file.
  */
 struct poll_desc {
-	goc__lock lock;          /* orders deadline changes, timers, eviction */
+	goc__lock lock; /* orders deadline changes, timers, eviction */
 	int fd;
 	bool any_event;         /* atomic (a late event of the previous user
 				 * may read it): every event wakes the read slot.
@@ -101,13 +101,13 @@ struct poll_desc {
 	int32_t thread_wake[2]; /* atomic: the wake-up eventfd of a plain thread
 				 * waiting in that direction, or -1 */
 	int64_t deadline[2];    /* atomic; written under lock: 0, -1 or an instant */
-	goc__rtimer timer[2];    /* lock; arg is the descriptor, set once */
+	goc__rtimer timer[2];   /* lock; arg is the descriptor, set once */
 	poll_desc *next_free;   /* cache.lock */
 };
 
 static struct {
 	pthread_once_t once;
-	int epfd;               /* -errno if the poller could not be made */
+	int epfd; /* -errno if the poller could not be made */
 	int breakfd;
 	uint32_t break_pending; /* atomic: an eventfd write not yet consumed */
 	int32_t waiters;        /* atomic: goroutines parked in slots (may overcount briefly) */
@@ -115,7 +115,7 @@ static struct {
 	int64_t last_poll;      /* atomic: goc_now() of the last poll */
 	bool no_pwait2;         /* atomic: the kernel lacks epoll_pwait2 */
 	goc__lock cache_lock;
-	poll_desc *free;        /* cache_lock */
+	poll_desc *free; /* cache_lock */
 } np = {.once = PTHREAD_ONCE_INIT, .epfd = -1, .breakfd = -1};
 
 static void netpoll_init(void)
@@ -303,7 +303,7 @@ void goc__poll_desc_close(poll_desc *pd, bool unregister)
 	for (int mode = 0; mode < 2; mode++)
 		if (__atomic_load_n(&pd->slot[mode], SEQ_CST) > PD_WAIT)
 			goc__fatal("netpoll: closing fd %d with a goroutine still waiting on it",
-				  pd->fd);
+				   pd->fd);
 	goc__lock_release(&pd->lock);
 	if (unregister)
 		epoll_ctl(np.epfd, EPOLL_CTL_DEL, pd->fd, NULL);
@@ -385,7 +385,7 @@ struct io_waiter {
 	ctx_hook hook;
 	poll_desc *pd;
 	enum poll_mode mode;
-	int err;                /* atomic: the context's error, as -errno */
+	int err; /* atomic: the context's error, as -errno */
 };
 
 /* The waiter's context was cancelled (its lock held): record the error
@@ -440,8 +440,8 @@ static struct {
 	pthread_once_t once;
 	pthread_key_t key;
 	goc__lock lock;
-	int *free;              /* lock */
-	size_t nfree, cap;      /* lock */
+	int *free;         /* lock */
+	size_t nfree, cap; /* lock */
 } wake_pool = {.once = PTHREAD_ONCE_INIT};
 
 static __thread int thread_wake_fd = -1;
@@ -517,7 +517,8 @@ static int thread_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 {
 	goc__g_self(); /* registers the thread: it may wake goroutines later */
 	short events = __atomic_load_n(&pd->any_event, RLX) ? POLLIN | POLLOUT
-			: mode == POLL_READ ? POLLIN : POLLOUT;
+		: mode == POLL_READ                         ? POLLIN
+							    : POLLOUT;
 	struct thread_waiter w = {.hook.fire = thread_wait_cancel, .efd = thread_wake_get()};
 	if (ctx && w.efd >= 0) {
 		goc_status st = goc__ctx_hook_add(ctx, &w.hook);
@@ -590,7 +591,7 @@ int goc__poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 			break;
 		if (old != PD_NIL && old != PD_READY)
 			goc__panic("two goroutines wait to %s fd %d at once",
-				  mode == POLL_READ ? "read" : "write", pd->fd);
+				   mode == POLL_READ ? "read" : "write", pd->fd);
 	}
 	if (!ready) {
 		/* WAIT is published: a closer, a deadline or a canceller that
@@ -693,8 +694,7 @@ int goc__netpoll(int64_t until, goc__g **ready, int max)
 		}
 		bool readable = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
 		bool writable = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-		if ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
-		    !__atomic_load_n(&pd->hung_up, RLX))
+		if ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !__atomic_load_n(&pd->hung_up, RLX))
 			__atomic_store_n(&pd->hung_up, 1, SEQ_CST);
 		if (__atomic_load_n(&pd->any_event, __ATOMIC_ACQUIRE)) {
 			readable = readable || writable;

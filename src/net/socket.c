@@ -114,8 +114,7 @@ static void *lookup_run(void *arg)
  * a negative errno. passive: for listening (an empty host means every
  * interface).
  */
-static int resolve(int family, const char *address, bool passive, struct sock_addr *out,
-		   int max)
+static int resolve(int family, const char *address, bool passive, struct sock_addr *out, int max)
 {
 	if (!address)
 		return -EINVAL;
@@ -137,8 +136,10 @@ static int resolve(int family, const char *address, bool passive, struct sock_ad
 		return -EINVAL;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
-	struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
+	struct addrinfo hints = {.ai_family = family,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
+					 (passive ? AI_PASSIVE : 0)};
 	struct addrinfo *res = NULL;
 	const char *node = hlen ? host : NULL;
 	/* ":port" for "tcp" listens on "::", which takes IPv4 too (Linux's
@@ -158,7 +159,8 @@ static int resolve(int family, const char *address, bool passive, struct sock_ad
 		/* Not a literal: a name lookup, which may take as long as the
 		 * resolver does. */
 		hints.ai_flags = AI_ADDRCONFIG | (passive ? AI_PASSIVE : 0);
-		struct lookup l = {.node = node, .service = colon + 1, .hints = &hints, .res = &res};
+		struct lookup l = {
+			.node = node, .service = colon + 1, .hints = &hints, .res = &res};
 		goc_blocking(lookup_run, &l);
 		rc = l.rc;
 	}
@@ -177,8 +179,7 @@ static int resolve(int family, const char *address, bool passive, struct sock_ad
 }
 
 /* Formats a socket address as goc_listener_addr documents. */
-static int format_addr(const struct sockaddr_storage *ss, socklen_t len, char *buf,
-		       size_t size)
+static int format_addr(const struct sockaddr_storage *ss, socklen_t len, char *buf, size_t size)
 {
 	char text[INET6_ADDRSTRLEN + 16];
 	int n;
@@ -195,8 +196,8 @@ static int format_addr(const struct sockaddr_storage *ss, socklen_t len, char *b
 	} else if (ss->ss_family == AF_UNIX) {
 		const struct sockaddr_un *sun = (const struct sockaddr_un *)ss;
 		size_t plen = len > offsetof(struct sockaddr_un, sun_path)
-				      ? len - offsetof(struct sockaddr_un, sun_path)
-				      : 0;
+			? len - offsetof(struct sockaddr_un, sun_path)
+			: 0;
 		if (plen && sun->sun_path[0] == '\0') {
 			/* abstract: shown as @name */
 			if (plen + 1 > size)

@@ -26,7 +26,7 @@ struct goc_group {
 	goc_wg running;
 	goc_sema limit;
 	bool limited;
-	uint32_t failed;  /* atomic */
+	uint32_t failed; /* atomic */
 	int first_error;
 };
 
@@ -77,8 +77,9 @@ void goc_group_set_limit(goc_group *g, int n)
 		goc__panic("goc_group_set_limit: a limit of 0 would block every goc_group_go");
 	int64_t active = running_tasks(g);
 	if (active != 0)
-		goc__panic("errgroup: modify limit while %lld goroutines in the group are still active",
-			  (long long)active);
+		goc__panic(
+			"errgroup: modify limit while %lld goroutines in the group are still active",
+			(long long)active);
 	g->limited = n > 0;
 	if (g->limited)
 		goc_sema_init(&g->limit, n);
@@ -154,7 +155,8 @@ void goc_group_free(goc_group *g)
 		return;
 	int64_t active = running_tasks(g);
 	if (active != 0)
-		goc__panic("goc_group_free: %lld tasks of the group are still running", (long long)active);
+		goc__panic("goc_group_free: %lld tasks of the group are still running",
+			   (long long)active);
 	goc_ctx_cancel(g->ctx);
 	goc_ctx_release(g->ctx);
 	free(g);

@@ -54,12 +54,12 @@ typedef struct task {
 /* A worker goroutine's record (heap, freed by the worker as it leaves). */
 typedef struct worker {
 	goc_workpool *pool;
-	goc__g *g;                /* the worker's goroutine */
-	goc_chan *wake;          /* zero-size elements, capacity 1 */
+	goc__g *g;      /* the worker's goroutine */
+	goc_chan *wake; /* zero-size elements, capacity 1 */
 	struct worker *next_idle;
-	bool timed;              /* lock: idle with a timeout, woken through `wake` */
-	bool claimed;            /* lock: taken off the idle stack by a claimer */
-	task handed;             /* lock: the claimer's task (fn NULL: none) */
+	bool timed;   /* lock: idle with a timeout, woken through `wake` */
+	bool claimed; /* lock: taken off the idle stack by a claimer */
+	task handed;  /* lock: the claimer's task (fn NULL: none) */
 } worker;
 
 enum submit_state { SUBMIT_NEW, SUBMIT_BLOCKED, SUBMIT_ACCEPTED, SUBMIT_CLOSED, SUBMIT_CANCELED };
@@ -88,11 +88,11 @@ struct goc_workpool {
 	/* The queue: a ring of queue_size tasks. */
 	task *ring;
 	size_t head, count;
-	worker *idle;            /* LIFO stack through next_idle */
+	worker *idle; /* LIFO stack through next_idle */
 	blocked_submit *blocked_first, *blocked_last;
 	bool stopping;
 	goc_workpool_stats stats;
-	goc_wg worker_exits;     /* counts live workers; stop waits on it */
+	goc_wg worker_exits; /* counts live workers; stop waits on it */
 };
 
 /* ---- the queue (lock held) ---- */
@@ -389,7 +389,7 @@ static enum placement place_locked(goc_workpool *p, task t, task *evicted)
 		}
 	}
 	bool want_worker = p->stats.workers == 0 ||
-			   (p->stats.workers < p->max_workers && p->count + 1 >= p->scale_up_depth);
+		(p->stats.workers < p->max_workers && p->count + 1 >= p->scale_up_depth);
 	if (want_worker && !spawn_worker_locked(p) && p->stats.workers == 0) {
 		p->stats.submitted++;
 		p->stats.rejected++;

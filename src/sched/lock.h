@@ -32,7 +32,10 @@ typedef struct goc__lock {
 	uint32_t word;
 } goc__lock;
 
-#define GOC_LOCK_INIT {0}
+#define GOC_LOCK_INIT \
+	{             \
+		0     \
+	}
 
 void goc__lock_slow(uint32_t *word);
 
@@ -58,8 +61,14 @@ static inline bool goc__lock_try_word(uint32_t *word)
 					   __ATOMIC_RELAXED);
 }
 
-static inline void goc__lock_acquire(goc__lock *l) { goc__lock_acquire_word(&l->word); }
-static inline void goc__lock_release(goc__lock *l) { goc__lock_release_word(&l->word); }
+static inline void goc__lock_acquire(goc__lock *l)
+{
+	goc__lock_acquire_word(&l->word);
+}
+static inline void goc__lock_release(goc__lock *l)
+{
+	goc__lock_release_word(&l->word);
+}
 
 /*
  * A spin lock, for critical sections of a few dozen instructions that never

@@ -355,7 +355,7 @@ static void first_run_prepare(goc__m *m, goc__g *g)
 {
 	if (!goc__stack_attach(m->p, g))
 		goc__fatal("out of address space for the stack of goroutine %lld (size class %d)",
-			  (long long)g->id, g->size_class);
+			   (long long)g->id, g->size_class);
 	san_g_created(g);
 	g->sp = goc__cpuctx_make((void *)((uintptr_t)g->slot & ~(uintptr_t)15), g_entry);
 }
@@ -531,7 +531,7 @@ static void park_prepare(goc__m *m, goc__g *g, goc__unlock_fn unlockf, void *loc
  * store after the call in goc__park see to it.
  */
 static __attribute__((noinline)) void park_profiled(goc__m *m, goc__g *g, goc__unlock_fn unlockf,
-						   void *lock, goc__wait_reason r)
+						    void *lock, goc__wait_reason r)
 {
 	int64_t since = goc__blockprof_start(r);
 	park_prepare(m, g, unlockf, lock, r);
@@ -595,7 +595,7 @@ static inline __attribute__((always_inline)) void make_runnable(goc__g *g)
 	uint32_t state = __atomic_load_n(&g->state, RLX);
 	if (state != G_WAITING)
 		goc__fatal("goc__ready: goroutine %lld is not waiting (state %u)", (long long)g->id,
-			  state);
+			   state);
 	__atomic_store_n(&g->state, G_RUNNABLE, __ATOMIC_RELEASE);
 	goc__m *m = goc__m_self();
 	if (m && m->p)
@@ -886,7 +886,7 @@ static void stopm(goc__m *m)
 	 * every P busy, the Ms running them poll without blocking whenever
 	 * their queues run dry, and readied goroutines stay on their P. */
 	bool poller = !goc__sched.poll_m && goc__netpoll_has_waiters() &&
-		      __atomic_load_n(&goc__sched.npidle, RLX) > 0;
+		__atomic_load_n(&goc__sched.npidle, RLX) > 0;
 	if (poller)
 		goc__sched.poll_m = m;
 	m->idle_listed = true;
@@ -932,7 +932,8 @@ static goc__g *find_runnable(goc__m *m)
 					m->p = NULL;
 					if (m->spinning) {
 						m->spinning = false;
-						__atomic_fetch_sub(&goc__sched.nmspinning, 1, SEQ_CST);
+						__atomic_fetch_sub(&goc__sched.nmspinning, 1,
+								   SEQ_CST);
 					}
 					p_retire_finish(p);
 					continue;
@@ -963,7 +964,7 @@ static goc__g *find_runnable(goc__m *m)
 					return g;
 			}
 			int32_t busy = __atomic_load_n(&goc__sched.gomaxprocs, RLX) -
-				       __atomic_load_n(&goc__sched.npidle, RLX);
+				__atomic_load_n(&goc__sched.npidle, RLX);
 			if (m->spinning ||
 			    2 * __atomic_load_n(&goc__sched.nmspinning, RLX) < busy) {
 				if (!m->spinning) {
@@ -1108,9 +1109,8 @@ static void check_dead_locked(void)
 	/* A thread goc has never seen (not an M, not sysmon, not the one
 	 * waiting in goc_main) may still send to a channel or spawn: only a
 	 * process made of goc's own threads can be known to be stuck. */
-	if (goc__prim_thread_count() >
-	    goc__sched.mcount + 2 + SAN_OWN_THREADS + goc__symbolizer_threads() +
-		    goc__cpuprof_threads())
+	if (goc__prim_thread_count() > goc__sched.mcount + 2 + SAN_OWN_THREADS +
+		    goc__symbolizer_threads() + goc__cpuprof_threads())
 		return;
 	if (goc__sched.runq_size > 0 || goc__sched.timer_m || timers_earliest_all())
 		return;
@@ -1135,7 +1135,7 @@ static void runtime_init_once(void)
 	goc__golimit_init_from_env();
 	goc__thread_limit_init_from_env();
 	int32_t procs =
-	    (int32_t)goc__prim_env_long("GOCMAXPROCS", goc__prim_cpu_count(), 1, GOC_MAX_PROCS);
+		(int32_t)goc__prim_env_long("GOCMAXPROCS", goc__prim_cpu_count(), 1, GOC_MAX_PROCS);
 	if (procs > GOC_MAX_PROCS)
 		procs = GOC_MAX_PROCS;
 	goc__sched.timer_m_until = INT64_MAX;
@@ -1228,7 +1228,7 @@ void goc_sched_stats_read(goc_sched_stats *out)
 		uint32_t head = __atomic_load_n(&p->runq_head, __ATOMIC_ACQUIRE);
 		uint32_t tail = __atomic_load_n(&p->runq_tail, __ATOMIC_ACQUIRE);
 		out->p[i].runq = (int64_t)(uint32_t)(tail - head) +
-				 (__atomic_load_n(&p->runnext, RLX) ? 1 : 0);
+			(__atomic_load_n(&p->runnext, RLX) ? 1 : 0);
 		out->p[i].switches = __atomic_load_n(&p->switches, RLX);
 		out->p[i].spawned = __atomic_load_n(&p->created, RLX);
 	}
@@ -1255,7 +1255,8 @@ int goc_maxprocs(int n)
 		goc__p *p = p_new(goc__sched.nprocs_made);
 		__atomic_store_n(&p->status, P_DEAD, RLX);
 		goc__sched.allp[goc__sched.nprocs_made] = p;
-		__atomic_store_n(&goc__sched.nprocs_made, goc__sched.nprocs_made + 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&goc__sched.nprocs_made, goc__sched.nprocs_made + 1,
+				 __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(&goc__sched.gomaxprocs, n, SEQ_CST);
 	/* Idle Ps beyond n retire now; running ones at their next schedule. */

@@ -65,8 +65,8 @@ static void handoff(goc__p *p)
 		/* Work to run (a retiring P's M retires it first thing). */
 		goc__startm_locked(p, false);
 	} else if (__atomic_load_n(&goc__sched.nmspinning, __ATOMIC_SEQ_CST) +
-			   __atomic_load_n(&goc__sched.npidle, __ATOMIC_SEQ_CST) ==
-		       0 &&
+				   __atomic_load_n(&goc__sched.npidle, __ATOMIC_SEQ_CST) ==
+			   0 &&
 		   __atomic_compare_exchange_n(&goc__sched.nmspinning, &(int32_t){0}, 1, false,
 					       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
 		/* Nobody looks for work queued behind the busy Ps: one M
@@ -96,8 +96,8 @@ static bool retake_syscall(goc__p *p, struct p_watch *w, int64_t now)
 		return false;
 	if (goc__runq_empty(p) &&
 	    __atomic_load_n(&goc__sched.nmspinning, __ATOMIC_RELAXED) +
-		    __atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) >
-		0 &&
+			    __atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) >
+		    0 &&
 	    in_section < RETAKE_UNWANTED_AFTER)
 		return false;
 	/* Acquire pairs with the release store of goc_syscall_enter: the P's
@@ -115,7 +115,7 @@ static bool retake_syscall(goc__p *p, struct p_watch *w, int64_t now)
 static uint64_t progress_of(goc__p *p)
 {
 	return (uint64_t)__atomic_load_n(&p->schedtick, __ATOMIC_RELAXED) << 32 |
-	       __atomic_load_n(&p->syscalltick, __ATOMIC_RELAXED);
+		__atomic_load_n(&p->syscalltick, __ATOMIC_RELAXED);
 }
 
 /* Notes whether p, in state status, has run one goroutine for too long. */

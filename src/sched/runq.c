@@ -26,8 +26,10 @@
 #define LOAD_RLX(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define CAS_REL(p, e, v) __atomic_compare_exchange_n((p), (e), (v), false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)
-#define CAS_ACQREL(p, e, v) __atomic_compare_exchange_n((p), (e), (v), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+#define CAS_REL(p, e, v) \
+	__atomic_compare_exchange_n((p), (e), (v), false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)
+#define CAS_ACQREL(p, e, v) \
+	__atomic_compare_exchange_n((p), (e), (v), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 
 /* How many goroutines one pull from the global queue may move to a P. Go
  * takes up to half a ring (128); a smaller batch leaves room in the ring for

@@ -76,7 +76,6 @@ enum g_flags {
 	G_FLAG_MAIN = 1 << 2,    /* the goroutine of goc_main */
 };
 
-
 /*
  * A goroutine waiting on a channel (Go's sudog); see src/chan/chan.h. A
  * goroutine waits on at most one channel outside select, so every
@@ -88,10 +87,10 @@ enum g_flags {
 typedef struct chan_waiter {
 	goc__g *g;
 	struct chan_waiter *next, *prev;
-	void *elem;           /* send: the value; recv: where to put it (or NULL) */
-	int case_index;       /* which select case this is */
-	bool is_select;       /* part of a select: claim g->select_done first */
-	bool success;         /* true: a value moved; false: the channel closed */
+	void *elem;     /* send: the value; recv: where to put it (or NULL) */
+	int case_index; /* which select case this is */
+	bool is_select; /* part of a select: claim g->select_done first */
+	bool success;   /* true: a value moved; false: the channel closed */
 } chan_waiter;
 
 /*
@@ -105,27 +104,27 @@ typedef struct chan_waiter {
  * lock; state is atomic (readiers CAS it); the rest is set at creation.
  */
 struct goc__g {
-	void *sp;               /* saved stack pointer while not running; NULL before the first run */
-	uint32_t state;         /* enum g_state; atomic */
-	uint8_t wait_reason;    /* goc__wait_reason while G_WAITING */
-	uint8_t flags;          /* enum g_flags */
-	uint8_t size_class;     /* stack size class to run on, see stack.c */
-	uint8_t trace_mark;     /* the execution trace's note of an unblock whose run has
+	void *sp;            /* saved stack pointer while not running; NULL before the first run */
+	uint32_t state;      /* enum g_state; atomic */
+	uint8_t wait_reason; /* goc__wait_reason while G_WAITING */
+	uint8_t flags;       /* enum g_flags */
+	uint8_t size_class;  /* stack size class to run on, see stack.c */
+	uint8_t trace_mark;  /* the execution trace's note of an unblock whose run has
 				 * not started yet (debug/trace.c); written only while a
 				 * trace is being taken */
 	int64_t id;
 	int64_t parent_id;
-	void *create_pc;        /* return address in the code that called goc_go */
-	int64_t wait_since;     /* coarse goc_now() when it last parked */
+	void *create_pc;    /* return address in the code that called goc_go */
+	int64_t wait_since; /* coarse goc_now() when it last parked */
 	goc_fn fn;
 	void *arg;
-	goc__m *m;               /* the M running it, while G_RUNNING */
-	struct goc__slot *slot;  /* its stack, from the first run to the end */
+	goc__m *m;              /* the M running it, while G_RUNNING */
+	struct goc__slot *slot; /* its stack, from the first run to the end */
 	char *stack_lo;         /* lowest usable stack address */
 	size_t stack_size;      /* usable bytes above stack_lo */
 	int saved_errno;
-	uint32_t wakeup;        /* set by whoever readies it: which select case woke it */
-	uint32_t select_done;   /* atomic: 0 until a case of its select claims it (select.c) */
+	uint32_t wakeup;      /* set by whoever readies it: which select case woke it */
+	uint32_t select_done; /* atomic: 0 until a case of its select claims it (select.c) */
 	/* Stretches of over 10 ms without a scheduling point that sysmon saw
 	 * (retake.c), and the length in ms of the last one; both stop at
 	 * 65535, 16 bits each so they fill the hole before chan_wait. Written
@@ -133,9 +132,9 @@ struct goc__g {
 	 * dumps (racy, diagnostic). */
 	uint16_t long_runs;
 	uint16_t long_run_ms;
-	chan_waiter chan_wait;  /* its record while blocked in a channel send or receive */
+	chan_waiter chan_wait; /* its record while blocked in a channel send or receive */
 	void *asan_fake_stack;
-	void *tsan_fiber;       /* created once per descriptor, reused */
+	void *tsan_fiber; /* created once per descriptor, reused */
 	char name[32];
 };
 
@@ -147,11 +146,11 @@ struct goc__g {
  *          ^base        ^stack_lo                ^initial sp
  */
 struct goc__slot {
-	uint64_t magic;         /* SLOT_MAGIC; checked when the slot is reused */
-	goc__g *owner;           /* atomic: goroutine running on it, or NULL */
+	uint64_t magic; /* SLOT_MAGIC; checked when the slot is reused */
+	goc__g *owner;  /* atomic: goroutine running on it, or NULL */
 	uint8_t size_class;
-	uint8_t guarded;        /* a guard page lies below stack_lo */
-	uint8_t check_below;    /* no guard: check the canary of the slot below */
+	uint8_t guarded;     /* a guard page lies below stack_lo */
+	uint8_t check_below; /* no guard: check the canary of the slot below */
 	uint8_t reserved;
 	unsigned valgrind_id;
 	char *stack_lo;
@@ -170,17 +169,17 @@ typedef bool (*goc__unlock_fn)(void *lock);
 
 /* An OS thread. */
 struct goc__m {
-	goc__g g0;               /* this thread's own stack, where the scheduler idles */
-	goc__g *curg;            /* G running now; NULL on g0 */
-	goc__p *p;               /* P held, or NULL */
-	goc__p *nextp;           /* P handed over by whoever woke this M */
-	uint32_t park_word;     /* futex: 1 when woken */
-	bool spinning;          /* looking for work without having found any */
-	bool idle_listed;       /* on sched.midle; sched.lock */
-	bool in_netpoll;        /* atomic: blocked in goc__netpoll() as sched.poll_m */
+	goc__g g0;          /* this thread's own stack, where the scheduler idles */
+	goc__g *curg;       /* G running now; NULL on g0 */
+	goc__p *p;          /* P held, or NULL */
+	goc__p *nextp;      /* P handed over by whoever woke this M */
+	uint32_t park_word; /* futex: 1 when woken */
+	bool spinning;      /* looking for work without having found any */
+	bool idle_listed;   /* on sched.midle; sched.lock */
+	bool in_netpoll;    /* atomic: blocked in goc__netpoll() as sched.poll_m */
 	int64_t id;
-	goc__m *schedlink;       /* next on sched.midle; sched.lock */
-	goc__m *alllink;         /* next in sched.allm, never removed */
+	goc__m *schedlink; /* next on sched.midle; sched.lock */
+	goc__m *alllink;   /* next in sched.allm, never removed */
 	/* Post-switch step, filled by the leaving context, run by the arriving
 	 * one. Touched only by this M. */
 	enum post_switch post;
@@ -188,7 +187,7 @@ struct goc__m {
 	goc__unlock_fn post_unlock;
 	void *post_lock;
 	uint64_t fastrand;
-	int *errno_ptr;         /* this thread's errno */
+	int *errno_ptr; /* this thread's errno */
 	void *altstack;
 	/* The P this M held when its goroutine entered a syscall section
 	 * (syscall.c), until the goroutine leaves it; m->p is NULL meanwhile.
@@ -202,17 +201,18 @@ struct goc__m {
 /* A processor. Touched by its M without locks, except where noted. */
 struct goc__p {
 	int32_t id;
-	uint32_t status;        /* enum p_status; atomic, see the transitions below */
-	goc__p *link;            /* next on sched.pidle; sched.lock */
-	goc__m *m;               /* holder */
-	uint32_t schedtick;     /* picks by next_local; owner stores, sysmon reads (atomic) */
-	uint32_t syscalltick;   /* syscall sections entered; owner stores, sysmon reads (atomic) */
-	goc__g *curg;            /* G its M runs now, NULL on g0; owner stores, sysmon reads (atomic) */
-	uint32_t long_run_ms;   /* sysmon: curg's stretch without a scheduling point, 0 if none; atomic */
+	uint32_t status;      /* enum p_status; atomic, see the transitions below */
+	goc__p *link;         /* next on sched.pidle; sched.lock */
+	goc__m *m;            /* holder */
+	uint32_t schedtick;   /* picks by next_local; owner stores, sysmon reads (atomic) */
+	uint32_t syscalltick; /* syscall sections entered; owner stores, sysmon reads (atomic) */
+	goc__g *curg; /* G its M runs now, NULL on g0; owner stores, sysmon reads (atomic) */
+	uint32_t
+		long_run_ms; /* sysmon: curg's stretch without a scheduling point, 0 if none; atomic */
 	/* Local run queue: a ring written at the tail by the owner only;
 	 * consumed at the head by the owner and by thieves, with a CAS. */
-	uint32_t runq_head;     /* atomic */
-	uint32_t runq_tail;     /* atomic; stored by the owner only */
+	uint32_t runq_head;      /* atomic */
+	uint32_t runq_tail;      /* atomic; stored by the owner only */
 	goc__g *runnext;         /* atomic; readied-by-running G runs next */
 	goc__g *runq[RUNQ_SIZE]; /* atomic elements */
 	/* Free goroutine descriptors, and free stack slots of the default
@@ -249,34 +249,34 @@ enum p_status { P_IDLE = 0, P_RUNNING = 1, P_RETIRING = 2, P_DEAD = 3, P_SYSCALL
 
 /* The scheduler's global state. */
 struct goc__sched {
-	goc__lock lock;          /* protects what is marked sched.lock */
+	goc__lock lock; /* protects what is marked sched.lock */
 	/* Global run queue: a growable ring of pointers, so moving goroutines
 	 * in and out never touches (cold) goroutine memory. sched.lock. */
 	goc__g **runq;
 	size_t runq_cap, runq_first;
-	int64_t runq_size;      /* atomic reads, writes under sched.lock */
-	goc__p *pidle;           /* idle Ps; sched.lock */
-	int32_t npidle;         /* atomic */
-	int32_t nmspinning;     /* atomic */
-	goc__m *midle;           /* idle Ms; sched.lock */
-	int32_t nmidle;         /* sched.lock */
-	int32_t mcount;         /* Ms created; sched.lock */
-	int32_t gomaxprocs;     /* atomic */
-	int32_t nprocs_made;    /* Ps allocated in allp; sched.lock */
+	int64_t runq_size;   /* atomic reads, writes under sched.lock */
+	goc__p *pidle;       /* idle Ps; sched.lock */
+	int32_t npidle;      /* atomic */
+	int32_t nmspinning;  /* atomic */
+	goc__m *midle;       /* idle Ms; sched.lock */
+	int32_t nmidle;      /* sched.lock */
+	int32_t mcount;      /* Ms created; sched.lock */
+	int32_t gomaxprocs;  /* atomic */
+	int32_t nprocs_made; /* Ps allocated in allp; sched.lock */
 	goc__p *allp[GOC_MAX_PROCS];
 	goc__m *allm;            /* every M; sched.lock to add */
 	goc__m *timer_m;         /* the idle M sleeping until the next timer; sched.lock */
-	int64_t timer_m_until;  /* atomic: when timer_m wakes; INT64_MAX if none */
+	int64_t timer_m_until;   /* atomic: when timer_m wakes; INT64_MAX if none */
 	goc__m *poll_m;          /* the idle M blocked in the network poller; sched.lock */
-	int64_t goid_gen;       /* atomic: last goroutine id reserved */
+	int64_t goid_gen;        /* atomic: last goroutine id reserved */
 	int64_t foreign_created; /* atomic: goroutines spawned by plain threads */
-	int32_t nforeign;       /* atomic: plain threads attached to goc */
-	int32_t main_active;    /* atomic: goc_main is running its goroutine */
-	int64_t coarse_now;     /* atomic: goc_now() as of sysmon's last tick */
-	int64_t nsteals;        /* statistics, relaxed */
-	int32_t maxmcount;      /* thread limit (GOCMAXTHREADS); sched.lock */
-	int64_t nretakes;       /* statistics, relaxed: Ps sysmon took from syscalls */
-	int64_t nlongruns;      /* statistics, relaxed: runs over 10 ms without a scheduling point */
+	int32_t nforeign;        /* atomic: plain threads attached to goc */
+	int32_t main_active;     /* atomic: goc_main is running its goroutine */
+	int64_t coarse_now;      /* atomic: goc_now() as of sysmon's last tick */
+	int64_t nsteals;         /* statistics, relaxed */
+	int32_t maxmcount;       /* thread limit (GOCMAXTHREADS); sched.lock */
+	int64_t nretakes;        /* statistics, relaxed: Ps sysmon took from syscalls */
+	int64_t nlongruns; /* statistics, relaxed: runs over 10 ms without a scheduling point */
 };
 
 extern struct goc__sched goc__sched;
@@ -286,7 +286,8 @@ extern struct goc__sched goc__sched;
 static inline bool goc__other_procs_busy(void)
 {
 	return __atomic_load_n(&goc__sched.gomaxprocs, __ATOMIC_RELAXED) -
-		       __atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) > 1;
+		__atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) >
+		1;
 }
 
 /* ---- internal interface (proc.c) ---- */
@@ -354,9 +355,9 @@ struct goc__rtimer {
 	int64_t when;
 	void (*fn)(goc__rtimer *t, int64_t now);
 	void *arg;
-	struct timer_heap *heap;     /* atomic: heap holding it, or NULL */
-	size_t index;                /* position in heap; heap lock */
-	uint64_t seq;                /* insertion order: ties fire FIFO */
+	struct timer_heap *heap; /* atomic: heap holding it, or NULL */
+	size_t index;            /* position in heap; heap lock */
+	uint64_t seq;            /* insertion order: ties fire FIFO */
 };
 
 struct timer_heap *goc__rtimer_heap_new(void);
@@ -437,8 +438,8 @@ int goc__cpuprof_threads(void);
 
 /* Small signal-safe formatting helpers (debug/print.c). */
 typedef struct goc__buf {
-	int fd;         /* where flushes go, unless file is set */
-	void *file;     /* a FILE * (goc_dump), or NULL; not signal-safe */
+	int fd;     /* where flushes go, unless file is set */
+	void *file; /* a FILE * (goc_dump), or NULL; not signal-safe */
 	size_t len;
 	char data[512];
 } goc__buf;

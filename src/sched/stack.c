@@ -74,11 +74,11 @@
 #define SLOT_AREA (((sizeof(struct goc__slot) + 8) + 15) & ~(size_t)15)
 
 struct chunk {
-	char *base;       /* first slot (after the chunk guard, if any) */
+	char *base; /* first slot (after the chunk guard, if any) */
 	size_t slot_size;
 	uint32_t nslots;
-	uint32_t used;    /* slots carved so far; atomic */
-	bool guarded;     /* each slot has its own guard page */
+	uint32_t used;     /* slots carved so far; atomic */
+	bool guarded;      /* each slot has its own guard page */
 	char *chunk_guard; /* canary chunks: the guard page below base */
 };
 
@@ -92,8 +92,8 @@ struct stack_class {
 	goc__lock lock;
 	struct goc__slot **free; /* free slots with their header intact; a stack */
 	size_t nfree, cap_free;
-	size_t low_water;    /* least nfree since the last scavenge */
-	char **released;     /* slot bases whose pages went back to the kernel */
+	size_t low_water; /* least nfree since the last scavenge */
+	char **released;  /* slot bases whose pages went back to the kernel */
 	size_t nreleased, cap_released;
 	struct chunk *carving; /* chunk new slots come from */
 };
@@ -335,7 +335,7 @@ static struct goc__slot *slot_get(goc__p *p, int k)
 	}
 	if (s->magic != SLOT_MAGIC)
 		goc__fatal("stack slot %p corrupted (a stack overflow of the goroutine above it?)",
-			  (void *)s);
+			   (void *)s);
 	return s;
 }
 

@@ -223,7 +223,7 @@ ssize_t goc_file_pwrite(int fd, const void *buf, size_t n, off_t offset)
 _Noreturn void goc__syscall_block_panic(const char *what)
 {
 	goc__panic("%s inside a syscall section (between goc_syscall_enter and goc_syscall_exit)",
-		  what);
+		   what);
 }
 
 /* ---- the thread limit ----
@@ -233,7 +233,7 @@ _Noreturn void goc__syscall_block_panic(const char *what)
 void goc__thread_limit_init_from_env(void)
 {
 	goc__sched.maxmcount =
-	    (int32_t)goc__prim_env_long("GOCMAXTHREADS", DEFAULT_MAX_THREADS, 1, INT32_MAX);
+		(int32_t)goc__prim_env_long("GOCMAXTHREADS", DEFAULT_MAX_THREADS, 1, INT32_MAX);
 }
 
 void goc__thread_limit_check_locked(int32_t count)

@@ -62,7 +62,7 @@ void goc_cond_wait(goc_cond *cond, goc_mutex *mutex)
 static bool nobody_waits(goc_cond *cond)
 {
 	return __atomic_load_n(&cond->wait, __ATOMIC_SEQ_CST) ==
-	       __atomic_load_n(&cond->notify, __ATOMIC_SEQ_CST);
+		__atomic_load_n(&cond->notify, __ATOMIC_SEQ_CST);
 }
 
 void goc_cond_signal(goc_cond *cond)

@@ -93,8 +93,8 @@ static bool can_spin(int round)
 	if (!m || !m->p)
 		return true;
 	int32_t busy = __atomic_load_n(&goc__sched.gomaxprocs, __ATOMIC_RELAXED) -
-		       __atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) -
-		       __atomic_load_n(&goc__sched.nmspinning, __ATOMIC_RELAXED);
+		__atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) -
+		__atomic_load_n(&goc__sched.nmspinning, __ATOMIC_RELAXED);
 	return busy > 1;
 }
 
@@ -177,7 +177,8 @@ static void lock_slow(goc_mutex *m, goc__wait_reason reason)
 			 * mode if we are the last waiter or did not starve;
 			 * staying in it would hand the mutex from waiter to
 			 * waiter at a switch per lock. */
-			if ((old & (MUTEX_LOCKED | MUTEX_WOKEN)) || (old >> MUTEX_WAITER_SHIFT) == 0)
+			if ((old & (MUTEX_LOCKED | MUTEX_WOKEN)) ||
+			    (old >> MUTEX_WAITER_SHIFT) == 0)
 				goc__panic("sync: inconsistent mutex state");
 			int32_t delta = MUTEX_LOCKED - MUTEX_WAITER;
 			if (!starving || (old >> MUTEX_WAITER_SHIFT) == 1)
@@ -204,8 +205,8 @@ void goc__mutex_lock_as(goc_mutex *m, goc__wait_reason r)
 {
 	int32_t old = load_state(m);
 	if (!(old & (MUTEX_LOCKED | MUTEX_STARVING)) &&
-	    __atomic_compare_exchange_n(&m->state, &old, old | MUTEX_LOCKED, false, __ATOMIC_ACQUIRE,
-					__ATOMIC_RELAXED))
+	    __atomic_compare_exchange_n(&m->state, &old, old | MUTEX_LOCKED, false,
+					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return;
 	lock_slow(m, r);
 }

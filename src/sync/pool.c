@@ -67,10 +67,10 @@
 #define LOCAL_RING 128 /* a power of two: indices are taken mod LOCAL_RING */
 
 struct pool_local {
-	void *private;        /* atomic; see the invariants */
-	uint64_t head_tail;   /* atomic: head << 32 | tail, both counting up and wrapping */
-	int64_t hits;         /* gets served here; written by the owner only (relaxed) */
-	int64_t puts;         /* puts made here; written by the owner only (relaxed) */
+	void *private;      /* atomic; see the invariants */
+	uint64_t head_tail; /* atomic: head << 32 | tail, both counting up and wrapping */
+	int64_t hits;       /* gets served here; written by the owner only (relaxed) */
+	int64_t puts;       /* puts made here; written by the owner only (relaxed) */
 	void *ring[LOCAL_RING] __attribute__((aligned(CACHE_LINE))); /* atomic elements */
 } __attribute__((aligned(CACHE_LINE)));
 
@@ -81,14 +81,14 @@ struct obj_vec {
 };
 
 struct pool_state {
-	goc__lock lock;           /* protects shared and victim */
+	goc__lock lock; /* protects shared and victim */
 	struct obj_vec shared;
 	struct obj_vec victim;
 	/* Counters of the slow paths; atomic. */
 	int64_t puts_shared, hits_stolen, hits_victim, misses, dropped, trims;
 	goc_pool *pool;
 	struct pool_state *next, *prev; /* registry; registry_lock */
-	uint32_t nlocals;        /* atomic: one past the highest P id with a local */
+	uint32_t nlocals;               /* atomic: one past the highest P id with a local */
 	struct pool_local *locals[GOC_MAX_PROCS]; /* atomic: made on the P's first use */
 };
 

@@ -76,8 +76,8 @@ bool goc_rwmutex_trylock(goc_rwmutex *rw)
 	if (!goc_mutex_trylock(&rw->writer))
 		return false;
 	int32_t none = 0;
-	if (!__atomic_compare_exchange_n(&rw->readers, &none, -MAX_READERS, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+	if (!__atomic_compare_exchange_n(&rw->readers, &none, -MAX_READERS, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED)) {
 		goc_mutex_unlock(&rw->writer);
 		return false;
 	}

@@ -187,7 +187,7 @@ void goc_sema_release(goc_sema *s, int64_t n)
 		int64_t held = s->held;
 		goc__lock_release_word(&s->lock);
 		goc__panic("semaphore: released %lld permits, but only %lld are held", (long long)n,
-			  (long long)held);
+			   (long long)held);
 	}
 	s->held -= n;
 	sema_waiter *wake = grant_locked(s);

@@ -28,9 +28,9 @@ typedef struct chan_timer {
 	goc__rtimer rt;
 	goc__lock lock;
 	goc_chan *c;
-	int64_t period;  /* > 0 for a ticker */
-	int64_t refs;    /* atomic */
-	bool stopped;    /* lock */
+	int64_t period; /* > 0 for a ticker */
+	int64_t refs;   /* atomic */
+	bool stopped;   /* lock */
 } chan_timer;
 
 struct goc_timer {

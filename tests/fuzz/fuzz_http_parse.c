@@ -24,12 +24,13 @@
 
 #include "goc.h"
 
-#define REQUIRE(cond)                                                         \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "fuzz_http_parse: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                              \
-		}                                                             \
+#define REQUIRE(cond)                                                                       \
+	do {                                                                                \
+		if (!(cond)) {                                                              \
+			fprintf(stderr, "fuzz_http_parse: %s:%d: %s\n", __FILE__, __LINE__, \
+				#cond);                                                     \
+			abort();                                                            \
+		}                                                                           \
 	} while (0)
 
 typedef struct transcript {
@@ -62,7 +63,6 @@ static void put_int(transcript *t, int64_t value)
 	put(t, &value, sizeof value);
 }
 
-
 /* Byte 0 of the input: the defaults (0), small limits (1), tiny ones (2),
  * or limits made of the byte's other bits (3); a zero means the default. */
 static bool same_transcript(const transcript *a, const transcript *b)
@@ -76,16 +76,20 @@ static goc_http_limits limits_chosen(uint8_t selector)
 	case 0:
 		return (goc_http_limits){0};
 	case 1:
-		return (goc_http_limits){.max_request_line = 64, .max_header_bytes = 256, .max_headers = 8,
-		                         .max_body = 1024};
+		return (goc_http_limits){.max_request_line = 64,
+					 .max_header_bytes = 256,
+					 .max_headers = 8,
+					 .max_body = 1024};
 	case 2:
-		return (goc_http_limits){.max_request_line = 16, .max_header_bytes = 40, .max_headers = 2,
-		                         .max_body = 7};
+		return (goc_http_limits){.max_request_line = 16,
+					 .max_header_bytes = 40,
+					 .max_headers = 2,
+					 .max_body = 7};
 	default:
 		return (goc_http_limits){.max_request_line = 1 + (selector >> 2),
-		                         .max_header_bytes = 1 + (selector >> 2) * 4,
-		                         .max_headers = 1 + (selector >> 5),
-		                         .max_body = selector >> 3};
+					 .max_header_bytes = 1 + (selector >> 2) * 4,
+					 .max_headers = 1 + (selector >> 5),
+					 .max_body = selector >> 3};
 	}
 }
 
@@ -122,19 +126,20 @@ static void check_request(const goc_http_request *r, const goc_http_limits *l)
 	}
 	REQUIRE(r->minor_version == 0 || goc_http_request_header(r, "host").ptr);
 	REQUIRE(header_bytes <= l->max_header_bytes);
-	REQUIRE(r->path.ptr >= r->target.ptr && r->path.ptr + r->path.len <= r->target.ptr + r->target.len);
+	REQUIRE(r->path.ptr >= r->target.ptr &&
+		r->path.ptr + r->path.len <= r->target.ptr + r->target.len);
 }
 
 static bool documented_status(int status)
 {
 	return status == 400 || status == 413 || status == 414 || status == 431 || status == 501 ||
-	       status == 505 || status == 503;
+		status == 505 || status == 503;
 }
 
 /* Parses data with the chosen limits (l: as applied) in pieces: mode 0
  * all at once, 1 byte by byte, 2 pseudo-random sizes from seed. */
-static void parse(const uint8_t *data, size_t len, const goc_http_limits *chosen, const goc_http_limits *l,
-                  uint32_t seed, int mode, transcript *t)
+static void parse(const uint8_t *data, size_t len, const goc_http_limits *chosen,
+		  const goc_http_limits *l, uint32_t seed, int mode, transcript *t)
 {
 	goc_http_parser *p = goc_http_parser_new(chosen);
 	REQUIRE(p);
@@ -154,7 +159,8 @@ static void parse(const uint8_t *data, size_t len, const goc_http_limits *chosen
 		}
 		size_t used;
 		goc_http_str body;
-		goc_http_event ev = goc_http_parser_feed(p, (const char *)data + pos, window - pos, &used, &body);
+		goc_http_event ev = goc_http_parser_feed(p, (const char *)data + pos, window - pos,
+							 &used, &body);
 		REQUIRE(used <= window - pos);
 		pos += used;
 		stalls = used ? 0 : stalls + 1;
@@ -179,7 +185,8 @@ static void parse(const uint8_t *data, size_t len, const goc_http_limits *chosen
 			body_of_request = 0;
 		} else if (ev == GOC_HTTP_BODY) {
 			REQUIRE(body.len > 0);
-			REQUIRE((const uint8_t *)body.ptr >= data && (const uint8_t *)body.ptr + body.len <= data + len);
+			REQUIRE((const uint8_t *)body.ptr >= data &&
+				(const uint8_t *)body.ptr + body.len <= data + len);
 			body_of_request += (int64_t)body.len;
 			REQUIRE(body_of_request <= l->max_body);
 			put(t, body.ptr, body.len);
@@ -221,7 +228,8 @@ static void check_writer(const uint8_t *data, size_t len)
 	if (goc_http_head_add(&h, name, value)) {
 		REQUIRE(!strpbrk(name, "\r\n:") && !strpbrk(value, "\r\n"));
 	}
-	size_t n = goc_http_head_end(&h, (int)(len & 1), len % 3 == 0 ? -1 : (int64_t)len, len % 5 != 0);
+	size_t n = goc_http_head_end(&h, (int)(len & 1), len % 3 == 0 ? -1 : (int64_t)len,
+				     len % 5 != 0);
 	REQUIRE(n > 0 && n == h.len && n <= sizeof buf);
 	char request[600];
 	static const char line[] = "GET / HTTP/1.1\r\n";
