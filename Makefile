@@ -22,7 +22,7 @@ all: build
 
 build:
 	@$(DEPS) build
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_BUILD_BENCH=ON -DGOC_BUILD_EXAMPLES=ON -DGOC_BUILD_TESTS=ON >/dev/null
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_BUILD_BENCH=ON -DGOC_BUILD_EXAMPLES=ON -DGOC_BUILD_TESTS=ON -DGOC_WERROR=ON >/dev/null
 	cmake --build build -j$(JOBS)
 
 demo: build
@@ -36,13 +36,13 @@ test-release: build
 
 test-asan:
 	@$(DEPS) build
-	cmake -S . -B build-asan -DGOC_SANITIZE=address -DGOC_BUILD_BENCH=OFF >/dev/null
+	cmake -S . -B build-asan -DGOC_SANITIZE=address -DGOC_BUILD_BENCH=OFF -DGOC_WERROR=ON >/dev/null
 	cmake --build build-asan -j$(JOBS)
 	cd build-asan && $(CTEST)
 
 test-tsan:
 	@$(DEPS) build
-	cmake -S . -B build-tsan -DGOC_SANITIZE=thread -DGOC_BUILD_BENCH=OFF >/dev/null
+	cmake -S . -B build-tsan -DGOC_SANITIZE=thread -DGOC_BUILD_BENCH=OFF -DGOC_WERROR=ON >/dev/null
 	cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && $(CTEST)
 

@@ -499,7 +499,7 @@ static void nap(void *arg)
 static void profile_and_trace(void *arg)
 {
 	(void)arg;
-	enum { BLOCKS = 2000, WORKERS = 4 };
+	enum { BLOCKS = 2000, SUMMERS = 4 };
 	FILE *prof = fopen("demo.pprof", "wb");
 	FILE *trace = fopen("demo.trace.json", "w");
 	if (!prof || !trace || goc_pprof_cpu_start(prof) != GOC_OK) {
@@ -513,7 +513,7 @@ static void profile_and_trace(void *arg)
 	int64_t t0 = goc_now();
 	struct checksum_job job = {goc_chan_make(sizeof(uint64_t), 0),
 				   goc_chan_make(sizeof(uint64_t), 16)};
-	for (int i = 0; i < WORKERS; i++) {
+	for (int i = 0; i < SUMMERS; i++) {
 		goc_go_options opts = {.name = "checksum_worker"};
 		goc_go_opts(checksum_worker, &job, &opts);
 	}
@@ -551,7 +551,7 @@ static void profile_and_trace(void *arg)
 	       "(checksum %016llx), written to demo.pprof and demo.trace.json:\n"
 	       "   go tool pprof -top %s demo.pprof\n"
 	       "   open demo.trace.json in https://ui.perfetto.dev or chrome://tracing\n",
-	       BLOCKS, WORKERS, dt, (unsigned long long)total, self ? self : "./demo");
+	       BLOCKS, SUMMERS, dt, (unsigned long long)total, self ? self : "./demo");
 	free(self);
 }
 

@@ -296,21 +296,21 @@ int main(int argc, char **argv)
 		const struct dl_mode *m = &dl_modes[i];
 		if (!deadlock_reports_expected(m->name))
 			continue;
-		child_result r = run_self(argv[0], m->name, NULL);
-		CHECK(r.exited && r.status == 2, "%s: want exit status 2, got %s %d; output:\n%s",
-		      m->name, r.exited ? "exit" : "signal", r.status, r.out);
-		CHECK(contains(r.out, "fatal error: all goroutines are asleep - deadlock!"),
-		      "%s: no deadlock report:\n%s", m->name, r.out);
-		CHECK(contains(r.out, m->reason), "%s: the dump lacks \"%s\":\n%s", m->name,
-		      m->reason, r.out);
-		CHECK(!contains(r.out, "survived"), "%s:\n%s", m->name, r.out);
+		child_result dr = run_self(argv[0], m->name, NULL);
+		CHECK(dr.exited && dr.status == 2, "%s: want exit status 2, got %s %d; output:\n%s",
+		      m->name, dr.exited ? "exit" : "signal", dr.status, dr.out);
+		CHECK(contains(dr.out, "fatal error: all goroutines are asleep - deadlock!"),
+		      "%s: no deadlock report:\n%s", m->name, dr.out);
+		CHECK(contains(dr.out, m->reason), "%s: the dump lacks \"%s\":\n%s", m->name,
+		      m->reason, dr.out);
+		CHECK(!contains(dr.out, "survived"), "%s:\n%s", m->name, dr.out);
 		if (strcmp(m->name, "empty_select") == 0)
-			CHECK(contains(r.out, "[sync.WaitGroup.Wait"),
-			      "%s: main's wait not shown:\n%s", m->name, r.out);
+			CHECK(contains(dr.out, "[sync.WaitGroup.Wait"),
+			      "%s: main's wait not shown:\n%s", m->name, dr.out);
 		if (strcmp(m->name, "select") == 0)
-			CHECK(contains(r.out, "[select]") || contains(r.out, "[select,"),
-			      "%s: want a plain \"[select\" wait:\n%s", m->name, r.out);
-		free(r.out);
+			CHECK(contains(dr.out, "[select]") || contains(dr.out, "[select,"),
+			      "%s: want a plain \"[select\" wait:\n%s", m->name, dr.out);
+		free(dr.out);
 		char name[96];
 		snprintf(name, sizeof name, "deadlock reported: %s", m->name);
 		ok(name);
