@@ -685,12 +685,18 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 		goc__trace_create(g);
 	int64_t id = g->id;
 	if (p) {
+		/* Counted before it is queued: harmless, this M is not idle, so
+		 * no deadlock check runs until it has queued g. */
 		__atomic_store_n(&p->created, p->created + 1, RLX);
 		goc__runq_put(p, g, true);
 	} else {
-		__atomic_fetch_add(&goc__sched.foreign_created, 1, RLX);
-		if (!m) /* not a goroutine in a syscall section: a plain thread */
+		/* A plain thread counts as one that may wake someone (nforeign)
+		 * before its goroutine is counted, and stays counted until the
+		 * goroutine is findable: a deadlock check between the two sees
+		 * the thread, never a counted goroutine nobody can find. */
+		if (!m)
 			foreign_g();
+		__atomic_fetch_add(&goc__sched.foreign_created, 1, RLX);
 		goc__globrunq_put(g);
 	}
 	if (capped)
@@ -1185,12 +1191,18 @@ void goc_main(goc_fn fn, void *arg)
 	struct main_start ms = {.fn = fn, .arg = arg};
 	goc_wg_init(&ms.done);
 	goc_wg_add(&ms.done, 1);
-	/* This thread only waits for the main goroutine: it must not count as
-	 * a plain thread that might wake someone (deadlock detection). */
 	foreign_g();
-	__atomic_fetch_sub(&goc__sched.nforeign, 1, SEQ_CST);
 	if (!spawn(main_goroutine, &ms, NULL, __builtin_return_address(0), true))
 		goc__fatal("goc_main: cannot allocate the main goroutine's stack");
+	/* This thread only waits for the main goroutine: from now on it must
+	 * not count as a plain thread that might wake someone (deadlock
+	 * detection). Not before: until the main goroutine is queued, an idle
+	 * M would see it counted and findable nowhere. The Ms that went idle
+	 * while we still counted skipped their check; we make it for them. */
+	__atomic_fetch_sub(&goc__sched.nforeign, 1, SEQ_CST);
+	goc__lock_acquire(&goc__sched.lock);
+	check_dead_locked();
+	goc__lock_release(&goc__sched.lock);
 	goc_wg_wait(&ms.done);
 	__atomic_fetch_add(&goc__sched.nforeign, 1, SEQ_CST);
 }
