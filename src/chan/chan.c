@@ -69,8 +69,7 @@ chan_waiter *goc__waitq_take(waitq *q)
 		 * channel to claim it may complete an operation. */
 		if (w->is_select) {
 			uint32_t zero = 0;
-			if (!__atomic_compare_exchange_n(&w->g->select_done, &zero, 1, false,
-							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			if (!goc__cas_acqrel(&w->g->select_done, &zero, 1))
 				continue;
 		}
 		return w;
@@ -103,7 +102,7 @@ goc_chan *goc_chan_make(size_t elem_size, size_t cap)
 goc_chan *goc_chan_retain(goc_chan *c)
 {
 	if (c)
-		__atomic_fetch_add(&c->refs, 1, __ATOMIC_RELAXED);
+		goc__fetch_add_relaxed(&c->refs, 1);
 	return c;
 }
 
@@ -111,7 +110,7 @@ void goc_chan_release(goc_chan *c)
 {
 	if (!c)
 		return;
-	int64_t left = __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+	int64_t left = goc__sub_fetch_acqrel(&c->refs, 1);
 	if (left < 0)
 		goc__panic("goc_chan_release: channel released more often than retained");
 	if (left == 0) {

@@ -8,10 +8,8 @@
 
 void goc__ring_freeze(uint64_t *pos)
 {
-	uint64_t w = __atomic_load_n(pos, __ATOMIC_RELAXED);
-	while (!(w & POS_FROZEN) &&
-	       !__atomic_compare_exchange_n(pos, &w, w | POS_FROZEN, true, __ATOMIC_ACQ_REL,
-					    __ATOMIC_RELAXED))
+	uint64_t w = goc__load_relaxed(pos);
+	while (!(w & POS_FROZEN) && !goc__cas_weak_acqrel(pos, &w, w | POS_FROZEN))
 		;
 }
 
@@ -19,9 +17,9 @@ void goc__ring_freeze(uint64_t *pos)
  * fail), so a plain store thaws it. */
 void goc__ring_thaw(uint64_t *pos)
 {
-	uint64_t w = __atomic_load_n(pos, __ATOMIC_RELAXED);
+	uint64_t w = goc__load_relaxed(pos);
 	if (w & POS_FROZEN)
-		__atomic_store_n(pos, w & ~POS_FROZEN, __ATOMIC_RELEASE);
+		goc__store_release(pos, w & ~POS_FROZEN);
 }
 
 /* Values between recv and send positions; laps differ by at most one when
@@ -41,17 +39,16 @@ static size_t count_between(const goc_chan *c, uint64_t recv, uint64_t send)
 size_t goc__ring_count_locked(const goc_chan *c)
 {
 	if (c->elem_size == 0)
-		return (size_t)(__atomic_load_n(&c->sendpos, __ATOMIC_RELAXED) >> 1);
-	return count_between(c, __atomic_load_n(&c->recvpos, __ATOMIC_RELAXED),
-			     __atomic_load_n(&c->sendpos, __ATOMIC_RELAXED));
+		return (size_t)(goc__load_relaxed(&c->sendpos) >> 1);
+	return count_between(c, goc__load_relaxed(&c->recvpos), goc__load_relaxed(&c->sendpos));
 }
 
 size_t goc__ring_count_racy(const goc_chan *c)
 {
 	if (c->elem_size == 0)
-		return (size_t)(__atomic_load_n(&c->sendpos, __ATOMIC_ACQUIRE) >> 1);
-	uint64_t recv = __atomic_load_n(&c->recvpos, __ATOMIC_ACQUIRE);
-	uint64_t send = __atomic_load_n(&c->sendpos, __ATOMIC_ACQUIRE);
+		return (size_t)(goc__load_acquire(&c->sendpos) >> 1);
+	uint64_t recv = goc__load_acquire(&c->recvpos);
+	uint64_t send = goc__load_acquire(&c->sendpos);
 	return count_between(c, recv, send);
 }
 
@@ -59,8 +56,7 @@ size_t goc__ring_count_racy(const goc_chan *c)
  * has published it. */
 static void await_turn(unsigned char *cell, uint32_t turn)
 {
-	for (unsigned spins = 0; __atomic_load_n(cell_turn(cell), __ATOMIC_ACQUIRE) != turn;
-	     spins++) {
+	for (unsigned spins = 0; goc__load_acquire(cell_turn(cell)) != turn; spins++) {
 		if (spins < 64)
 			goc__cpu_relax();
 		else
@@ -71,27 +67,27 @@ static void await_turn(unsigned char *cell, uint32_t turn)
 void goc__ring_push_locked(goc_chan *c, const void *elem)
 {
 	if (c->elem_size == 0) {
-		__atomic_fetch_add(&c->sendpos, 2, __ATOMIC_RELEASE);
+		goc__fetch_add_release(&c->sendpos, 2);
 		return;
 	}
-	uint64_t pos = __atomic_load_n(&c->sendpos, __ATOMIC_RELAXED);
+	uint64_t pos = goc__load_relaxed(&c->sendpos);
 	unsigned char *cell = cell_at(c, pos);
 	await_turn(cell, send_turn(pos));
 	chan_copy_elem(c, cell + CELL_ELEM_OFFSET, elem);
-	__atomic_store_n(cell_turn(cell), send_turn(pos) + 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&c->sendpos, pos_next(c, pos), __ATOMIC_RELAXED);
+	goc__store_release(cell_turn(cell), send_turn(pos) + 1);
+	goc__store_relaxed(&c->sendpos, pos_next(c, pos));
 }
 
 void goc__ring_pop_locked(goc_chan *c, void *elem)
 {
 	if (c->elem_size == 0) {
-		__atomic_fetch_sub(&c->sendpos, 2, __ATOMIC_ACQ_REL);
+		goc__fetch_sub_acqrel(&c->sendpos, 2);
 		return;
 	}
-	uint64_t pos = __atomic_load_n(&c->recvpos, __ATOMIC_RELAXED);
+	uint64_t pos = goc__load_relaxed(&c->recvpos);
 	unsigned char *cell = cell_at(c, pos);
 	await_turn(cell, send_turn(pos) + 1);
 	chan_copy_elem(c, elem, cell + CELL_ELEM_OFFSET);
-	__atomic_store_n(cell_turn(cell), send_turn(pos) + 2, __ATOMIC_RELEASE);
-	__atomic_store_n(&c->recvpos, pos_next(c, pos), __ATOMIC_RELAXED);
+	goc__store_release(cell_turn(cell), send_turn(pos) + 2);
+	goc__store_relaxed(&c->recvpos, pos_next(c, pos));
 }

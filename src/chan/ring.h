@@ -117,15 +117,14 @@ static inline void ring_backoff(unsigned *backoff)
  * stays within 0..cap and the count is not frozen. */
 static inline __attribute__((always_inline)) bool tokens_add_fast(goc_chan *c, int delta)
 {
-	uint64_t w = __atomic_load_n(&c->sendpos, __ATOMIC_RELAXED);
+	uint64_t w = goc__load_relaxed(&c->sendpos);
 	for (unsigned backoff = 1;; ring_backoff(&backoff)) {
 		uint64_t n = w >> 1;
 		if ((w & POS_FROZEN) || (delta > 0 ? n >= c->cap : n == 0))
 			return false;
 		/* Acquire/release: a token orders the sender's earlier writes
 		 * before the receiver's later reads, as a value would. */
-		if (__atomic_compare_exchange_n(&c->sendpos, &w, delta > 0 ? w + 2 : w - 2, true,
-						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		if (goc__cas_weak_acqrel(&c->sendpos, &w, delta > 0 ? w + 2 : w - 2))
 			return true;
 	}
 }
@@ -138,31 +137,30 @@ static inline __attribute__((always_inline)) bool tokens_add_fast(goc_chan *c, i
 static inline bool ring_frozen(const goc_chan *c, bool send)
 {
 	const uint64_t *pos = send || c->elem_size == 0 ? &c->sendpos : &c->recvpos;
-	return __atomic_load_n(pos, __ATOMIC_RELAXED) & POS_FROZEN;
+	return goc__load_relaxed(pos) & POS_FROZEN;
 }
 
 static inline __attribute__((always_inline)) bool ring_send_fast(goc_chan *c, const void *elem)
 {
 	if (c->elem_size == 0)
 		return tokens_add_fast(c, 1);
-	uint64_t pos = __atomic_load_n(&c->sendpos, __ATOMIC_RELAXED);
+	uint64_t pos = goc__load_relaxed(&c->sendpos);
 	for (unsigned backoff = 1;; ring_backoff(&backoff)) {
 		if (pos & POS_FROZEN)
 			return false;
 		unsigned char *cell = cell_at(c, pos);
 		/* Acquire: the receive of the previous lap has finished
 		 * reading the cell before we overwrite it. */
-		if (__atomic_load_n(cell_turn(cell), __ATOMIC_ACQUIRE) != send_turn(pos)) {
-			uint64_t now = __atomic_load_n(&c->sendpos, __ATOMIC_RELAXED);
+		if (goc__load_acquire(cell_turn(cell)) != send_turn(pos)) {
+			uint64_t now = goc__load_relaxed(&c->sendpos);
 			if (now == pos)
 				return false; /* full */
 			pos = now;            /* lost the race for it */
 			continue;
 		}
-		if (__atomic_compare_exchange_n(&c->sendpos, &pos, pos_next(c, pos), true,
-						__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		if (goc__cas_weak_relaxed(&c->sendpos, &pos, pos_next(c, pos))) {
 			chan_copy_elem(c, cell + CELL_ELEM_OFFSET, elem);
-			__atomic_store_n(cell_turn(cell), send_turn(pos) + 1, __ATOMIC_RELEASE);
+			goc__store_release(cell_turn(cell), send_turn(pos) + 1);
 			return true;
 		}
 	}
@@ -172,23 +170,22 @@ static inline __attribute__((always_inline)) bool ring_recv_fast(goc_chan *c, vo
 {
 	if (c->elem_size == 0)
 		return tokens_add_fast(c, -1);
-	uint64_t pos = __atomic_load_n(&c->recvpos, __ATOMIC_RELAXED);
+	uint64_t pos = goc__load_relaxed(&c->recvpos);
 	for (unsigned backoff = 1;; ring_backoff(&backoff)) {
 		if (pos & POS_FROZEN)
 			return false;
 		unsigned char *cell = cell_at(c, pos);
 		/* Acquire: the element the sender wrote is visible. */
-		if (__atomic_load_n(cell_turn(cell), __ATOMIC_ACQUIRE) != send_turn(pos) + 1) {
-			uint64_t now = __atomic_load_n(&c->recvpos, __ATOMIC_RELAXED);
+		if (goc__load_acquire(cell_turn(cell)) != send_turn(pos) + 1) {
+			uint64_t now = goc__load_relaxed(&c->recvpos);
 			if (now == pos)
 				return false; /* empty */
 			pos = now;            /* lost the race for it */
 			continue;
 		}
-		if (__atomic_compare_exchange_n(&c->recvpos, &pos, pos_next(c, pos), true,
-						__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		if (goc__cas_weak_relaxed(&c->recvpos, &pos, pos_next(c, pos))) {
 			chan_copy_elem(c, elem, cell + CELL_ELEM_OFFSET);
-			__atomic_store_n(cell_turn(cell), send_turn(pos) + 2, __ATOMIC_RELEASE);
+			goc__store_release(cell_turn(cell), send_turn(pos) + 2);
 			return true;
 		}
 	}

@@ -65,11 +65,10 @@ static void select_timeout_fire(goc__rtimer *t, int64_t now)
 	struct select_timeout *st = t->arg;
 	uint32_t zero = 0;
 	goc__g *g = st->g;
-	bool won = __atomic_compare_exchange_n(&g->select_done, &zero, 1, false, __ATOMIC_ACQ_REL,
-					       __ATOMIC_ACQUIRE);
+	bool won = goc__cas_acqrel(&g->select_done, &zero, 1);
 	if (won)
 		g->wakeup = TIMED_OUT;
-	__atomic_store_n(&st->finished, 1, __ATOMIC_RELEASE);
+	goc__store_release(&st->finished, 1);
 	if (won)
 		goc__ready(g);
 }
@@ -164,7 +163,7 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 	goc__g *g = goc__g_self();
 	/* No waiter of ours is queued anywhere and every channel is locked:
 	 * a claimant can only see this after it takes one of the locks. */
-	__atomic_store_n(&g->select_done, 0, __ATOMIC_RELAXED);
+	goc__store_relaxed(&g->select_done, 0);
 	for (size_t k = 0; k < live; k++) {
 		uint32_t i = order[k];
 		chan_waiter *w = goc__chan_waiter_get();
@@ -192,7 +191,7 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 	if (timeout > 0 && fired != TIMED_OUT && !goc__rtimer_del(&st.timer)) {
 		/* The timer was popped and its callback lost the race: wait
 		 * until it has let go of st, which lives in this frame. */
-		while (!__atomic_load_n(&st.finished, __ATOMIC_ACQUIRE))
+		while (!goc__load_acquire(&st.finished))
 			goc_yield();
 	}
 	/* Relock to withdraw our other waiters. Build the list apart from

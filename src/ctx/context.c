@@ -104,7 +104,7 @@ static goc_ctx *checked(goc_ctx *ctx, const char *what)
 goc_ctx *goc_ctx_retain(goc_ctx *ctx)
 {
 	if (ctx && ctx->kind != CTX_BACKGROUND)
-		__atomic_fetch_add(&ctx->refs, 1, __ATOMIC_RELAXED);
+		goc__fetch_add_relaxed(&ctx->refs, 1);
 	return ctx;
 }
 
@@ -112,10 +112,9 @@ goc_ctx *goc_ctx_retain(goc_ctx *ctx)
  * already dying. */
 static bool retain_unless_dying(goc_ctx *ctx)
 {
-	int64_t refs = __atomic_load_n(&ctx->refs, __ATOMIC_RELAXED);
+	int64_t refs = goc__load_relaxed(&ctx->refs);
 	while (refs > 0)
-		if (__atomic_compare_exchange_n(&ctx->refs, &refs, refs + 1, false,
-						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		if (goc__cas_acquire(&ctx->refs, &refs, refs + 1))
 			return true;
 	return false;
 }
@@ -163,7 +162,7 @@ void goc_ctx_release(goc_ctx *ctx)
 	/* A loop rather than recursion: dropping the last reference to the
 	 * leaf of a long chain frees the whole chain. */
 	while (ctx && ctx->kind != CTX_BACKGROUND) {
-		int64_t left = __atomic_sub_fetch(&ctx->refs, 1, __ATOMIC_ACQ_REL);
+		int64_t left = goc__sub_fetch_acqrel(&ctx->refs, 1);
 		if (left > 0)
 			return;
 		if (left < 0)
@@ -198,7 +197,7 @@ static void cancel_tree(cancel_ctx *root, goc_status err)
 		bool timer_stopped = false;
 		goc__lock_acquire(&c->lock);
 		if (c->err == GOC_OK) {
-			__atomic_store_n(&c->err, err, __ATOMIC_RELEASE);
+			goc__store_release(&c->err, err);
 			done = c->done;
 			cancel_ctx *child = c->first_child;
 			while (child) {
@@ -311,7 +310,7 @@ goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t deadline)
 		return NULL;
 	/* Acquire, without the lock: once linked, the parent's canceller
 	 * may set err at any moment (the locked check below decides). */
-	if (__atomic_load_n(&c->err, __ATOMIC_ACQUIRE) != GOC_OK)
+	if (goc__load_acquire(&c->err) != GOC_OK)
 		return &c->base;
 	if (deadline <= goc_now()) {
 		cancel_tree(c, GOC_TIMEOUT);
@@ -376,7 +375,7 @@ goc_status goc_ctx_err(goc_ctx *ctx)
 	/* Without the lock: err is written once, and a reader that misses
 	 * a cancellation in progress is in the same position as one that
 	 * asked a moment earlier. */
-	return c ? (goc_status)__atomic_load_n(&c->err, __ATOMIC_ACQUIRE) : GOC_OK;
+	return c ? (goc_status)goc__load_acquire(&c->err) : GOC_OK;
 }
 
 goc_chan *goc_ctx_done(goc_ctx *ctx)
@@ -386,7 +385,7 @@ goc_chan *goc_ctx_done(goc_ctx *ctx)
 		return NULL;
 	/* Fast path: done is stored once (release, after it is made, and
 	 * closed if need be) and never changes. */
-	goc_chan *done = __atomic_load_n(&c->done, __ATOMIC_ACQUIRE);
+	goc_chan *done = goc__load_acquire(&c->done);
 	if (done)
 		return done;
 	goc__lock_acquire(&c->lock);
@@ -397,7 +396,7 @@ goc_chan *goc_ctx_done(goc_ctx *ctx)
 			goc__fatal("out of memory making a context's done channel");
 		if (c->err != GOC_OK)
 			goc_chan_close(done); /* its canceller has been and gone */
-		__atomic_store_n(&c->done, done, __ATOMIC_RELEASE);
+		goc__store_release(&c->done, done);
 	}
 	goc__lock_release(&c->lock);
 	return done;

@@ -35,7 +35,7 @@ static goc__contention_table blocks = GOC_CONTENTION_TABLE_INIT;
 
 void goc_pprof_set_block_rate(int64_t rate_ns)
 {
-	__atomic_store_n(&goc__blockprof_rate_ns, rate_ns > 0 ? rate_ns : 0, __ATOMIC_RELAXED);
+	goc__store_relaxed(&goc__blockprof_rate_ns, rate_ns > 0 ? rate_ns : 0);
 }
 
 int64_t goc__blockprof_start(goc__wait_reason r)
@@ -52,7 +52,7 @@ static uint64_t random64(void)
 
 __attribute__((noinline)) void goc__blockprof_record(int64_t since)
 {
-	int64_t rate = __atomic_load_n(&goc__blockprof_rate_ns, __ATOMIC_RELAXED);
+	int64_t rate = goc__load_relaxed(&goc__blockprof_rate_ns);
 	if (rate == 0)
 		return; /* switched off while we waited */
 	int64_t delay = goc__prim_nanotime() - since;

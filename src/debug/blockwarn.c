@@ -60,8 +60,7 @@ static void still_add(struct wait_key k)
 
 GOC_RACY_READER static bool blocked_since(const goc__g *g, struct blocked *w)
 {
-	if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) != G_WAITING ||
-	    g->wait_reason == WAIT_SLEEP)
+	if (goc__load_acquire(&g->state) != G_WAITING || g->wait_reason == WAIT_SLEEP)
 		return false;
 	w->key.id = g->id;
 	w->key.since = g->wait_since;

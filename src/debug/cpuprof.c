@@ -163,7 +163,7 @@ static void capture(struct sample_slot *slot, const void *ucontext)
 	goc__m *m = goc__m_self();
 	/* curg is stored by this very thread, which the handler interrupted:
 	 * the value read is the one the interrupted code last stored. */
-	goc__g *g = m ? __atomic_load_n(&m->curg, __ATOMIC_RELAXED) : NULL;
+	goc__g *g = m ? goc__load_relaxed(&m->curg) : NULL;
 	uintptr_t lo = sp, hi = sp; /* empty unless sp is on a stack we know */
 	slot->goid = 0;
 	slot->gname[0] = '\0';
@@ -188,32 +188,31 @@ static void capture(struct sample_slot *slot, const void *ucontext)
 
 static void record_sample(const void *ucontext, int overruns)
 {
-	struct sample_ring *ring = __atomic_load_n(&sampling_ring, __ATOMIC_ACQUIRE);
-	uint64_t pos = __atomic_load_n(&ring->tail, __ATOMIC_RELAXED);
+	struct sample_ring *ring = goc__load_acquire(&sampling_ring);
+	uint64_t pos = goc__load_relaxed(&ring->tail);
 	struct sample_slot *slot;
 	for (;;) {
 		slot = &ring->slots[pos & (RING_SLOTS - 1)];
 		/* Acquire: pairs with the drainer's release, so its reads of
 		 * the slot's last sample are done before ours overwrite it. */
-		uint64_t seq = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+		uint64_t seq = goc__load_acquire(&slot->seq);
 		if (seq == pos) {
 			/* Free for pos: whoever moves tail past pos owns it. */
-			if (__atomic_compare_exchange_n(&ring->tail, &pos, pos + 1, false,
-							__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			if (goc__cas_relaxed(&ring->tail, &pos, pos + 1))
 				break;
 		} else if (seq < pos) {
 			/* Still holds the sample of the previous lap. */
-			__atomic_fetch_add(&samples_lost, 1, __ATOMIC_RELAXED);
+			goc__fetch_add_relaxed(&samples_lost, 1);
 			return;
 		} else {
 			/* Another handler claimed pos meanwhile. */
-			pos = __atomic_load_n(&ring->tail, __ATOMIC_RELAXED);
+			pos = goc__load_relaxed(&ring->tail);
 		}
 	}
 	capture(slot, ucontext);
 	slot->periods = 1 + (overruns > 0 ? overruns : 0);
 	/* Release: the drainer that sees pos + 1 sees the whole sample. */
-	__atomic_store_n(&slot->seq, pos + 1, __ATOMIC_RELEASE);
+	goc__store_release(&slot->seq, pos + 1);
 }
 
 static void on_sigprof(int sig, siginfo_t *info, void *ucontext)
@@ -231,10 +230,10 @@ static void on_sigprof(int sig, siginfo_t *info, void *ucontext)
 			prev->sa_handler(sig);
 		return;
 	}
-	__atomic_add_fetch(&handlers_inside, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&sampling, __ATOMIC_SEQ_CST))
+	goc__add_fetch_seqcst(&handlers_inside, 1);
+	if (goc__load_seqcst(&sampling))
 		record_sample(ucontext, info->si_overrun);
-	__atomic_sub_fetch(&handlers_inside, 1, __ATOMIC_SEQ_CST);
+	goc__sub_fetch_seqcst(&handlers_inside, 1);
 }
 
 /* ---- timers ---- */
@@ -321,7 +320,7 @@ static void drain(void)
 	for (;;) {
 		struct sample_slot *slot = &ring->slots[ring->head & (RING_SLOTS - 1)];
 		/* Acquire: pairs with the handler's release of seq. */
-		if (__atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE) != ring->head + 1)
+		if (goc__load_acquire(&slot->seq) != ring->head + 1)
 			return; /* empty, or the next sample is still being taken */
 		int64_t values[2] = {slot->periods, slot->periods * prof.period_ns};
 		goc__profile_label labels[2] = {
@@ -331,10 +330,10 @@ static void drain(void)
 		int nlabels = slot->goid ? (slot->gname[0] ? 2 : 1) : 0;
 		if (!goc__profile_add(prof.profile, slot->trace.pcs, slot->trace.n,
 				      slot->trace.first_exact, values, labels, nlabels))
-			__atomic_fetch_add(&samples_lost, 1, __ATOMIC_RELAXED);
+			goc__fetch_add_relaxed(&samples_lost, 1);
 		/* Release: our reads of the slot happen before a handler reuses
 		 * it on the next lap. */
-		__atomic_store_n(&slot->seq, ring->head + RING_SLOTS, __ATOMIC_RELEASE);
+		goc__store_release(&slot->seq, ring->head + RING_SLOTS);
 		ring->head++;
 	}
 }
@@ -362,7 +361,7 @@ static void *drainer_main(void *arg)
 
 int goc__cpuprof_threads(void)
 {
-	return __atomic_load_n(&drainer_threads, __ATOMIC_SEQ_CST);
+	return goc__load_seqcst(&drainer_threads);
 }
 
 static int64_t clock_ns(clockid_t clock)
@@ -444,11 +443,11 @@ goc_status goc_pprof_cpu_start(FILE *out)
 		err = handler_install() ? 0 : errno;
 	}
 	if (!err) {
-		__atomic_store_n(&drainer_threads, 1, __ATOMIC_SEQ_CST);
+		goc__store_seqcst(&drainer_threads, 1);
 		err = pthread_create(&prof.drainer, NULL, drainer_main, NULL);
 	}
 	if (err) {
-		__atomic_store_n(&drainer_threads, 0, __ATOMIC_SEQ_CST);
+		goc__store_seqcst(&drainer_threads, 0);
 		session_free();
 		pthread_mutex_unlock(&prof.lock);
 		errno = err;
@@ -457,9 +456,9 @@ goc_status goc_pprof_cpu_start(FILE *out)
 	prof.out = out;
 	prof.start_unix_ns = clock_ns(CLOCK_REALTIME);
 	prof.start_ns = clock_ns(CLOCK_MONOTONIC);
-	__atomic_store_n(&samples_lost, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&sampling_ring, prof.ring, __ATOMIC_RELEASE);
-	__atomic_store_n(&sampling, 1, __ATOMIC_SEQ_CST);
+	goc__store_relaxed(&samples_lost, 0);
+	goc__store_release(&sampling_ring, prof.ring);
+	goc__store_seqcst(&sampling, 1);
 	prof.running = true;
 	for (size_t i = 0; i < prof.nthreads; i++)
 		thread_arm(&prof.threads[i], prof.period_ns);
@@ -477,21 +476,21 @@ goc_status goc_pprof_cpu_stop(void)
 	}
 	for (size_t i = 0; i < prof.nthreads; i++)
 		thread_disarm(&prof.threads[i]);
-	__atomic_store_n(&sampling, 0, __ATOMIC_SEQ_CST);
+	goc__store_seqcst(&sampling, 0);
 	/* See "Starting and stopping" above: after this, no handler is in
 	 * or will enter the ring. */
-	while (__atomic_load_n(&handlers_inside, __ATOMIC_SEQ_CST))
+	while (goc__load_seqcst(&handlers_inside))
 		sched_yield();
 	pthread_mutex_lock(&prof.drain_lock);
 	prof.stopping = true;
 	pthread_cond_signal(&prof.drain_wake);
 	pthread_mutex_unlock(&prof.drain_lock);
 	pthread_join(prof.drainer, NULL);
-	__atomic_store_n(&drainer_threads, 0, __ATOMIC_SEQ_CST);
+	goc__store_seqcst(&drainer_threads, 0);
 	drain();
 
 	int64_t duration = clock_ns(CLOCK_MONOTONIC) - prof.start_ns;
-	uint64_t lost = __atomic_load_n(&samples_lost, __ATOMIC_RELAXED);
+	uint64_t lost = goc__load_relaxed(&samples_lost);
 	int err = 0;
 	if (lost) {
 		char note[96];

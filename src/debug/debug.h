@@ -130,7 +130,7 @@ extern __attribute__((visibility("hidden"))) int64_t goc__blockprof_rate_ns;
  * global and a branch while it is off. */
 static inline bool goc__blockprof_on(void)
 {
-	return __atomic_load_n(&goc__blockprof_rate_ns, __ATOMIC_RELAXED) != 0;
+	return goc__load_relaxed(&goc__blockprof_rate_ns) != 0;
 }
 /* The clock at the start of a park for reason r if the block profile
  * counts it, else 0. */

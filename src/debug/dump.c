@@ -51,11 +51,11 @@ struct g_view {
  * last published it on g's P (retake.c); 0 if it has not been flagged. */
 static uint32_t long_run_in_progress(const goc__g *g)
 {
-	int32_t n = __atomic_load_n(&goc__sched.nprocs_made, __ATOMIC_ACQUIRE);
+	int32_t n = goc__load_acquire(&goc__sched.nprocs_made);
 	for (int32_t i = 0; i < n; i++) {
 		goc__p *p = goc__sched.allp[i];
-		if (__atomic_load_n(&p->curg, __ATOMIC_RELAXED) == g)
-			return __atomic_load_n(&p->long_run_ms, __ATOMIC_RELAXED);
+		if (goc__load_relaxed(&p->curg) == g)
+			return goc__load_relaxed(&p->long_run_ms);
 	}
 	return 0;
 }
@@ -64,7 +64,7 @@ GOC_RACY_READER static void g_view_take(const goc__g *g, struct g_view *v)
 {
 	v->id = g->id;
 	v->parent_id = g->parent_id;
-	v->state = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
+	v->state = goc__load_acquire(&g->state);
 	v->wait_reason = g->wait_reason;
 	v->flags = g->flags;
 	v->wait_since = g->wait_since;

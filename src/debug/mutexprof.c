@@ -24,13 +24,13 @@ static goc__contention_table contentions = GOC_CONTENTION_TABLE_INIT;
 int goc_pprof_set_mutex_fraction(int n)
 {
 	if (n < 0)
-		return __atomic_load_n(&goc__mutexprof_fraction, __ATOMIC_RELAXED);
-	return __atomic_exchange_n(&goc__mutexprof_fraction, n, __ATOMIC_RELAXED);
+		return goc__load_relaxed(&goc__mutexprof_fraction);
+	return goc__xchg_relaxed(&goc__mutexprof_fraction, n);
 }
 
 __attribute__((noinline)) void goc__mutexprof_record(int64_t delay_ns)
 {
-	int32_t fraction = __atomic_load_n(&goc__mutexprof_fraction, __ATOMIC_RELAXED);
+	int32_t fraction = goc__load_relaxed(&goc__mutexprof_fraction);
 	if (fraction <= 0 || goc__fastrand() % (uint32_t)fraction != 0)
 		return;
 	goc__stacktrace stack;
@@ -43,7 +43,7 @@ __attribute__((noinline)) void goc__mutexprof_record(int64_t delay_ns)
 goc_status goc_pprof_mutex(FILE *out)
 {
 	return goc__contention_write(&contentions, out,
-				     __atomic_load_n(&goc__mutexprof_fraction, __ATOMIC_RELAXED));
+				     goc__load_relaxed(&goc__mutexprof_fraction));
 }
 
 goc__contention_table *goc__mutexprof_table(void)

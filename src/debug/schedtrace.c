@@ -51,17 +51,16 @@ static int go_status(uint32_t state)
 
 GOC_RACY_READER void goc__p_view_take(const goc__p *p, goc__p_view *v)
 {
-	uint32_t head = __atomic_load_n(&p->runq_head, __ATOMIC_ACQUIRE);
-	uint32_t tail = __atomic_load_n(&p->runq_tail, __ATOMIC_ACQUIRE);
-	const goc__g *curg = __atomic_load_n(&p->curg, __ATOMIC_RELAXED);
+	uint32_t head = goc__load_acquire(&p->runq_head);
+	uint32_t tail = goc__load_acquire(&p->runq_tail);
+	const goc__g *curg = goc__load_relaxed(&p->curg);
 	v->id = p->id;
-	v->status = __atomic_load_n(&p->status, __ATOMIC_RELAXED);
+	v->status = goc__load_relaxed(&p->status);
 	const goc__m *m = v->status == P_RUNNING ? p->m : NULL;
 	v->m_id = m ? m->id : -1;
 	v->curg_id = curg ? curg->id : -1;
 	v->schedtick = p->schedtick;
-	v->runq = (int64_t)(uint32_t)(tail - head) +
-		(__atomic_load_n(&p->runnext, __ATOMIC_RELAXED) ? 1 : 0);
+	v->runq = (int64_t)(uint32_t)(tail - head) + (goc__load_relaxed(&p->runnext) ? 1 : 0);
 	v->gfree = p->ngfree;
 }
 
@@ -78,7 +77,7 @@ GOC_RACY_READER void goc__m_view_take(const goc__m *m, goc__m_view *v)
 
 GOC_RACY_READER void goc__g_brief_take(const goc__g *g, goc__g_brief *v)
 {
-	v->state = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
+	v->state = goc__load_acquire(&g->state);
 	const goc__m *m = v->state == G_RUNNING ? g->m : NULL;
 	v->id = g->id;
 	v->wait_reason = (goc__wait_reason)g->wait_reason;
@@ -87,7 +86,7 @@ GOC_RACY_READER void goc__g_brief_take(const goc__g *g, goc__g_brief *v)
 
 GOC_RACY_READER const goc__m *goc__m_next(const goc__m *m)
 {
-	return m ? m->alllink : __atomic_load_n(&goc__sched.allm, __ATOMIC_ACQUIRE);
+	return m ? m->alllink : goc__load_acquire(&goc__sched.allm);
 }
 
 static void print_p(goc__buf *b, const goc__p *p)

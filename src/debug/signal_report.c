@@ -50,7 +50,7 @@ void goc__dump_g_from_signal(int fd, goc__g *g, const void *ucontext)
 	uintptr_t lo = (uintptr_t)g->stack_lo;
 	goc__unwind_signal(ucontext, lo, lo + g->stack_size, &t);
 	goc__buf b = {.fd = fd};
-	if (__atomic_exchange_n(&crash_claim, 1, __ATOMIC_ACQ_REL)) {
+	if (goc__xchg_acqrel(&crash_claim, 1)) {
 		/* Another crash is being reported: do not wait behind it. */
 		goc__dump_g_trace(&b, g, goc__prim_nanotime(), &t, false);
 		return;
@@ -58,17 +58,14 @@ void goc__dump_g_from_signal(int fd, goc__g *g, const void *ucontext)
 	crash_request.fd = fd;
 	crash_request.g = g;
 	crash_request.trace = t;
-	__atomic_store_n(&crash_request.state, REQ_POSTED, __ATOMIC_RELEASE);
+	goc__store_release(&crash_request.state, REQ_POSTED);
 	int64_t deadline = goc__prim_nanotime() + CRASH_WAIT;
 	uint32_t st;
 	bool taken = false;
-	while ((st = __atomic_load_n(&crash_request.state, __ATOMIC_ACQUIRE)) != REQ_DONE) {
+	while ((st = goc__load_acquire(&crash_request.state)) != REQ_DONE) {
 		if (goc__prim_nanotime() >= deadline) {
 			uint32_t posted = REQ_POSTED;
-			if (taken ||
-			    __atomic_compare_exchange_n(&crash_request.state, &posted,
-							REQ_WITHDRAWN, false, __ATOMIC_ACQ_REL,
-							__ATOMIC_ACQUIRE))
+			if (taken || goc__cas_acqrel(&crash_request.state, &posted, REQ_WITHDRAWN))
 				break;
 			/* sysmon is printing it: give it as long again, once. */
 			taken = true;
@@ -86,13 +83,12 @@ void goc__dump_g_from_signal(int fd, goc__g *g, const void *ucontext)
 static void crash_request_poll(void)
 {
 	uint32_t posted = REQ_POSTED;
-	if (__atomic_load_n(&crash_request.state, __ATOMIC_ACQUIRE) != REQ_POSTED ||
-	    !__atomic_compare_exchange_n(&crash_request.state, &posted, REQ_TAKEN, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	if (goc__load_acquire(&crash_request.state) != REQ_POSTED ||
+	    !goc__cas_acqrel(&crash_request.state, &posted, REQ_TAKEN))
 		return;
 	goc__buf b = {.fd = crash_request.fd};
 	goc__dump_g_trace(&b, crash_request.g, goc__prim_nanotime(), &crash_request.trace, true);
-	__atomic_store_n(&crash_request.state, REQ_DONE, __ATOMIC_RELEASE);
+	goc__store_release(&crash_request.state, REQ_DONE);
 	goc__prim_futex_wake(&crash_request.state, 1);
 }
 
@@ -105,7 +101,7 @@ static struct sigaction sigquit_found; /* what goc replaced; sigquit_lock */
 static void on_sigquit(int sig)
 {
 	(void)sig;
-	__atomic_store_n(&sigquit_pending, 1, __ATOMIC_RELEASE);
+	goc__store_release(&sigquit_pending, 1);
 }
 
 /* sigquit_lock held. */
@@ -152,7 +148,7 @@ void goc__sigquit_init(void)
 void goc__signal_reports_poll(void)
 {
 	crash_request_poll();
-	if (__atomic_load_n(&sigquit_pending, __ATOMIC_ACQUIRE)) {
+	if (goc__load_acquire(&sigquit_pending)) {
 		goc__buf b = {.fd = 2};
 		goc__buf_str(&b, "SIGQUIT: quit\n\n");
 		goc__dump_all_to(&b);

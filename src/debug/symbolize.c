@@ -240,7 +240,7 @@ static void *symbolizer_main(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		while (__atomic_load_n(&request.state, __ATOMIC_ACQUIRE) != SYM_ASKED)
+		while (goc__load_acquire(&request.state) != SYM_ASKED)
 			goc__prim_futex_wait(&request.state, SYM_IDLE, 0);
 		struct sym_info s;
 		struct sym_text *t = &request.answer;
@@ -251,7 +251,7 @@ static void *symbolizer_main(void *arg)
 		t->line = s.line;
 		copy_str(t->module, sizeof t->module, s.module);
 		t->module_offset = s.module_offset;
-		__atomic_store_n(&request.state, SYM_ANSWERED, __ATOMIC_RELEASE);
+		goc__store_release(&request.state, SYM_ANSWERED);
 		goc__prim_futex_wake(&request.state, 1);
 	}
 	return NULL;
@@ -282,29 +282,29 @@ static bool lookup(uintptr_t pc, bool exact, struct sym_text *out)
 	memset(out, 0, sizeof *out);
 	goc__lock_acquire(&sym_lock);
 	if (!symbolizer_started) {
-		__atomic_store_n(&symbolizer_threads, 1, __ATOMIC_SEQ_CST);
+		goc__store_seqcst(&symbolizer_threads, 1);
 		symbolizer_started = symbolizer_start();
 		if (!symbolizer_started) {
-			__atomic_store_n(&symbolizer_threads, 0, __ATOMIC_SEQ_CST);
+			goc__store_seqcst(&symbolizer_threads, 0);
 			goc__lock_release(&sym_lock);
 			return false;
 		}
 	}
 	request.pc = pc;
 	request.exact = exact;
-	__atomic_store_n(&request.state, SYM_ASKED, __ATOMIC_RELEASE);
+	goc__store_release(&request.state, SYM_ASKED);
 	goc__prim_futex_wake(&request.state, 1);
-	while (__atomic_load_n(&request.state, __ATOMIC_ACQUIRE) != SYM_ANSWERED)
+	while (goc__load_acquire(&request.state) != SYM_ANSWERED)
 		goc__prim_futex_wait(&request.state, SYM_ASKED, 0);
 	*out = request.answer;
-	__atomic_store_n(&request.state, SYM_IDLE, __ATOMIC_RELAXED);
+	goc__store_relaxed(&request.state, SYM_IDLE);
 	goc__lock_release(&sym_lock);
 	return out->found;
 }
 
 int goc__symbolizer_threads(void)
 {
-	return __atomic_load_n(&symbolizer_threads, __ATOMIC_SEQ_CST);
+	return goc__load_seqcst(&symbolizer_threads);
 }
 
 /* Copies a function's name without the suffix GCC gives the copies it

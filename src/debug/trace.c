@@ -73,8 +73,6 @@
 #include "debug.h"
 #include "trace.h"
 
-#define SEQ_CST __ATOMIC_SEQ_CST
-
 enum {
 	TRACE_BUF_SIZE = 32 * 1024,
 	/* Room kept free for one event: the longest (a slice of a goroutine
@@ -307,7 +305,7 @@ static void slice_open(struct trace_m *tm, goc__g *g, const goc__p *p, int64_t n
 		put_str(tm, ",\"name\":\"unblock\",\"cat\":\"unblock\",\"id\":");
 		put_uint(tm, pf->id);
 		event_end(tm);
-		__atomic_store_n(&pf->g_id, 0, __ATOMIC_RELEASE);
+		goc__store_release(&pf->g_id, 0);
 	}
 	g->trace_mark = 0;
 }
@@ -387,7 +385,7 @@ static struct trace_m *state_new(int64_t m_id)
 {
 	struct trace_m *tm = malloc(sizeof *tm);
 	if (!tm) {
-		__atomic_store_n(&trace.lost, true, __ATOMIC_RELAXED);
+		goc__store_relaxed(&trace.lost, true);
 		return NULL;
 	}
 	state_reset(tm);
@@ -429,7 +427,7 @@ static struct trace_m *section_enter(goc__m *m)
 {
 	if (!m) {
 		pthread_mutex_lock(&trace.other_lock);
-		if (__atomic_load_n(&goc__trace_on, SEQ_CST) && trace.other)
+		if (goc__load_seqcst(&goc__trace_on) && trace.other)
 			return trace.other;
 		pthread_mutex_unlock(&trace.other_lock);
 		return NULL;
@@ -443,9 +441,9 @@ static struct trace_m *section_enter(goc__m *m)
 		if (!tm)
 			return NULL;
 	}
-	__atomic_store_n(&tm->writing, 1, SEQ_CST);
-	if (!__atomic_load_n(&goc__trace_on, SEQ_CST)) {
-		__atomic_store_n(&tm->writing, 0, __ATOMIC_RELEASE);
+	goc__store_seqcst(&tm->writing, 1);
+	if (!goc__load_seqcst(&goc__trace_on)) {
+		goc__store_release(&tm->writing, 0);
 		return NULL;
 	}
 	if (!tm->synced)
@@ -458,7 +456,7 @@ static void section_leave(struct trace_m *tm)
 	if (tm == trace.other)
 		pthread_mutex_unlock(&trace.other_lock);
 	else
-		__atomic_store_n(&tm->writing, 0, __ATOMIC_RELEASE);
+		goc__store_release(&tm->writing, 0);
 }
 
 /* ---- hooks ---- */
@@ -470,7 +468,7 @@ void goc__trace_switch(goc__m *m, goc__g *from, goc__g *to)
 		return;
 	int64_t now = goc__prim_nanotime();
 	if (tm->slice_g == from) {
-		uint32_t state = __atomic_load_n(&from->state, __ATOMIC_RELAXED);
+		uint32_t state = goc__load_relaxed(&from->state);
 		slice_close(tm, now,
 			    state == G_WAITING        ? "block"
 				    : state == G_DEAD ? "exit"
@@ -487,10 +485,9 @@ static bool flow_claim(goc__g *g)
 {
 	struct pending_flow *pf = &pending_flows[(uint64_t)g->id % PENDING_FLOWS];
 	int64_t free_slot = 0;
-	if (!__atomic_compare_exchange_n(&pf->g_id, &free_slot, g->id, false, __ATOMIC_ACQUIRE,
-					 __ATOMIC_RELAXED))
+	if (!goc__cas_acquire(&pf->g_id, &free_slot, g->id))
 		return false;
-	pf->id = __atomic_add_fetch(&trace.last_flow_id, 1, __ATOMIC_RELAXED);
+	pf->id = goc__add_fetch_relaxed(&trace.last_flow_id, 1);
 	return true;
 }
 
@@ -697,7 +694,7 @@ goc_status goc_trace_start(FILE *out)
 	trace.write_errno = 0;
 	trace.start_ns = goc__prim_nanotime();
 	fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", out);
-	__atomic_store_n(&goc__trace_on, 1, SEQ_CST);
+	goc__store_seqcst(&goc__trace_on, 1);
 	pthread_mutex_unlock(&trace.control_lock);
 	return GOC_OK;
 }
@@ -722,7 +719,7 @@ static void put_track_name(struct trace_m *tm, int32_t tid, const char *name)
 static void write_tail(struct trace_m *tm)
 {
 	char name[32];
-	int32_t nprocs = __atomic_load_n(&goc__sched.nprocs_made, __ATOMIC_ACQUIRE);
+	int32_t nprocs = goc__load_acquire(&goc__sched.nprocs_made);
 	for (int32_t i = 0; i < nprocs; i++) {
 		snprintf(name, sizeof name, "P%d", (int)i);
 		put_track_name(tm, p_tid(goc__sched.allp[i]), name);
@@ -753,13 +750,13 @@ goc_status goc_trace_stop(void)
 		errno = EINVAL;
 		return GOC_INVALID;
 	}
-	__atomic_store_n(&goc__trace_on, 0, SEQ_CST);
+	goc__store_seqcst(&goc__trace_on, 0);
 	/* Wait out the sections that saw the flag set (invariants above). */
 	pthread_mutex_lock(&trace.other_lock);
 	pthread_mutex_unlock(&trace.other_lock);
 	pthread_mutex_lock(&trace.registry_lock);
 	for (struct trace_m *tm = trace.registry; tm; tm = tm->next)
-		while (__atomic_load_n(&tm->writing, __ATOMIC_ACQUIRE))
+		while (goc__load_acquire(&tm->writing))
 			sched_yield();
 	int64_t now = goc__prim_nanotime();
 	/* Whatever runs now ends with the trace. */
@@ -779,7 +776,7 @@ goc_status goc_trace_stop(void)
 	if (trace.write_errno) {
 		errno = trace.write_errno;
 		st = GOC_INVALID;
-	} else if (__atomic_load_n(&trace.lost, __ATOMIC_RELAXED)) {
+	} else if (goc__load_relaxed(&trace.lost)) {
 		errno = ENOMEM;
 		st = GOC_NOMEM;
 	}

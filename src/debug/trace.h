@@ -26,7 +26,7 @@ extern __attribute__((visibility("hidden"))) int32_t goc__trace_on;
 
 static inline bool goc__tracing(void)
 {
-	return __builtin_expect(__atomic_load_n(&goc__trace_on, __ATOMIC_RELAXED) != 0, 0);
+	return __builtin_expect(goc__load_relaxed(&goc__trace_on) != 0, 0);
 }
 
 /* g_switch, before m->curg changes: ends from's run slice (the reason is

@@ -348,7 +348,7 @@ static struct iovec head_finish(goc_http_exchange *x, int64_t content_length)
 	goc_http_head_begin(&status_line, line, sizeof line, x->status);
 	char *start = hc->head_buf + STATUS_LINE_ROOM - status_line.len;
 	memcpy(start, line, status_line.len);
-	bool draining = __atomic_load_n(&hc->srv->draining, __ATOMIC_RELAXED);
+	bool draining = goc__load_relaxed(&hc->srv->draining);
 	x->fields.status = status_line.status;
 	x->fields.cap += FRAMING_ROOM;
 	size_t len = goc_http_head_end(&x->fields, x->req->minor_version, content_length,
@@ -477,15 +477,14 @@ const goc_http_request *goc_http_req(goc_http_exchange *x)
  * goroutine starts the watcher, since that reads the request's state. */
 goc_ctx *goc_http_ctx(goc_http_exchange *x)
 {
-	if (__atomic_load_n(&x->ended, __ATOMIC_ACQUIRE))
+	if (goc__load_acquire(&x->ended))
 		goc__panic("goc_http_ctx: the request has ended (its handler returned)");
-	goc_ctx *ctx = __atomic_load_n(&x->ctx, __ATOMIC_ACQUIRE);
+	goc_ctx *ctx = goc__load_acquire(&x->ctx);
 	if (!ctx) {
 		goc_ctx *made = goc_ctx_with_cancel(x->hc->srv->cut_ctx);
 		if (!made)
 			return x->hc->srv->cut_ctx; /* no memory: shutdown still reaches it */
-		if (__atomic_compare_exchange_n(&x->ctx, &ctx, made, false, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE)) {
+		if (goc__cas_acqrel(&x->ctx, &ctx, made)) {
 			ctx = made;
 		} else {
 			goc_ctx_cancel(made);
@@ -506,12 +505,11 @@ static void watch_conn(void *arg)
 	ssize_t n;
 	do
 		n = goc_conn_read(hc->conn, &hc->watch.byte, 1);
-	while (n == -ETIMEDOUT && !__atomic_load_n(&hc->watch.stopping, __ATOMIC_ACQUIRE));
+	while (n == -ETIMEDOUT && !goc__load_acquire(&hc->watch.stopping));
 	if (n == 1)
 		hc->watch.has_byte = true;
-	else if (!__atomic_load_n(&hc->watch.stopping, __ATOMIC_ACQUIRE))
-		goc_ctx_cancel(__atomic_load_n(
-			&hc->x.ctx, __ATOMIC_ACQUIRE)); /* end of stream, reset, or cut */
+	else if (!goc__load_acquire(&hc->watch.stopping))
+		goc_ctx_cancel(goc__load_acquire(&hc->x.ctx)); /* end of stream, reset, or cut */
 	goc_wg_done(&hc->watch.done);
 }
 
@@ -528,11 +526,11 @@ static void watch_start(goc_http_exchange *x)
 {
 	struct http_conn *hc = x->hc;
 	bool body_read = x->body_done || (x->req->content_length == 0 && !x->req->chunked);
-	if (!__atomic_load_n(&x->ctx, __ATOMIC_ACQUIRE) || x->watching || !body_read)
+	if (!goc__load_acquire(&x->ctx) || x->watching || !body_read)
 		return;
 	goc_conn_set_read_deadline(hc->conn, 0);
 	hc->read_deadline = (struct lazy_deadline){0, 0};
-	__atomic_store_n(&hc->watch.stopping, 0, __ATOMIC_RELAXED);
+	goc__store_relaxed(&hc->watch.stopping, 0);
 	goc_wg_init(&hc->watch.done);
 	goc_wg_add(&hc->watch.done, 1);
 	if (goc_go(watch_conn, hc) <= 0) {
@@ -548,9 +546,9 @@ static void watch_start(goc_http_exchange *x)
 static void request_ctx_end(goc_http_exchange *x)
 {
 	struct http_conn *hc = x->hc;
-	__atomic_store_n(&x->ended, true, __ATOMIC_RELEASE);
+	goc__store_release(&x->ended, true);
 	if (x->watching) {
-		__atomic_store_n(&hc->watch.stopping, 1, __ATOMIC_RELEASE);
+		goc__store_release(&hc->watch.stopping, 1);
 		goc_conn_set_read_deadline(hc->conn, 1);
 		goc_wg_wait(&hc->watch.done);
 		goc_conn_set_read_deadline(hc->conn, 0);
@@ -558,9 +556,9 @@ static void request_ctx_end(goc_http_exchange *x)
 	}
 	/* A load first: most handlers never ask for a context, and this runs
 	 * for every request. */
-	goc_ctx *ctx = __atomic_load_n(&x->ctx, __ATOMIC_ACQUIRE);
+	goc_ctx *ctx = goc__load_acquire(&x->ctx);
 	if (ctx) {
-		__atomic_store_n(&x->ctx, NULL, __ATOMIC_RELAXED);
+		goc__store_relaxed(&x->ctx, NULL);
 		goc_ctx_cancel(ctx);
 		goc_ctx_release(ctx);
 	}
@@ -581,8 +579,8 @@ static void exchange_begin(struct http_conn *hc)
 	x->declared_length = -1;
 	x->body_written = 0;
 	x->buffered = 0;
-	__atomic_store_n(&x->ctx, NULL, __ATOMIC_RELAXED);
-	__atomic_store_n(&x->ended, false, __ATOMIC_RELAXED);
+	goc__store_relaxed(&x->ctx, NULL);
+	goc__store_relaxed(&x->ended, false);
 	x->handler_g = NULL;
 	x->watching = false;
 	x->fields = (goc_http_head){
@@ -772,7 +770,7 @@ static int64_t shut_conns(struct http_server *srv, bool only_idle)
 {
 	int64_t n = 0;
 	goc_mutex_lock(&srv->lock);
-	__atomic_store_n(&srv->draining, true, __ATOMIC_RELAXED);
+	goc__store_relaxed(&srv->draining, true);
 	for (struct http_conn *hc = srv->conns; hc; hc = hc->next) {
 		if (only_idle && hc->state != CONN_IDLE)
 			continue;

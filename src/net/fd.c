@@ -75,9 +75,9 @@ struct net_fd *goc__net_fd_new(int fd, int family, enum net_fd_kind kind, int *e
 		goc__lock_release(&nfd_cache.lock);
 		return NULL;
 	}
-	__atomic_store_n(&f->state, NFD_REF, __ATOMIC_RELAXED);
+	goc__store_relaxed(&f->state, NFD_REF);
 	/* Release: a thread that finds the handle live sees it initialized. */
-	__atomic_store_n(&f->magic, kind, __ATOMIC_RELEASE);
+	goc__store_release(&f->magic, kind);
 	return f;
 }
 
@@ -87,7 +87,7 @@ static void net_fd_destroy(struct net_fd *f)
 	f->pd = NULL;
 	close(f->fd);
 	f->fd = -1;
-	__atomic_store_n(&f->magic, NFD_KIND_DEAD, __ATOMIC_RELEASE);
+	goc__store_release(&f->magic, NFD_KIND_DEAD);
 	goc__lock_acquire(&nfd_cache.lock);
 	f->next_free = nfd_cache.free;
 	nfd_cache.free = f;
@@ -103,17 +103,16 @@ int goc__net_fd_acquire(struct net_fd *f, enum net_fd_kind kind, const char *wha
 {
 	if (!f)
 		goc__panic("%s: NULL handle", what);
-	uint32_t magic = __atomic_load_n(&f->magic, __ATOMIC_ACQUIRE);
+	uint32_t magic = goc__load_acquire(&f->magic);
 	if (magic != (uint32_t)kind)
 		goc__panic("%s: %s", what,
 			   magic == NFD_KIND_DEAD ? "use of a closed handle"
 						  : "not a live handle of this kind");
-	uint32_t state = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
+	uint32_t state = goc__load_relaxed(&f->state);
 	do {
 		if (state & NFD_CLOSED)
 			return -EBADF;
-	} while (!__atomic_compare_exchange_n(&f->state, &state, state + NFD_REF, true,
-					      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	} while (!goc__cas_weak_acquire(&f->state, &state, state + NFD_REF));
 	return 0;
 }
 
@@ -121,7 +120,7 @@ void goc__net_fd_release(struct net_fd *f)
 {
 	/* acq_rel: the last one out sees every other user's writes before it
 	 * closes the fd and recycles the memory. */
-	if (__atomic_sub_fetch(&f->state, NFD_REF, __ATOMIC_ACQ_REL) == NFD_CLOSED)
+	if (goc__sub_fetch_acqrel(&f->state, NFD_REF) == NFD_CLOSED)
 		net_fd_destroy(f);
 }
 
@@ -130,14 +129,14 @@ static int net_fd_close(struct net_fd *f, enum net_fd_kind kind, const char *wha
 	int err = goc__net_fd_acquire(f, kind, what);
 	if (err)
 		return net_fail(err);
-	uint32_t old = __atomic_fetch_or(&f->state, NFD_CLOSED, __ATOMIC_ACQ_REL);
+	uint32_t old = goc__fetch_or_acqrel(&f->state, NFD_CLOSED);
 	if (old & NFD_CLOSED) {
 		goc__net_fd_release(f);
 		return net_fail(-EBADF);
 	}
 	goc__poll_desc_evict(f->pd);
 	/* The handle's own reference, then ours. */
-	__atomic_sub_fetch(&f->state, NFD_REF, __ATOMIC_ACQ_REL);
+	goc__sub_fetch_acqrel(&f->state, NFD_REF);
 	goc__net_fd_release(f);
 	return 0;
 }

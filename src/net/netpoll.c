@@ -64,9 +64,6 @@
 #include "../debug/trace.h"
 #include "netpoll.h"
 
-#define SEQ_CST __ATOMIC_SEQ_CST
-#define RLX __ATOMIC_RELAXED
-
 #define PD_NIL ((uintptr_t)0)
 #define PD_READY ((uintptr_t)1)
 #define PD_WAIT ((uintptr_t)2)
@@ -142,9 +139,9 @@ static void netpoll_init(void)
 		return;
 	}
 	np.breakfd = breakfd;
-	__atomic_store_n(&np.last_poll, goc__prim_nanotime(), RLX);
+	goc__store_relaxed(&np.last_poll, goc__prim_nanotime());
 	/* Release: goc__netpoll() reads epfd without the once. */
-	__atomic_store_n(&np.epfd, epfd, __ATOMIC_RELEASE);
+	goc__store_release(&np.epfd, epfd);
 }
 
 /* ---- slots ---- */
@@ -158,14 +155,14 @@ static void netpoll_init(void)
 static goc__g *slot_unblock(poll_desc *pd, enum poll_mode mode, bool ioready)
 {
 	uintptr_t *slot = &pd->slot[mode];
-	uintptr_t old = __atomic_load_n(slot, SEQ_CST);
+	uintptr_t old = goc__load_seqcst(slot);
 	for (;;) {
 		if (old == PD_READY)
 			return NULL;
 		if (old == PD_NIL && !ioready)
 			return NULL;
 		uintptr_t next = ioready ? PD_READY : PD_NIL;
-		if (__atomic_compare_exchange_n(slot, &old, next, false, SEQ_CST, SEQ_CST)) {
+		if (goc__cas_seqcst(slot, &old, next)) {
 			if (old == PD_NIL || old == PD_WAIT)
 				return NULL;
 			return (goc__g *)old;
@@ -177,7 +174,7 @@ static goc__g *slot_unblock(poll_desc *pd, enum poll_mode mode, bool ioready)
 static void waiter_ready(goc__g *g)
 {
 	goc__ready(g);
-	__atomic_fetch_sub(&np.waiters, 1, SEQ_CST);
+	goc__fetch_sub_seqcst(&np.waiters, 1);
 }
 
 /* Adds 1 to an eventfd (non-blocking, so never waits), keeping errno. */
@@ -198,7 +195,7 @@ static void eventfd_post(int efd)
  * look again. */
 static void thread_notify(poll_desc *pd, enum poll_mode mode)
 {
-	int efd = __atomic_load_n(&pd->thread_wake[mode], SEQ_CST);
+	int efd = goc__load_seqcst(&pd->thread_wake[mode]);
 	if (efd >= 0)
 		eventfd_post(efd);
 }
@@ -206,9 +203,9 @@ static void thread_notify(poll_desc *pd, enum poll_mode mode)
 /* 0, or why a wait or an I/O attempt on pd in mode must fail now. */
 static int pd_error(poll_desc *pd, enum poll_mode mode)
 {
-	if (__atomic_load_n(&pd->closing, SEQ_CST))
+	if (goc__load_seqcst(&pd->closing))
 		return -EBADF;
-	if (__atomic_load_n(&pd->deadline[mode], SEQ_CST) < 0)
+	if (goc__load_seqcst(&pd->deadline[mode]) < 0)
 		return -ETIMEDOUT;
 	return 0;
 }
@@ -247,7 +244,7 @@ static void pd_recycle(poll_desc *pd)
 poll_desc *goc__poll_desc_open(int fd, bool any_event, int *err)
 {
 	pthread_once(&np.once, netpoll_init);
-	int epfd = __atomic_load_n(&np.epfd, __ATOMIC_ACQUIRE);
+	int epfd = goc__load_acquire(&np.epfd);
 	if (epfd < 0) {
 		*err = epfd;
 		return NULL;
@@ -259,13 +256,13 @@ poll_desc *goc__poll_desc_open(int fd, bool any_event, int *err)
 	}
 	goc__lock_acquire(&pd->lock);
 	pd->fd = fd;
-	__atomic_store_n(&pd->any_event, any_event, __ATOMIC_RELEASE);
-	__atomic_store_n(&pd->closing, 0, SEQ_CST);
-	__atomic_store_n(&pd->hung_up, 0, SEQ_CST);
+	goc__store_release(&pd->any_event, any_event);
+	goc__store_seqcst(&pd->closing, 0);
+	goc__store_seqcst(&pd->hung_up, 0);
 	for (int mode = 0; mode < 2; mode++) {
-		__atomic_store_n(&pd->slot[mode], PD_NIL, SEQ_CST);
-		__atomic_store_n(&pd->thread_wake[mode], -1, SEQ_CST);
-		__atomic_store_n(&pd->deadline[mode], 0, SEQ_CST);
+		goc__store_seqcst(&pd->slot[mode], PD_NIL);
+		goc__store_seqcst(&pd->thread_wake[mode], -1);
+		goc__store_seqcst(&pd->deadline[mode], 0);
 	}
 	goc__lock_release(&pd->lock);
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
@@ -281,7 +278,7 @@ poll_desc *goc__poll_desc_open(int fd, bool any_event, int *err)
 void goc__poll_desc_evict(poll_desc *pd)
 {
 	goc__lock_acquire(&pd->lock);
-	__atomic_store_n(&pd->closing, 1, SEQ_CST);
+	goc__store_seqcst(&pd->closing, 1);
 	goc__rtimer_del(&pd->timer[POLL_READ]);
 	goc__rtimer_del(&pd->timer[POLL_WRITE]);
 	goc__g *reader = slot_unblock(pd, POLL_READ, false);
@@ -301,7 +298,7 @@ void goc__poll_desc_close(poll_desc *pd, bool unregister)
 	goc__rtimer_del(&pd->timer[POLL_READ]);
 	goc__rtimer_del(&pd->timer[POLL_WRITE]);
 	for (int mode = 0; mode < 2; mode++)
-		if (__atomic_load_n(&pd->slot[mode], SEQ_CST) > PD_WAIT)
+		if (goc__load_seqcst(&pd->slot[mode]) > PD_WAIT)
 			goc__fatal("netpoll: closing fd %d with a goroutine still waiting on it",
 				   pd->fd);
 	goc__lock_release(&pd->lock);
@@ -319,10 +316,10 @@ static void deadline_fire(goc__rtimer *t, int64_t now)
 	enum poll_mode mode = t == &pd->timer[POLL_READ] ? POLL_READ : POLL_WRITE;
 	goc__g *g = NULL;
 	goc__lock_acquire(&pd->lock);
-	int64_t deadline = __atomic_load_n(&pd->deadline[mode], RLX);
+	int64_t deadline = goc__load_relaxed(&pd->deadline[mode]);
 	bool expired = deadline > 0 && deadline <= now;
 	if (expired) {
-		__atomic_store_n(&pd->deadline[mode], -1, SEQ_CST);
+		goc__store_seqcst(&pd->deadline[mode], -1);
 		g = slot_unblock(pd, mode, false);
 	}
 	goc__lock_release(&pd->lock);
@@ -339,7 +336,7 @@ void goc__poll_desc_set_deadline(poll_desc *pd, enum poll_mode mode, int64_t dea
 	goc__rtimer *t = &pd->timer[mode];
 	goc__g *g = NULL;
 	goc__lock_acquire(&pd->lock);
-	__atomic_store_n(&pd->deadline[mode], deadline, SEQ_CST);
+	goc__store_seqcst(&pd->deadline[mode], deadline);
 	goc__rtimer_del(t);
 	if (deadline > 0) {
 		/* The heap of the caller's P, or P 0's for a plain thread (P 0
@@ -365,9 +362,9 @@ int goc__poll_desc_prepare(poll_desc *pd, enum poll_mode mode, bool *had_notice)
 	 * that follows sees whatever caused it, and any edge after this
 	 * store sets READY again. Nobody else waits in this slot (the fd layer
 	 * serializes each direction), so it cannot hold WAIT or a goroutine. */
-	bool notice = __atomic_load_n(&pd->slot[mode], RLX) == PD_READY;
+	bool notice = goc__load_relaxed(&pd->slot[mode]) == PD_READY;
 	if (notice)
-		__atomic_store_n(&pd->slot[mode], PD_NIL, SEQ_CST);
+		goc__store_seqcst(&pd->slot[mode], PD_NIL);
 	if (had_notice)
 		*had_notice = notice;
 	return 0;
@@ -375,7 +372,7 @@ int goc__poll_desc_prepare(poll_desc *pd, enum poll_mode mode, bool *had_notice)
 
 bool goc__poll_desc_hung_up(poll_desc *pd)
 {
-	return __atomic_load_n(&pd->hung_up, SEQ_CST);
+	return goc__load_seqcst(&pd->hung_up);
 }
 
 /* ---- waiting ---- */
@@ -393,7 +390,7 @@ struct io_waiter {
 static void io_wait_cancel(ctx_hook *hook, goc_status st)
 {
 	struct io_waiter *w = (struct io_waiter *)((char *)hook - offsetof(struct io_waiter, hook));
-	__atomic_store_n(&w->err, net_status_errno(st), SEQ_CST);
+	goc__store_seqcst(&w->err, net_status_errno(st));
 	goc__g *g = slot_unblock(w->pd, w->mode, false);
 	if (g)
 		waiter_ready(g);
@@ -415,11 +412,11 @@ static bool park_commit(void *arg)
 	struct park_commit *c = arg;
 	uintptr_t *slot = c->slot;
 	uintptr_t g = (uintptr_t)c->g;
-	__atomic_fetch_add(&np.waiters, 1, SEQ_CST);
+	goc__fetch_add_seqcst(&np.waiters, 1);
 	uintptr_t expected = PD_WAIT;
-	if (__atomic_compare_exchange_n(slot, &expected, g, false, SEQ_CST, SEQ_CST))
+	if (goc__cas_seqcst(slot, &expected, g))
 		return true;
-	__atomic_fetch_sub(&np.waiters, 1, SEQ_CST);
+	goc__fetch_sub_seqcst(&np.waiters, 1);
 	return false;
 }
 
@@ -516,9 +513,9 @@ static void thread_wait_cancel(ctx_hook *hook, goc_status st)
 static int thread_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 {
 	goc__g_self(); /* registers the thread: it may wake goroutines later */
-	short events = __atomic_load_n(&pd->any_event, RLX) ? POLLIN | POLLOUT
-		: mode == POLL_READ                         ? POLLIN
-							    : POLLOUT;
+	short events = goc__load_relaxed(&pd->any_event) ? POLLIN | POLLOUT
+		: mode == POLL_READ                      ? POLLIN
+							 : POLLOUT;
 	struct thread_waiter w = {.hook.fire = thread_wait_cancel, .efd = thread_wake_get()};
 	if (ctx && w.efd >= 0) {
 		goc_status st = goc__ctx_hook_add(ctx, &w.hook);
@@ -526,7 +523,7 @@ static int thread_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 			return net_status_errno(st);
 	}
 	if (w.efd >= 0)
-		__atomic_store_n(&pd->thread_wake[mode], w.efd, SEQ_CST);
+		goc__store_seqcst(&pd->thread_wake[mode], w.efd);
 	int result;
 	for (;;) {
 		if ((result = pd_error(pd, mode)) != 0)
@@ -536,7 +533,7 @@ static int thread_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 		int64_t now = goc__prim_nanotime();
 		/* Read again: the deadline's timer may have expired it (-1)
 		 * since pd_error looked. */
-		int64_t deadline = __atomic_load_n(&pd->deadline[mode], SEQ_CST);
+		int64_t deadline = goc__load_seqcst(&pd->deadline[mode]);
 		if (deadline < 0 || (deadline > 0 && deadline <= now)) {
 			result = -ETIMEDOUT;
 			break;
@@ -561,7 +558,7 @@ static int thread_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 		}
 	}
 	if (w.efd >= 0)
-		__atomic_store_n(&pd->thread_wake[mode], -1, SEQ_CST);
+		goc__store_seqcst(&pd->thread_wake[mode], -1);
 	if (ctx && w.efd >= 0)
 		goc__ctx_hook_remove(&w.hook);
 	return result;
@@ -582,12 +579,11 @@ int goc__poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 	bool ready = false;
 	for (;;) {
 		uintptr_t old = PD_READY;
-		if (__atomic_compare_exchange_n(slot, &old, PD_NIL, false, SEQ_CST, SEQ_CST)) {
+		if (goc__cas_seqcst(slot, &old, PD_NIL)) {
 			ready = true;
 			break;
 		}
-		if (old == PD_NIL &&
-		    __atomic_compare_exchange_n(slot, &old, PD_WAIT, false, SEQ_CST, SEQ_CST))
+		if (old == PD_NIL && goc__cas_seqcst(slot, &old, PD_WAIT))
 			break;
 		if (old != PD_NIL && old != PD_READY)
 			goc__panic("two goroutines wait to %s fd %d at once",
@@ -597,14 +593,14 @@ int goc__poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 		/* WAIT is published: a closer, a deadline or a canceller that
 		 * acted before now is seen here; one that acts later finds WAIT
 		 * or our goroutine in the slot and clears it. */
-		if (pd_error(pd, mode) == 0 && __atomic_load_n(&w.err, SEQ_CST) == 0) {
+		if (pd_error(pd, mode) == 0 && goc__load_seqcst(&w.err) == 0) {
 			struct park_commit commit = {.slot = slot, .g = m->curg};
 			goc__park(park_commit, &commit, WAIT_IO);
 		}
 		/* Whoever readied us took our goroutine out of the slot; what is
 		 * left is READY (the fd is ready), NIL (an error), or WAIT (we
 		 * did not park). */
-		ready = __atomic_exchange_n(slot, PD_NIL, SEQ_CST) == PD_READY;
+		ready = goc__xchg_seqcst(slot, PD_NIL) == PD_READY;
 	}
 	if (ctx)
 		goc__ctx_hook_remove(&w.hook);
@@ -613,27 +609,27 @@ int goc__poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx)
 	int err = pd_error(pd, mode);
 	if (err)
 		return err;
-	return __atomic_load_n(&w.err, SEQ_CST);
+	return goc__load_seqcst(&w.err);
 }
 
 /* ---- polling ---- */
 
 bool goc__netpoll_has_waiters(void)
 {
-	return __atomic_load_n(&np.waiters, RLX) > 0;
+	return goc__load_relaxed(&np.waiters) > 0;
 }
 
 bool goc__netpoll_blocked(void)
 {
-	return __atomic_load_n(&np.blocked, RLX) > 0;
+	return goc__load_relaxed(&np.blocked) > 0;
 }
 
 void goc__netpoll_break(void)
 {
-	if (__atomic_load_n(&np.epfd, __ATOMIC_ACQUIRE) < 0)
+	if (goc__load_acquire(&np.epfd) < 0)
 		return;
 	uint32_t idle = 0;
-	if (!__atomic_compare_exchange_n(&np.break_pending, &idle, 1, false, SEQ_CST, RLX))
+	if (!goc__cas_seqcst(&np.break_pending, &idle, 1))
 		return; /* a write is pending: the blocked M wakes anyway */
 	eventfd_post(np.breakfd);
 }
@@ -650,33 +646,33 @@ static int epoll_wait_until(int epfd, struct epoll_event *ev, int max, int64_t u
 	int64_t now = goc__prim_nanotime();
 	if (until <= now)
 		return epoll_wait(epfd, ev, max, 0);
-	if (!__atomic_load_n(&np.no_pwait2, RLX)) {
+	if (!goc__load_relaxed(&np.no_pwait2)) {
 		int64_t d = until - now;
 		struct timespec ts = {.tv_sec = d / GOC_SECOND, .tv_nsec = d % GOC_SECOND};
 		int n = epoll_pwait2(epfd, ev, max, &ts, NULL);
 		if (n >= 0 || errno != ENOSYS)
 			return n;
-		__atomic_store_n(&np.no_pwait2, true, RLX);
+		goc__store_relaxed(&np.no_pwait2, true);
 	}
 	return epoll_wait(epfd, ev, max, ms_until(until, now));
 }
 
 int goc__netpoll(int64_t until, goc__g **ready, int max)
 {
-	int epfd = __atomic_load_n(&np.epfd, __ATOMIC_ACQUIRE);
+	int epfd = goc__load_acquire(&np.epfd);
 	if (epfd < 0)
 		return 0;
 	struct epoll_event ev[EVENTS_PER_POLL];
 	int room = max / 2 < EVENTS_PER_POLL ? max / 2 : EVENTS_PER_POLL;
 	bool blocking = until != 0;
 	if (blocking)
-		__atomic_fetch_add(&np.blocked, 1, SEQ_CST);
+		goc__fetch_add_seqcst(&np.blocked, 1);
 	int saved = errno;
 	int n = epoll_wait_until(epfd, ev, room, until);
 	errno = saved;
 	if (blocking)
-		__atomic_fetch_sub(&np.blocked, 1, SEQ_CST);
-	__atomic_store_n(&np.last_poll, goc__prim_nanotime(), RLX);
+		goc__fetch_sub_seqcst(&np.blocked, 1);
+	goc__store_relaxed(&np.last_poll, goc__prim_nanotime());
 	int count = 0;
 	for (int i = 0; i < n; i++) {
 		poll_desc *pd = ev[i].data.ptr;
@@ -689,14 +685,14 @@ int goc__netpoll(int64_t until, goc__g **ready, int max)
 			while (read(np.breakfd, &value, sizeof value) < 0 && errno == EINTR)
 				;
 			errno = saved;
-			__atomic_store_n(&np.break_pending, 0, SEQ_CST);
+			goc__store_seqcst(&np.break_pending, 0);
 			continue;
 		}
 		bool readable = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
 		bool writable = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-		if ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !__atomic_load_n(&pd->hung_up, RLX))
-			__atomic_store_n(&pd->hung_up, 1, SEQ_CST);
-		if (__atomic_load_n(&pd->any_event, __ATOMIC_ACQUIRE)) {
+		if ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !goc__load_relaxed(&pd->hung_up))
+			goc__store_seqcst(&pd->hung_up, 1);
+		if (goc__load_acquire(&pd->any_event)) {
 			readable = readable || writable;
 			writable = false;
 		}
@@ -715,7 +711,7 @@ void goc__netpoll_sysmon(int64_t now)
 {
 	if (!goc__netpoll_has_waiters() || goc__netpoll_blocked())
 		return;
-	if (now - __atomic_load_n(&np.last_poll, RLX) < SYSMON_POLL_GAP)
+	if (now - goc__load_relaxed(&np.last_poll) < SYSMON_POLL_GAP)
 		return;
 	goc__g *ready[2 * EVENTS_PER_POLL];
 	int n = goc__netpoll(0, ready, 2 * EVENTS_PER_POLL);
@@ -727,5 +723,5 @@ void goc__netpoll_sysmon(int64_t now)
 void goc__netpoll_delivered(int n)
 {
 	if (n > 0)
-		__atomic_fetch_sub(&np.waiters, n, SEQ_CST);
+		goc__fetch_sub_seqcst(&np.waiters, n);
 }

@@ -62,7 +62,7 @@ static goc_group *checked(goc_group *g, const char *what)
 
 static int64_t running_tasks(goc_group *g)
 {
-	return (int64_t)(__atomic_load_n(&g->running.state, __ATOMIC_SEQ_CST) >> 32);
+	return (int64_t)(goc__load_seqcst(&g->running.state) >> 32);
 }
 
 goc_ctx *goc_group_ctx(goc_group *g)
@@ -91,7 +91,7 @@ static void task_main(void *arg)
 	free(arg);
 	goc_group *g = task.group;
 	int err = task.fn(g->ctx, task.arg);
-	if (err != 0 && !__atomic_exchange_n(&g->failed, 1, __ATOMIC_ACQ_REL)) {
+	if (err != 0 && !goc__xchg_acqrel(&g->failed, 1)) {
 		g->first_error = err;
 		goc_ctx_cancel(g->ctx);
 	}
@@ -146,7 +146,7 @@ int goc_group_wait(goc_group *g)
 	checked(g, "goc_group_wait");
 	goc_wg_wait(&g->running);
 	goc_ctx_cancel(g->ctx);
-	return __atomic_load_n(&g->failed, __ATOMIC_ACQUIRE) ? g->first_error : 0;
+	return goc__load_acquire(&g->failed) ? g->first_error : 0;
 }
 
 void goc_group_free(goc_group *g)

@@ -21,7 +21,7 @@ static goc__lock limit_lock = GOC_LOCK_INIT;
 bool goc__golimit_enter(void)
 {
 	goc__lock_acquire(&limit_lock);
-	int64_t cap = __atomic_load_n(&goc__golimit_max, __ATOMIC_RELAXED);
+	int64_t cap = goc__load_relaxed(&goc__golimit_max);
 	if (cap == 0 || goc_num_goroutine() < cap)
 		return true;
 	goc__lock_release(&limit_lock);
@@ -37,8 +37,8 @@ void goc__golimit_leave(void)
 int64_t goc_set_max_goroutines(int64_t n)
 {
 	if (n < 0)
-		return __atomic_load_n(&goc__golimit_max, __ATOMIC_RELAXED);
-	return __atomic_exchange_n(&goc__golimit_max, n, __ATOMIC_RELAXED);
+		return goc__load_relaxed(&goc__golimit_max);
+	return goc__xchg_relaxed(&goc__golimit_max, n);
 }
 
 void goc__golimit_init_from_env(void)

@@ -14,12 +14,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../prim/atomic.h"
+
 /* The cap; 0: none. Relaxed loads; changed by goc_set_max_goroutines. */
 extern int64_t goc__golimit_max;
 
 static inline bool goc__golimit_active(void)
 {
-	return __atomic_load_n(&goc__golimit_max, __ATOMIC_RELAXED) != 0;
+	return goc__load_relaxed(&goc__golimit_max) != 0;
 }
 
 /* Takes the limit lock and returns true if one more goroutine fits; the

@@ -41,7 +41,7 @@ static size_t nglobal_free, cap_global_free;
 /* A never-used descriptor; gpool_lock held. */
 static goc__g *carve_locked(void)
 {
-	size_t n = __atomic_load_n(&nregions, __ATOMIC_RELAXED);
+	size_t n = goc__load_relaxed(&nregions);
 	struct g_region *r = n ? &regions[n - 1] : NULL;
 	if (!r || r->used == r->cap) {
 		if (n == MAX_REGIONS)
@@ -53,10 +53,10 @@ static goc__g *carve_locked(void)
 		r->base = base;
 		r->cap = REGION_BYTES / sizeof(goc__g);
 		r->used = 0;
-		__atomic_store_n(&nregions, n + 1, __ATOMIC_RELEASE);
+		goc__store_release(&nregions, n + 1);
 	}
 	goc__g *g = &r->base[r->used];
-	__atomic_store_n(&r->used, r->used + 1, __ATOMIC_RELEASE);
+	goc__store_release(&r->used, r->used + 1);
 	return g;
 }
 
@@ -119,7 +119,7 @@ goc__g *goc__g_alloc(goc__p *p)
 
 void goc__g_free(goc__p *p, goc__g *g)
 {
-	__atomic_store_n(&g->state, G_FREE, __ATOMIC_RELEASE);
+	goc__store_release(&g->state, G_FREE);
 	if (!p) {
 		global_put(&g, 1);
 		return;
@@ -140,12 +140,12 @@ void goc__g_drain_p(goc__p *p)
 
 void goc__g_for_each(void (*fn)(goc__g *g, void *arg), void *arg)
 {
-	size_t n = __atomic_load_n(&nregions, __ATOMIC_ACQUIRE);
+	size_t n = goc__load_acquire(&nregions);
 	for (size_t r = 0; r < n; r++) {
-		size_t used = __atomic_load_n(&regions[r].used, __ATOMIC_ACQUIRE);
+		size_t used = goc__load_acquire(&regions[r].used);
 		for (size_t i = 0; i < used; i++) {
 			goc__g *g = &regions[r].base[i];
-			uint32_t st = __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
+			uint32_t st = goc__load_acquire(&g->state);
 			if (st != G_FREE && st != G_DEAD)
 				fn(g, arg);
 		}

@@ -16,11 +16,11 @@
 void goc__lock_slow(uint32_t *word)
 {
 	for (int spin = 0; spin < 100; spin++) {
-		if (__atomic_load_n(word, __ATOMIC_RELAXED) == 0 && goc__lock_try_word(word))
+		if (goc__load_relaxed(word) == 0 && goc__lock_try_word(word))
 			return;
 		goc__cpu_relax();
 	}
-	while (__atomic_exchange_n(word, 2, __ATOMIC_ACQUIRE) != 0)
+	while (goc__xchg_acquire(word, 2) != 0)
 		goc__prim_futex_wait(word, 2, 0);
 }
 
@@ -28,9 +28,8 @@ void goc__spinlock_slow(goc__spinlock *l)
 {
 	for (unsigned spin = 0;; spin++) {
 		uint32_t expected = 0;
-		if (__atomic_load_n(&l->word, __ATOMIC_RELAXED) == 0 &&
-		    __atomic_compare_exchange_n(&l->word, &expected, 1, true, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED))
+		if (goc__load_relaxed(&l->word) == 0 &&
+		    goc__cas_weak_acquire(&l->word, &expected, 1))
 			return;
 		if (spin < 100)
 			goc__cpu_relax();

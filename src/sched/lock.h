@@ -12,7 +12,7 @@
 #ifndef GOC_SCHED_LOCK_H
 #define GOC_SCHED_LOCK_H
 
-#include <stdatomic.h>
+#include "../prim/atomic.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -42,23 +42,21 @@ void goc__lock_slow(uint32_t *word);
 static inline void goc__lock_acquire_word(uint32_t *word)
 {
 	uint32_t expected = 0;
-	if (__atomic_compare_exchange_n(word, &expected, 1, false, __ATOMIC_ACQUIRE,
-					__ATOMIC_RELAXED))
+	if (goc__cas_acquire(word, &expected, 1))
 		return;
 	goc__lock_slow(word);
 }
 
 static inline void goc__lock_release_word(uint32_t *word)
 {
-	if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2)
+	if (goc__xchg_release(word, 0) == 2)
 		goc__prim_futex_wake(word, 1);
 }
 
 static inline bool goc__lock_try_word(uint32_t *word)
 {
 	uint32_t expected = 0;
-	return __atomic_compare_exchange_n(word, &expected, 1, false, __ATOMIC_ACQUIRE,
-					   __ATOMIC_RELAXED);
+	return goc__cas_acquire(word, &expected, 1);
 }
 
 static inline void goc__lock_acquire(goc__lock *l)
@@ -89,14 +87,13 @@ void goc__spinlock_slow(goc__spinlock *l);
 static inline void goc__spinlock_acquire(goc__spinlock *l)
 {
 	uint32_t expected = 0;
-	if (!__atomic_compare_exchange_n(&l->word, &expected, 1, true, __ATOMIC_ACQUIRE,
-					 __ATOMIC_RELAXED))
+	if (!goc__cas_weak_acquire(&l->word, &expected, 1))
 		goc__spinlock_slow(l);
 }
 
 static inline void goc__spinlock_release(goc__spinlock *l)
 {
-	__atomic_store_n(&l->word, 0, __ATOMIC_RELEASE);
+	goc__store_release(&l->word, 0);
 }
 
 #endif

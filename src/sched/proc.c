@@ -68,9 +68,6 @@ static pthread_key_t foreign_key;
 
 static void check_dead_locked(void);
 
-#define SEQ_CST __ATOMIC_SEQ_CST
-#define RLX __ATOMIC_RELAXED
-
 /* ---- thread-local access ----
  * noinline: the compiler may otherwise keep a thread-local address from
  * before a context switch and use it after the goroutine moved to another
@@ -86,7 +83,7 @@ __attribute__((noinline)) goc__m *goc__m_self(void)
 
 static void foreign_g_free(void *g)
 {
-	__atomic_fetch_sub(&goc__sched.nforeign, 1, SEQ_CST);
+	goc__fetch_sub_seqcst(&goc__sched.nforeign, 1);
 	free(g);
 }
 
@@ -101,7 +98,7 @@ __attribute__((noinline)) static goc__g *foreign_g(void)
 			goc__fatal("out of memory for a thread's goc state");
 		g->flags = G_FLAG_FOREIGN;
 		g->state = G_RUNNING;
-		__atomic_fetch_add(&goc__sched.nforeign, 1, SEQ_CST);
+		goc__fetch_add_seqcst(&goc__sched.nforeign, 1);
 		tls_foreign_g = g;
 		pthread_setspecific(foreign_key, g);
 	}
@@ -146,7 +143,7 @@ uint32_t goc__fastrand(void)
 	if (m)
 		return fastrand(m);
 	static uint64_t shared = 0x9E3779B97F4A7C15ull;
-	uint64_t x = __atomic_add_fetch(&shared, 0x9E3779B97F4A7C15ull, RLX);
+	uint64_t x = goc__add_fetch_relaxed(&shared, 0x9E3779B97F4A7C15ull);
 	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
 	return (uint32_t)((x ^ (x >> 27)) >> 32);
 }
@@ -160,7 +157,7 @@ static goc__p *p_new(int32_t id)
 		goc__fatal("out of memory allocating P %d", id);
 	memset(p, 0, sizeof *p);
 	p->id = id;
-	__atomic_store_n(&p->status, P_IDLE, RLX);
+	goc__store_relaxed(&p->status, P_IDLE);
 	p->timers = goc__rtimer_heap_new();
 	return p;
 }
@@ -170,11 +167,11 @@ void goc__pidle_put(goc__p *p)
 {
 	if (goc__tracing())
 		goc__trace_proc_stop(p);
-	__atomic_store_n(&p->status, P_IDLE, RLX);
+	goc__store_relaxed(&p->status, P_IDLE);
 	p->m = NULL;
 	p->link = goc__sched.pidle;
 	goc__sched.pidle = p;
-	__atomic_fetch_add(&goc__sched.npidle, 1, SEQ_CST);
+	goc__fetch_add_seqcst(&goc__sched.npidle, 1);
 }
 
 /* sched.lock held. */
@@ -184,8 +181,8 @@ goc__p *goc__pidle_get(void)
 	if (p) {
 		goc__sched.pidle = p->link;
 		p->link = NULL;
-		__atomic_store_n(&p->status, P_RUNNING, RLX);
-		__atomic_fetch_sub(&goc__sched.npidle, 1, SEQ_CST);
+		goc__store_relaxed(&p->status, P_RUNNING);
+		goc__fetch_sub_seqcst(&goc__sched.npidle, 1);
 	}
 	return p;
 }
@@ -196,7 +193,7 @@ void goc__acquirep(goc__m *m, goc__p *p)
 		goc__trace_proc_start(p);
 	m->p = p;
 	p->m = m;
-	__atomic_store_n(&p->status, P_RUNNING, RLX);
+	goc__store_relaxed(&p->status, P_RUNNING);
 }
 
 /*
@@ -210,7 +207,7 @@ void goc__acquirep(goc__m *m, goc__p *p)
  */
 static void p_retire_start_locked(goc__p *p)
 {
-	__atomic_store_n(&p->status, P_RETIRING, RLX);
+	goc__store_relaxed(&p->status, P_RETIRING);
 	p->m = NULL;
 	goc__runq_drain_to_global_locked(p);
 }
@@ -226,7 +223,7 @@ static void p_retire_finish(goc__p *p)
 	if (p->id < goc__sched.gomaxprocs)
 		goc__pidle_put(p);
 	else
-		__atomic_store_n(&p->status, P_DEAD, RLX);
+		goc__store_relaxed(&p->status, P_DEAD);
 	goc__lock_release(&goc__sched.lock);
 	wakep();
 }
@@ -239,8 +236,8 @@ static void p_retire_finish(goc__p *p)
  * polling and break its epoll_wait. */
 static void m_wake(goc__m *m)
 {
-	__atomic_store_n(&m->park_word, 1, SEQ_CST);
-	if (__atomic_load_n(&m->in_netpoll, SEQ_CST))
+	goc__store_seqcst(&m->park_word, 1);
+	if (goc__load_seqcst(&m->in_netpoll))
 		goc__netpoll_break();
 	else
 		goc__prim_futex_wake(&m->park_word, 1);
@@ -260,7 +257,7 @@ static void midle_remove_locked(goc__m *m)
 	m->schedlink = NULL;
 	if (goc__sched.timer_m == m) {
 		goc__sched.timer_m = NULL;
-		__atomic_store_n(&goc__sched.timer_m_until, INT64_MAX, SEQ_CST);
+		goc__store_seqcst(&goc__sched.timer_m_until, INT64_MAX);
 	}
 	/* poll_m is cleared by the poller itself, once out of epoll_wait
 	 * (stopm_netpoll): see the top of the file. */
@@ -319,18 +316,18 @@ void goc__startm_locked(goc__p *p, bool spinning)
 /* Work appeared: make sure some M will look for it. */
 static void wakep(void)
 {
-	if (__atomic_load_n(&goc__sched.npidle, SEQ_CST) == 0)
+	if (goc__load_seqcst(&goc__sched.npidle) == 0)
 		return;
-	if (__atomic_load_n(&goc__sched.nmspinning, SEQ_CST) != 0)
+	if (goc__load_seqcst(&goc__sched.nmspinning) != 0)
 		return;
 	int32_t zero = 0;
-	if (!__atomic_compare_exchange_n(&goc__sched.nmspinning, &zero, 1, false, SEQ_CST, RLX))
+	if (!goc__cas_seqcst(&goc__sched.nmspinning, &zero, 1))
 		return;
 	goc__lock_acquire(&goc__sched.lock);
 	goc__p *p = goc__pidle_get();
 	if (!p) {
 		goc__lock_release(&goc__sched.lock);
-		__atomic_fetch_sub(&goc__sched.nmspinning, 1, SEQ_CST);
+		goc__fetch_sub_seqcst(&goc__sched.nmspinning, 1);
 		return;
 	}
 	goc__startm_locked(p, true);
@@ -340,7 +337,7 @@ static void wakep(void)
 static void reset_spinning(goc__m *m)
 {
 	m->spinning = false;
-	if (__atomic_sub_fetch(&goc__sched.nmspinning, 1, SEQ_CST) == 0)
+	if (goc__sub_fetch_seqcst(&goc__sched.nmspinning, 1) == 0)
 		wakep();
 }
 
@@ -374,15 +371,15 @@ static goc__m *g_switch(goc__m *m, goc__g *from, goc__g *to, bool from_exits)
 		m->curg = NULL;
 		/* NULL for a goroutine leaving a syscall section without a P. */
 		if (m->p)
-			__atomic_store_n(&m->p->curg, NULL, RLX);
+			goc__store_relaxed(&m->p->curg, NULL);
 	} else {
 		if (!to->sp)
 			first_run_prepare(m, to);
 		m->curg = to;
 		to->m = m;
-		__atomic_store_n(&to->state, G_RUNNING, RLX);
-		__atomic_store_n(&m->p->switches, m->p->switches + 1, RLX);
-		__atomic_store_n(&m->p->curg, to, RLX);
+		goc__store_relaxed(&to->state, G_RUNNING);
+		goc__store_relaxed(&m->p->switches, m->p->switches + 1);
+		goc__store_relaxed(&m->p->curg, to);
 	}
 	errno_save(m, from);
 	san_before_switch(from, to, from_exits);
@@ -443,7 +440,7 @@ static goc__m *post_switch(goc__m *m)
 /* The next goroutine from p's own queues, or NULL; never blocks. */
 static bool p_retiring(goc__p *p)
 {
-	return p->id >= __atomic_load_n(&goc__sched.gomaxprocs, RLX);
+	return p->id >= goc__load_relaxed(&goc__sched.gomaxprocs);
 }
 
 /* The next goroutine from p's own queues (and now and then the global
@@ -453,12 +450,12 @@ static goc__g *next_local(goc__p *p)
 	/* An atomic store (a plain one on the CPUs goc runs on): sysmon reads
 	 * the tick to tell a goroutine that runs on from one that yields. */
 	uint32_t tick = p->schedtick + 1;
-	__atomic_store_n(&p->schedtick, tick, RLX);
-	if (__builtin_expect(__atomic_load_n(&p->long_run_ms, RLX) != 0, 0))
+	goc__store_relaxed(&p->schedtick, tick);
+	if (__builtin_expect(goc__load_relaxed(&p->long_run_ms) != 0, 0))
 		goc__long_run_fold(p);
 	/* Every 61st pick comes from the global queue, so goroutines there
 	 * are not starved by two that keep readying each other locally. */
-	if (tick % 61 == 0 && __atomic_load_n(&goc__sched.runq_size, RLX) > 0) {
+	if (tick % 61 == 0 && goc__load_relaxed(&goc__sched.runq_size) > 0) {
 		goc__lock_acquire(&goc__sched.lock);
 		goc__g *g = goc__globrunq_get_locked(p, 1);
 		goc__lock_release(&goc__sched.lock);
@@ -488,15 +485,15 @@ bool goc__park_unlock_lock(void *lock)
 static void foreign_park(goc__g *g, goc__unlock_fn unlockf, void *lock, goc__wait_reason r)
 {
 	g->wait_reason = (uint8_t)r;
-	g->wait_since = __atomic_load_n(&goc__sched.coarse_now, RLX);
-	__atomic_store_n(&g->state, G_WAITING, __ATOMIC_RELEASE);
+	g->wait_since = goc__load_relaxed(&goc__sched.coarse_now);
+	goc__store_release(&g->state, G_WAITING);
 	if (!unlockf(lock)) {
-		__atomic_store_n(&g->state, G_RUNNING, RLX);
+		goc__store_relaxed(&g->state, G_RUNNING);
 		return;
 	}
-	while (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) == G_WAITING)
+	while (goc__load_acquire(&g->state) == G_WAITING)
 		goc__prim_futex_wait(&g->state, G_WAITING, 0);
-	__atomic_store_n(&g->state, G_RUNNING, RLX);
+	goc__store_relaxed(&g->state, G_RUNNING);
 	g->wait_reason = WAIT_NONE;
 }
 
@@ -514,8 +511,8 @@ static void park_prepare(goc__m *m, goc__g *g, goc__unlock_fn unlockf, void *loc
 	g->wait_reason = (uint8_t)r;
 	/* A coarse clock (sysmon refreshes it): exact enough for "waiting 3
 	 * minutes" and free on this path. */
-	g->wait_since = __atomic_load_n(&goc__sched.coarse_now, RLX);
-	__atomic_store_n(&g->state, G_WAITING, RLX);
+	g->wait_since = goc__load_relaxed(&goc__sched.coarse_now);
+	goc__store_relaxed(&g->state, G_WAITING);
 	m->post = POST_PARK;
 	m->post_g = g;
 	m->post_unlock = unlockf;
@@ -574,7 +571,7 @@ void goc__park_without_p(goc__unlock_fn unlockf, void *lock, goc__wait_reason r)
 void goc__ready(goc__g *g)
 {
 	if (g->flags & G_FLAG_FOREIGN) {
-		__atomic_store_n(&g->state, G_RUNNABLE, __ATOMIC_RELEASE);
+		goc__store_release(&g->state, G_RUNNABLE);
 		goc__prim_futex_wake(&g->state, 1);
 		return;
 	}
@@ -592,11 +589,11 @@ static inline __attribute__((always_inline)) void make_runnable(goc__g *g)
 	 * lock (or won a select's claim), so nobody races us here. The check
 	 * catches a runtime bug, not a user error. Release: what the readier
 	 * wrote for the goroutine (a received value) is visible when it runs. */
-	uint32_t state = __atomic_load_n(&g->state, RLX);
+	uint32_t state = goc__load_relaxed(&g->state);
 	if (state != G_WAITING)
 		goc__fatal("goc__ready: goroutine %lld is not waiting (state %u)", (long long)g->id,
 			   state);
-	__atomic_store_n(&g->state, G_RUNNABLE, __ATOMIC_RELEASE);
+	goc__store_release(&g->state, G_RUNNABLE);
 	goc__m *m = goc__m_self();
 	if (m && m->p)
 		goc__runq_put(m->p, g, true);
@@ -611,9 +608,9 @@ static int64_t goid_new(goc__p *p)
 {
 	enum { BATCH = 16 };
 	if (!p)
-		return __atomic_add_fetch(&goc__sched.goid_gen, 1, RLX);
+		return goc__add_fetch_relaxed(&goc__sched.goid_gen, 1);
 	if (p->goid_next == p->goid_end) {
-		int64_t end = __atomic_add_fetch(&goc__sched.goid_gen, BATCH, RLX);
+		int64_t end = goc__add_fetch_relaxed(&goc__sched.goid_gen, BATCH);
 		p->goid_next = end - BATCH + 1;
 		p->goid_end = end + 1;
 	}
@@ -622,9 +619,9 @@ static int64_t goid_new(goc__p *p)
 
 static _Noreturn void g_exit(goc__m *m, goc__g *g)
 {
-	__atomic_store_n(&g->state, G_DEAD, __ATOMIC_RELEASE);
+	goc__store_release(&g->state, G_DEAD);
 	goc__p *p = m->p;
-	__atomic_store_n(&p->exited, p->exited + 1, RLX);
+	goc__store_relaxed(&p->exited, p->exited + 1);
 	m->post = POST_EXIT;
 	m->post_g = g;
 	switch_away(m, g, true);
@@ -680,14 +677,14 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 		strncpy(g->name, opts->name, sizeof g->name - 1);
 		g->name[sizeof g->name - 1] = 0;
 	}
-	__atomic_store_n(&g->state, G_RUNNABLE, RLX);
+	goc__store_relaxed(&g->state, G_RUNNABLE);
 	if (goc__tracing())
 		goc__trace_create(g);
 	int64_t id = g->id;
 	if (p) {
 		/* Counted before it is queued: harmless, this M is not idle, so
 		 * no deadlock check runs until it has queued g. */
-		__atomic_store_n(&p->created, p->created + 1, RLX);
+		goc__store_relaxed(&p->created, p->created + 1);
 		goc__runq_put(p, g, true);
 	} else {
 		/* A plain thread counts as one that may wake someone (nforeign)
@@ -696,7 +693,7 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 		 * the thread, never a counted goroutine nobody can find. */
 		if (!m)
 			foreign_g();
-		__atomic_fetch_add(&goc__sched.foreign_created, 1, RLX);
+		goc__fetch_add_relaxed(&goc__sched.foreign_created, 1);
 		goc__globrunq_put(g);
 	}
 	if (capped)
@@ -734,7 +731,7 @@ void goc_yield(void)
 	if (p_retiring(p)) {
 		/* Queue ourselves on it and let g0 hand its goroutines to the
 		 * global queue. */
-		__atomic_store_n(&g->state, G_RUNNABLE, RLX);
+		goc__store_relaxed(&g->state, G_RUNNABLE);
 		m->post = POST_YIELD;
 		m->post_g = g;
 		g_switch(m, g, &m->g0, false);
@@ -743,14 +740,14 @@ void goc_yield(void)
 	/* next_local returns NULL only for an empty local queue, which the
 	 * global queue and stealing may then fill. */
 	goc__g *next = next_local(p);
-	if (!next && __atomic_load_n(&goc__sched.runq_size, RLX) > 0) {
+	if (!next && goc__load_relaxed(&goc__sched.runq_size) > 0) {
 		goc__lock_acquire(&goc__sched.lock);
 		next = goc__globrunq_get_locked(p, 0);
 		goc__lock_release(&goc__sched.lock);
 	}
 	if (!next) {
 		/* Others may be queued behind a busy P: take some. */
-		int32_t n = __atomic_load_n(&goc__sched.gomaxprocs, RLX);
+		int32_t n = goc__load_relaxed(&goc__sched.gomaxprocs);
 		for (int32_t i = 0; i < n && !next; i++) {
 			goc__p *victim = goc__sched.allp[i];
 			if (victim != p)
@@ -761,7 +758,7 @@ void goc_yield(void)
 		run_due_timers(p);
 		return;
 	}
-	__atomic_store_n(&g->state, G_RUNNABLE, RLX);
+	goc__store_relaxed(&g->state, G_RUNNABLE);
 	m->post = POST_YIELD;
 	m->post_g = g;
 	g_switch(m, g, next, false);
@@ -772,7 +769,7 @@ void goc_yield(void)
 static goc__g *steal_work(goc__m *m)
 {
 	goc__p *p = m->p;
-	int32_t n = __atomic_load_n(&goc__sched.gomaxprocs, RLX);
+	int32_t n = goc__load_relaxed(&goc__sched.gomaxprocs);
 	for (int round = 0; round < 4; round++) {
 		uint32_t start = fastrand(m);
 		for (int32_t i = 0; i < n; i++) {
@@ -781,7 +778,7 @@ static goc__g *steal_work(goc__m *m)
 				continue;
 			goc__g *g = goc__runq_steal(p, victim, round == 3);
 			if (g) {
-				__atomic_fetch_add(&goc__sched.nsteals, 1, RLX);
+				goc__fetch_add_relaxed(&goc__sched.nsteals, 1);
 				return g;
 			}
 		}
@@ -793,7 +790,7 @@ static goc__g *steal_work(goc__m *m)
 static int64_t timers_earliest_all(void)
 {
 	int64_t best = 0;
-	int32_t n = __atomic_load_n(&goc__sched.nprocs_made, __ATOMIC_ACQUIRE);
+	int32_t n = goc__load_acquire(&goc__sched.nprocs_made);
 	for (int32_t i = 0; i < n; i++) {
 		int64_t w = goc__timers_earliest(goc__sched.allp[i]->timers);
 		if (w && (!best || w < best))
@@ -804,7 +801,7 @@ static int64_t timers_earliest_all(void)
 
 static void timers_run_all(int64_t now)
 {
-	int32_t n = __atomic_load_n(&goc__sched.nprocs_made, __ATOMIC_ACQUIRE);
+	int32_t n = goc__load_acquire(&goc__sched.nprocs_made);
 	for (int32_t i = 0; i < n; i++) {
 		struct timer_heap *h = goc__sched.allp[i]->timers;
 		int64_t w = goc__timers_earliest(h);
@@ -815,9 +812,9 @@ static void timers_run_all(int64_t now)
 
 static bool any_runq_work(void)
 {
-	if (__atomic_load_n(&goc__sched.runq_size, SEQ_CST) > 0)
+	if (goc__load_seqcst(&goc__sched.runq_size) > 0)
 		return true;
-	int32_t n = __atomic_load_n(&goc__sched.gomaxprocs, SEQ_CST);
+	int32_t n = goc__load_seqcst(&goc__sched.gomaxprocs);
 	for (int32_t i = 0; i < n; i++)
 		if (!goc__runq_empty(goc__sched.allp[i]))
 			return true;
@@ -836,10 +833,10 @@ static void stopm_netpoll(goc__m *m, int64_t until)
 {
 	goc__g *ready[128];
 	int n = 0;
-	__atomic_store_n(&m->in_netpoll, true, SEQ_CST);
-	if (__atomic_load_n(&m->park_word, SEQ_CST) == 0)
+	goc__store_seqcst(&m->in_netpoll, true);
+	if (goc__load_seqcst(&m->park_word) == 0)
 		n = goc__netpoll(until ? until : INT64_MAX, ready, 128);
-	__atomic_store_n(&m->in_netpoll, false, SEQ_CST);
+	goc__store_seqcst(&m->in_netpoll, false);
 	goc__lock_acquire(&goc__sched.lock);
 	bool claimed = !m->idle_listed;
 	if (!claimed)
@@ -849,9 +846,9 @@ static void stopm_netpoll(goc__m *m, int64_t until)
 	goc__lock_release(&goc__sched.lock);
 	if (claimed) {
 		/* A waker took us off the list: its store to park_word comes. */
-		while (__atomic_load_n(&m->park_word, __ATOMIC_ACQUIRE) == 0)
+		while (goc__load_acquire(&m->park_word) == 0)
 			goc__prim_futex_wait(&m->park_word, 0, 0);
-		__atomic_store_n(&m->park_word, 0, RLX);
+		goc__store_relaxed(&m->park_word, 0);
 	}
 	if (m->nextp) {
 		goc__acquirep(m, m->nextp);
@@ -881,7 +878,7 @@ static void stopm(goc__m *m)
 	if (until) {
 		if (!goc__sched.timer_m || until < goc__sched.timer_m_until) {
 			goc__sched.timer_m = m;
-			__atomic_store_n(&goc__sched.timer_m_until, until, SEQ_CST);
+			goc__store_seqcst(&goc__sched.timer_m_until, until);
 		} else {
 			until = 0; /* the timer M covers it */
 		}
@@ -892,7 +889,7 @@ static void stopm(goc__m *m)
 	 * every P busy, the Ms running them poll without blocking whenever
 	 * their queues run dry, and readied goroutines stay on their P. */
 	bool poller = !goc__sched.poll_m && goc__netpoll_has_waiters() &&
-		__atomic_load_n(&goc__sched.npidle, RLX) > 0;
+		goc__load_relaxed(&goc__sched.npidle) > 0;
 	if (poller)
 		goc__sched.poll_m = m;
 	m->idle_listed = true;
@@ -907,7 +904,7 @@ static void stopm(goc__m *m)
 		stopm_netpoll(m, until);
 		return;
 	}
-	while (__atomic_load_n(&m->park_word, __ATOMIC_ACQUIRE) == 0) {
+	while (goc__load_acquire(&m->park_word) == 0) {
 		if (goc__prim_futex_wait(&m->park_word, 0, until))
 			continue;
 		goc__lock_acquire(&goc__sched.lock);
@@ -919,7 +916,7 @@ static void stopm(goc__m *m)
 		goc__lock_release(&goc__sched.lock);
 		until = 0; /* someone took us off the list: a wake-up is coming */
 	}
-	__atomic_store_n(&m->park_word, 0, RLX);
+	goc__store_relaxed(&m->park_word, 0);
 }
 
 static goc__g *find_runnable(goc__m *m)
@@ -938,8 +935,7 @@ static goc__g *find_runnable(goc__m *m)
 					m->p = NULL;
 					if (m->spinning) {
 						m->spinning = false;
-						__atomic_fetch_sub(&goc__sched.nmspinning, 1,
-								   SEQ_CST);
+						goc__fetch_sub_seqcst(&goc__sched.nmspinning, 1);
 					}
 					p_retire_finish(p);
 					continue;
@@ -951,7 +947,7 @@ static goc__g *find_runnable(goc__m *m)
 			goc__g *g = next_local(p);
 			if (g)
 				return g;
-			if (__atomic_load_n(&goc__sched.runq_size, RLX) > 0) {
+			if (goc__load_relaxed(&goc__sched.runq_size) > 0) {
 				goc__lock_acquire(&goc__sched.lock);
 				g = goc__globrunq_get_locked(p, 0);
 				goc__lock_release(&goc__sched.lock);
@@ -969,13 +965,12 @@ static goc__g *find_runnable(goc__m *m)
 				if (n > 0 && (g = next_local(p)))
 					return g;
 			}
-			int32_t busy = __atomic_load_n(&goc__sched.gomaxprocs, RLX) -
-				__atomic_load_n(&goc__sched.npidle, RLX);
-			if (m->spinning ||
-			    2 * __atomic_load_n(&goc__sched.nmspinning, RLX) < busy) {
+			int32_t busy = goc__load_relaxed(&goc__sched.gomaxprocs) -
+				goc__load_relaxed(&goc__sched.npidle);
+			if (m->spinning || 2 * goc__load_relaxed(&goc__sched.nmspinning) < busy) {
 				if (!m->spinning) {
 					m->spinning = true;
-					__atomic_fetch_add(&goc__sched.nmspinning, 1, SEQ_CST);
+					goc__fetch_add_seqcst(&goc__sched.nmspinning, 1);
 				}
 				g = steal_work(m);
 				if (g)
@@ -999,7 +994,7 @@ static goc__g *find_runnable(goc__m *m)
 
 		if (m->spinning) {
 			m->spinning = false;
-			__atomic_fetch_sub(&goc__sched.nmspinning, 1, SEQ_CST);
+			goc__fetch_sub_seqcst(&goc__sched.nmspinning, 1);
 			/* Work published before we stopped spinning may not have
 			 * woken anyone: look once more. */
 			if (any_runq_work()) {
@@ -1009,7 +1004,7 @@ static goc__g *find_runnable(goc__m *m)
 				if (again) {
 					goc__acquirep(m, again);
 					m->spinning = true;
-					__atomic_fetch_add(&goc__sched.nmspinning, 1, SEQ_CST);
+					goc__fetch_add_seqcst(&goc__sched.nmspinning, 1);
 					continue;
 				}
 			}
@@ -1058,7 +1053,7 @@ static void *m_thread_main(void *arg)
 
 void goc__sched_timer_armed(int64_t when)
 {
-	if (when >= __atomic_load_n(&goc__sched.timer_m_until, SEQ_CST))
+	if (when >= goc__load_seqcst(&goc__sched.timer_m_until))
 		return;
 	goc__lock_acquire(&goc__sched.lock);
 	goc__m *m = goc__sched.timer_m;
@@ -1092,11 +1087,11 @@ void goc__sched_check_timers(int64_t now, int64_t slack)
 
 static int64_t count_goroutines(void)
 {
-	int64_t n = __atomic_load_n(&goc__sched.foreign_created, RLX);
-	int32_t np = __atomic_load_n(&goc__sched.nprocs_made, __ATOMIC_ACQUIRE);
+	int64_t n = goc__load_relaxed(&goc__sched.foreign_created);
+	int32_t np = goc__load_acquire(&goc__sched.nprocs_made);
 	for (int32_t i = 0; i < np; i++) {
 		goc__p *p = goc__sched.allp[i];
-		n += __atomic_load_n(&p->created, RLX) - __atomic_load_n(&p->exited, RLX);
+		n += goc__load_relaxed(&p->created) - goc__load_relaxed(&p->exited);
 	}
 	return n;
 }
@@ -1108,9 +1103,9 @@ static void check_dead_locked(void)
 {
 	if (goc__sched.nmidle != goc__sched.mcount)
 		return;
-	if (!__atomic_load_n(&goc__sched.main_active, SEQ_CST))
+	if (!goc__load_seqcst(&goc__sched.main_active))
 		return;
-	if (__atomic_load_n(&goc__sched.nforeign, SEQ_CST) > 0)
+	if (goc__load_seqcst(&goc__sched.nforeign) > 0)
 		return;
 	/* A thread goc has never seen (not an M, not sysmon, not the one
 	 * waiting in goc_main) may still send to a channel or spawn: only a
@@ -1123,7 +1118,7 @@ static void check_dead_locked(void)
 	/* Goroutines parked on fds can be woken by the network. */
 	if (goc__netpoll_has_waiters())
 		return;
-	int32_t n = __atomic_load_n(&goc__sched.gomaxprocs, RLX);
+	int32_t n = goc__load_relaxed(&goc__sched.gomaxprocs);
 	for (int32_t i = 0; i < n; i++)
 		if (!goc__runq_empty(goc__sched.allp[i]))
 			return;
@@ -1151,7 +1146,7 @@ static void runtime_init_once(void)
 		goc__sched.allp[i] = p_new(i);
 		goc__pidle_put(goc__sched.allp[i]);
 	}
-	__atomic_store_n(&goc__sched.nprocs_made, procs, __ATOMIC_RELEASE);
+	goc__store_release(&goc__sched.nprocs_made, procs);
 	goc__debug_init();
 	goc__stack_install_overflow_handler();
 	goc__sysmon_start();
@@ -1175,7 +1170,7 @@ static void main_goroutine(void *arg)
 	/* Off before the waiting thread is released: from here on goroutines
 	 * left blocked are not a deadlock, whatever the Ms see while goc_main
 	 * is still returning. */
-	__atomic_store_n(&goc__sched.main_active, 0, SEQ_CST);
+	goc__store_seqcst(&goc__sched.main_active, 0);
 	goc_wg_done(&ms->done);
 }
 
@@ -1186,7 +1181,7 @@ void goc_main(goc_fn fn, void *arg)
 	goc__runtime_init();
 	if (goc__m_self())
 		goc__panic("goc_main called from a goroutine");
-	if (__atomic_exchange_n(&goc__sched.main_active, 1, SEQ_CST))
+	if (goc__xchg_seqcst(&goc__sched.main_active, 1))
 		goc__panic("goc_main: already running in another thread");
 	struct main_start ms = {.fn = fn, .arg = arg};
 	goc_wg_init(&ms.done);
@@ -1199,12 +1194,12 @@ void goc_main(goc_fn fn, void *arg)
 	 * detection). Not before: until the main goroutine is queued, an idle
 	 * M would see it counted and findable nowhere. The Ms that went idle
 	 * while we still counted skipped their check; we make it for them. */
-	__atomic_fetch_sub(&goc__sched.nforeign, 1, SEQ_CST);
+	goc__fetch_sub_seqcst(&goc__sched.nforeign, 1);
 	goc__lock_acquire(&goc__sched.lock);
 	check_dead_locked();
 	goc__lock_release(&goc__sched.lock);
 	goc_wg_wait(&ms.done);
-	__atomic_fetch_add(&goc__sched.nforeign, 1, SEQ_CST);
+	goc__fetch_add_seqcst(&goc__sched.nforeign, 1);
 }
 
 int64_t goc_id(void)
@@ -1225,24 +1220,24 @@ void goc_sched_stats_read(goc_sched_stats *out)
 	memset(out, 0, sizeof *out);
 	goc__lock_acquire(&goc__sched.lock);
 	out->procs = goc__sched.gomaxprocs;
-	out->idle_procs = __atomic_load_n(&goc__sched.npidle, RLX);
+	out->idle_procs = goc__load_relaxed(&goc__sched.npidle);
 	out->threads = goc__sched.mcount;
 	out->idle_threads = goc__sched.nmidle;
-	out->spinning_threads = __atomic_load_n(&goc__sched.nmspinning, RLX);
+	out->spinning_threads = goc__load_relaxed(&goc__sched.nmspinning);
 	out->global_runq = goc__sched.runq_size;
 	goc__lock_release(&goc__sched.lock);
 	out->goroutines = count_goroutines();
-	out->steals = __atomic_load_n(&goc__sched.nsteals, RLX);
-	out->retakes = __atomic_load_n(&goc__sched.nretakes, RLX);
-	out->long_runs = __atomic_load_n(&goc__sched.nlongruns, RLX);
+	out->steals = goc__load_relaxed(&goc__sched.nsteals);
+	out->retakes = goc__load_relaxed(&goc__sched.nretakes);
+	out->long_runs = goc__load_relaxed(&goc__sched.nlongruns);
 	for (int i = 0; i < out->procs; i++) {
 		goc__p *p = goc__sched.allp[i];
-		uint32_t head = __atomic_load_n(&p->runq_head, __ATOMIC_ACQUIRE);
-		uint32_t tail = __atomic_load_n(&p->runq_tail, __ATOMIC_ACQUIRE);
-		out->p[i].runq = (int64_t)(uint32_t)(tail - head) +
-			(__atomic_load_n(&p->runnext, RLX) ? 1 : 0);
-		out->p[i].switches = __atomic_load_n(&p->switches, RLX);
-		out->p[i].spawned = __atomic_load_n(&p->created, RLX);
+		uint32_t head = goc__load_acquire(&p->runq_head);
+		uint32_t tail = goc__load_acquire(&p->runq_tail);
+		out->p[i].runq =
+			(int64_t)(uint32_t)(tail - head) + (goc__load_relaxed(&p->runnext) ? 1 : 0);
+		out->p[i].switches = goc__load_relaxed(&p->switches);
+		out->p[i].spawned = goc__load_relaxed(&p->created);
 	}
 }
 
@@ -1254,7 +1249,7 @@ int64_t goc_now(void)
 int goc_maxprocs(int n)
 {
 	goc__runtime_init();
-	int old = __atomic_load_n(&goc__sched.gomaxprocs, SEQ_CST);
+	int old = goc__load_seqcst(&goc__sched.gomaxprocs);
 	if (n <= 0)
 		return old;
 	if (n > GOC_MAX_PROCS) {
@@ -1265,12 +1260,11 @@ int goc_maxprocs(int n)
 	old = goc__sched.gomaxprocs;
 	while (goc__sched.nprocs_made < n) {
 		goc__p *p = p_new(goc__sched.nprocs_made);
-		__atomic_store_n(&p->status, P_DEAD, RLX);
+		goc__store_relaxed(&p->status, P_DEAD);
 		goc__sched.allp[goc__sched.nprocs_made] = p;
-		__atomic_store_n(&goc__sched.nprocs_made, goc__sched.nprocs_made + 1,
-				 __ATOMIC_RELEASE);
+		goc__store_release(&goc__sched.nprocs_made, goc__sched.nprocs_made + 1);
 	}
-	__atomic_store_n(&goc__sched.gomaxprocs, n, SEQ_CST);
+	goc__store_seqcst(&goc__sched.gomaxprocs, n);
 	/* Idle Ps beyond n retire now; running ones at their next schedule. */
 	goc__p *retiring = NULL;
 	goc__p **pp = &goc__sched.pidle;
@@ -1278,7 +1272,7 @@ int goc_maxprocs(int n)
 		goc__p *p = *pp;
 		if (p->id >= n) {
 			*pp = p->link;
-			__atomic_fetch_sub(&goc__sched.npidle, 1, SEQ_CST);
+			goc__fetch_sub_seqcst(&goc__sched.npidle, 1);
 			p_retire_start_locked(p);
 			p->link = retiring;
 			retiring = p;
@@ -1287,7 +1281,7 @@ int goc_maxprocs(int n)
 		}
 	}
 	for (int32_t i = 0; i < n; i++)
-		if (__atomic_load_n(&goc__sched.allp[i]->status, RLX) == P_DEAD)
+		if (goc__load_relaxed(&goc__sched.allp[i]->status) == P_DEAD)
 			goc__pidle_put(goc__sched.allp[i]);
 	goc__lock_release(&goc__sched.lock);
 	while (retiring) {

@@ -64,11 +64,10 @@ static void handoff(goc__p *p)
 	if (retiring || !goc__runq_empty(p) || goc__sched.runq_size > 0) {
 		/* Work to run (a retiring P's M retires it first thing). */
 		goc__startm_locked(p, false);
-	} else if (__atomic_load_n(&goc__sched.nmspinning, __ATOMIC_SEQ_CST) +
-				   __atomic_load_n(&goc__sched.npidle, __ATOMIC_SEQ_CST) ==
+	} else if (goc__load_seqcst(&goc__sched.nmspinning) +
+				   goc__load_seqcst(&goc__sched.npidle) ==
 			   0 &&
-		   __atomic_compare_exchange_n(&goc__sched.nmspinning, &(int32_t){0}, 1, false,
-					       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+		   goc__cas_seqcst(&goc__sched.nmspinning, &(int32_t){0}, 1)) {
 		/* Nobody looks for work queued behind the busy Ps: one M
 		 * spinning with p will (the same claim as wakep's). */
 		goc__startm_locked(p, true);
@@ -85,7 +84,7 @@ static void handoff(goc__p *p)
 /* Tries to take p, seen P_SYSCALL, from its M; true if it did. */
 static bool retake_syscall(goc__p *p, struct p_watch *w, int64_t now)
 {
-	uint32_t tick = __atomic_load_n(&p->syscalltick, __ATOMIC_RELAXED);
+	uint32_t tick = goc__load_relaxed(&p->syscalltick);
 	if (tick != w->syscalltick) {
 		w->syscalltick = tick;
 		w->syscall_seen = now;
@@ -95,27 +94,24 @@ static bool retake_syscall(goc__p *p, struct p_watch *w, int64_t now)
 	if (in_section < RETAKE_AFTER)
 		return false;
 	if (goc__runq_empty(p) &&
-	    __atomic_load_n(&goc__sched.nmspinning, __ATOMIC_RELAXED) +
-			    __atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) >
-		    0 &&
+	    goc__load_relaxed(&goc__sched.nmspinning) + goc__load_relaxed(&goc__sched.npidle) > 0 &&
 	    in_section < RETAKE_UNWANTED_AFTER)
 		return false;
 	/* Acquire pairs with the release store of goc_syscall_enter: the P's
 	 * owner-only fields are seen as its M left them. Failing means the M
 	 * came back first and holds the P again. */
 	uint32_t expected = P_SYSCALL;
-	if (!__atomic_compare_exchange_n(&p->status, &expected, P_IDLE, false, __ATOMIC_ACQUIRE,
-					 __ATOMIC_RELAXED))
+	if (!goc__cas_acquire(&p->status, &expected, P_IDLE))
 		return false;
-	__atomic_fetch_add(&goc__sched.nretakes, 1, __ATOMIC_RELAXED);
+	goc__fetch_add_relaxed(&goc__sched.nretakes, 1);
 	handoff(p);
 	return true;
 }
 
 static uint64_t progress_of(goc__p *p)
 {
-	return (uint64_t)__atomic_load_n(&p->schedtick, __ATOMIC_RELAXED) << 32 |
-		__atomic_load_n(&p->syscalltick, __ATOMIC_RELAXED);
+	return (uint64_t)goc__load_relaxed(&p->schedtick) << 32 |
+		goc__load_relaxed(&p->syscalltick);
 }
 
 /* Notes whether p, in state status, has run one goroutine for too long. */
@@ -129,23 +125,22 @@ static void watch_long_run(goc__p *p, struct p_watch *w, uint32_t status, int64_
 		return;
 	}
 	int64_t ran = now - w->progress_seen;
-	if (ran < LONG_RUN || !__atomic_load_n(&p->curg, __ATOMIC_RELAXED))
+	if (ran < LONG_RUN || !goc__load_relaxed(&p->curg))
 		return; /* short so far, or the M is on its own stack */
 	if (!w->long_run_counted) {
 		w->long_run_counted = true;
-		__atomic_fetch_add(&goc__sched.nlongruns, 1, __ATOMIC_RELAXED);
+		goc__fetch_add_relaxed(&goc__sched.nlongruns, 1);
 	}
 	int64_t ms = ran / GOC_MILLISECOND;
 	/* Published only if the P has still not moved: a stretch that ended
 	 * since the first look was folded (or will be) without this value. */
 	if (progress_of(p) == progress)
-		__atomic_store_n(&p->long_run_ms, ms > UINT16_MAX ? UINT16_MAX : (uint32_t)ms,
-				 __ATOMIC_RELAXED);
+		goc__store_relaxed(&p->long_run_ms, ms > UINT16_MAX ? UINT16_MAX : (uint32_t)ms);
 }
 
 void goc__long_run_fold(goc__p *p)
 {
-	uint32_t ms = __atomic_exchange_n(&p->long_run_ms, 0, __ATOMIC_RELAXED);
+	uint32_t ms = goc__xchg_relaxed(&p->long_run_ms, 0);
 	goc__g *g = p->curg;
 	if (!ms || !g)
 		return;
@@ -157,11 +152,11 @@ void goc__long_run_fold(goc__p *p)
 int goc__retake(int64_t now)
 {
 	int retaken = 0;
-	int32_t n = __atomic_load_n(&goc__sched.nprocs_made, __ATOMIC_ACQUIRE);
+	int32_t n = goc__load_acquire(&goc__sched.nprocs_made);
 	for (int32_t i = 0; i < n; i++) {
 		goc__p *p = goc__sched.allp[i];
 		struct p_watch *w = &watch[i];
-		uint32_t status = __atomic_load_n(&p->status, __ATOMIC_ACQUIRE);
+		uint32_t status = goc__load_acquire(&p->status);
 		watch_long_run(p, w, status, now);
 		if (status == P_SYSCALL && retake_syscall(p, w, now))
 			retaken++;

@@ -22,15 +22,6 @@
 
 #include "runtime.h"
 
-#define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define LOAD_RLX(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define CAS_REL(p, e, v) \
-	__atomic_compare_exchange_n((p), (e), (v), false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)
-#define CAS_ACQREL(p, e, v) \
-	__atomic_compare_exchange_n((p), (e), (v), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
-
 /* How many goroutines one pull from the global queue may move to a P. Go
  * takes up to half a ring (128); a smaller batch leaves room in the ring for
  * goroutines readied locally (timers, channels), which would otherwise
@@ -64,7 +55,7 @@ void goc__globrunq_put_batch_locked(goc__g *const *gs, size_t n)
 	size_t size = (size_t)goc__sched.runq_size;
 	for (size_t i = 0; i < n; i++)
 		goc__sched.runq[(goc__sched.runq_first + size + i) % goc__sched.runq_cap] = gs[i];
-	__atomic_store_n(&goc__sched.runq_size, (int64_t)(size + n), __ATOMIC_SEQ_CST);
+	goc__store_seqcst(&goc__sched.runq_size, (int64_t)(size + n));
 }
 
 void goc__globrunq_put(goc__g *g)
@@ -86,7 +77,7 @@ goc__g *goc__globrunq_get_locked(goc__p *p, int max)
 	int64_t size = goc__sched.runq_size;
 	if (size == 0)
 		return NULL;
-	int64_t procs = __atomic_load_n(&goc__sched.gomaxprocs, __ATOMIC_RELAXED);
+	int64_t procs = goc__load_relaxed(&goc__sched.gomaxprocs);
 	int64_t n = size / procs + 1;
 	if (n > size)
 		n = size;
@@ -94,7 +85,7 @@ goc__g *goc__globrunq_get_locked(goc__p *p, int max)
 		n = max;
 	if (n > GLOBRUNQ_BATCH)
 		n = GLOBRUNQ_BATCH;
-	__atomic_store_n(&goc__sched.runq_size, size - n, __ATOMIC_RELAXED);
+	goc__store_relaxed(&goc__sched.runq_size, size - n);
 	goc__g *g = globrunq_pop_locked();
 	/* The caller's ring is empty (or max is 1), so these all fit and
 	 * goc__runq_put never needs the lock we hold. */
@@ -112,8 +103,8 @@ static bool runq_put_slow(goc__p *p, goc__g *g, uint32_t head, uint32_t tail)
 	if (n != HALF)
 		goc__fatal("runq_put_slow: queue is not full");
 	for (uint32_t i = 0; i < n; i++)
-		batch[i] = LOAD_RLX(&p->runq[(head + i) % RUNQ_SIZE]);
-	if (!CAS_REL(&p->runq_head, &head, head + n))
+		batch[i] = goc__load_relaxed(&p->runq[(head + i) % RUNQ_SIZE]);
+	if (!goc__cas_release(&p->runq_head, &head, head + n))
 		return false;
 	batch[n] = g;
 	goc__lock_acquire(&goc__sched.lock);
@@ -133,21 +124,22 @@ void goc__runq_put(goc__p *p, goc__g *g, bool next)
 		 * (thieves only take it away), an empty runnext stays empty
 		 * until a plain store fills it. That saves an atomic RMW per
 		 * wake-up: ChanPingPong-1 95-98 -> 84 ns. */
-		if (LOAD_RLX(&goc__sched.gomaxprocs) == 1 && !LOAD_RLX(&p->runnext)) {
-			STORE_REL(&p->runnext, g);
+		if (goc__load_relaxed(&goc__sched.gomaxprocs) == 1 &&
+		    !goc__load_relaxed(&p->runnext)) {
+			goc__store_release(&p->runnext, g);
 			return;
 		}
-		goc__g *old = __atomic_exchange_n(&p->runnext, g, __ATOMIC_ACQ_REL);
+		goc__g *old = goc__xchg_acqrel(&p->runnext, g);
 		if (!old)
 			return;
 		g = old; /* the displaced one goes to the tail */
 	}
 	for (;;) {
-		uint32_t head = LOAD_ACQ(&p->runq_head);
-		uint32_t tail = LOAD_RLX(&p->runq_tail);
+		uint32_t head = goc__load_acquire(&p->runq_head);
+		uint32_t tail = goc__load_relaxed(&p->runq_tail);
 		if (tail - head < RUNQ_SIZE) {
-			STORE_RLX(&p->runq[tail % RUNQ_SIZE], g);
-			STORE_REL(&p->runq_tail, tail + 1);
+			goc__store_relaxed(&p->runq[tail % RUNQ_SIZE], g);
+			goc__store_release(&p->runq_tail, tail + 1);
 			return;
 		}
 		if (runq_put_slow(p, g, head, tail))
@@ -161,23 +153,23 @@ void goc__runq_put(goc__p *p, goc__g *g, bool next)
  * stale slot is harmless. */
 static void prefetch_next(goc__p *p, uint32_t head)
 {
-	const char *g = (const char *)LOAD_RLX(&p->runq[head % RUNQ_SIZE]);
+	const char *g = (const char *)goc__load_relaxed(&p->runq[head % RUNQ_SIZE]);
 	__builtin_prefetch(g);
 	__builtin_prefetch(g - 64);
 }
 
 goc__g *goc__runq_get(goc__p *p)
 {
-	goc__g *next = LOAD_RLX(&p->runnext);
-	if (next && CAS_ACQREL(&p->runnext, &next, NULL))
+	goc__g *next = goc__load_relaxed(&p->runnext);
+	if (next && goc__cas_acqrel(&p->runnext, &next, NULL))
 		return next;
 	for (;;) {
-		uint32_t head = LOAD_ACQ(&p->runq_head);
-		uint32_t tail = LOAD_RLX(&p->runq_tail);
+		uint32_t head = goc__load_acquire(&p->runq_head);
+		uint32_t tail = goc__load_relaxed(&p->runq_tail);
 		if (tail == head)
 			return NULL;
-		goc__g *g = LOAD_RLX(&p->runq[head % RUNQ_SIZE]);
-		if (CAS_REL(&p->runq_head, &head, head + 1)) {
+		goc__g *g = goc__load_relaxed(&p->runq[head % RUNQ_SIZE]);
+		if (goc__cas_release(&p->runq_head, &head, head + 1)) {
 			if (tail - head > 1)
 				prefetch_next(p, head + 1);
 			return g;
@@ -190,10 +182,10 @@ bool goc__runq_empty(goc__p *p)
 	/* runnext is read last: a goroutine moving from runnext to the ring
 	 * is seen in one or the other. */
 	for (;;) {
-		uint32_t head = LOAD_ACQ(&p->runq_head);
-		uint32_t tail = LOAD_ACQ(&p->runq_tail);
-		goc__g *next = LOAD_ACQ(&p->runnext);
-		if (tail == LOAD_ACQ(&p->runq_tail))
+		uint32_t head = goc__load_acquire(&p->runq_head);
+		uint32_t tail = goc__load_acquire(&p->runq_tail);
+		goc__g *next = goc__load_acquire(&p->runnext);
+		if (tail == goc__load_acquire(&p->runq_tail))
 			return head == tail && next == NULL;
 	}
 }
@@ -203,51 +195,52 @@ bool goc__runq_empty(goc__p *p)
 static uint32_t runq_grab(goc__p *victim, goc__g **batch, uint32_t batch_head, bool steal_next)
 {
 	for (;;) {
-		uint32_t head = LOAD_ACQ(&victim->runq_head);
-		uint32_t tail = LOAD_ACQ(&victim->runq_tail);
+		uint32_t head = goc__load_acquire(&victim->runq_head);
+		uint32_t tail = goc__load_acquire(&victim->runq_tail);
 		uint32_t n = tail - head;
 		n = n - n / 2;
 		if (n == 0) {
 			if (!steal_next)
 				return 0;
-			goc__g *next = LOAD_ACQ(&victim->runnext);
+			goc__g *next = goc__load_acquire(&victim->runnext);
 			if (!next)
 				return 0;
 			/* The victim is probably about to run its runnext itself
 			 * (a goroutine it just readied, as in a ping-pong): give it
 			 * about 3 us before taking it, so the hand-off stays on
 			 * one core. */
-			if (__atomic_load_n(&victim->status, __ATOMIC_RELAXED) == P_RUNNING) {
+			if (goc__load_relaxed(&victim->status) == P_RUNNING) {
 				int64_t until = goc__prim_nanotime() + 3000;
 				while (goc__prim_nanotime() < until)
 					goc__cpu_relax();
 			}
-			if (!CAS_ACQREL(&victim->runnext, &next, NULL))
+			if (!goc__cas_acqrel(&victim->runnext, &next, NULL))
 				continue;
-			STORE_RLX(&batch[batch_head % RUNQ_SIZE], next);
+			goc__store_relaxed(&batch[batch_head % RUNQ_SIZE], next);
 			return 1;
 		}
 		if (n > RUNQ_SIZE / 2)
 			continue; /* read an inconsistent head/tail pair */
 		for (uint32_t i = 0; i < n; i++)
-			STORE_RLX(&batch[(batch_head + i) % RUNQ_SIZE],
-				  LOAD_RLX(&victim->runq[(head + i) % RUNQ_SIZE]));
-		if (CAS_REL(&victim->runq_head, &head, head + n))
+			goc__store_relaxed(
+				&batch[(batch_head + i) % RUNQ_SIZE],
+				goc__load_relaxed(&victim->runq[(head + i) % RUNQ_SIZE]));
+		if (goc__cas_release(&victim->runq_head, &head, head + n))
 			return n;
 	}
 }
 
 goc__g *goc__runq_steal(goc__p *p, goc__p *victim, bool steal_next)
 {
-	uint32_t tail = LOAD_RLX(&p->runq_tail);
+	uint32_t tail = goc__load_relaxed(&p->runq_tail);
 	uint32_t n = runq_grab(victim, p->runq, tail, steal_next);
 	if (n == 0)
 		return NULL;
 	n--;
-	goc__g *g = LOAD_RLX(&p->runq[(tail + n) % RUNQ_SIZE]);
+	goc__g *g = goc__load_relaxed(&p->runq[(tail + n) % RUNQ_SIZE]);
 	if (n == 0)
 		return g;
-	STORE_REL(&p->runq_tail, tail + n);
+	goc__store_release(&p->runq_tail, tail + n);
 	return g;
 }
 

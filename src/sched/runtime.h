@@ -23,7 +23,7 @@
 #ifndef GOC_SCHED_RUNTIME_H
 #define GOC_SCHED_RUNTIME_H
 
-#include <stdatomic.h>
+#include "../prim/atomic.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -285,8 +285,7 @@ extern struct goc__sched goc__sched;
  * short spin-wait for one of them to act may pay off. */
 static inline bool goc__other_procs_busy(void)
 {
-	return __atomic_load_n(&goc__sched.gomaxprocs, __ATOMIC_RELAXED) -
-		__atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) >
+	return goc__load_relaxed(&goc__sched.gomaxprocs) - goc__load_relaxed(&goc__sched.npidle) >
 		1;
 }
 

@@ -139,12 +139,12 @@ void goc__stack_module_init(void)
 	long def = goc__prim_env_long("GOCSTACKSIZE", 64 * 1024, 16 * 1024, 1L << 30);
 	default_class = goc__stack_class_of((size_t)def, &default_size);
 	long budget = (goc__prim_max_map_count() - MAP_RESERVE_FOR_PROGRAM) / 2;
-	__atomic_store_n(&guarded_budget, budget > 0 ? budget : 0, __ATOMIC_RELAXED);
+	goc__store_relaxed(&guarded_budget, budget > 0 ? budget : 0);
 }
 
 static bool chunk_table_add(struct chunk *c)
 {
-	size_t n = __atomic_load_n(&nchunks, __ATOMIC_RELAXED);
+	size_t n = goc__load_relaxed(&nchunks);
 	size_t page = n / CHUNK_PAGE;
 	if (page >= CHUNK_DIR)
 		return false;
@@ -152,10 +152,10 @@ static bool chunk_table_add(struct chunk *c)
 		struct chunk *entries = goc__prim_reserve(CHUNK_PAGE * sizeof(struct chunk));
 		if (!entries)
 			return false;
-		__atomic_store_n(&chunk_dir[page], entries, __ATOMIC_RELEASE);
+		goc__store_release(&chunk_dir[page], entries);
 	}
 	chunk_dir[page][n % CHUNK_PAGE] = *c;
-	__atomic_store_n(&nchunks, n + 1, __ATOMIC_RELEASE);
+	goc__store_release(&nchunks, n + 1);
 	return true;
 }
 
@@ -172,7 +172,7 @@ static goc__lock chunk_table_lock = GOC_LOCK_INIT;
 static struct chunk *chunk_new(int k)
 {
 	size_t slot = class_size(k);
-	long budget = __atomic_load_n(&guarded_budget, __ATOMIC_RELAXED);
+	long budget = goc__load_relaxed(&guarded_budget);
 	struct chunk c = {0};
 	size_t nslots;
 	c.slot_size = slot;
@@ -200,12 +200,12 @@ static struct chunk *chunk_new(int k)
 				/* The mapping budget is gone (the program uses more than
 				 * we reserved for it): the rest of this chunk and every
 				 * later one go without guards. */
-				__atomic_store_n(&guarded_budget, 0, __ATOMIC_RELAXED);
+				goc__store_relaxed(&guarded_budget, 0);
 				nslots = i;
 				break;
 			}
 		}
-		__atomic_fetch_sub(&guarded_budget, (long)nslots, __ATOMIC_RELAXED);
+		goc__fetch_sub_relaxed(&guarded_budget, (long)nslots);
 		c.base = mem;
 		if (nslots == 0) {
 			goc__prim_unreserve(mem, bytes);
@@ -219,7 +219,7 @@ static struct chunk *chunk_new(int k)
 	c.nslots = (uint32_t)nslots;
 	goc__lock_acquire(&chunk_table_lock);
 	bool ok = chunk_table_add(&c);
-	struct chunk *entry = ok ? chunk_at(__atomic_load_n(&nchunks, __ATOMIC_RELAXED) - 1) : NULL;
+	struct chunk *entry = ok ? chunk_at(goc__load_relaxed(&nchunks) - 1) : NULL;
 	goc__lock_release(&chunk_table_lock);
 	if (!ok)
 		goc__prim_unreserve(mem, bytes);
@@ -270,7 +270,7 @@ static struct goc__slot *class_carve(struct stack_class *c, int k)
 	uint32_t i = ch->used;
 	char *base = ch->base + (size_t)i * ch->slot_size;
 	struct goc__slot *s = slot_init(base, k, ch->guarded, !ch->guarded && i > 0);
-	__atomic_store_n(&ch->used, i + 1, __ATOMIC_RELEASE);
+	goc__store_release(&ch->used, i + 1);
 	return s;
 }
 
@@ -344,7 +344,7 @@ bool goc__stack_attach(goc__p *p, goc__g *g)
 	struct goc__slot *s = slot_get(p, g->size_class);
 	if (!s)
 		return false;
-	__atomic_store_n(&s->owner, g, __ATOMIC_RELEASE);
+	goc__store_release(&s->owner, g);
 	g->slot = s;
 	g->stack_lo = s->stack_lo;
 	g->stack_size = (size_t)((char *)s - s->stack_lo);
@@ -355,7 +355,7 @@ void goc__stack_detach(goc__p *p, goc__g *g)
 {
 	struct goc__slot *s = g->slot;
 	g->slot = NULL;
-	__atomic_store_n(&s->owner, NULL, __ATOMIC_RELEASE);
+	goc__store_release(&s->owner, NULL);
 	int k = s->size_class;
 	if (p && k == default_class) {
 		if (p->nsfree == P_GFREE_MAX) {
@@ -386,7 +386,7 @@ bool goc__stack_canary_ok(const goc__g *g)
 /* Which chunk slot holds address a: its chunk and index, or false. */
 static bool slot_of(const void *a, struct chunk **out, size_t *index)
 {
-	size_t n = __atomic_load_n(&nchunks, __ATOMIC_ACQUIRE);
+	size_t n = goc__load_acquire(&nchunks);
 	const char *addr = a;
 	for (size_t i = 0; i < n; i++) {
 		struct chunk *c = chunk_at(i);
@@ -413,7 +413,7 @@ goc__g *goc__stack_guard_owner(const void *addr)
 				   : (a >= c->chunk_guard && a < c->chunk_guard + page_size);
 	if (!in_guard)
 		return NULL;
-	return __atomic_load_n(&slot_hdr(slot, c->slot_size)->owner, __ATOMIC_ACQUIRE);
+	return goc__load_acquire(&slot_hdr(slot, c->slot_size)->owner);
 }
 
 void goc__stack_scavenge(void)

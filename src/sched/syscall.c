@@ -48,19 +48,19 @@ void goc_syscall_enter(void)
 	if (m->syscall_p)
 		goc__panic("goc_syscall_enter: already inside a syscall section");
 	goc__p *p = m->p;
-	if (__builtin_expect(__atomic_load_n(&p->long_run_ms, __ATOMIC_RELAXED) != 0, 0))
+	if (__builtin_expect(goc__load_relaxed(&p->long_run_ms) != 0, 0))
 		goc__long_run_fold(p); /* a scheduling point: the stretch ends here */
 	g->wait_reason = WAIT_SYSCALL;
-	g->wait_since = __atomic_load_n(&goc__sched.coarse_now, __ATOMIC_RELAXED);
+	g->wait_since = goc__load_relaxed(&goc__sched.coarse_now);
 	if (goc__tracing())
 		goc__trace_syscall_enter(m);
 	m->syscall_p = p;
 	m->p = NULL;
-	__atomic_store_n(&p->syscalltick, p->syscalltick + 1, __ATOMIC_RELAXED);
+	goc__store_relaxed(&p->syscalltick, p->syscalltick + 1);
 	/* Release: a sysmon that reads P_SYSCALL (acquire) also reads the new
 	 * syscalltick, and once it has taken the P by its CAS, the run ring,
 	 * caches and counters as this M left them. */
-	__atomic_store_n(&p->status, P_SYSCALL, __ATOMIC_RELEASE);
+	goc__store_release(&p->status, P_SYSCALL);
 }
 
 /* The goroutine of m holds a P again and leaves the section. */
@@ -97,7 +97,7 @@ static void exit_without_p(goc__m *m, goc__g *g)
 	/* Our lock may sleep in the kernel: keep the errno the section left. */
 	int saved_errno = errno;
 	goc__p *p = NULL;
-	if (__atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) > 0) {
+	if (goc__load_relaxed(&goc__sched.npidle) > 0) {
 		goc__lock_acquire(&goc__sched.lock);
 		p = goc__pidle_get();
 		goc__lock_release(&goc__sched.lock);
@@ -131,8 +131,7 @@ void goc_syscall_exit(void)
 	 * nobody else touched the P since our own release store, so the CAS
 	 * needs no stronger ordering than acquire. */
 	uint32_t expected = P_SYSCALL;
-	if (__atomic_compare_exchange_n(&p->status, &expected, P_RUNNING, false, __ATOMIC_ACQUIRE,
-					__ATOMIC_RELAXED)) {
+	if (goc__cas_acquire(&p->status, &expected, P_RUNNING)) {
 		m->p = p;
 		section_left(m, g);
 		return;

@@ -42,7 +42,7 @@ static void *sysmon_main(void *arg)
 	for (;;) {
 		goc__prim_sleep_until(now + sleep);
 		now = goc__prim_nanotime();
-		__atomic_store_n(&goc__sched.coarse_now, now, __ATOMIC_RELAXED);
+		goc__store_relaxed(&goc__sched.coarse_now, now);
 		goc__sched_check_timers(now, SYSMON_TICK);
 		goc__debug_sysmon_tick(now);
 		goc__netpoll_sysmon(now);

@@ -42,10 +42,10 @@ void goc_cond_init(goc_cond *cond)
 
 void goc_cond_wait(goc_cond *cond, goc_mutex *mutex)
 {
-	uint32_t ticket = __atomic_fetch_add(&cond->wait, 1, __ATOMIC_SEQ_CST);
+	uint32_t ticket = goc__fetch_add_seqcst(&cond->wait, 1);
 	goc_mutex_unlock(mutex);
 	goc__lock_acquire_word(&cond->lock);
-	if (ticket_before(ticket, __atomic_load_n(&cond->notify, __ATOMIC_RELAXED))) {
+	if (ticket_before(ticket, goc__load_relaxed(&cond->notify))) {
 		goc__lock_release_word(&cond->lock);
 	} else {
 		cond_waiter self = {.g = goc__g_self(), .ticket = ticket, .next = NULL};
@@ -61,8 +61,7 @@ void goc_cond_wait(goc_cond *cond, goc_mutex *mutex)
 
 static bool nobody_waits(goc_cond *cond)
 {
-	return __atomic_load_n(&cond->wait, __ATOMIC_SEQ_CST) ==
-		__atomic_load_n(&cond->notify, __ATOMIC_SEQ_CST);
+	return goc__load_seqcst(&cond->wait) == goc__load_seqcst(&cond->notify);
 }
 
 void goc_cond_signal(goc_cond *cond)
@@ -70,12 +69,12 @@ void goc_cond_signal(goc_cond *cond)
 	if (nobody_waits(cond))
 		return;
 	goc__lock_acquire_word(&cond->lock);
-	uint32_t ticket = __atomic_load_n(&cond->notify, __ATOMIC_RELAXED);
-	if (ticket == __atomic_load_n(&cond->wait, __ATOMIC_SEQ_CST)) {
+	uint32_t ticket = goc__load_relaxed(&cond->notify);
+	if (ticket == goc__load_seqcst(&cond->wait)) {
 		goc__lock_release_word(&cond->lock);
 		return;
 	}
-	__atomic_store_n(&cond->notify, ticket + 1, __ATOMIC_SEQ_CST);
+	goc__store_seqcst(&cond->notify, ticket + 1);
 	/* The waiter holding this ticket may not have queued yet; then it
 	 * finds its ticket notified and does not park. Records are mostly
 	 * in ticket order, so the search usually stops at the head. */
@@ -104,8 +103,7 @@ void goc_cond_broadcast(goc_cond *cond)
 	goc__lock_acquire_word(&cond->lock);
 	cond_waiter *w = cond->head;
 	cond->head = cond->tail = NULL;
-	__atomic_store_n(&cond->notify, __atomic_load_n(&cond->wait, __ATOMIC_SEQ_CST),
-			 __ATOMIC_SEQ_CST);
+	goc__store_seqcst(&cond->notify, goc__load_seqcst(&cond->wait));
 	goc__lock_release_word(&cond->lock);
 	while (w) {
 		/* Read next first: the record is gone once its goroutine runs. */

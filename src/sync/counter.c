@@ -59,27 +59,27 @@ void goc_counter_add(goc_counter *c, int64_t delta)
 	goc__m *m = goc__m_self();
 	goc__p *p = m ? m->p : NULL;
 	if (!p) {
-		__atomic_add_fetch(&c->slots[FOREIGN_SLOT].value, delta, __ATOMIC_RELAXED);
+		goc__add_fetch_relaxed(&c->slots[FOREIGN_SLOT].value, delta);
 		return;
 	}
 	int64_t *slot = &c->slots[p->id].value;
-	__atomic_store_n(slot, __atomic_load_n(slot, __ATOMIC_RELAXED) + delta, __ATOMIC_RELAXED);
+	goc__store_relaxed(slot, goc__load_relaxed(slot) + delta);
 }
 
 static int64_t slots_sum(goc_counter *c)
 {
 	int64_t sum = 0;
 	for (int i = 0; i <= FOREIGN_SLOT; i++)
-		sum += __atomic_load_n(&c->slots[i].value, __ATOMIC_RELAXED);
+		sum += goc__load_relaxed(&c->slots[i].value);
 	return sum;
 }
 
 int64_t goc_counter_read(goc_counter *c)
 {
-	return slots_sum(c) - __atomic_load_n(&c->base, __ATOMIC_RELAXED);
+	return slots_sum(c) - goc__load_relaxed(&c->base);
 }
 
 void goc_counter_reset(goc_counter *c)
 {
-	__atomic_store_n(&c->base, slots_sum(c), __ATOMIC_RELAXED);
+	goc__store_relaxed(&c->base, slots_sum(c));
 }

@@ -65,22 +65,21 @@ enum {
 
 static int32_t load_state(goc_mutex *m)
 {
-	return __atomic_load_n(&m->state, __ATOMIC_RELAXED);
+	return goc__load_relaxed(&m->state);
 }
 
 static bool cas_state(goc_mutex *m, int32_t *old, int32_t new_state)
 {
-	return __atomic_compare_exchange_n(&m->state, old, new_state, false, __ATOMIC_ACQ_REL,
-					   __ATOMIC_RELAXED);
+	return goc__cas_acqrel(&m->state, old, new_state);
 }
 
 static int cpu_count(void)
 {
 	static int cached;
-	int n = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	int n = goc__load_relaxed(&cached);
 	if (n == 0) {
 		n = goc__prim_cpu_count();
-		__atomic_store_n(&cached, n, __ATOMIC_RELAXED);
+		goc__store_relaxed(&cached, n);
 	}
 	return n;
 }
@@ -92,9 +91,8 @@ static bool can_spin(int round)
 	goc__m *m = goc__m_self();
 	if (!m || !m->p)
 		return true;
-	int32_t busy = __atomic_load_n(&goc__sched.gomaxprocs, __ATOMIC_RELAXED) -
-		__atomic_load_n(&goc__sched.npidle, __ATOMIC_RELAXED) -
-		__atomic_load_n(&goc__sched.nmspinning, __ATOMIC_RELAXED);
+	int32_t busy = goc__load_relaxed(&goc__sched.gomaxprocs) -
+		goc__load_relaxed(&goc__sched.npidle) - goc__load_relaxed(&goc__sched.nmspinning);
 	return busy > 1;
 }
 
@@ -183,7 +181,7 @@ static void lock_slow(goc_mutex *m, goc__wait_reason reason)
 			int32_t delta = MUTEX_LOCKED - MUTEX_WAITER;
 			if (!starving || (old >> MUTEX_WAITER_SHIFT) == 1)
 				delta -= MUTEX_STARVING;
-			__atomic_add_fetch(&m->state, delta, __ATOMIC_ACQ_REL);
+			goc__add_fetch_acqrel(&m->state, delta);
 			return;
 		}
 		/* Woken in normal mode: the unlocker set WOKEN for us. */
@@ -205,8 +203,7 @@ void goc__mutex_lock_as(goc_mutex *m, goc__wait_reason r)
 {
 	int32_t old = load_state(m);
 	if (!(old & (MUTEX_LOCKED | MUTEX_STARVING)) &&
-	    __atomic_compare_exchange_n(&m->state, &old, old | MUTEX_LOCKED, false,
-					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+	    goc__cas_acquire(&m->state, &old, old | MUTEX_LOCKED))
 		return;
 	lock_slow(m, r);
 }
@@ -223,8 +220,7 @@ bool goc_mutex_trylock(goc_mutex *m)
 		return false;
 	/* A waiter woken in normal mode may be about to take it too; the
 	 * CAS decides, as it would between two lockers. */
-	return __atomic_compare_exchange_n(&m->state, &old, old | MUTEX_LOCKED, false,
-					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+	return goc__cas_acquire(&m->state, &old, old | MUTEX_LOCKED);
 }
 
 static void unlock_slow(goc_mutex *m, int32_t new_state)
@@ -255,7 +251,7 @@ static void unlock_slow(goc_mutex *m, int32_t new_state)
  * starving). The release ordering publishes the critical section. */
 void goc_mutex_unlock(goc_mutex *m)
 {
-	int32_t new_state = __atomic_sub_fetch(&m->state, MUTEX_LOCKED, __ATOMIC_RELEASE);
+	int32_t new_state = goc__sub_fetch_release(&m->state, MUTEX_LOCKED);
 	if (new_state != 0)
 		unlock_slow(m, new_state);
 }

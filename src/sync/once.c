@@ -21,12 +21,12 @@ void goc_once_do(goc_once *once, goc_fn fn, void *arg)
 {
 	if (!fn)
 		goc__panic("goc_once_do: nil function");
-	if (__atomic_load_n(&once->done, __ATOMIC_ACQUIRE))
+	if (goc__load_acquire(&once->done))
 		return;
 	goc_mutex_lock(&once->mutex);
-	if (!__atomic_load_n(&once->done, __ATOMIC_RELAXED)) {
+	if (!goc__load_relaxed(&once->done)) {
 		fn(arg);
-		__atomic_store_n(&once->done, 1, __ATOMIC_RELEASE);
+		goc__store_release(&once->done, 1);
 	}
 	goc_mutex_unlock(&once->mutex);
 }

@@ -109,16 +109,16 @@ static uint64_t pack(uint32_t head, uint32_t tail)
  * head_tail with acquire. */
 static bool ring_push_head(struct pool_local *l, void *obj)
 {
-	uint64_t ht = __atomic_load_n(&l->head_tail, __ATOMIC_RELAXED);
+	uint64_t ht = goc__load_relaxed(&l->head_tail);
 	uint32_t head = (uint32_t)(ht >> 32), tail = (uint32_t)ht;
 	if (head - tail >= LOCAL_RING)
 		return false;
 	void **slot = &l->ring[head % LOCAL_RING];
 	/* A thief that claimed this slot may not have read it yet. */
-	if (__atomic_load_n(slot, __ATOMIC_ACQUIRE))
+	if (goc__load_acquire(slot))
 		return false;
-	__atomic_store_n(slot, obj, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&l->head_tail, (uint64_t)1 << 32, __ATOMIC_RELEASE);
+	goc__store_relaxed(slot, obj);
+	goc__add_fetch_release(&l->head_tail, (uint64_t)1 << 32);
 	return true;
 }
 
@@ -127,16 +127,15 @@ static bool ring_push_head(struct pool_local *l, void *obj)
  * thread (or a previous owner, ordered by the P hand-over). */
 static void *ring_pop_head(struct pool_local *l)
 {
-	uint64_t ht = __atomic_load_n(&l->head_tail, __ATOMIC_RELAXED);
+	uint64_t ht = goc__load_relaxed(&l->head_tail);
 	for (;;) {
 		uint32_t head = (uint32_t)(ht >> 32), tail = (uint32_t)ht;
 		if (head == tail)
 			return NULL;
-		if (__atomic_compare_exchange_n(&l->head_tail, &ht, pack(head - 1, tail), true,
-						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		if (goc__cas_weak_acqrel(&l->head_tail, &ht, pack(head - 1, tail))) {
 			void **slot = &l->ring[(head - 1) % LOCAL_RING];
-			void *obj = __atomic_load_n(slot, __ATOMIC_RELAXED);
-			__atomic_store_n(slot, NULL, __ATOMIC_RELAXED);
+			void *obj = goc__load_relaxed(slot);
+			goc__store_relaxed(slot, NULL);
 			return obj;
 		}
 	}
@@ -148,16 +147,15 @@ static void *ring_pop_head(struct pool_local *l)
  * slot may be reused. */
 static void *ring_pop_tail(struct pool_local *l)
 {
-	uint64_t ht = __atomic_load_n(&l->head_tail, __ATOMIC_ACQUIRE);
+	uint64_t ht = goc__load_acquire(&l->head_tail);
 	for (;;) {
 		uint32_t head = (uint32_t)(ht >> 32), tail = (uint32_t)ht;
 		if (head == tail)
 			return NULL;
-		if (__atomic_compare_exchange_n(&l->head_tail, &ht, pack(head, tail + 1), true,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		if (goc__cas_weak_acqrel(&l->head_tail, &ht, pack(head, tail + 1))) {
 			void **slot = &l->ring[tail % LOCAL_RING];
-			void *obj = __atomic_load_n(slot, __ATOMIC_RELAXED);
-			__atomic_store_n(slot, NULL, __ATOMIC_RELEASE);
+			void *obj = goc__load_relaxed(slot);
+			goc__store_release(slot, NULL);
 			return obj;
 		}
 	}
@@ -188,12 +186,12 @@ static void *vec_pop(struct obj_vec *v)
 
 static void count_owner(int64_t *counter)
 {
-	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+	goc__store_relaxed(counter, goc__load_relaxed(counter) + 1);
 }
 
 static void count(int64_t *counter, int64_t n)
 {
-	__atomic_add_fetch(counter, n, __ATOMIC_RELAXED);
+	goc__add_fetch_relaxed(counter, n);
 }
 
 static void drop(goc_pool *pool, void *obj)
@@ -212,7 +210,7 @@ static struct pool_state **state_word(goc_pool *pool)
 static struct pool_state *state_make(goc_pool *pool)
 {
 	goc__lock_acquire(&registry_lock);
-	struct pool_state *st = __atomic_load_n(state_word(pool), __ATOMIC_ACQUIRE);
+	struct pool_state *st = goc__load_acquire(state_word(pool));
 	if (!st) {
 		st = calloc(1, sizeof *st);
 		if (!st)
@@ -222,7 +220,7 @@ static struct pool_state *state_make(goc_pool *pool)
 		if (registry)
 			registry->prev = st;
 		registry = st;
-		__atomic_store_n(state_word(pool), st, __ATOMIC_RELEASE);
+		goc__store_release(state_word(pool), st);
 	}
 	goc__lock_release(&registry_lock);
 	return st;
@@ -232,7 +230,7 @@ static struct pool_state *state_make(goc_pool *pool)
  * here is fully initialised. */
 static struct pool_state *state_of(goc_pool *pool)
 {
-	struct pool_state *st = __atomic_load_n(state_word(pool), __ATOMIC_ACQUIRE);
+	struct pool_state *st = goc__load_acquire(state_word(pool));
 	return st ? st : state_make(pool);
 }
 
@@ -240,18 +238,17 @@ static struct pool_state *state_of(goc_pool *pool)
  * published with a release store for thieves and trims. */
 static struct pool_local *local_of(struct pool_state *st, goc__p *p)
 {
-	struct pool_local *l = __atomic_load_n(&st->locals[p->id], __ATOMIC_ACQUIRE);
+	struct pool_local *l = goc__load_acquire(&st->locals[p->id]);
 	if (l)
 		return l;
 	l = aligned_alloc(CACHE_LINE, sizeof *l);
 	if (!l)
 		goc__panic("goc_pool: out of memory for a per-P cache");
 	memset(l, 0, sizeof *l);
-	__atomic_store_n(&st->locals[p->id], l, __ATOMIC_RELEASE);
-	uint32_t n = __atomic_load_n(&st->nlocals, __ATOMIC_RELAXED);
+	goc__store_release(&st->locals[p->id], l);
+	uint32_t n = goc__load_relaxed(&st->nlocals);
 	while (n < (uint32_t)p->id + 1 &&
-	       !__atomic_compare_exchange_n(&st->nlocals, &n, (uint32_t)p->id + 1, true,
-					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+	       !goc__cas_weak_release(&st->nlocals, &n, (uint32_t)p->id + 1))
 		;
 	return l;
 }
@@ -277,11 +274,11 @@ void goc_pool_init(goc_pool *pool, void *(*new_fn)(void *ctx),
  * the shared list, then the victim cache, then new_fn. */
 static void *get_slow(goc_pool *pool, struct pool_state *st, goc__p *p)
 {
-	uint32_t n = __atomic_load_n(&st->nlocals, __ATOMIC_ACQUIRE);
+	uint32_t n = goc__load_acquire(&st->nlocals);
 	uint32_t start = p ? (uint32_t)p->id + 1 : 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t id = (start + i) % n;
-		struct pool_local *l = __atomic_load_n(&st->locals[id], __ATOMIC_ACQUIRE);
+		struct pool_local *l = goc__load_acquire(&st->locals[id]);
 		if (!l || (p && id == (uint32_t)p->id))
 			continue;
 		void *obj = ring_pop_tail(l);
@@ -315,7 +312,7 @@ void *goc_pool_get(goc_pool *pool)
 	goc__p *p = current_p();
 	if (p) {
 		struct pool_local *l = local_of(st, p);
-		void *obj = __atomic_exchange_n(&l->private, NULL, __ATOMIC_ACQ_REL);
+		void *obj = goc__xchg_acqrel(&l->private, NULL);
 		if (!obj)
 			obj = ring_pop_head(l);
 		if (obj) {
@@ -350,8 +347,8 @@ void goc_pool_put(goc_pool *pool, void *obj)
 	if (p) {
 		struct pool_local *l = local_of(st, p);
 		count_owner(&l->puts);
-		if (!__atomic_load_n(&l->private, __ATOMIC_RELAXED)) {
-			__atomic_store_n(&l->private, obj, __ATOMIC_RELEASE);
+		if (!goc__load_relaxed(&l->private)) {
+			goc__store_release(&l->private, obj);
 			return;
 		}
 		if (ring_push_head(l, obj))
@@ -380,12 +377,12 @@ static int64_t trim_cycle(struct pool_state *st)
 	goc__lock_release(&st->lock);
 
 	int64_t dropped = 0;
-	uint32_t n = __atomic_load_n(&st->nlocals, __ATOMIC_ACQUIRE);
+	uint32_t n = goc__load_acquire(&st->nlocals);
 	for (uint32_t id = 0; id < n; id++) {
-		struct pool_local *l = __atomic_load_n(&st->locals[id], __ATOMIC_ACQUIRE);
+		struct pool_local *l = goc__load_acquire(&st->locals[id]);
 		if (!l)
 			continue;
-		void *obj = __atomic_exchange_n(&l->private, NULL, __ATOMIC_ACQ_REL);
+		void *obj = goc__xchg_acqrel(&l->private, NULL);
 		do {
 			if (obj && !vec_push(&fresh, obj)) {
 				drop(pool, obj);
@@ -411,7 +408,7 @@ static int64_t trim_cycle(struct pool_state *st)
 int64_t goc_pool_trim(goc_pool *pool)
 {
 	goc__lock_acquire(&registry_lock);
-	struct pool_state *st = __atomic_load_n(state_word(pool), __ATOMIC_ACQUIRE);
+	struct pool_state *st = goc__load_acquire(state_word(pool));
 	int64_t dropped = st ? trim_cycle(st) : 0;
 	goc__lock_release(&registry_lock);
 	return dropped;
@@ -430,23 +427,23 @@ int64_t goc_pool_trim_all(void)
 void goc_pool_stats_read(goc_pool *pool, goc_pool_stats *out)
 {
 	*out = (goc_pool_stats){0};
-	struct pool_state *st = __atomic_load_n(state_word(pool), __ATOMIC_ACQUIRE);
+	struct pool_state *st = goc__load_acquire(state_word(pool));
 	if (!st)
 		return;
-	uint32_t n = __atomic_load_n(&st->nlocals, __ATOMIC_ACQUIRE);
+	uint32_t n = goc__load_acquire(&st->nlocals);
 	for (uint32_t id = 0; id < n; id++) {
-		struct pool_local *l = __atomic_load_n(&st->locals[id], __ATOMIC_ACQUIRE);
+		struct pool_local *l = goc__load_acquire(&st->locals[id]);
 		if (!l)
 			continue;
-		out->hits_local += __atomic_load_n(&l->hits, __ATOMIC_RELAXED);
-		out->puts += __atomic_load_n(&l->puts, __ATOMIC_RELAXED);
+		out->hits_local += goc__load_relaxed(&l->hits);
+		out->puts += goc__load_relaxed(&l->puts);
 	}
-	out->puts += __atomic_load_n(&st->puts_shared, __ATOMIC_RELAXED);
-	out->hits_stolen = __atomic_load_n(&st->hits_stolen, __ATOMIC_RELAXED);
-	out->hits_victim = __atomic_load_n(&st->hits_victim, __ATOMIC_RELAXED);
-	out->misses = __atomic_load_n(&st->misses, __ATOMIC_RELAXED);
-	out->dropped = __atomic_load_n(&st->dropped, __ATOMIC_RELAXED);
-	out->trims = __atomic_load_n(&st->trims, __ATOMIC_RELAXED);
+	out->puts += goc__load_relaxed(&st->puts_shared);
+	out->hits_stolen = goc__load_relaxed(&st->hits_stolen);
+	out->hits_victim = goc__load_relaxed(&st->hits_victim);
+	out->misses = goc__load_relaxed(&st->misses);
+	out->dropped = goc__load_relaxed(&st->dropped);
+	out->trims = goc__load_relaxed(&st->trims);
 }
 
 /* Two trim cycles empty every cache (the first moves everything into the
@@ -454,7 +451,7 @@ void goc_pool_stats_read(goc_pool *pool, goc_pool_stats *out)
 void goc_pool_destroy(goc_pool *pool)
 {
 	goc__lock_acquire(&registry_lock);
-	struct pool_state *st = __atomic_load_n(state_word(pool), __ATOMIC_ACQUIRE);
+	struct pool_state *st = goc__load_acquire(state_word(pool));
 	if (!st) {
 		goc__lock_release(&registry_lock);
 		return;
@@ -467,7 +464,7 @@ void goc_pool_destroy(goc_pool *pool)
 		registry = st->next;
 	if (st->next)
 		st->next->prev = st->prev;
-	__atomic_store_n(state_word(pool), NULL, __ATOMIC_RELEASE);
+	goc__store_release(state_word(pool), NULL);
 	goc__lock_release(&registry_lock);
 	for (uint32_t id = 0; id < st->nlocals; id++)
 		free(st->locals[id]);

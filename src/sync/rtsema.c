@@ -34,10 +34,9 @@ typedef struct rtsema_waiter {
 
 static bool take_token(goc_rtsema *q)
 {
-	uint32_t v = __atomic_load_n(&q->tokens, __ATOMIC_RELAXED);
+	uint32_t v = goc__load_relaxed(&q->tokens);
 	while (v > 0) {
-		if (__atomic_compare_exchange_n(&q->tokens, &v, v - 1, true, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED))
+		if (goc__cas_weak_acquire(&q->tokens, &v, v - 1))
 			return true;
 	}
 	return false;
@@ -93,13 +92,13 @@ void goc__rtsema_acquire(goc_rtsema *q, bool lifo, goc__wait_reason r)
 	if (take_token(q))
 		return;
 	rtsema_waiter self = {.g = goc__g_self()};
-	if (__builtin_expect(__atomic_load_n(&goc__mutexprof_fraction, __ATOMIC_RELAXED) != 0, 0))
+	if (__builtin_expect(goc__load_relaxed(&goc__mutexprof_fraction) != 0, 0))
 		self.profiled_since = goc__prim_nanotime();
 	for (;;) {
 		goc__lock_acquire_word(&q->lock);
-		__atomic_add_fetch(&q->nwait, 1, __ATOMIC_SEQ_CST);
+		goc__add_fetch_seqcst(&q->nwait, 1);
 		if (take_token(q)) {
-			__atomic_sub_fetch(&q->nwait, 1, __ATOMIC_SEQ_CST);
+			goc__sub_fetch_seqcst(&q->nwait, 1);
 			goc__lock_release_word(&q->lock);
 			return;
 		}
@@ -115,17 +114,17 @@ void goc__rtsema_acquire(goc_rtsema *q, bool lifo, goc__wait_reason r)
 
 void goc__rtsema_release(goc_rtsema *q, bool handoff)
 {
-	__atomic_add_fetch(&q->tokens, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&q->nwait, __ATOMIC_SEQ_CST) == 0)
+	goc__add_fetch_seqcst(&q->tokens, 1);
+	if (goc__load_seqcst(&q->nwait) == 0)
 		return;
 	goc__lock_acquire_word(&q->lock);
-	if (__atomic_load_n(&q->nwait, __ATOMIC_RELAXED) == 0) {
+	if (goc__load_relaxed(&q->nwait) == 0) {
 		/* Another releaser woke the waiter we saw. */
 		goc__lock_release_word(&q->lock);
 		return;
 	}
 	rtsema_waiter *w = dequeue_locked(q);
-	__atomic_sub_fetch(&q->nwait, 1, __ATOMIC_SEQ_CST);
+	goc__sub_fetch_seqcst(&q->nwait, 1);
 	bool handed = handoff && take_token(q);
 	w->handed = handed;
 	goc__g *g = w->g;

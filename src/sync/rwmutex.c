@@ -35,16 +35,15 @@ void goc_rwmutex_init(goc_rwmutex *rw)
 
 void goc_rwmutex_rlock(goc_rwmutex *rw)
 {
-	if (__atomic_add_fetch(&rw->readers, 1, __ATOMIC_ACQ_REL) < 0)
+	if (goc__add_fetch_acqrel(&rw->readers, 1) < 0)
 		goc__rtsema_acquire(&rw->reader_wait, false, WAIT_RWMUTEX_R);
 }
 
 bool goc_rwmutex_tryrlock(goc_rwmutex *rw)
 {
-	int32_t c = __atomic_load_n(&rw->readers, __ATOMIC_RELAXED);
+	int32_t c = goc__load_relaxed(&rw->readers);
 	while (c >= 0) {
-		if (__atomic_compare_exchange_n(&rw->readers, &c, c + 1, true, __ATOMIC_ACQ_REL,
-						__ATOMIC_RELAXED))
+		if (goc__cas_weak_acqrel(&rw->readers, &c, c + 1))
 			return true;
 	}
 	return false;
@@ -52,13 +51,13 @@ bool goc_rwmutex_tryrlock(goc_rwmutex *rw)
 
 void goc_rwmutex_runlock(goc_rwmutex *rw)
 {
-	int32_t r = __atomic_sub_fetch(&rw->readers, 1, __ATOMIC_ACQ_REL);
+	int32_t r = goc__sub_fetch_acqrel(&rw->readers, 1);
 	if (r >= 0)
 		return;
 	/* A writer is pending (or the lock was not read-locked). */
 	if (r + 1 == 0 || r + 1 == -MAX_READERS)
 		goc__panic("sync: RUnlock of unlocked RWMutex");
-	if (__atomic_sub_fetch(&rw->departing, 1, __ATOMIC_ACQ_REL) == 0)
+	if (goc__sub_fetch_acqrel(&rw->departing, 1) == 0)
 		goc__rtsema_release(&rw->writer_wait, false);
 }
 
@@ -66,8 +65,8 @@ void goc_rwmutex_lock(goc_rwmutex *rw)
 {
 	goc__mutex_lock_as(&rw->writer, WAIT_RWMUTEX_W);
 	/* Announce the writer; r readers were inside at that instant. */
-	int32_t r = __atomic_sub_fetch(&rw->readers, MAX_READERS, __ATOMIC_ACQ_REL) + MAX_READERS;
-	if (r != 0 && __atomic_add_fetch(&rw->departing, r, __ATOMIC_ACQ_REL) != 0)
+	int32_t r = goc__sub_fetch_acqrel(&rw->readers, MAX_READERS) + MAX_READERS;
+	if (r != 0 && goc__add_fetch_acqrel(&rw->departing, r) != 0)
 		goc__rtsema_acquire(&rw->writer_wait, false, WAIT_RWMUTEX_W);
 }
 
@@ -76,8 +75,7 @@ bool goc_rwmutex_trylock(goc_rwmutex *rw)
 	if (!goc_mutex_trylock(&rw->writer))
 		return false;
 	int32_t none = 0;
-	if (!__atomic_compare_exchange_n(&rw->readers, &none, -MAX_READERS, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_RELAXED)) {
+	if (!goc__cas_acqrel(&rw->readers, &none, -MAX_READERS)) {
 		goc_mutex_unlock(&rw->writer);
 		return false;
 	}
@@ -88,7 +86,7 @@ void goc_rwmutex_unlock(goc_rwmutex *rw)
 {
 	/* Let readers in again; r of them queued while we were pending or
 	 * inside. */
-	int32_t r = __atomic_add_fetch(&rw->readers, MAX_READERS, __ATOMIC_ACQ_REL);
+	int32_t r = goc__add_fetch_acqrel(&rw->readers, MAX_READERS);
 	if (r >= MAX_READERS)
 		goc__panic("sync: Unlock of unlocked RWMutex");
 	for (int32_t i = 0; i < r; i++)

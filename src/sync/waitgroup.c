@@ -45,7 +45,7 @@ void goc_wg_add(goc_wg *wg, int64_t delta)
 		goc__panic("goc_wg_add: nil wait group");
 	if (delta > INT32_MAX || delta < -(int64_t)INT32_MAX)
 		goc__panic("sync: WaitGroup delta %lld out of range", (long long)delta);
-	uint64_t v = __atomic_add_fetch(&wg->state, (uint64_t)delta << 32, __ATOMIC_SEQ_CST);
+	uint64_t v = goc__add_fetch_seqcst(&wg->state, (uint64_t)delta << 32);
 	int32_t counter = (int32_t)(v >> 32);
 	uint32_t waiters = (uint32_t)v;
 	if (counter < 0)
@@ -58,9 +58,9 @@ void goc_wg_add(goc_wg *wg, int64_t delta)
 	/* Only the counter half is compared: a cancelled waiter may have
 	 * uncounted itself since, but nothing may have made the counter
 	 * positive again. */
-	if (__atomic_load_n(&wg->state, __ATOMIC_SEQ_CST) >> 32 != 0)
+	if (goc__load_seqcst(&wg->state) >> 32 != 0)
 		goc__panic("sync: WaitGroup misuse: Add called concurrently with Wait");
-	__atomic_store_n(&wg->state, 0, __ATOMIC_SEQ_CST);
+	goc__store_seqcst(&wg->state, 0);
 	wg_waiter *w = wg->waiters_head;
 	wg->waiters_head = wg->waiters_tail = NULL;
 	for (wg_waiter *released = w; released; released = released->next)
@@ -85,7 +85,7 @@ void goc_wg_done(goc_wg *wg)
 static void wait_as(goc_wg *wg, wg_waiter *self)
 {
 	for (;;) {
-		uint64_t v = __atomic_load_n(&wg->state, __ATOMIC_SEQ_CST);
+		uint64_t v = goc__load_seqcst(&wg->state);
 		if ((v >> 32) == 0)
 			return;
 		goc__lock_acquire_word(&wg->lock);
@@ -93,8 +93,7 @@ static void wait_as(goc_wg *wg, wg_waiter *self)
 			goc__lock_release_word(&wg->lock);
 			return;
 		}
-		if (__atomic_compare_exchange_n(&wg->state, &v, v + 1, false, __ATOMIC_SEQ_CST,
-						__ATOMIC_SEQ_CST)) {
+		if (goc__cas_seqcst(&wg->state, &v, v + 1)) {
 			self->state = WG_QUEUED;
 			self->next = NULL;
 			self->prev = wg->waiters_tail;
@@ -136,7 +135,7 @@ static void cancel_waiter(ctx_hook *hook, goc_status err)
 				next->prev = prev;
 			else
 				wg->waiters_tail = prev;
-			__atomic_fetch_sub(&wg->state, 1, __ATOMIC_SEQ_CST);
+			goc__fetch_sub_seqcst(&wg->state, 1);
 			wake = true;
 		}
 		w->state = WG_CANCELED;
@@ -158,7 +157,7 @@ goc_status goc_wg_wait_ctx(goc_wg *wg, goc_ctx *ctx)
 	goc_status err = goc_ctx_err(ctx);
 	if (err != GOC_OK)
 		return err;
-	if ((__atomic_load_n(&wg->state, __ATOMIC_SEQ_CST) >> 32) == 0)
+	if ((goc__load_seqcst(&wg->state) >> 32) == 0)
 		return GOC_OK;
 	wg_waiter self = {.g = goc__g_self(), .wg = wg, .hook.fire = cancel_waiter};
 	err = goc__ctx_hook_add(ctx, &self.hook);

@@ -96,7 +96,7 @@ static void sift_down(struct timer_heap *h, size_t i)
 
 static void update_earliest(struct timer_heap *h)
 {
-	__atomic_store_n(&h->earliest, h->n ? h->items[0].when : 0, __ATOMIC_SEQ_CST);
+	goc__store_seqcst(&h->earliest, h->n ? h->items[0].when : 0);
 }
 
 static void insert_locked(struct timer_heap *h, goc__rtimer *t)
@@ -110,7 +110,7 @@ static void insert_locked(struct timer_heap *h, goc__rtimer *t)
 		h->cap = cap;
 	}
 	t->seq = h->seq++;
-	__atomic_store_n(&t->heap, h, __ATOMIC_RELEASE);
+	goc__store_release(&t->heap, h);
 	h->items[h->n] = (struct heap_entry){.when = t->when, .seq = t->seq, .t = t};
 	sift_up(h, h->n++);
 	update_earliest(h);
@@ -125,7 +125,7 @@ static void remove_locked(struct timer_heap *h, goc__rtimer *t)
 		sift_down(h, i);
 		sift_up(h, last.t->index);
 	}
-	__atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE);
+	goc__store_release(&t->heap, NULL);
 	update_earliest(h);
 }
 
@@ -150,11 +150,11 @@ void goc__rtimer_add(goc__p *p, goc__rtimer *t)
 bool goc__rtimer_del(goc__rtimer *t)
 {
 	for (;;) {
-		struct timer_heap *h = __atomic_load_n(&t->heap, __ATOMIC_ACQUIRE);
+		struct timer_heap *h = goc__load_acquire(&t->heap);
 		if (!h)
 			return false;
 		goc__lock_acquire(&h->lock);
-		if (__atomic_load_n(&t->heap, __ATOMIC_RELAXED) == h) {
+		if (goc__load_relaxed(&t->heap) == h) {
 			remove_locked(h, t);
 			goc__lock_release(&h->lock);
 			return true;
@@ -165,7 +165,7 @@ bool goc__rtimer_del(goc__rtimer *t)
 
 int64_t goc__timers_earliest(struct timer_heap *h)
 {
-	return __atomic_load_n(&h->earliest, __ATOMIC_SEQ_CST);
+	return goc__load_seqcst(&h->earliest);
 }
 
 int64_t goc__timers_run(struct timer_heap *h, int64_t now)

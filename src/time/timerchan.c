@@ -42,7 +42,7 @@ struct goc_ticker {
 
 static void ct_unref(chan_timer *ct)
 {
-	if (__atomic_sub_fetch(&ct->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+	if (goc__sub_fetch_acqrel(&ct->refs, 1) == 0) {
 		goc_chan_release(ct->c);
 		free(ct);
 	}
@@ -55,7 +55,7 @@ static void ct_arm(chan_timer *ct, int64_t when)
 	goc__runtime_init();
 	goc__m *m = goc__m_self();
 	goc__p *p = m && m->p ? m->p : goc__sched.allp[0];
-	__atomic_fetch_add(&ct->refs, 1, __ATOMIC_RELAXED);
+	goc__fetch_add_relaxed(&ct->refs, 1);
 	ct->rt.when = when;
 	goc__rtimer_add(p, &ct->rt);
 }
@@ -75,7 +75,7 @@ static void ct_fire(goc__rtimer *rt, int64_t now)
 	goc__lock_acquire(&ct->lock);
 	/* Stopped, or reset (and so back in a heap) after this firing left
 	 * the heap: this callback is stale and must not deliver or re-arm. */
-	bool stale = ct->stopped || __atomic_load_n(&rt->heap, __ATOMIC_ACQUIRE) != NULL;
+	bool stale = ct->stopped || goc__load_acquire(&rt->heap) != NULL;
 	if (!stale) {
 		goc_chan_try_send(ct->c, &now);
 		if (ct->period > 0) {
