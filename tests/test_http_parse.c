@@ -199,7 +199,74 @@ static void test_targets_and_versions(void)
 	      t->text);
 	t = parse_str("M-SEARCH /x HTTP/1.1\r\nHost: h\r\n\r\n");
 	CHECK(t->requests == 1, "extension method: %s", t->text);
+	/* absolute-form with an empty path: the path is "/" (RFC 9112 3.2.2) */
+	t = parse_str("GET http://host HTTP/1.1\r\nHost: host\r\n\r\n");
+	CHECK(strstr(t->text, "[http://host][/][(null)]"), "%s", t->text);
+	t = parse_str("GET HTTP://[::1]:80?q=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	CHECK(strstr(t->text, "[HTTP://[::1]:80?q=1][/][q=1]"), "%s", t->text);
+	t = parse_str("GET https://h.example:8443/a HTTP/1.1\r\nHost: x\r\n\r\n");
+	CHECK(strstr(t->text, "[/a][(null)]"), "%s", t->text);
 	ok("targets (origin, absolute, authority, asterisk), versions, leading empty lines");
+}
+
+/* RFC 9112 3.2: the target's form must fit the method, and the Host field
+ * must be one valid uri-host [":" port]. */
+static void test_target_forms_and_host(void)
+{
+	static const char *const bad[] = {
+		"GET * HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET host:80 HTTP/1.1\r\nHost: h\r\n\r\n",
+		"OPTIONS *x HTTP/1.1\r\nHost: h\r\n\r\n",
+		"CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n",
+		"CONNECT h HTTP/1.1\r\nHost: h\r\n\r\n", /* no port */
+		"CONNECT h: HTTP/1.1\r\nHost: h\r\n\r\n",
+		"CONNECT :443 HTTP/1.1\r\nHost: h\r\n\r\n",
+		"CONNECT http://h:443/ HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET http:/x HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n",    /* empty host */
+		"GET http://u@h/x HTTP/1.1\r\nHost: h\r\n\r\n", /* userinfo */
+		"GET http://h:8x/ HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET 1http://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET x HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: evil.com/x@y\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: u@h\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h:80:80\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h:x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h?x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: []\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a%2\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: \xc3\xa9\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\r\nHost: h\r\n\r\n", /* even identical */
+		"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+		"GET / HTTP/1.0\r\nHost: a b\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		expect_status(bad[i], NULL, 400);
+	static const char *const good[] = {
+		"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+		"OPTIONS http://h HTTP/1.1\r\nHost: h\r\n\r\n",
+		"CONNECT h.example:443 HTTP/1.1\r\nHost: h.example:443\r\n\r\n",
+		"CONNECT [2001:db8::1]:443 HTTP/1.1\r\nHost: h\r\n\r\n",
+		"CONNECT 10.0.0.1:1 HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost:\r\n\r\n", /* empty: allowed */
+		"GET / HTTP/1.1\r\nHost: h:\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: [v1.x]\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: xn--bcher-kva.example\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a%C3%A9b_c~d!$&'()*+,;=\r\n\r\n",
+		"GET /x HTTP/1.1\r\nHost: H.EXAMPLE\r\n\r\n",
+		"GET / HTTP/1.0\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		transcript *t = parse_str(good[i]);
+		CHECK(t->status == 0 && t->requests == 1, "%s\n%s", good[i], t->text);
+	}
+	ok("target forms by method (CONNECT, OPTIONS *, absolute, origin) and Host values: 400");
 }
 
 static void test_malformed(void)
@@ -668,6 +735,7 @@ int main(void)
 {
 	test_simple_get();
 	test_targets_and_versions();
+	test_target_forms_and_host();
 	test_malformed();
 	test_limits();
 	test_framing();

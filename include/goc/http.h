@@ -26,8 +26,10 @@
  * Strictness: every line must end in CRLF (a bare LF or CR is a 400), the
  * request line takes single spaces, header names are tokens followed
  * directly by ':', obs-fold is refused, values may not hold control
- * characters. Content-Length and Transfer-Encoding together, differing
- * Content-Lengths, a Transfer-Encoding whose last coding is not chunked, or
+ * characters. The request-target's form must fit the method (CONNECT
+ * host:port, OPTIONS *, otherwise /path or scheme://host/path), and the
+ * Host field must be one valid host[:port]. Content-Length and
+ * Transfer-Encoding together, differing Content-Lengths, a Transfer-Encoding whose last coding is not chunked, or
  * one in an HTTP/1.0 request are 400s (request smuggling); a coding other
  * than chunked is a 501.
  */
@@ -86,8 +88,9 @@ typedef struct goc_http_parser goc_http_parser;
 typedef struct goc_http_request {
 	goc_http_str method; /* a token, case-sensitive: "GET", "POST", ... */
 	goc_http_str target; /* the request-target as sent */
-	goc_http_str
-		path; /* target up to '?' (absolute-form: from the path on; "*" for OPTIONS *) */
+	/* The target up to '?'; absolute-form: from the path on ("/" when empty);
+	 * "*" for OPTIONS *; empty for CONNECT's host:port. */
+	goc_http_str path;
 	goc_http_str query;     /* after the first '?', without it; ptr NULL when there is no '?' */
 	int minor_version;      /* x of HTTP/1.x: 0, or 1 and above (read as 1.1) */
 	int64_t content_length; /* body bytes; -1 when chunked */

@@ -261,6 +261,106 @@ static bool is_ows(unsigned char ch)
 	return ch == ' ' || ch == '\t';
 }
 
+/* RFC 3986's unreserved and sub-delims: the bytes of a reg-name besides
+ * percent-encodings. */
+static bool is_reg_name_char(unsigned char ch)
+{
+	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+		return true;
+	return ch != '\0' && strchr("-._~!$&'()*+,;=", ch) != NULL;
+}
+
+/*
+ * Whether s[0..n) is an authority without userinfo: uri-host [":" port]
+ * (RFC 9112 3.2, RFC 3986 3.2.2), the host a reg-name (percent-encodings
+ * checked), an IPv4 address, or an IP-literal in brackets. An empty host
+ * is allowed only when host_required is false (a Host field for a target
+ * without authority); port_required is CONNECT's authority-form.
+ */
+static bool valid_authority(const char *s, size_t n, bool host_required, bool port_required)
+{
+	size_t i = 0;
+	if (n > 0 && s[0] == '[') {
+		for (i = 1; i < n && s[i] != ']'; i++)
+			if (!is_reg_name_char((unsigned char)s[i]) && s[i] != ':')
+				return false;
+		if (i == n || i == 1)
+			return false;
+		i++;
+	} else {
+		while (i < n && s[i] != ':') {
+			if (s[i] == '%') {
+				if (n - i < 3 || !http_is((unsigned char)s[i + 1], HTTP_HEXDIG) ||
+				    !http_is((unsigned char)s[i + 2], HTTP_HEXDIG))
+					return false;
+				i += 3;
+			} else if (is_reg_name_char((unsigned char)s[i])) {
+				i++;
+			} else {
+				return false;
+			}
+		}
+		if (i == 0 && host_required)
+			return false;
+	}
+	if (i == n)
+		return !port_required;
+	if (s[i++] != ':' || (port_required && i == n))
+		return false;
+	for (; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* Where the authority of an absolute-form target begins (after
+ * "scheme://"), or 0 when target does not start with a scheme and "//". */
+static size_t authority_start(const char *target, size_t len)
+{
+	size_t i = 0;
+	if (len == 0 || !((target[0] | 0x20) >= 'a' && (target[0] | 0x20) <= 'z'))
+		return 0;
+	while (i < len &&
+	       (http_is((unsigned char)target[i], HTTP_HEXDIG) ||
+		((target[i] | 0x20) >= 'a' && (target[i] | 0x20) <= 'z') || target[i] == '+' ||
+		target[i] == '-' || target[i] == '.'))
+		i++;
+	if (len - i < 3 || memcmp(target + i, "://", 3) != 0)
+		return 0;
+	return i + 3;
+}
+
+/* Where the authority starting at target[from] ends: the path, query or
+ * fragment, or the end. */
+static size_t authority_end(const char *target, size_t len, size_t from)
+{
+	while (from < len && target[from] != '/' && target[from] != '?' && target[from] != '#')
+		from++;
+	return from;
+}
+
+/*
+ * RFC 9112 3.2: CONNECT takes the authority-form ("host:port") and nothing
+ * else; "*" is OPTIONS's alone; every other request is in origin-form
+ * ("/path?query") or absolute-form ("http://host/path"), whose host may
+ * not be empty (RFC 9110 4.2.1) nor carry userinfo.
+ */
+static bool target_form_allowed(const char *method, size_t method_len, const char *target,
+				size_t len)
+{
+	if (method_len == 7 && memcmp(method, "CONNECT", 7) == 0)
+		return valid_authority(target, len, true, true);
+	if (target[0] == '/')
+		return true;
+	if (target[0] == '*')
+		return len == 1 && method_len == 7 && memcmp(method, "OPTIONS", 7) == 0;
+	size_t start = authority_start(target, len);
+	if (start == 0)
+		return false;
+	return valid_authority(target + start, authority_end(target, len, start) - start, true,
+			       false);
+}
+
 static bool request_line(goc_http_parser *p, size_t n)
 {
 	const unsigned char *line = (const unsigned char *)p->head;
@@ -284,6 +384,9 @@ static bool request_line(goc_http_parser *p, size_t n)
 	if (version[5] != '1')
 		return fail(p, 505, "unsupported HTTP version");
 	p->minor_version = version[7] - '0';
+	if (!target_form_allowed((const char *)line, p->method_len,
+				 (const char *)line + p->target_off, p->target_len))
+		return fail(p, 400, "request target of the wrong form for the method");
 	return true;
 }
 
@@ -376,8 +479,11 @@ static bool interpret_field(goc_http_parser *p, const char *name, size_t name_le
 {
 	switch (name_len) {
 	case 4:
-		if (http_name_equals(name, name_len, "host"))
-			p->host_count++;
+		if (!http_name_equals(name, name_len, "host"))
+			return true;
+		p->host_count++;
+		if (!valid_authority(v, n, false, false))
+			return fail(p, 400, "invalid Host");
 		return true;
 	case 6:
 		if (http_name_equals(name, name_len, "expect") &&
@@ -442,16 +548,6 @@ static bool field_line(goc_http_parser *p, size_t off, size_t n)
 			       end - value);
 }
 
-/* Where the authority of an absolute-form target begins (after
- * "scheme://"), or len when the target has no scheme. */
-static size_t authority_start(const char *target, size_t len)
-{
-	for (size_t i = 0; i + 2 < len; i++)
-		if (target[i] == ':')
-			return target[i + 1] == '/' && target[i + 2] == '/' ? i + 3 : len;
-	return len;
-}
-
 static void build_request_view(goc_http_parser *p)
 {
 	goc_http_request *r = &p->request;
@@ -463,15 +559,17 @@ static void build_request_view(goc_http_parser *p)
 	size_t before_query = question ? (size_t)(question - target) : len;
 	if (question)
 		r->query = (goc_http_str){question + 1, len - before_query - 1};
-	size_t path = 0;
+	r->path = (goc_http_str){target, before_query};
 	if (target[0] != '/' && target[0] != '*') {
-		/* absolute-form ("http://host/p"): the path follows the authority;
-		 * authority-form ("host:443") has none. */
-		path = authority_start(target, before_query);
-		while (path < before_query && target[path] != '/')
-			path++;
+		size_t start = authority_start(target, len);
+		/* absolute-form ("http://host/p"): the path follows the authority,
+		 * and an empty one is "/" (RFC 9112 3.2.2); authority-form
+		 * ("host:443") has none. */
+		size_t path = start ? authority_end(target, before_query, start) : before_query;
+		r->path = (goc_http_str){target + path, before_query - path};
+		if (start && path == before_query)
+			r->path = (goc_http_str){"/", 1};
 	}
-	r->path = (goc_http_str){target + path, before_query - path};
 	r->minor_version = p->minor_version;
 	r->header_count = p->field_count;
 }

@@ -126,8 +126,24 @@ static void check_request(const goc_http_request *r, const goc_http_limits *l)
 	}
 	REQUIRE(r->minor_version == 0 || goc_http_request_header(r, "host").ptr);
 	REQUIRE(header_bytes <= l->max_header_bytes);
-	REQUIRE(r->path.ptr >= r->target.ptr &&
-		r->path.ptr + r->path.len <= r->target.ptr + r->target.len);
+	/* The path lies in the target, except absolute-form's empty one: "/". */
+	REQUIRE((r->path.ptr >= r->target.ptr &&
+		 r->path.ptr + r->path.len <= r->target.ptr + r->target.len) ||
+		(r->path.len == 1 && r->path.ptr[0] == '/' && r->target.ptr[0] != '/'));
+	/* The target's form fits the method (RFC 9112 3.2). */
+	bool connect = r->method.len == 7 && memcmp(r->method.ptr, "CONNECT", 7) == 0;
+	bool options = r->method.len == 7 && memcmp(r->method.ptr, "OPTIONS", 7) == 0;
+	if (connect)
+		REQUIRE(r->path.len == 0 && memchr(r->target.ptr, ':', r->target.len));
+	else if (r->target.ptr[0] == '*')
+		REQUIRE(options && r->target.len == 1);
+	else
+		REQUIRE(r->path.len > 0 && r->path.ptr[0] == '/');
+	/* An accepted Host holds no byte outside uri-host [":" port]. */
+	goc_http_str host = goc_http_request_header(r, "host");
+	for (size_t i = 0; host.ptr && i < host.len; i++)
+		REQUIRE(host.ptr[i] > ' ' && host.ptr[i] < 0x7f &&
+			!strchr("/?#@\"<>\\^`{|}", host.ptr[i]));
 }
 
 static bool documented_status(int status)
