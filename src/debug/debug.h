@@ -2,8 +2,8 @@
  * debug.h — the runtime's debugging facilities, as the scheduler and the
  * other debug files see them: stack traces (unwind.c), symbols (symbolize.c),
  * goroutine dumps (dump.c), reports requested from a signal handler
- * (signal_report.c), GOCDEBUG settings (gocdebug.c) and the work sysmon does
- * for them every tick (monitor.c: schedtrace.c, blockwarn.c).
+ * (signal_report.c) and the work sysmon does for them every tick (monitor.c:
+ * schedtrace.c, blockwarn.c).
  *
  * The split that matters is signal safety. Unwinding is: it reads frame
  * records and writes into a fixed array. Symbolizing is not (libdw takes
@@ -145,13 +145,6 @@ extern __attribute__((visibility("hidden"))) int32_t goc__mutexprof_fraction;
 /* The wait queue's releaser, for a waiter that waited delay_ns (sampled
  * here), with the releaser's stack. */
 void goc__mutexprof_record(int64_t delay_ns);
-
-/* ---- GOCDEBUG (gocdebug.c) ---- */
-
-/* The value of name in GOCDEBUG=name=value,...; def when absent. A value
- * that is not an integer in [min, max] is reported on stderr ("goc:
- * ignoring GOCDEBUG name=value: ...") and yields def. */
-long long goc__gocdebug_long(const char *name, long long def, long long min, long long max);
 
 /* ---- sysmon's debugging duties (monitor.c) ---- */
 

@@ -9,6 +9,8 @@
  */
 #include "debug.h"
 
+#include "../prim/env.h"
+
 /* Scans for goroutines blocked too long at most this often, and at least
  * four times per blockwarn period. */
 #define BLOCKWARN_SCAN_MAX (1 * GOC_SECOND)

@@ -30,6 +30,8 @@
 
 #include "debug.h"
 
+#include "../prim/env.h"
+
 enum { REQ_IDLE, REQ_POSTED, REQ_TAKEN, REQ_DONE, REQ_WITHDRAWN };
 
 #define CRASH_WAIT (2 * GOC_SECOND)

@@ -151,25 +151,6 @@ int goc__prim_cpu_count(void)
 	return n > 0 ? (int)n : 1;
 }
 
-long goc__prim_env_long(const char *name, long def, long min, long max)
-{
-	const char *s = getenv(name);
-	if (!s || !*s)
-		return def;
-	char *end;
-	int saved = errno;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	bool bad = errno || *end || v < min || v > max;
-	errno = saved;
-	if (bad) {
-		fprintf(stderr, "goc: ignoring %s=%s: want an integer from %ld to %ld\n", name, s,
-			min, max);
-		return def;
-	}
-	return v;
-}
-
 void goc__prim_write_stderr(const char *buf, size_t len)
 {
 	while (len > 0) {

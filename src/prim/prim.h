@@ -50,11 +50,6 @@ int goc__prim_thread_count(void);
 /* Number of CPUs this process may run on. */
 int goc__prim_cpu_count(void);
 
-/* Reads a positive integer from the environment variable name; def when
- * unset. A malformed value prints a warning naming the variable and yields
- * def. */
-long goc__prim_env_long(const char *name, long def, long min, long max);
-
 /* Writes a whole buffer to fd 2, async-signal-safe. */
 void goc__prim_write_stderr(const char *buf, size_t len);
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 
 #include "../debug/debug.h"
+#include "../prim/env.h"
 #include "golimit.h"
 #include "runtime.h"
 

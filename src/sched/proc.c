@@ -52,6 +52,7 @@
 
 #include "../arch/context.h"
 #include "../debug/debug.h"
+#include "../prim/env.h"
 #include "../debug/trace.h"
 #include "../net/netpoll.h"
 #include "golimit.h"
@@ -1136,7 +1137,7 @@ static void runtime_init_once(void)
 	goc__golimit_init_from_env();
 	goc__thread_limit_init_from_env();
 	int32_t procs =
-		(int32_t)goc__prim_env_long("GOCMAXPROCS", goc__prim_cpu_count(), 1, GOC_MAX_PROCS);
+		(int32_t)goc__env_long("GOCMAXPROCS", goc__prim_cpu_count(), 1, GOC_MAX_PROCS);
 	if (procs > GOC_MAX_PROCS)
 		procs = GOC_MAX_PROCS;
 	goc__sched.timer_m_until = INT64_MAX;

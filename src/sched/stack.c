@@ -51,6 +51,7 @@
 #include <string.h>
 
 #include "../debug/debug.h"
+#include "../prim/env.h"
 #include "runtime.h"
 #include "sanitizer.h"
 
@@ -136,7 +137,7 @@ static size_t class_size(int k)
 void goc__stack_module_init(void)
 {
 	page_size = goc__prim_page_size();
-	long def = goc__prim_env_long("GOCSTACKSIZE", 64 * 1024, 16 * 1024, 1L << 30);
+	long def = goc__env_long("GOCSTACKSIZE", 64 * 1024, 16 * 1024, 1L << 30);
 	default_class = goc__stack_class_of((size_t)def, &default_size);
 	long budget = (goc__prim_max_map_count() - MAP_RESERVE_FOR_PROGRAM) / 2;
 	goc__store_relaxed(&guarded_budget, budget > 0 ? budget : 0);

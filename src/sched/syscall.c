@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "../debug/trace.h"
+#include "../prim/env.h"
 #include "runtime.h"
 
 #define DEFAULT_MAX_THREADS 10000
@@ -232,7 +233,7 @@ _Noreturn void goc__syscall_block_panic(const char *what)
 void goc__thread_limit_init_from_env(void)
 {
 	goc__sched.maxmcount =
-		(int32_t)goc__prim_env_long("GOCMAXTHREADS", DEFAULT_MAX_THREADS, 1, INT32_MAX);
+		(int32_t)goc__env_long("GOCMAXTHREADS", DEFAULT_MAX_THREADS, 1, INT32_MAX);
 }
 
 void goc__thread_limit_check_locked(int32_t count)
