@@ -293,8 +293,9 @@ static void driver(void *arg)
 	/* GOCMAXPROCS already started the runtime with opt->procs Ps; setting
 	 * it again makes sure the count is right however the environment was
 	 * read. */
-	if (goc_maxprocs(opt->procs) < 0)
-		bench_fail("goc_maxprocs(%d): %s", opt->procs, strerror(errno));
+	int set = goc_maxprocs(opt->procs);
+	if (set < 0)
+		bench_fail("goc_maxprocs(%d): %s", opt->procs, goc_strerror(set));
 	for (size_t w = 0; w < opt->chosen_count; w++)
 		measure(opt->chosen[w], opt);
 }

@@ -112,8 +112,9 @@ void bench_fail(const char *format, ...)
 
 void bench_go(goc_fn fn, void *arg)
 {
-	if (goc_go(fn, arg) == 0)
-		bench_fail("goc_go: %s", strerror(errno));
+	int64_t id = goc_go(fn, arg);
+	if (id < 0)
+		bench_fail("goc_go: %s", goc_strerror((int)id));
 }
 
 goc_chan *bench_chan(size_t elem_size, size_t cap)

@@ -47,11 +47,13 @@ static void million(void)
 	struct join j = {.wg = GOC_WG_INIT};
 	int64_t t0 = goc_now();
 	goc_wg_add(&j.wg, N);
-	for (int i = 0; i < N; i++)
-		if (!goc_go(tiny, &j)) {
-			perror("goc_go");
+	for (int i = 0; i < N; i++) {
+		int64_t id = goc_go(tiny, &j);
+		if (id < 0) {
+			fprintf(stderr, "goc_go: %s\n", goc_strerror((int)id));
 			exit(1);
 		}
+	}
 	goc_wg_wait(&j.wg);
 	int64_t dt = goc_now() - t0;
 	printf("1. spawned and joined %ld goroutines in %.3f s (%.0f ns each)\n",
@@ -267,7 +269,7 @@ static void errgroup_timeout(void)
 	int err = goc_group_wait(g);
 	printf("6. errgroup: 6 fetches of 10-600 ms under a 50 ms timeout: wait returned \"%s\" "
 	       "after %.0f ms\n",
-	       err ? goc_status_string((goc_status)err) : "ok", seconds(goc_now() - t0) * 1000);
+	       err ? goc_strerror((goc_status)err) : "ok", seconds(goc_now() - t0) * 1000);
 	goc_group_free(g);
 	goc_ctx_release(deadline);
 }

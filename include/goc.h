@@ -18,12 +18,35 @@
  *
  *     int main(void) { goc_main(main_goroutine, NULL); return 0; }
  *
- * Conventions: every name starts with goc_; durations and instants are int64_t
- * nanoseconds; sizes are bytes. Ordinary failure is a return value (a
- * goc_status or 0 where an id is expected, with errno set); misuse that Go
+ * Conventions: every name starts with goc_; sizes are bytes. Misuse that Go
  * would answer with a panic (closing a closed channel, a negative wait group
- * counter, a NULL function) prints "panic: ..." with the goroutine's identity
- * and aborts.
+ * counter, a NULL function) prints "panic: ..." with the goroutine's
+ * identity and aborts. Ordinary failure is a return value, by three rules:
+ *
+ *   1. A call that can fail returns a goc_status: GOC_OK (0); a positive
+ *      GOC_* code for an ordinary outcome (closed, would block, timeout,
+ *      canceled); or a negative errno for a failure of the system or of an
+ *      argument (-ENOMEM, -EAGAIN, -EINVAL, -EBUSY, -EIO, ...). A call that
+ *      returns a count, a size or an id returns it (>= 0) or a negative
+ *      errno; the I/O calls report a deadline as -ETIMEDOUT and a context
+ *      as -ECANCELED or -ETIMEDOUT. goc_strerror names any of these.
+ *   2. NULL is returned only by constructors that never park (goc_chan_make,
+ *      goc_ctx_with_*, goc_after, ...); they alone set errno (ENOMEM, or
+ *      EINVAL for an argument out of range).
+ *   3. No call that can park reports through errno: a goroutine may resume
+ *      on another thread, whose errno the compiler may read (API.md,
+ *      "Thread-locals and errno").
+ *
+ * Time: durations and instants are int64_t nanoseconds (GOC_SECOND, ...).
+ *   - A timeout bounds a wait: > 0 waits that long at most, 0 does not wait
+ *     (tries once), GOC_NO_TIMEOUT (any negative value) waits for as long
+ *     as it takes.
+ *   - A delay says when something happens (goc_sleep, goc_after, timers):
+ *     <= 0 is now.
+ *   - A deadline is an absolute goc_now() instant; GOC_NO_DEADLINE (0)
+ *     means none, and one already past fails at once.
+ *   - In an options struct a zero field takes the documented default;
+ *     GOC_NO_TIMEOUT there asks for no limit at all.
  *
  * Every call may be made from a goroutine or from a plain OS thread that
  * goc did not create; a plain thread that blocks in goc blocks itself only.
@@ -52,19 +75,29 @@ extern "C" {
 #define GOC_MINUTE ((int64_t)60000000000)
 #define GOC_HOUR ((int64_t)3600000000000)
 
-/* Results of calls that can fail in an ordinary way. */
-typedef enum goc_status {
+/* "Wait without bound" for a timeout argument or option (see above). */
+#define GOC_NO_TIMEOUT ((int64_t)-1)
+/* "No deadline" for a deadline argument (see above), as Go's zero time. */
+#define GOC_NO_DEADLINE ((int64_t)0)
+
+/*
+ * The result of a call that can fail: GOC_OK, one of the positive codes
+ * below, or a negative errno (rule 1 above). An int, so that it can hold
+ * both; compare it with GOC_OK or test `< 0` for a system failure.
+ */
+typedef int goc_status;
+enum {
 	GOC_OK = 0,
 	GOC_CLOSED = 1,     /* the channel is closed (and, for receive, drained) */
 	GOC_WOULDBLOCK = 2, /* a non-blocking call could not proceed now */
-	GOC_TIMEOUT = 3,    /* the deadline passed first */
+	GOC_TIMEOUT = 3,    /* the deadline passed first (Go's DeadlineExceeded) */
 	GOC_CANCELED = 4,   /* the context was canceled */
-	GOC_NOMEM = 5,      /* memory or address space ran out */
-	GOC_INVALID = 6,    /* an argument is out of range */
-} goc_status;
+};
 
-/* A short English description of a status ("closed", "timeout", ...). */
-const char *goc_status_string(goc_status status);
+/* A short English description of a goc_status or of a negative errno
+ * ("closed", "timeout", "Cannot allocate memory", ...); a static string,
+ * safe from any thread. */
+const char *goc_strerror(int code);
 
 /* ---- goroutines ------------------------------------------------------- */
 
@@ -92,23 +125,24 @@ typedef struct goc_go_options {
 void goc_main(goc_fn fn, void *arg);
 
 /*
- * Starts fn(arg) in a new goroutine and returns its id (> 0). Returns 0 with
- * errno = ENOMEM if no goroutine descriptor could be had. The stack is taken
- * when the goroutine first runs; running out of address space then is a
- * fatal error. fn == NULL panics.
+ * Starts fn(arg) in a new goroutine and returns its id (> 0), or -ENOMEM if
+ * no goroutine descriptor could be had, or -EAGAIN at the goroutine limit
+ * (goc_set_max_goroutines). The stack is taken when the goroutine first
+ * runs; running out of address space then is a fatal error. fn == NULL
+ * panics.
  */
 int64_t goc_go(goc_fn fn, void *arg);
 
 /* goc_go with options (stack size, name). opts may be NULL. A stack size
- * over 1 GiB returns 0 with errno = EINVAL. */
+ * over 1 GiB returns -EINVAL. */
 int64_t goc_go_opts(goc_fn fn, void *arg, const goc_go_options *opts);
 
 /* Lets other goroutines run (Go's runtime.Gosched). On a plain thread it
  * calls sched_yield. */
 void goc_yield(void);
 
-/* Blocks the calling goroutine (or thread) for at least ns nanoseconds.
- * ns <= 0 returns at once. */
+/* Blocks the calling goroutine (or thread) for at least ns nanoseconds (a
+ * delay: ns <= 0 returns at once). */
 void goc_sleep(int64_t ns);
 
 /* The monotonic clock, in nanoseconds. */
@@ -123,7 +157,7 @@ int64_t goc_num_goroutine(void);
 /*
  * Sets the number of Ps (goroutines running in parallel) to n and returns
  * the previous setting; n <= 0 only reads it. n is capped at 256 (a larger
- * value returns -1 with errno = EINVAL).
+ * value returns -EINVAL).
  */
 int goc_maxprocs(int n);
 
@@ -223,9 +257,11 @@ typedef struct goc_select_case {
 } goc_select_case;
 
 /* Waits until one case can proceed, performs it and returns its index. With
- * several ready, one is chosen uniformly at random. timeout 0 is Go's
- * default (returns -1 if none is ready), a negative timeout waits forever, a
- * positive one waits that many nanoseconds and then returns -1. */
+ * several ready, one is chosen uniformly at random. timeout (see "Time"
+ * above) 0 is Go's default (returns GOC_SELECT_NONE if none is ready),
+ * GOC_NO_TIMEOUT waits forever, a positive one waits that many nanoseconds
+ * and then returns GOC_SELECT_NONE. */
+#define GOC_SELECT_NONE (-1)
 int goc_select(goc_select_case *cases, size_t n, int64_t timeout);
 
 /* ---- timers as channels ---------------------------------------------- */

@@ -71,7 +71,7 @@ static void produce(void *arg)
 			goc_status st;
 			while ((st = goc_chan_try_send(r->ch, &it)) == GOC_WOULDBLOCK)
 				goc_yield();
-			CHECK(st == GOC_OK, "try_send returned %s", goc_status_string(st));
+			CHECK(st == GOC_OK, "try_send returned %s", goc_strerror(st));
 		}
 		}
 	}
@@ -122,7 +122,7 @@ static void consume(void *arg)
 			      "GOC_CLOSED must zero the element");
 			break;
 		}
-		CHECK(st == GOC_OK, "receive returned %s", goc_status_string(st));
+		CHECK(st == GOC_OK, "receive returned %s", goc_strerror(st));
 		CHECK(it.id < r->total, "id %llu out of range", (unsigned long long)it.id);
 		CHECK(it.payload[0] == mix(it.id) && it.payload[1] == ~it.id &&
 			      it.payload[2] == it.id * 3,

@@ -118,7 +118,7 @@ static void test_handoff(void)
 	goc_status st;
 	while ((st = goc_chan_try_send(h.ch, &v)) == GOC_WOULDBLOCK)
 		goc_yield();
-	CHECK(st == GOC_OK, "try_send to a waiting receiver: %s", goc_status_string(st));
+	CHECK(st == GOC_OK, "try_send to a waiting receiver: %s", goc_strerror(st));
 	goc_wg_wait(&h.wg);
 	CHECK(h.value == 99, "receiver got %lld from try_send", (long long)h.value);
 	/* try_recv succeeds once a sender waits. */
@@ -129,7 +129,7 @@ static void test_handoff(void)
 	while ((st = goc_chan_try_recv(h.ch, &v)) == GOC_WOULDBLOCK)
 		goc_yield();
 	CHECK(st == GOC_OK && v == 4242, "try_recv from a waiting sender: %s %lld",
-	      goc_status_string(st), (long long)v);
+	      goc_strerror(st), (long long)v);
 	goc_wg_wait(&h.wg);
 	goc_chan_release(h.ch);
 	ok("unbuffered hand-off");
@@ -168,8 +168,7 @@ static void test_buffer_fifo(void)
 		for (int k = 0; k < take; k++) {
 			goc_status st = goc_chan_try_recv(c, &v);
 			if (next_recv == next_send) {
-				CHECK(st == GOC_WOULDBLOCK, "empty ring: %s",
-				      goc_status_string(st));
+				CHECK(st == GOC_WOULDBLOCK, "empty ring: %s", goc_strerror(st));
 				break;
 			}
 			CHECK(st == GOC_OK && v == next_recv, "ring: got %d want %d", v, next_recv);
@@ -299,7 +298,7 @@ static void fcfs_receivers(size_t cap, bool strict)
 	}
 	goc_wg_wait(&f.wg);
 	for (int i = 0; i < NWAITERS; i++)
-		CHECK(f.status[i] == GOC_OK, "receiver %d: %s", i, goc_status_string(f.status[i]));
+		CHECK(f.status[i] == GOC_OK, "receiver %d: %s", i, goc_strerror(f.status[i]));
 	check_assignment(f.got, values, strict,
 			 cap ? "receivers, buffered" : "receivers, unbuffered");
 	goc_chan_release(f.ch);
@@ -444,7 +443,7 @@ static void test_zero_size_and_discard(void)
 	CHECK(goc_chan_recv(h.ch, NULL) == GOC_OK, "discard from a sender");
 	goc_wg_wait(&h.wg);
 	/* A receiver with a NULL element that blocks before the sender comes. */
-	struct discard ds = {h.ch, GOC_WG_INIT, GOC_INVALID, 0};
+	struct discard ds = {h.ch, GOC_WG_INIT, -1, 0};
 	goc_wg_add(&ds.wg, 1);
 	goc_go(discard_receiver, &ds);
 	await_flag(&ds.started);
@@ -452,7 +451,7 @@ static void test_zero_size_and_discard(void)
 	v = 31;
 	goc_chan_send(h.ch, &v);
 	goc_wg_wait(&ds.wg);
-	CHECK(ds.st == GOC_OK, "blocked discarding receiver: %s", goc_status_string(ds.st));
+	CHECK(ds.st == GOC_OK, "blocked discarding receiver: %s", goc_strerror(ds.st));
 	goc_chan_release(h.ch);
 	ok("elem_size 0 signal channels; recv with elem NULL discards");
 }
@@ -622,7 +621,7 @@ static void blocked_receiver(void *arg)
 	int64_t v = -1;
 	atomic_fetch_add(&cw->blocked, 1);
 	goc_status st = goc_chan_recv(cw->ch, &v);
-	CHECK(st == GOC_CLOSED && v == 0, "woken receiver: %s, value %lld", goc_status_string(st),
+	CHECK(st == GOC_CLOSED && v == 0, "woken receiver: %s, value %lld", goc_strerror(st),
 	      (long long)v);
 	atomic_fetch_add(&cw->closed_seen, 1);
 	goc_wg_done(&cw->wg);

@@ -94,7 +94,7 @@ static void run_sieve(int nprimes, size_t cap)
 	for (int i = 0; i < nprimes; i++) {
 		int64_t prime = -1;
 		goc_status st = goc_chan_recv(ch, &prime);
-		CHECK(st == GOC_OK, "prime #%d: recv returned %s", i + 1, goc_status_string(st));
+		CHECK(st == GOC_OK, "prime #%d: recv returned %s", i + 1, goc_strerror(st));
 		CHECK(prime == want[i], "prime #%d: sieve says %lld, sequential sieve %lld", i + 1,
 		      (long long)prime, (long long)want[i]);
 		goc_chan *next = goc_chan_make(sizeof(int64_t), cap);
@@ -113,7 +113,7 @@ static void run_sieve(int nprimes, size_t cap)
 	int64_t extra = 12345;
 	goc_status st = goc_chan_recv(ch, &extra);
 	CHECK(st == GOC_CLOSED, "after the last prime: recv returned %s (value %lld)",
-	      goc_status_string(st), (long long)extra);
+	      goc_strerror(st), (long long)extra);
 	CHECK(extra == 0, "closed recv must zero the element");
 	goc_wg_wait(&wg);
 	goc_chan_release(ch);

@@ -213,7 +213,7 @@ static void waitgroups(void)
 	goc_wg_add(&finished_cancelled, N / 2);
 	goc_wg_add(&finished_plain, N / 2);
 	for (int i = 0; i < N; i++) {
-		a[i] = (struct wg_waiter_arg){&wg, i % 2 ? cancel : NULL, GOC_INVALID,
+		a[i] = (struct wg_waiter_arg){&wg, i % 2 ? cancel : NULL, -1,
 					      i % 2 ? &finished_cancelled : &finished_plain};
 		goc_go(wait_with_ctx, &a[i]);
 	}
@@ -229,8 +229,8 @@ static void waitgroups(void)
 			CHECK(a[i].got == GOC_CANCELED, "waiter %d: %d", i, a[i].got);
 	CHECK(wg_waiters(&wg) == N / 2, "waiters counted: %u", wg_waiters(&wg));
 	for (int i = 0; i < N; i += 2)
-		CHECK(a[i].got == GOC_INVALID,
-		      "plain waiter %d returned before the counter reached zero", i);
+		CHECK(a[i].got == -1, "plain waiter %d returned before the counter reached zero",
+		      i);
 	goc_wg_done(&wg); /* releases the plain waiters */
 	goc_wg_wait(&finished_plain);
 	for (int i = 0; i < N; i++)
@@ -259,7 +259,7 @@ static void waitgroup_race(void)
 		goc_wg_add(&wg, 1);
 		goc_wg_add(&finished, 4);
 		for (int i = 0; i < 4; i++) {
-			a[i] = (struct wg_waiter_arg){&wg, ctx, GOC_INVALID, &finished};
+			a[i] = (struct wg_waiter_arg){&wg, ctx, -1, &finished};
 			goc_go(wait_with_ctx, &a[i]);
 		}
 		goc_yield();

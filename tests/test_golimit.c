@@ -1,7 +1,7 @@
 /*
  * test_golimit.c — the cap on live goroutines:
  *
- *  - at the cap goc_go and goc_go_opts return 0 with errno = EAGAIN, and
+ *  - at the cap goc_go and goc_go_opts return -EAGAIN, and
  *    succeed again once some goroutines finished; removing the cap lifts
  *    it; goc_set_max_goroutines returns the previous cap;
  *  - spawners racing on every P never overshoot the cap;
@@ -13,14 +13,6 @@
 
 #include "testutil.h"
 #include "waitfor.h"
-
-/* errno read afresh: the compiler may keep errno's address (it is a
- * thread's) across a call that parks, and the goroutine may resume on
- * another thread. */
-static __attribute__((noinline)) int current_errno(void)
-{
-	return errno;
-}
 
 static void park_on(void *arg)
 {
@@ -37,11 +29,10 @@ static void cap_and_recover(void)
 	for (int i = 0; i < 10; i++)
 		CHECK(goc_go(park_on, goc_chan_retain(release)) > 0, "spawn %d under the cap", i);
 	goc_chan *extra = goc_chan_retain(release);
-	CHECK(goc_go(park_on, extra) == 0 && current_errno() == EAGAIN,
-	      "spawn at the cap: errno %d", current_errno());
+	int64_t refused = goc_go(park_on, extra);
+	CHECK(refused == -EAGAIN, "spawn at the cap: %lld", (long long)refused);
 	goc_go_options opts = {.name = "over"};
-	CHECK(goc_go_opts(park_on, extra, &opts) == 0 && current_errno() == EAGAIN,
-	      "goc_go_opts at the cap");
+	CHECK(goc_go_opts(park_on, extra, &opts) == -EAGAIN, "goc_go_opts at the cap");
 	/* Three finish: three more fit, not four. */
 	for (int i = 0; i < 3; i++)
 		goc_chan_send(release, NULL);
@@ -50,7 +41,7 @@ static void cap_and_recover(void)
 	for (int i = 0; i < 3; i++)
 		CHECK(goc_go(park_on, goc_chan_retain(release)) > 0, "spawn %d after some finished",
 		      i);
-	CHECK(goc_go(park_on, extra) == 0 && current_errno() == EAGAIN, "the cap again");
+	CHECK(goc_go(park_on, extra) == -EAGAIN, "the cap again");
 	CHECK(goc_set_max_goroutines(0) == base + 10, "previous cap");
 	CHECK(goc_go(park_on, extra) > 0, "no cap");
 	for (int i = 0; i < 11; i++)
@@ -58,7 +49,7 @@ static void cap_and_recover(void)
 	goc_chan_release(release);
 	WAIT_FOR(goc_num_goroutine() <= base, "%lld goroutines left, want %lld",
 		 (long long)goc_num_goroutine(), (long long)base);
-	ok("at the cap goc_go fails with EAGAIN, and recovers");
+	ok("at the cap goc_go returns -EAGAIN, and recovers");
 }
 
 struct spawner {
@@ -73,8 +64,9 @@ static void spawn_until_refused(void *arg)
 	goc_chan_recv(s->start, NULL);
 	for (int i = 0; i < 1000; i++) {
 		goc_chan *ref = goc_chan_retain(s->release);
-		if (!goc_go(park_on, ref)) {
-			CHECK(current_errno() == EAGAIN, "errno %d", current_errno());
+		int64_t id = goc_go(park_on, ref);
+		if (id < 0) {
+			CHECK(id == -EAGAIN, "goc_go returned %lld", (long long)id);
 			goc_chan_release(ref);
 			if (i % 16 == 15)
 				goc_yield();

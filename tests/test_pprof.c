@@ -84,14 +84,15 @@ static void record_profile(void *arg)
 	FILE *f = fdopen(mkstemp(profile_path), "wb");
 	CHECK(f, "temporary profile file: %s", strerror(errno));
 
-	errno = 0;
-	CHECK(goc_pprof_cpu_stop() == GOC_INVALID && errno == EINVAL, "stop without start");
-	CHECK(goc_pprof_cpu_start(NULL) == GOC_INVALID && errno == EINVAL, "start(NULL)");
-	CHECK(goc_pprof_cpu_set_rate(0) == GOC_INVALID && errno == EINVAL, "rate 0");
+	goc_status st;
+	CHECK(goc_pprof_cpu_stop() == -EINVAL, "stop without start");
+	CHECK(goc_pprof_cpu_start(NULL) == -EINVAL, "start(NULL)");
+	CHECK(goc_pprof_cpu_set_rate(0) == -EINVAL, "rate 0");
 
-	CHECK(goc_pprof_cpu_start(f) == GOC_OK, "start: %s", strerror(errno));
-	CHECK(goc_pprof_cpu_start(f) == GOC_INVALID && errno == EBUSY, "second start");
-	CHECK(goc_pprof_cpu_set_rate(50) == GOC_INVALID && errno == EBUSY, "rate while running");
+	st = goc_pprof_cpu_start(f);
+	CHECK(st == GOC_OK, "start: %s", goc_strerror(st));
+	CHECK(goc_pprof_cpu_start(f) == -EBUSY, "second start");
+	CHECK(goc_pprof_cpu_set_rate(50) == -EBUSY, "rate while running");
 	goc_wg wg = GOC_WG_INIT;
 	struct burn_job job = {&wg, BURN_CPU_NS};
 	goc_wg_add(&wg, 2);
@@ -99,7 +100,8 @@ static void record_profile(void *arg)
 	for (int i = 0; i < 2; i++)
 		CHECK(goc_go_opts(burner, &job, &opts) > 0, "spawn");
 	goc_wg_wait(&wg);
-	CHECK(goc_pprof_cpu_stop() == GOC_OK, "stop: %s", strerror(errno));
+	st = goc_pprof_cpu_stop();
+	CHECK(st == GOC_OK, "stop: %s", goc_strerror(st));
 	CHECK(fclose(f) == 0, "close");
 	ok("profile recorded");
 
@@ -107,12 +109,14 @@ static void record_profile(void *arg)
 	FILE *again = tmpfile();
 	CHECK(again, "tmpfile");
 	CHECK(goc_pprof_cpu_set_rate(1000) == GOC_OK, "rate 1000");
-	CHECK(goc_pprof_cpu_start(again) == GOC_OK, "restart: %s", strerror(errno));
+	st = goc_pprof_cpu_start(again);
+	CHECK(st == GOC_OK, "restart: %s", goc_strerror(st));
 	goc_wg_add(&wg, 1);
 	job.cpu_ns = 100 * GOC_MILLISECOND;
 	CHECK(goc_go(burner, &job) > 0, "spawn");
 	goc_wg_wait(&wg);
-	CHECK(goc_pprof_cpu_stop() == GOC_OK, "second stop: %s", strerror(errno));
+	st = goc_pprof_cpu_stop();
+	CHECK(st == GOC_OK, "second stop: %s", goc_strerror(st));
 	CHECK(ftell(again) > 0, "second profile is empty");
 	fclose(again);
 	ok("second profile");

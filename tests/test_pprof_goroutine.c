@@ -68,7 +68,8 @@ __attribute__((noinline)) void take_profile_planted(void)
 {
 	FILE *f = fdopen(mkstemp(profile_path), "wb");
 	CHECK(f, "temporary profile file: %s", strerror(errno));
-	CHECK(goc_pprof_goroutine(f) == GOC_OK, "goroutine profile: %s", strerror(errno));
+	goc_status st = goc_pprof_goroutine(f);
+	CHECK(st == GOC_OK, "goroutine profile: %s", goc_strerror(st));
 	CHECK(fclose(f) == 0, "close");
 }
 
@@ -76,7 +77,7 @@ static void record(void *arg)
 {
 	(void)arg;
 	errno = 0;
-	CHECK(goc_pprof_goroutine(NULL) == GOC_INVALID && errno == EINVAL, "goroutine(NULL)");
+	CHECK(goc_pprof_goroutine(NULL) == -EINVAL, "goroutine(NULL)");
 	parking_channel = goc_chan_make(sizeof(int), 0);
 	goc_wg_add(&parking_wg, 1);
 	goc_wg_add(&done_wg, CHANNEL_PARKERS + 1);

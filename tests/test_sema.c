@@ -1,7 +1,7 @@
 /*
  * test_sema.c — goc_sema, the weighted semaphore:
  *
- *  - acquire / try_acquire / release arithmetic, GOC_INVALID for a weight
+ *  - acquire / try_acquire / release arithmetic, -EINVAL for a weight
  *    over the size;
  *  - FIFO: waiters are granted in arrival order, and a big waiter at the
  *    head holds back smaller ones that would fit;
@@ -14,6 +14,7 @@
  *  - misuse panics (release of more than held, negative weight), in a
  *    child process.
  */
+#include <errno.h>
 #include <pthread.h>
 
 #include "panic_modes.h"
@@ -28,7 +29,7 @@ static void basics(void)
 	CHECK(!goc_sema_try_acquire(&s, 1), "none free");
 	goc_sema_release(&s, 5);
 	CHECK(s.held == 0, "held %lld", (long long)s.held);
-	CHECK(goc_sema_acquire(&s, NULL, 6) == GOC_INVALID, "weight over the size");
+	CHECK(goc_sema_acquire(&s, NULL, 6) == -EINVAL, "weight over the size");
 	CHECK(!goc_sema_try_acquire(&s, 6), "try weight over the size");
 	CHECK(goc_sema_acquire(&s, NULL, 0) == GOC_OK, "weight 0");
 	goc_sema dyn;
@@ -151,9 +152,9 @@ static void cancellation(void)
 	goc_wg finished = GOC_WG_INIT;
 	/* Head: a big waiter that gets cancelled; behind it two small ones
 	 * without a context that fit once it is gone. */
-	struct ctx_waiter big = {&s, ctx, 4, GOC_INVALID, &finished, 0, 0};
-	struct ctx_waiter small[2] = {{&s, NULL, 1, GOC_INVALID, &finished, 0, 0},
-				      {&s, NULL, 1, GOC_INVALID, &finished, 0, 0}};
+	struct ctx_waiter big = {&s, ctx, 4, -1, &finished, 0, 0};
+	struct ctx_waiter small[2] = {{&s, NULL, 1, -1, &finished, 0, 0},
+				      {&s, NULL, 1, -1, &finished, 0, 0}};
 	goc_wg_add(&finished, 3);
 	start_ctx_waiter(&big, "the big waiter");
 	start_ctx_waiter(&small[0], "small waiter 0");

@@ -276,10 +276,10 @@ static void traced_program(void *arg)
 	main_id = goc_id();
 	FILE *f = fdopen(mkstemp(trace_path), "w");
 	CHECK(f, "temporary file: %s", strerror(errno));
-	CHECK(goc_trace_start(NULL) == GOC_INVALID && errno == EINVAL, "start(NULL)");
-	CHECK(goc_trace_stop() == GOC_INVALID && errno == EINVAL, "stop without a trace");
+	CHECK(goc_trace_start(NULL) == -EINVAL, "start(NULL)");
+	CHECK(goc_trace_stop() == -EINVAL, "stop without a trace");
 	CHECK(goc_trace_start(f) == GOC_OK, "start");
-	CHECK(goc_trace_start(f) == GOC_INVALID && errno == EBUSY, "second start");
+	CHECK(goc_trace_start(f) == -EBUSY, "second start");
 	token = goc_chan_make(sizeof(int), 0);
 	goc_wg_add(&done, 4);
 	ping_id = spawn_named(ping, "ping");
@@ -296,7 +296,8 @@ static void traced_program(void *arg)
 	goc_blocking(block_thread, NULL);
 	close(wake_pipe[0]);
 	close(wake_pipe[1]);
-	CHECK(goc_trace_stop() == GOC_OK, "stop: %s", strerror(errno));
+	goc_status st = goc_trace_stop();
+	CHECK(st == GOC_OK, "stop: %s", goc_strerror(st));
 	CHECK(fclose(f) == 0, "close");
 	goc_chan_release(token);
 }

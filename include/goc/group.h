@@ -43,10 +43,10 @@ void goc_group_set_limit(goc_group *g, int n);
 
 /*
  * Runs fn(ctx, arg) in a new goroutine; at the limit, first waits until a
- * running task finishes. GOC_OK, or GOC_NOMEM with errno (ENOMEM, or
- * EAGAIN at the goroutine limit, see goc_set_max_goroutines) if the
- * goroutine could not be started: then fn does not run, and the group's
- * error is not changed.
+ * running task finishes. GOC_OK, or goc_go's error (-ENOMEM, or -EAGAIN at
+ * the goroutine limit, see goc_set_max_goroutines) if the goroutine could
+ * not be started: then fn does not run, and the group's error is not
+ * changed.
  */
 goc_status goc_group_go(goc_group *g, goc_group_fn fn, void *arg);
 

@@ -17,10 +17,9 @@
  * thread blocks itself in poll(2).
  *
  * Errors. Every call returns a negative errno code on failure (-ETIMEDOUT,
- * like the Linux kernel's own interfaces); calls that make a handle store it
- * through an out parameter. errno is set too, but read the return value: a
- * goroutine that parked may resume on another thread, and the compiler may
- * read the previous thread's errno (API.md, "Thread-locals and errno"):
+ * like the Linux kernel's own interfaces; goc_strerror names it); calls
+ * that make a handle store it through an out parameter. errno is not the
+ * report (goc.h, rule 3):
  *   -ETIMEDOUT   a deadline passed, or the context's deadline did
  *                (GOC_TIMEOUT)
  *   -ECANCELED   the context was cancelled (GOC_CANCELED)

@@ -35,21 +35,21 @@
 #include <stdio.h>
 
 /* Starts CPU profiling; the profile is written to out (opened for
- * writing, binary) by goc_pprof_cpu_stop. GOC_INVALID with errno EINVAL
- * if out is NULL, EBUSY if a CPU profile is being taken already; GOC_NOMEM
- * with errno set if the sample buffer or the thread draining it cannot be
+ * writing, binary) by goc_pprof_cpu_stop. GOC_OK; -EINVAL if out is NULL;
+ * -EBUSY if a CPU profile is being taken already; -ENOMEM (or the errno of
+ * pthread_create) if the sample buffer or the thread draining it cannot be
  * had. */
 goc_status goc_pprof_cpu_start(FILE *out);
 
-/* Stops CPU profiling and writes the profile. GOC_INVALID with errno
- * EINVAL if no CPU profile is being taken, or with the errno of the failed
- * write (the profile is then incomplete); GOC_NOMEM if it could not be
- * built. Profiling has stopped in every case. */
+/* Stops CPU profiling and writes the profile. GOC_OK; -EINVAL if no CPU
+ * profile is being taken; the negative errno of a failed write (the
+ * profile is then incomplete); -ENOMEM if it could not be built.
+ * Profiling has stopped in every case. */
 goc_status goc_pprof_cpu_stop(void);
 
 /* Samples per second of CPU time for the next goc_pprof_cpu_start (Go's
- * runtime.SetCPUProfileRate); 100 by default. GOC_INVALID (EINVAL) unless
- * 1 <= hz <= 10000; GOC_INVALID (EBUSY) while profiling. */
+ * runtime.SetCPUProfileRate); 100 by default. -EINVAL unless
+ * 1 <= hz <= 10000; -EBUSY while profiling. */
 goc_status goc_pprof_cpu_set_rate(int hz);
 
 /*
@@ -66,9 +66,9 @@ void goc_pprof_set_block_rate(int64_t rate_ns);
 
 /* Writes the block profile recorded so far to out (binary, gzipped
  * profile.proto: `go tool pprof -top ./program block.pprof`): for each
- * stack, "contentions" (count) and "delay" (nanoseconds). GOC_INVALID with
- * errno EINVAL if out is NULL, or with the errno of the failed write;
- * GOC_NOMEM if the profile could not be built. */
+ * stack, "contentions" (count) and "delay" (nanoseconds). GOC_OK; -EINVAL
+ * if out is NULL; the negative errno of a failed write; -ENOMEM if the
+ * profile could not be built. */
 goc_status goc_pprof_block(FILE *out);
 
 /*

@@ -45,7 +45,7 @@ void goc_sema_init(goc_sema *s, int64_t n);
  * Returns GOC_OK, or goc_ctx_err(ctx) if ctx is cancelled first (then no
  * permit is taken; a context already cancelled on entry fails at once).
  * ctx NULL waits as long as it takes. n larger than the semaphore's size
- * can never be satisfied: it returns GOC_INVALID at once (Go's semaphore
+ * can never be satisfied: it returns -EINVAL at once (Go's semaphore
  * would block until ctx is done instead). n < 0 panics.
  */
 goc_status goc_sema_acquire(goc_sema *s, goc_ctx *ctx, int64_t n);

@@ -56,7 +56,7 @@ void *goc_blocking(void *(*fn)(void *arg), void *arg);
 
 /*
  * read(2) in a syscall section, retried on EINTR: the bytes read (0 at
- * end of file), or -1 with errno set.
+ * end of file), or a negative errno.
  */
 ssize_t goc_file_read(int fd, void *buf, size_t n);
 /* pread(2) in a syscall section, retried on EINTR; as goc_file_read. */
@@ -64,12 +64,12 @@ ssize_t goc_file_pread(int fd, void *buf, size_t n, off_t offset);
 
 /*
  * Writes all n bytes with write(2) in one syscall section, retrying on
- * EINTR and after short writes. Returns n, or on an error the number of
- * bytes written before it (0 to n - 1) with errno set.
+ * EINTR and after short writes. Returns n, or a negative errno; *written
+ * (if not NULL) receives the bytes written either way, as goc_conn_write.
  */
-ssize_t goc_file_write(int fd, const void *buf, size_t n);
-/* pwrite(2) of all n bytes at offset; as goc_file_write. */
-ssize_t goc_file_pwrite(int fd, const void *buf, size_t n, off_t offset);
+ssize_t goc_file_write(int fd, const void *buf, size_t n, size_t *written);
+/* pwrite(2) of all n bytes at offset (< 0: -EINVAL); as goc_file_write. */
+ssize_t goc_file_pwrite(int fd, const void *buf, size_t n, off_t offset, size_t *written);
 
 /*
  * Sets the most threads goc may run goroutines on (the monitor thread

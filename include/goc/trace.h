@@ -36,15 +36,15 @@
 
 #include <stdio.h>
 
-/* Starts tracing to out (opened for writing). GOC_INVALID with errno
- * EINVAL if out is NULL, EBUSY if a trace is being taken already. */
+/* Starts tracing to out (opened for writing). GOC_OK; -EINVAL if out is
+ * NULL; -EBUSY if a trace is being taken already; -ENOMEM. */
 goc_status goc_trace_start(FILE *out);
 
 /* Stops tracing, writes what is buffered and the end of the JSON, and
- * flushes out (the caller closes it). GOC_INVALID with errno EINVAL if no
- * trace is being taken, or with the errno of a failed write; GOC_NOMEM if
- * some thread's events were lost for want of memory (the file is still
- * valid JSON). Tracing has stopped in every case. */
+ * flushes out (the caller closes it). GOC_OK; -EINVAL if no trace is being
+ * taken; the negative errno of a failed write; -ENOMEM if some thread's
+ * events were lost for want of memory (the file is still valid JSON).
+ * Tracing has stopped in every case. */
 goc_status goc_trace_stop(void);
 
 #endif

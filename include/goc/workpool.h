@@ -82,10 +82,10 @@ typedef struct goc_workpool_stats {
 	int64_t workers_started, workers_exited;
 } goc_workpool_stats;
 
-/* A pool with its min_workers started. opts NULL: the defaults. NULL with
- * errno = EINVAL (min_workers < 0, max_workers < 0, max_workers <
- * min_workers, a negative duration or an unknown policy), ENOMEM, or
- * EAGAIN (the goroutine limit stopped a worker from starting). */
+/* A pool with its min_workers started; never parks. opts NULL: the
+ * defaults. NULL with errno = EINVAL (min_workers < 0, max_workers < 0,
+ * max_workers < min_workers, a negative duration or an unknown policy),
+ * ENOMEM, or EAGAIN (the goroutine limit stopped a worker from starting). */
 goc_workpool *goc_workpool_new(const goc_workpool_options *opts);
 
 /*
@@ -93,8 +93,8 @@ goc_workpool *goc_workpool_new(const goc_workpool_options *opts);
  * With a full queue, by policy: BLOCK waits for room; REJECT and
  * DROP_NEWEST return GOC_WOULDBLOCK; DROP_OLDEST returns GOC_OK after
  * evicting the oldest queued task (to on_drop). GOC_CLOSED: the pool is
- * stopping or stopped. GOC_NOMEM (errno set): the pool has no worker and
- * none could be started. fn NULL panics.
+ * stopping or stopped. -ENOMEM or -EAGAIN (goc_go's errors): the pool has
+ * no worker and none could be started. fn NULL panics.
  */
 goc_status goc_workpool_submit(goc_workpool *p, goc_fn fn, void *arg);
 
@@ -123,7 +123,7 @@ void goc_workpool_free(goc_workpool *p);
 
 /*
  * A cap on live goroutines: once n goroutines exist, goc_go and
- * goc_go_opts return 0 with errno = EAGAIN (Go would instead run out of
+ * goc_go_opts return -EAGAIN (Go would instead run out of
  * memory) until some finish. n > 0 sets the cap, 0 removes it, n < 0 only
  * reads it; returns the previous cap (0: none). The environment sets it at
  * start-up with GOCDEBUG=maxgoroutines=N. The main goroutine of goc_main

@@ -119,20 +119,16 @@ static int64_t clock_ns(clockid_t clock)
 
 goc_status goc__contention_write(goc__contention_table *t, FILE *out, int64_t period)
 {
-	if (!out) {
-		errno = EINVAL;
-		return GOC_INVALID;
-	}
+	if (!out)
+		return -EINVAL;
 	goc__runtime_init();
 	/* Go's block and mutex profiles: "contentions" counted, "delay" in
 	 * nanoseconds. */
 	static const goc__profile_value_type types[2] = {{"contentions", "count"},
 							 {"delay", "nanoseconds"}};
 	goc__profile *profile = goc__profile_new(types, 2, types[0], period);
-	if (!profile) {
-		errno = ENOMEM;
-		return GOC_NOMEM;
-	}
+	if (!profile)
+		return -ENOMEM;
 	int err = 0;
 	/* The table is copied into the profile under its lock (additions
 	 * only); symbolizing and writing, the slow part, happen after. */
@@ -148,9 +144,5 @@ goc_status goc__contention_write(goc__contention_table *t, FILE *out, int64_t pe
 	if (!err)
 		err = goc__profile_write(profile, out, clock_ns(CLOCK_REALTIME), 0);
 	goc__profile_free(profile);
-	if (err) {
-		errno = err;
-		return err == ENOMEM ? GOC_NOMEM : GOC_INVALID;
-	}
-	return GOC_OK;
+	return -err;
 }

@@ -400,33 +400,24 @@ static void session_free(void)
 
 goc_status goc_pprof_cpu_set_rate(int hz)
 {
-	if (hz < 1 || hz > 10000) {
-		errno = EINVAL;
-		return GOC_INVALID;
-	}
+	if (hz < 1 || hz > 10000)
+		return -EINVAL;
 	pthread_mutex_lock(&prof.lock);
 	bool busy = prof.running;
 	if (!busy)
 		prof.rate_hz = hz;
 	pthread_mutex_unlock(&prof.lock);
-	if (busy) {
-		errno = EBUSY;
-		return GOC_INVALID;
-	}
-	return GOC_OK;
+	return busy ? -EBUSY : GOC_OK;
 }
 
 goc_status goc_pprof_cpu_start(FILE *out)
 {
-	if (!out) {
-		errno = EINVAL;
-		return GOC_INVALID;
-	}
+	if (!out)
+		return -EINVAL;
 	pthread_mutex_lock(&prof.lock);
 	if (prof.running) {
 		pthread_mutex_unlock(&prof.lock);
-		errno = EBUSY;
-		return GOC_INVALID;
+		return -EBUSY;
 	}
 	int hz = prof.rate_hz ? prof.rate_hz : DEFAULT_RATE_HZ;
 	prof.period_ns = GOC_SECOND / hz;
@@ -450,8 +441,7 @@ goc_status goc_pprof_cpu_start(FILE *out)
 		goc__store_seqcst(&drainer_threads, 0);
 		session_free();
 		pthread_mutex_unlock(&prof.lock);
-		errno = err;
-		return GOC_NOMEM;
+		return -err;
 	}
 	prof.out = out;
 	prof.start_unix_ns = clock_ns(CLOCK_REALTIME);
@@ -471,8 +461,7 @@ goc_status goc_pprof_cpu_stop(void)
 	pthread_mutex_lock(&prof.lock);
 	if (!prof.running) {
 		pthread_mutex_unlock(&prof.lock);
-		errno = EINVAL;
-		return GOC_INVALID;
+		return -EINVAL;
 	}
 	for (size_t i = 0; i < prof.nthreads; i++)
 		thread_disarm(&prof.threads[i]);
@@ -504,9 +493,5 @@ goc_status goc_pprof_cpu_stop(void)
 	session_free();
 	prof.running = false;
 	pthread_mutex_unlock(&prof.lock);
-	if (err) {
-		errno = err;
-		return err == ENOMEM ? GOC_NOMEM : GOC_INVALID;
-	}
-	return GOC_OK;
+	return -err;
 }

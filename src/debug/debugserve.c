@@ -104,9 +104,10 @@ static void serve_written(goc_http_exchange *x, body_writer write, const void *a
 	free(data);
 }
 
+/* The profile writers return GOC_OK or a negative errno. */
 static int status_errno(goc_status st)
 {
-	return st == GOC_OK ? 0 : errno ? errno : EIO;
+	return st < 0 ? -st : 0;
 }
 
 /* ---- queries ---- */
@@ -591,8 +592,9 @@ static void serve_cpu_profile(goc_http_exchange *x, int64_t seconds)
 		respond_error(x, 500, "Could not enable CPU profiling", ENOMEM);
 		return;
 	}
-	if (goc_pprof_cpu_start(f) != GOC_OK) {
-		int err = errno;
+	goc_status started = goc_pprof_cpu_start(f);
+	if (started != GOC_OK) {
+		int err = status_errno(started);
 		fclose(f);
 		free(data);
 		if (err == EBUSY)
@@ -695,11 +697,12 @@ static int start_locked(const char *addr)
 	server.ln = ln;
 	goc_wg_add(&server.serving, 1);
 	goc_go_options named = {.name = "debug server"};
-	if (goc_go_opts(serve_main, NULL, &named) == 0) {
+	int64_t id = goc_go_opts(serve_main, NULL, &named);
+	if (id < 0) {
 		goc_wg_done(&server.serving);
 		goc_ctx_release(stop);
 		goc_listener_close(ln);
-		return -ENOMEM;
+		return (int)id;
 	}
 	server.running = true;
 	return 0;

@@ -56,17 +56,13 @@ static int64_t clock_ns(clockid_t clock)
 
 __attribute__((noinline)) goc_status goc_pprof_goroutine(FILE *out)
 {
-	if (!out) {
-		errno = EINVAL;
-		return GOC_INVALID;
-	}
+	if (!out)
+		return -EINVAL;
 	goc__runtime_init();
 	static const goc__profile_value_type type = {"goroutine", "count"};
 	struct collection c = {.profile = goc__profile_new(&type, 1, type, 1)};
-	if (!c.profile) {
-		errno = ENOMEM;
-		return GOC_NOMEM;
-	}
+	if (!c.profile)
+		return -ENOMEM;
 	goc__m *m = goc__m_self();
 	c.self = m ? m->curg : NULL;
 	goc__stacktrace own;
@@ -76,9 +72,5 @@ __attribute__((noinline)) goc_status goc_pprof_goroutine(FILE *out)
 	int err =
 		c.failed ? ENOMEM : goc__profile_write(c.profile, out, clock_ns(CLOCK_REALTIME), 0);
 	goc__profile_free(c.profile);
-	if (err) {
-		errno = err;
-		return err == ENOMEM ? GOC_NOMEM : GOC_INVALID;
-	}
-	return GOC_OK;
+	return -err;
 }

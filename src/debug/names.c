@@ -1,11 +1,16 @@
 /*
- * names.c — the words goc prints for its enums.
+ * names.c — the words goc prints for its enums and its results
+ * (goc_strerror).
  */
+#define _GNU_SOURCE /* strerrordesc_np */
 #include "../sched/runtime.h"
 
-const char *goc_status_string(goc_status status)
+#include <limits.h>
+#include <string.h>
+
+const char *goc_strerror(int code)
 {
-	switch (status) {
+	switch (code) {
 	case GOC_OK:
 		return "ok";
 	case GOC_CLOSED:
@@ -16,12 +21,11 @@ const char *goc_status_string(goc_status status)
 		return "timeout";
 	case GOC_CANCELED:
 		return "canceled";
-	case GOC_NOMEM:
-		return "out of memory";
-	case GOC_INVALID:
-		return "invalid argument";
 	}
-	return "unknown status";
+	/* strerrordesc_np, unlike strerror, returns a static string and never
+	 * writes a buffer: safe from any thread at once. */
+	const char *desc = code < 0 && code > INT_MIN ? strerrordesc_np(-code) : NULL;
+	return desc ? desc : "unknown error";
 }
 
 /* As Go words them, so dumps read the same. */

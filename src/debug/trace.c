@@ -663,21 +663,17 @@ void goc__trace_syscall_resume(goc__m *m)
 
 goc_status goc_trace_start(FILE *out)
 {
-	if (!out) {
-		errno = EINVAL;
-		return GOC_INVALID;
-	}
+	if (!out)
+		return -EINVAL;
 	goc__runtime_init();
 	pthread_mutex_lock(&trace.control_lock);
 	if (trace.out) {
 		pthread_mutex_unlock(&trace.control_lock);
-		errno = EBUSY;
-		return GOC_INVALID;
+		return -EBUSY;
 	}
 	if (!trace.other && !(trace.other = state_new(-1))) {
 		pthread_mutex_unlock(&trace.control_lock);
-		errno = ENOMEM;
-		return GOC_NOMEM;
+		return -ENOMEM;
 	}
 	/* No section writes while the flag is clear: the states are ours. */
 	pthread_mutex_lock(&trace.registry_lock);
@@ -747,8 +743,7 @@ goc_status goc_trace_stop(void)
 	pthread_mutex_lock(&trace.control_lock);
 	if (!trace.out) {
 		pthread_mutex_unlock(&trace.control_lock);
-		errno = EINVAL;
-		return GOC_INVALID;
+		return -EINVAL;
 	}
 	goc__store_seqcst(&goc__trace_on, 0);
 	/* Wait out the sections that saw the flag set (invariants above). */
@@ -773,13 +768,10 @@ goc_status goc_trace_stop(void)
 	goc_status st = GOC_OK;
 	if (fflush(trace.out) != 0 && !trace.write_errno)
 		trace.write_errno = errno ? errno : EIO;
-	if (trace.write_errno) {
-		errno = trace.write_errno;
-		st = GOC_INVALID;
-	} else if (goc__load_relaxed(&trace.lost)) {
-		errno = ENOMEM;
-		st = GOC_NOMEM;
-	}
+	if (trace.write_errno)
+		st = -trace.write_errno;
+	else if (goc__load_relaxed(&trace.lost))
+		st = -ENOMEM;
 	trace.out = NULL;
 	pthread_mutex_unlock(&trace.control_lock);
 	return st;

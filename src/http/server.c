@@ -296,10 +296,8 @@ ssize_t goc_http_read_body(goc_http_exchange *x, void *buf, size_t len)
 		if (x->body_done)
 			return 0;
 		int err = body_next(x);
-		if (err) {
-			errno = -err;
+		if (err)
 			return err;
-		}
 	}
 	size_t n = x->unread.len < len ? x->unread.len : len;
 	memcpy(buf, x->unread.ptr, n);
@@ -412,10 +410,8 @@ ssize_t goc_http_write(goc_http_exchange *x, const void *data, size_t len)
 	else if (!body_allowed(x->status) ||
 		 (x->declared_length >= 0 && (int64_t)len > x->declared_length - x->body_written))
 		err = -EINVAL;
-	if (err) {
-		errno = -err;
+	if (err)
 		return err;
-	}
 	x->head_fixed = true;
 	x->body_written += (int64_t)len;
 	if (is_head_request(x))
@@ -426,19 +422,14 @@ ssize_t goc_http_write(goc_http_exchange *x, const void *data, size_t len)
 		return (ssize_t)len;
 	}
 	err = send_out(x, data, len, false);
-	if (err) {
-		errno = -err;
+	if (err)
 		return err;
-	}
 	return (ssize_t)len;
 }
 
 int goc_http_flush(goc_http_exchange *x)
 {
-	int err = send_out(x, NULL, 0, false);
-	if (err)
-		errno = -err;
-	return err;
+	return send_out(x, NULL, 0, false);
 }
 
 bool goc_http_set_status(goc_http_exchange *x, int status)
@@ -843,7 +834,7 @@ int64_t goc_http_serve(goc_listener *ln, goc_http_handler handler, void *user,
 			continue;
 		}
 		goc_wg_add(&srv.conns_done, 1);
-		if (goc_go_opts(conn_serve, hc, &conn_opts) == 0) {
+		if (goc_go_opts(conn_serve, hc, &conn_opts) < 0) {
 			conn_unlink(hc);
 			goc_conn_close(c);
 			conn_free(hc);

@@ -128,11 +128,11 @@ static int net_fd_close(struct net_fd *f, enum net_fd_kind kind, const char *wha
 {
 	int err = goc__net_fd_acquire(f, kind, what);
 	if (err)
-		return net_fail(err);
+		return err;
 	uint32_t old = goc__fetch_or_acqrel(&f->state, NFD_CLOSED);
 	if (old & NFD_CLOSED) {
 		goc__net_fd_release(f);
-		return net_fail(-EBADF);
+		return -EBADF;
 	}
 	goc__poll_desc_evict(f->pd);
 	/* The handle's own reference, then ours. */
@@ -218,7 +218,7 @@ static ssize_t conn_read(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
 	struct net_fd *f = c ? &c->nfd : NULL;
 	int err = goc__net_fd_acquire(f, NFD_KIND_CONN, "goc_conn_read");
 	if (err)
-		return net_fail(err);
+		return err;
 	ssize_t result = net_ctx_errno(ctx);
 	goc_mutex_lock(&f->read_lock);
 	bool notice;
@@ -244,7 +244,7 @@ static ssize_t conn_read(goc_conn *c, void *buf, size_t len, goc_ctx *ctx)
 	}
 	goc_mutex_unlock(&f->read_lock);
 	goc__net_fd_release(f);
-	return result < 0 ? net_fail((int)result) : result;
+	return result;
 }
 
 ssize_t goc_conn_read(goc_conn *c, void *buf, size_t len)
@@ -325,7 +325,7 @@ static ssize_t conn_write(goc_conn *c, const void *buf, size_t len, size_t *writ
 	int err = conn_write_iov(c, &iov, 1, &done, ctx, "goc_conn_write");
 	if (written)
 		*written = done;
-	return err ? net_fail(err) : (ssize_t)len;
+	return err ? err : (ssize_t)len;
 }
 
 ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t len, size_t *written)
@@ -341,14 +341,14 @@ ssize_t goc_conn_write_ctx(goc_conn *c, const void *buf, size_t len, size_t *wri
 ssize_t goc_conn_writev(goc_conn *c, struct iovec *iov, int iovcnt, size_t *written)
 {
 	if (iovcnt < 0)
-		return net_fail(-EINVAL);
+		return -EINVAL;
 	size_t total = 0, done;
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
 	int err = conn_write_iov(c, iov, iovcnt, &done, NULL, "goc_conn_writev");
 	if (written)
 		*written = done;
-	return err ? net_fail(err) : (ssize_t)total;
+	return err ? err : (ssize_t)total;
 }
 
 /* ---- accepting ---- */
@@ -361,7 +361,7 @@ static int accept_conn(goc_listener *ln, goc_ctx *ctx, goc_conn **out)
 	*out = NULL;
 	int err = goc__net_fd_acquire(f, NFD_KIND_LISTENER, "goc_accept");
 	if (err)
-		return net_fail(err);
+		return err;
 	goc_mutex_lock(&f->read_lock);
 	int64_t backoff = 0;
 	struct net_fd *conn = NULL;
@@ -408,7 +408,7 @@ static int accept_conn(goc_listener *ln, goc_ctx *ctx, goc_conn **out)
 	goc_mutex_unlock(&f->read_lock);
 	goc__net_fd_release(f);
 	if (!conn)
-		return net_fail(err);
+		return err;
 	*out = (goc_conn *)conn;
 	return 0;
 }
@@ -430,7 +430,7 @@ static int set_deadline(struct net_fd *f, enum net_fd_kind kind, int directions,
 {
 	int err = goc__net_fd_acquire(f, kind, what);
 	if (err)
-		return net_fail(err);
+		return err;
 	if (directions & GOC_FD_READ)
 		goc__poll_desc_set_deadline(f->pd, POLL_READ, deadline);
 	if (directions & GOC_FD_WRITE)
@@ -467,15 +467,15 @@ int goc_conn_shutdown(goc_conn *c, int how)
 {
 	static const int sys_how[4] = {-1, SHUT_RD, SHUT_WR, SHUT_RDWR};
 	if (how < 1 || how > 3)
-		return net_fail(-EINVAL);
+		return -EINVAL;
 	struct net_fd *f = c ? &c->nfd : NULL;
 	int err = goc__net_fd_acquire(f, NFD_KIND_CONN, "goc_conn_shutdown");
 	if (err)
-		return net_fail(err);
+		return err;
 	if (shutdown(f->fd, sys_how[how]) < 0)
 		err = -errno;
 	goc__net_fd_release(f);
-	return err ? net_fail(err) : 0;
+	return err;
 }
 
 int goc_conn_close(goc_conn *c)
@@ -492,7 +492,7 @@ static int net_fd_number(struct net_fd *f, enum net_fd_kind kind, const char *wh
 {
 	int err = goc__net_fd_acquire(f, kind, what);
 	if (err)
-		return net_fail(err);
+		return err;
 	int fd = f->fd;
 	goc__net_fd_release(f);
 	return fd;
@@ -530,22 +530,22 @@ static int poll_ready_now(int fd, int events)
 int goc_fd_wait_ctx(int fd, int events, int64_t deadline, goc_ctx *ctx)
 {
 	if (events < GOC_FD_READ || events > (GOC_FD_READ | GOC_FD_WRITE) || fd < 0)
-		return net_fail(-EINVAL);
+		return -EINVAL;
 	int err = net_ctx_errno(ctx);
 	if (err)
-		return net_fail(err);
+		return err;
 	int ready = poll_ready_now(fd, events);
 	if (ready)
-		return ready < 0 ? net_fail(ready) : ready;
+		return ready;
 	if (deadline && deadline <= goc_now())
-		return net_fail(-ETIMEDOUT);
+		return -ETIMEDOUT;
 	/* A private poll descriptor for this one wait: both directions wake
 	 * its read slot when both were asked for. */
 	bool both = events == (GOC_FD_READ | GOC_FD_WRITE);
 	enum poll_mode mode = events == GOC_FD_WRITE ? POLL_WRITE : POLL_READ;
 	poll_desc *pd = goc__poll_desc_open(fd, both, &err);
 	if (!pd)
-		return net_fail(err);
+		return err;
 	if (deadline)
 		goc__poll_desc_set_deadline(pd, mode, deadline);
 	do {
@@ -556,8 +556,8 @@ int goc_fd_wait_ctx(int fd, int events, int64_t deadline, goc_ctx *ctx)
 	} while (!err && !ready);
 	goc__poll_desc_close(pd, true);
 	if (err)
-		return net_fail(err);
-	return ready < 0 ? net_fail(ready) : ready;
+		return err;
+	return ready;
 }
 
 int goc_fd_wait(int fd, int events, int64_t deadline)

@@ -72,11 +72,4 @@ void goc__net_fd_release(struct net_fd *f);
  * that failed after goc__net_fd_new); closes its fd. */
 void goc__net_fd_discard(struct net_fd *f);
 
-/* Stores -err in errno and returns err (< 0). */
-static inline int net_fail(int err)
-{
-	errno = -err;
-	return err;
-}
-
 #endif

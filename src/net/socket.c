@@ -227,14 +227,14 @@ static int fd_addr(struct net_fd *f, enum net_fd_kind kind, bool peer, char *buf
 {
 	int err = goc__net_fd_acquire(f, kind, what);
 	if (err)
-		return net_fail(err);
+		return err;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
 	int rc = peer ? getpeername(f->fd, (struct sockaddr *)&ss, &len)
 		      : getsockname(f->fd, (struct sockaddr *)&ss, &len);
 	err = rc < 0 ? -errno : format_addr(&ss, len, buf, size);
 	goc__net_fd_release(f);
-	return err < 0 ? net_fail(err) : err;
+	return err;
 }
 
 int goc_listener_addr(goc_listener *ln, char *buf, size_t size)
@@ -262,14 +262,14 @@ int goc_listen(const char *network, const char *address, goc_listener **out)
 	*out = NULL;
 	int family = network_family(network);
 	if (family < 0)
-		return net_fail(-EINVAL);
+		return -EINVAL;
 	struct sock_addr addr;
 	int err = resolve(family, address, true, &addr, 1);
 	if (err < 0)
-		return net_fail(err);
+		return err;
 	int fd = socket(addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return net_fail(-errno);
+		return -errno;
 	if (addr.ss.ss_family != AF_UNIX) {
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -281,7 +281,7 @@ int goc_listen(const char *network, const char *address, goc_listener **out)
 		f = goc__net_fd_new(fd, addr.ss.ss_family, NFD_KIND_LISTENER, &err);
 	if (!f) {
 		close(fd);
-		return net_fail(err);
+		return err;
 	}
 	*out = (goc_listener *)f;
 	return 0;
@@ -359,14 +359,14 @@ static int dial(const char *network, const char *address, int64_t deadline, goc_
 	*out = NULL;
 	int family = network_family(network);
 	if (family < 0)
-		return net_fail(-EINVAL);
+		return -EINVAL;
 	int err = net_ctx_errno(ctx);
 	if (err)
-		return net_fail(err);
+		return err;
 	struct sock_addr addrs[DIAL_MAX_ADDRS];
 	int n = resolve(family, address, false, addrs, DIAL_MAX_ADDRS);
 	if (n < 0)
-		return net_fail(n);
+		return n;
 	for (int i = 0; i < n; i++) {
 		struct net_fd *f = dial_one(&addrs[i], deadline, ctx, &err);
 		if (f) {
@@ -378,7 +378,7 @@ static int dial(const char *network, const char *address, int64_t deadline, goc_
 		if (err == -ETIMEDOUT || err == -ECANCELED)
 			break;
 	}
-	return net_fail(err);
+	return err;
 }
 
 int goc_dial(const char *network, const char *address, int64_t deadline, goc_conn **out)
@@ -402,7 +402,7 @@ int goc_conn_wrap(int fd, goc_conn **out)
 	int err;
 	struct net_fd *f = goc__net_fd_new(fd, family, NFD_KIND_CONN, &err);
 	if (!f)
-		return net_fail(err);
+		return err;
 	*out = (goc_conn *)f;
 	return 0;
 }

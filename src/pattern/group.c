@@ -103,22 +103,21 @@ static void task_main(void *arg)
 /* Starts the task of a group holding a permit for it (if limited). */
 static goc_status start(goc_group *g, goc_group_fn fn, void *arg)
 {
+	goc_status err = -ENOMEM;
 	struct group_task *task = malloc(sizeof *task);
 	if (task) {
 		*task = (struct group_task){g, fn, arg};
 		goc_wg_add(&g->running, 1);
-		if (goc_go(task_main, task))
+		int64_t id = goc_go(task_main, task);
+		if (id > 0)
 			return GOC_OK;
-		int spawn_errno = errno;
 		goc_wg_done(&g->running);
 		free(task);
-		errno = spawn_errno;
-	} else {
-		errno = ENOMEM;
+		err = (goc_status)id;
 	}
 	if (g->limited)
 		goc_sema_release(&g->limit, 1);
-	return GOC_NOMEM;
+	return err;
 }
 
 goc_status goc_group_go(goc_group *g, goc_group_fn fn, void *arg)

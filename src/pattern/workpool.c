@@ -130,34 +130,33 @@ static void blocked_unlink(goc_workpool *p, blocked_submit *b)
 
 static void worker_main(void *arg);
 
-/* Starts a worker; false (errno set) if it could not. Lock held. */
-static bool spawn_worker_locked(goc_workpool *p)
+/* Starts a worker: 0, or -ENOMEM or -EAGAIN (goc_go's errors) if it could
+ * not. Lock held. */
+static int spawn_worker_locked(goc_workpool *p)
 {
 	worker *w = calloc(1, sizeof *w);
 	goc_chan *wake = goc_chan_make(0, 1);
 	if (!w || !wake) {
 		free(w);
 		goc_chan_release(wake);
-		errno = ENOMEM;
-		return false;
+		return -ENOMEM;
 	}
 	w->pool = p;
 	w->wake = wake;
 	goc_wg_add(&p->worker_exits, 1);
 	goc_go_options opts = {.name = p->name};
-	if (!goc_go_opts(worker_main, w, &opts)) {
-		int spawn_errno = errno;
+	int64_t id = goc_go_opts(worker_main, w, &opts);
+	if (id < 0) {
 		goc_wg_done(&p->worker_exits);
 		goc_chan_release(wake);
 		free(w);
-		errno = spawn_errno;
-		return false;
+		return (int)id;
 	}
 	p->stats.workers++;
 	p->stats.workers_started++;
 	if (p->stats.workers > p->stats.peak_workers)
 		p->stats.peak_workers = p->stats.workers;
-	return true;
+	return 0;
 }
 
 /* Hands t (fn NULL: nothing, just wake up) to the idle worker on top of
@@ -311,14 +310,13 @@ goc_workpool *goc_workpool_new(const goc_workpool_options *opts)
 	strncpy(p->name, o.name ? o.name : "workpool", sizeof p->name - 1);
 	goc_wg_init(&p->worker_exits);
 	goc__lock_acquire(&p->lock);
-	bool started = true;
-	while (started && p->stats.workers < p->min_workers)
-		started = spawn_worker_locked(p);
+	int err = 0;
+	while (!err && p->stats.workers < p->min_workers)
+		err = spawn_worker_locked(p);
 	goc__lock_release(&p->lock);
-	if (!started) {
-		int spawn_errno = errno;
+	if (err) {
 		goc_workpool_free(p);
-		errno = spawn_errno;
+		errno = -err;
 		return NULL;
 	}
 	return p;
@@ -358,7 +356,8 @@ static void cancel_blocked(ctx_hook *hook, goc_status err)
 /* What a submit decided, lock held. */
 enum placement { PLACED, REFUSED_FULL, EVICTED, NEEDS_WAIT, NO_WORKER, STOPPED };
 
-static enum placement place_locked(goc_workpool *p, task t, task *evicted)
+/* NO_WORKER stores goc_go's error in *spawn_err. */
+static enum placement place_locked(goc_workpool *p, task t, task *evicted, int *spawn_err)
 {
 	if (p->stopping)
 		return STOPPED;
@@ -390,7 +389,7 @@ static enum placement place_locked(goc_workpool *p, task t, task *evicted)
 	}
 	bool want_worker = p->stats.workers == 0 ||
 		(p->stats.workers < p->max_workers && p->count + 1 >= p->scale_up_depth);
-	if (want_worker && !spawn_worker_locked(p) && p->stats.workers == 0) {
+	if (want_worker && (*spawn_err = spawn_worker_locked(p)) != 0 && p->stats.workers == 0) {
 		p->stats.submitted++;
 		p->stats.rejected++;
 		return NO_WORKER;
@@ -412,7 +411,8 @@ goc_status goc_workpool_submit_ctx(goc_workpool *p, goc_fn fn, void *arg, goc_ct
 	bool hooked = false;
 	goc__lock_acquire(&p->lock);
 	for (;;) {
-		enum placement placed = place_locked(p, t, &evicted);
+		int spawn_err = 0;
+		enum placement placed = place_locked(p, t, &evicted, &spawn_err);
 		if (placed != NEEDS_WAIT) {
 			goc__lock_release(&p->lock);
 			goc__ctx_hook_remove(&b.hook);
@@ -426,7 +426,7 @@ goc_status goc_workpool_submit_ctx(goc_workpool *p, goc_fn fn, void *arg, goc_ct
 			case REFUSED_FULL:
 				return GOC_WOULDBLOCK;
 			case NO_WORKER:
-				return GOC_NOMEM;
+				return spawn_err;
 			default:
 				return GOC_CLOSED;
 			}

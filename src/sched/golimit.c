@@ -8,7 +8,6 @@
  * goroutine. Exits decrement without the lock and can only make the sum
  * too high for a moment, never too low: the cap is never exceeded.
  */
-#include <errno.h>
 
 #include "../debug/debug.h"
 #include "../prim/env.h"
@@ -26,7 +25,6 @@ bool goc__golimit_enter(void)
 	if (cap == 0 || goc_num_goroutine() < cap)
 		return true;
 	goc__lock_release(&limit_lock);
-	errno = EAGAIN;
 	return false;
 }
 

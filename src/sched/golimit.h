@@ -26,8 +26,8 @@ static inline bool goc__golimit_active(void)
 
 /* Takes the limit lock and returns true if one more goroutine fits; the
  * caller then counts it (its P's created, or foreign_created) and calls
- * goc__golimit_leave. At the cap: releases the lock, sets errno = EAGAIN
- * and returns false. */
+ * goc__golimit_leave. At the cap: releases the lock and returns false
+ * (goc_go then returns -EAGAIN). */
 bool goc__golimit_enter(void);
 void goc__golimit_leave(void);
 

@@ -648,22 +648,19 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 	if (is_main && size < ((size_t)8 << 20))
 		size = (size_t)8 << 20;
 	int k = goc__stack_class_of(size, NULL);
-	if (k < 0) {
-		errno = EINVAL;
-		return 0;
-	}
+	if (k < 0)
+		return -EINVAL;
 	goc__m *m = goc__m_self();
 	goc__p *p = m ? m->p : NULL;
 	/* The goroutine cap (golimit.h): one relaxed load when none is set. */
 	bool capped = !is_main && goc__golimit_active();
 	if (capped && !goc__golimit_enter())
-		return 0;
+		return -EAGAIN;
 	goc__g *g = goc__g_alloc(p);
 	if (!g) {
 		if (capped)
 			goc__golimit_leave();
-		errno = ENOMEM;
-		return 0;
+		return -ENOMEM;
 	}
 	g->size_class = (uint8_t)k;
 	goc__g *parent = m ? m->curg : tls_foreign_g;
@@ -710,10 +707,8 @@ int64_t goc_go(goc_fn fn, void *arg)
 
 int64_t goc_go_opts(goc_fn fn, void *arg, const goc_go_options *opts)
 {
-	if (opts && opts->stack_size > ((size_t)1 << 30)) {
-		errno = EINVAL;
-		return 0;
-	}
+	if (opts && opts->stack_size > ((size_t)1 << 30))
+		return -EINVAL;
 	return spawn(fn, arg, opts, __builtin_return_address(0), false);
 }
 
@@ -1253,10 +1248,8 @@ int goc_maxprocs(int n)
 	int old = goc__load_seqcst(&goc__sched.gomaxprocs);
 	if (n <= 0)
 		return old;
-	if (n > GOC_MAX_PROCS) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (n > GOC_MAX_PROCS)
+		return -EINVAL;
 	goc__lock_acquire(&goc__sched.lock);
 	old = goc__sched.gomaxprocs;
 	while (goc__sched.nprocs_made < n) {

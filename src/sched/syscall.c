@@ -152,7 +152,8 @@ void *goc_blocking(void *(*fn)(void *arg), void *arg)
 
 /* ---- files ----
  * errno is read only inside the sections, on the thread that made the
- * call; goc_syscall_exit carries it to whichever thread comes out. */
+ * call, and returned negated: the goroutine may leave goc_syscall_exit on
+ * another thread. */
 
 ssize_t goc_file_read(int fd, void *buf, size_t n)
 {
@@ -161,6 +162,8 @@ ssize_t goc_file_read(int fd, void *buf, size_t n)
 	do
 		got = read(fd, buf, n);
 	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		got = -errno;
 	goc_syscall_exit();
 	return got;
 }
@@ -172,50 +175,58 @@ ssize_t goc_file_pread(int fd, void *buf, size_t n, off_t offset)
 	do
 		got = pread(fd, buf, n, offset);
 	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		got = -errno;
 	goc_syscall_exit();
 	return got;
 }
 
 /* Writes all of buf at offset (or at the file position when offset < 0);
- * returns n or the bytes written before an error. Inside a section. */
-static ssize_t write_all(int fd, const char *buf, size_t n, off_t offset)
+ * returns 0 or a negative errno, with *done the bytes written. Inside a
+ * section. */
+static int write_all(int fd, const char *buf, size_t n, off_t offset, size_t *done)
 {
-	size_t done = 0;
-	while (done < n) {
-		ssize_t put = offset < 0 ? write(fd, buf + done, n - done)
-					 : pwrite(fd, buf + done, n - done, offset + (off_t)done);
+	*done = 0;
+	while (*done < n) {
+		ssize_t put = offset < 0
+			? write(fd, buf + *done, n - *done)
+			: pwrite(fd, buf + *done, n - *done, offset + (off_t)*done);
 		if (put < 0) {
 			if (errno == EINTR)
 				continue;
-			break;
+			return -errno;
 		}
-		if (put == 0) {
-			errno = EIO; /* no progress and no error: do not spin */
-			break;
-		}
-		done += (size_t)put;
+		if (put == 0)
+			return -EIO; /* no progress and no error: do not spin */
+		*done += (size_t)put;
 	}
-	return (ssize_t)done;
+	return 0;
 }
 
-ssize_t goc_file_write(int fd, const void *buf, size_t n)
+static ssize_t write_section(int fd, const void *buf, size_t n, off_t offset, size_t *written)
 {
+	size_t done;
 	goc_syscall_enter();
-	ssize_t done = write_all(fd, buf, n, -1);
+	int err = write_all(fd, buf, n, offset, &done);
 	goc_syscall_exit();
-	return done;
+	if (written)
+		*written = done;
+	return err ? err : (ssize_t)n;
 }
 
-ssize_t goc_file_pwrite(int fd, const void *buf, size_t n, off_t offset)
+ssize_t goc_file_write(int fd, const void *buf, size_t n, size_t *written)
+{
+	return write_section(fd, buf, n, -1, written);
+}
+
+ssize_t goc_file_pwrite(int fd, const void *buf, size_t n, off_t offset, size_t *written)
 {
 	if (offset < 0) {
-		errno = EINVAL;
-		return 0;
+		if (written)
+			*written = 0;
+		return -EINVAL;
 	}
-	goc_syscall_enter();
-	ssize_t done = write_all(fd, buf, n, offset);
-	goc_syscall_exit();
-	return done;
+	return write_section(fd, buf, n, offset, written);
 }
 
 /* ---- misuse ---- */

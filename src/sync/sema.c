@@ -18,6 +18,7 @@
  * and readies it. Once granted, a cancellation is ignored (as in Go: the
  * permits are the acquirer's, and the caller sees GOC_OK).
  */
+#include <errno.h>
 #include <stddef.h>
 
 #include "../ctx/ctx.h"
@@ -133,7 +134,7 @@ goc_status goc_sema_acquire(goc_sema *s, goc_ctx *ctx, int64_t n)
 {
 	checked(s, n, "goc_sema_acquire");
 	if (n > s->size)
-		return GOC_INVALID;
+		return -EINVAL;
 	if (ctx) {
 		goc_status err = goc_ctx_err(ctx);
 		if (err != GOC_OK)
