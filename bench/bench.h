@@ -96,6 +96,7 @@ void bench_pool_alloc(struct bench_run *run);              /* sync.c */
 void bench_counter_shared(struct bench_run *run);          /* sync.c */
 void bench_counter_sharded(struct bench_run *run);         /* sync.c */
 void bench_syscall_handoff(struct bench_run *run);         /* syscall.c */
+void bench_limiter_allow_n(struct bench_run *run);         /* toolbox.c */
 /* -serve-http: serves HTTPHello on the address arg until killed. */
 void bench_serve_hello(void *addr); /* http.c */
 

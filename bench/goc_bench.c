@@ -68,6 +68,7 @@ static const struct workload suite[] = {
 	{"CounterShared", 20000000, true, bench_counter_shared},
 	{"CounterSharded", 20000000, true, bench_counter_sharded},
 	{"SyscallHandoff", 10000000, true, bench_syscall_handoff},
+	{"LimiterAllowN", 20000000, true, bench_limiter_allow_n},
 };
 
 #define SUITE_LENGTH (sizeof suite / sizeof suite[0])

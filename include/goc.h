@@ -317,6 +317,8 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/syscall.h"
 #include "goc/pprof.h"
 #include "goc/trace.h"
+#include "goc/singleflight.h"
+#include "goc/ratelimit.h"
 #undef GOC_H_INSIDE
 
 #pragma GCC visibility pop

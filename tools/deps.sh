@@ -4,16 +4,16 @@
 # prints the exact apt-get line and fails.
 #   build    compilers, CMake, pkg-config, valgrind headers, sanitizer runtimes,
 #            libdw (elfutils) for symbolized stack traces, gdb for its test,
-#            zlib for gzipped pprof profiles
-#   bench    build + Go (for the side-by-side comparison) and wrk
+#            zlib for gzipped pprof profiles, libxxhash for the map's hash
+#   bench    build + Go and x/time/rate (for the side-by-side comparison) and wrk
 #   aarch64  build + the aarch64 cross compiler and qemu-user
 #   fuzz     build + clang with its libFuzzer and sanitizer runtimes
 set -eu
 purpose=${1:-build}
-pkgs="gcc make cmake pkg-config libc6-dev valgrind libdw-dev gdb zlib1g-dev"
+pkgs="gcc make cmake pkg-config libc6-dev valgrind libdw-dev gdb zlib1g-dev libxxhash-dev"
 case "$purpose" in
 build) ;;
-bench) pkgs="$pkgs golang-go wrk" ;;
+bench) pkgs="$pkgs golang-go golang-golang-x-time-dev wrk" ;;
 aarch64) pkgs="$pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
 fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
 *) echo "deps.sh: unknown purpose '$purpose'" >&2; exit 2 ;;

@@ -66,6 +66,7 @@ var suite = []workload{
 	{"CounterShared", 20_000_000, true, counterShared},
 	{"CounterSharded", 20_000_000, true, counterSharded},
 	{"SyscallHandoff", 10_000_000, true, syscallHandoff},
+	{"LimiterAllowN", 20_000_000, true, limiterAllowN},
 }
 
 // options are the command-line flags.

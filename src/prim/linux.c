@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,4 +164,16 @@ void goc__prim_write_stderr(const char *buf, size_t len)
 		buf += n;
 		len -= (size_t)n;
 	}
+}
+
+uint64_t goc__prim_random64(void)
+{
+	uint64_t v;
+	if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v)
+		return v;
+	static uint64_t counter;
+	v = (uint64_t)goc__prim_nanotime() ^
+		__atomic_add_fetch(&counter, 0x9E3779B97F4A7C15ull, __ATOMIC_RELAXED);
+	v = (v ^ (v >> 30)) * 0xBF58476D1CE4E5B9ull;
+	return v ^ (v >> 31);
 }

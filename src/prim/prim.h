@@ -53,4 +53,8 @@ int goc__prim_cpu_count(void);
 /* Writes a whole buffer to fd 2, async-signal-safe. */
 void goc__prim_write_stderr(const char *buf, size_t len);
 
+/* 64 random bits from the kernel (getrandom), for hash seeds; a mix of the
+ * clock and a counter if the kernel has none to give. */
+uint64_t goc__prim_random64(void);
+
 #endif
