@@ -22,6 +22,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../sched/runtime.h"
 
@@ -30,9 +31,9 @@
 struct goc_limiter {
 	goc__spinlock lock;
 	uint32_t seq;       /* atomic, see the invariants */
-	double limit;       /* events per second; +inf: no limit */
+	uint64_t limit;     /* a double's bits: events per second; +inf: no limit */
 	int burst;          /* bucket size */
-	double tokens;      /* tokens at instant last */
+	uint64_t tokens;    /* a double's bits: tokens at instant last */
 	int64_t last;       /* when tokens was last brought up to date */
 	int64_t last_event; /* the latest time_to_act handed out, past or future */
 };
@@ -48,19 +49,22 @@ struct state {
 /* Field accesses: a store is a release so that the odd seq stored before
  * it is seen first; a load is an acquire so that a later load of seq is
  * not done before it. */
-#define LOAD(field) __atomic_load_n(&(field), __ATOMIC_ACQUIRE)
-#define STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELEASE)
+#define LOAD(field) goc__load_acquire(&(field))
+#define STORE(field, v) goc__store_release(&(field), (v))
 
-static double load_double(const double *p)
+static double load_double(uint64_t *p)
 {
+	uint64_t bits = goc__load_acquire(p);
 	double v;
-	__atomic_load(p, &v, __ATOMIC_ACQUIRE);
+	memcpy(&v, &bits, sizeof v);
 	return v;
 }
 
-static void store_double(double *p, double v)
+static void store_double(uint64_t *p, double v)
 {
-	__atomic_store(p, &v, __ATOMIC_RELEASE);
+	uint64_t bits;
+	memcpy(&bits, &v, sizeof bits);
+	goc__store_release(p, bits);
 }
 
 /* Reads the state; lim->lock held, or seq checked around the call (the
@@ -88,7 +92,7 @@ static void write_end(goc_limiter *lim, const struct state *s)
 	store_double(&lim->tokens, s->tokens);
 	STORE(lim->last, s->last);
 	STORE(lim->last_event, s->last_event);
-	__atomic_store_n(&lim->seq, lim->seq + 1, __ATOMIC_RELEASE);
+	goc__store_release(&lim->seq, lim->seq + 1);
 	goc__spinlock_release(&lim->lock);
 }
 
@@ -202,7 +206,7 @@ goc_limiter *goc_limiter_new(double limit, int burst)
 	goc_limiter *lim = calloc(1, sizeof *lim);
 	if (!lim)
 		return NULL;
-	lim->limit = limit;
+	store_double(&lim->limit, limit);
 	lim->burst = burst;
 	lim->last = NEVER;
 	lim->last_event = NEVER;
@@ -248,11 +252,11 @@ double goc_limiter_tokens_at(goc_limiter *lim, int64_t t)
  */
 static bool refused_lock_free(goc_limiter *lim, int64_t t, int n)
 {
-	uint32_t seq = __atomic_load_n(&lim->seq, __ATOMIC_ACQUIRE);
+	uint32_t seq = goc__load_acquire(&lim->seq);
 	if (seq & 1)
 		return false;
 	struct state s = state_read(lim);
-	if (__atomic_load_n(&lim->seq, __ATOMIC_RELAXED) != seq)
+	if (goc__load_relaxed(&lim->seq) != seq)
 		return false;
 	goc_reservation r = reserve(lim, &s, t, n, 0);
 	return !r.ok;

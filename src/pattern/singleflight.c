@@ -75,7 +75,7 @@ void goc_singleflight_free(goc_singleflight *sf)
 
 static void call_unref(struct sf_call *c)
 {
-	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (goc__sub_fetch_acqrel(&c->refs, 1) == 0)
 		free(c);
 }
 
@@ -134,7 +134,7 @@ static struct sf_call *join(goc_singleflight *sf, const void *key, size_t key_le
 	struct sf_call *c = table_find(sf, hash, key, key_len);
 	if (c) {
 		c->callers++;
-		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+		goc__add_fetch_relaxed(&c->refs, 1);
 		goc_mutex_unlock(&sf->lock);
 		*runner = false;
 		return c;
@@ -238,7 +238,7 @@ goc_status goc_singleflight_do_ctx(goc_singleflight *sf, goc_ctx *ctx, const voi
 		/* The runner goroutine holds a reference of its own. */
 		c->fn = fn;
 		c->arg = arg;
-		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+		goc__add_fetch_relaxed(&c->refs, 1);
 		if (!goc_go(runner_main, c)) {
 			/* No goroutine could be had: run it on the caller,
 			 * as goc_singleflight_do would (without the ctx

@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "prim.h"
 
+#include "atomic.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -173,7 +175,7 @@ uint64_t goc__prim_random64(void)
 		return v;
 	static uint64_t counter;
 	v = (uint64_t)goc__prim_nanotime() ^
-		__atomic_add_fetch(&counter, 0x9E3779B97F4A7C15ull, __ATOMIC_RELAXED);
+		goc__add_fetch_relaxed(&counter, 0x9E3779B97F4A7C15ull);
 	v = (v ^ (v >> 30)) * 0xBF58476D1CE4E5B9ull;
 	return v ^ (v >> 31);
 }
