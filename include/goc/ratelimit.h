@@ -75,11 +75,12 @@ void goc_reservation_cancel_at(goc_reservation *r, int64_t t);
 
 /*
  * Waits until n events may happen and takes their tokens. GOC_OK;
- * GOC_INVALID at once if n exceeds the burst (with a finite limit);
+ * -EINVAL at once if n exceeds the burst (with a finite limit);
  * GOC_TIMEOUT at once if the wait would end after ctx's deadline (Go's
  * "would exceed context deadline"); ctx's error if ctx is done on entry
  * or ends while waiting (the reservation is cancelled then, so the tokens
- * return to the others). Sleeps on a goc timer. ctx NULL: no deadline.
+ * return to the others); -ENOMEM if no timer could be had. Sleeps on a goc
+ * timer. ctx NULL: no deadline.
  */
 goc_status goc_limiter_wait_n(goc_limiter *lim, goc_ctx *ctx, int n);
 /* goc_limiter_wait_n(lim, ctx, 1). */

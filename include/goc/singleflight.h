@@ -45,7 +45,7 @@ void goc_singleflight_free(goc_singleflight *sf);
 /*
  * Runs fn(arg) unless an execution for key is in flight, in which case it
  * waits for that one; either way fills *out with the execution's result.
- * GOC_OK, or GOC_NOMEM (nothing ran) when memory for the record ran out.
+ * GOC_OK, or -ENOMEM (nothing ran) when memory for the record ran out.
  * fn runs on the calling goroutine; calling do for the same key from
  * inside fn deadlocks, as in Go.
  */
@@ -57,8 +57,8 @@ goc_status goc_singleflight_do(goc_singleflight *sf, const void *key, size_t key
  * goroutine of its own, and the caller waits for it or for ctx, whichever
  * comes first. GOC_OK with *out filled; ctx's error (GOC_CANCELED or
  * GOC_TIMEOUT) if ctx ended first — the execution goes on and its result
- * reaches the other callers; GOC_NOMEM if the record or the goroutine
- * could not be had. ctx NULL waits as long as it takes.
+ * reaches the other callers; -ENOMEM if the record could not be had (a
+ * goroutine that could not be had makes the caller run fn itself). ctx NULL waits as long as it takes.
  */
 goc_status goc_singleflight_do_ctx(goc_singleflight *sf, goc_ctx *ctx, const void *key,
 				   size_t key_len, goc_singleflight_fn fn, void *arg,

@@ -20,6 +20,7 @@
  *  - last == NEVER until the first update: the bucket is full then, as
  *    Go's zero time.Time makes it.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,7 +337,7 @@ goc_status goc_limiter_wait_n(goc_limiter *lim, goc_ctx *ctx, int n)
 	checked(lim, "goc_limiter_wait_n");
 	struct state s = state_locked_read(lim);
 	if (n > s.burst && !isinf(s.limit))
-		return GOC_INVALID;
+		return -EINVAL;
 	if (ctx) {
 		goc_status err = goc_ctx_err(ctx);
 		if (err != GOC_OK)
@@ -355,7 +356,7 @@ goc_status goc_limiter_wait_n(goc_limiter *lim, goc_ctx *ctx, int n)
 	goc_timer *timer = goc_timer_new(delay);
 	if (!timer) {
 		goc_reservation_cancel_at(&r, goc_now());
-		return GOC_NOMEM;
+		return -ENOMEM;
 	}
 	goc_select_case cases[2] = {
 		{.chan = goc_timer_chan(timer), .dir = GOC_SELECT_RECV},

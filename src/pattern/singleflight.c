@@ -15,6 +15,7 @@
  *  - value, err and shared are written by the runner before done reaches
  *    zero and read by callers after it did: the wait group orders them.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../sync/hash.h"
@@ -206,7 +207,7 @@ goc_status goc_singleflight_do(goc_singleflight *sf, const void *key, size_t key
 	bool runner;
 	struct sf_call *c = join(sf, key, key_len, &runner);
 	if (!c)
-		return GOC_NOMEM;
+		return -ENOMEM;
 	if (runner)
 		run(c, fn, arg);
 	else
@@ -233,13 +234,13 @@ goc_status goc_singleflight_do_ctx(goc_singleflight *sf, goc_ctx *ctx, const voi
 	bool runner;
 	struct sf_call *c = join(sf, key, key_len, &runner);
 	if (!c)
-		return GOC_NOMEM;
+		return -ENOMEM;
 	if (runner) {
 		/* The runner goroutine holds a reference of its own. */
 		c->fn = fn;
 		c->arg = arg;
 		goc__add_fetch_relaxed(&c->refs, 1);
-		if (!goc_go(runner_main, c)) {
+		if (goc_go(runner_main, c) <= 0) {
 			/* No goroutine could be had: run it on the caller,
 			 * as goc_singleflight_do would (without the ctx
 			 * escape), so the callers that joined meanwhile get
