@@ -140,6 +140,15 @@ static void handle(goc_http_exchange *x, void *user)
 		 * through the kernel that TSan does not see. */
 		__atomic_store_n(&ctxkeep_saved, goc_ctx_retain(goc_http_ctx(x)), __ATOMIC_RELEASE);
 		goc_http_write(x, "kept", 4);
+	} else if (strcmp(path, "/mib") == 0) {
+		/* ?N: N MiB in 64 KiB writes; the error (errno) in big_write_error. */
+		static char chunk[64 << 10];
+		long mib = r->query.ptr ? strtol(r->query.ptr, NULL, 10) : 1;
+		goc_http_set_length(x, (int64_t)mib << 20);
+		ssize_t n = 0;
+		for (long i = 0; i < mib * 16 && n >= 0; i++)
+			n = goc_http_write(x, chunk, sizeof chunk);
+		__atomic_store_n(&big_write_error, n < 0 ? (int)-n : -1, __ATOMIC_SEQ_CST);
 	} else if (strcmp(path, "/big") == 0) {
 		static char chunk[64 << 10];
 		ssize_t n = 0;
@@ -427,6 +436,11 @@ static void test_refusals(void)
 	server_start(&s);
 	refused(&s, "GET / HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n", 0, 400);
 	refused(&s, "GET /\tx HTTP/1.1\r\n\r\n", 0, 400);
+	refused(&s, "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 0, 400);
+	refused(&s, "GET host:80 HTTP/1.1\r\nHost: x\r\n\r\n", 0, 400);
+	refused(&s, "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 0, 400);
+	refused(&s, "GET / HTTP/1.1\r\nHost: evil.com/x@y\r\n\r\n", 0, 400);
+	refused(&s, "GET / HTTP/1.1\r\nHost: x\r\nHost: x\r\n\r\n", 0, 400);
 	refused(&s, "GET / HTTP/1.1\r\nHost: x\r\n", 4000, 431);
 	refused(&s, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n", 0, 413);
 	refused(&s,
@@ -434,7 +448,7 @@ static void test_refusals(void)
 		"3e9\r\n",
 		0, 413);
 	CHECK(server_stop(&s) == 0, "nothing cut");
-	ok("400, 431, 413 and close");
+	ok("400 (malformed, target form, Host), 431, 413 and close");
 }
 
 static void test_slowloris_and_idle(void)
@@ -491,6 +505,217 @@ static void test_write_timeout(void)
 	CHECK(server_stop(&s) == 0, "nothing cut");
 	free(cl);
 	ok("write timeout");
+}
+
+/* A client socket with a small receive buffer, so that the server's
+ * writes wait for it to read. */
+static void client_dial_small_window(struct client *cl, const struct server *s)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int small = 4096;
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0, "rcvbuf");
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	sin.sin_port = htons((uint16_t)atoi(strrchr(s->addr, ':') + 1));
+	CHECK(connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0, "connect");
+	cl->len = 0;
+	CHECK(goc_conn_wrap(fd, &cl->c) == 0, "wrap");
+	goc_conn_set_deadline(cl->c, goc_now() + 30 * GOC_SECOND);
+}
+
+/* Asks for /mib?mib and reads it slowly but steadily: 1 MiB, then a pause
+ * of pause_ms, and so on. Returns the body bytes received before the end
+ * of the stream, and the handler's errno (-1: none). */
+static size_t slow_download(const struct server *s, long mib, int pause_ms, int *error)
+{
+	struct client *cl = calloc(1, sizeof *cl);
+	client_dial_small_window(cl, s);
+	__atomic_store_n(&big_write_error, 0, __ATOMIC_SEQ_CST);
+	char request[128];
+	snprintf(request, sizeof request, "GET /mib?%ld HTTP/1.1\r\nHost: x\r\n\r\n", mib);
+	client_send(cl, request);
+	size_t total = 0, round = 0, head = 0;
+	ssize_t n;
+	char *buf = malloc(64 << 10);
+	while ((n = goc_conn_read(cl->c, buf, 64 << 10)) > 0) {
+		if (head == 0) {
+			/* The head leaves with the first body bytes, in one write. */
+			char *end = memmem(buf, (size_t)n, "\r\n\r\n", 4);
+			CHECK(end, "the head came whole");
+			head = (size_t)(end + 4 - buf);
+		}
+		total += (size_t)n;
+		round += (size_t)n;
+		if (round >= (1 << 20)) {
+			round = 0;
+			goc_sleep(pause_ms * MS);
+		}
+		if (total == head + ((size_t)mib << 20)) /* the whole body came */
+			break;
+	}
+	free(buf);
+	total -= head;
+	WAIT_FOR(__atomic_load_n(&big_write_error, __ATOMIC_SEQ_CST) != 0, "the handler ended");
+	*error = __atomic_load_n(&big_write_error, __ATOMIC_SEQ_CST);
+	client_close(cl);
+	free(cl);
+	return total;
+}
+
+/* Issue 17, item 1: no write timeout unless one is set (Go's default), and
+ * a progress timeout that lets a slow-but-moving client download as long
+ * as it needs while a stalled one is cut. */
+static void test_write_progress(void)
+{
+	int error;
+	/* The defaults: a download that takes seconds is never cut. */
+	struct server s = {0};
+	server_start(&s);
+	size_t got = slow_download(&s, 8, 150, &error);
+	CHECK(error == -1 && got == (8u << 20), "default: error %d after %zu bytes", error, got);
+	CHECK(server_stop(&s) == 0, "nothing cut");
+
+	/* Progress timeout 1 s, no write timeout: the same slow client gets
+	 * all of a longer response; one that never reads is cut. */
+	s = (struct server){
+		.opts = {.write_progress_timeout = GOC_SECOND, .write_timeout = GOC_NO_TIMEOUT}};
+	server_start(&s);
+	int64_t start = goc_now();
+	got = slow_download(&s, 16, 150, &error);
+	CHECK(error == -1 && got == (16u << 20), "progress: error %d after %zu bytes", error, got);
+	CHECK(goc_now() - start > GOC_SECOND, "the download outlasted the progress timeout");
+	struct client *cl = calloc(1, sizeof *cl);
+	client_dial_small_window(cl, &s);
+	__atomic_store_n(&big_write_error, 0, __ATOMIC_SEQ_CST);
+	client_send(cl, "GET /mib?64 HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_FOR(__atomic_load_n(&big_write_error, __ATOMIC_SEQ_CST) != 0,
+		 "the stalled write failed");
+	CHECK(big_write_error == ETIMEDOUT, "stalled: %s", strerror(big_write_error));
+	client_close(cl);
+	free(cl);
+	CHECK(server_stop(&s) == 0, "nothing cut");
+
+	/* A write timeout of 1 s cuts the same slow-but-moving client. */
+	s = (struct server){.opts = {.write_timeout = GOC_SECOND}};
+	server_start(&s);
+	got = slow_download(&s, 16, 150, &error);
+	CHECK(error == ETIMEDOUT, "write timeout: error %d after %zu bytes", error, got);
+	CHECK(server_stop(&s) == 0, "nothing cut");
+	ok("no write timeout by default; write_progress_timeout: slow readers served, stalled cut");
+}
+
+/* Sends request one byte every 50 ms; whether all of it went. */
+static bool send_slowly(struct client *cl, const char *request)
+{
+	for (size_t i = 0; request[i]; i++) {
+		if (goc_conn_write(cl->c, request + i, 1, NULL) != 1)
+			return false;
+		goc_sleep(50 * MS);
+	}
+	return true;
+}
+
+/* Issue 17, items 1 and 2: ReadHeaderTimeout apart from ReadTimeout; the
+ * idle timeout falls back to the read timeout, and "none" is negative. */
+static void test_read_and_idle_timeouts(void)
+{
+	/* Header timeout 300 ms, no read timeout: a slow head is cut, a
+	 * slow body is not. */
+	struct server s = {.opts = {.read_header_timeout = 300 * MS}};
+	server_start(&s);
+	struct client *cl = calloc(1, sizeof *cl);
+	client_dial(cl, &s);
+	CHECK(!send_slowly(cl,
+			   "GET /a-long-path-sent-slowly-byte-by-byte HTTP/1.1\r\nHost: x\r\n\r\n"),
+	      "the slow head was not cut");
+	client_close(cl);
+	client_dial(cl, &s);
+	client_send(cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n");
+	CHECK(send_slowly(cl, "slow body ok"), "the slow body was cut");
+	expect(cl, 200, "slow body ok");
+	client_close(cl);
+	CHECK(server_stop(&s) == 0, "nothing cut");
+
+	/* Read timeout 300 ms, no idle timeout set: idle connections close
+	 * after 300 ms too (Go's fallback), not after minutes. */
+	s = (struct server){.opts = {.read_timeout = 300 * MS}};
+	server_start(&s);
+	client_dial(cl, &s);
+	client_send(cl, "GET /once HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(cl, 200, "/once");
+	int64_t start = goc_now();
+	client_expect_close(cl); /* the client's own deadline is 10 s */
+	CHECK(goc_now() - start >= 250 * MS, "closed before the read timeout");
+	client_close(cl);
+	CHECK(server_stop(&s) == 0, "nothing cut");
+
+	/* idle_timeout GOC_NO_TIMEOUT: none, even with a read timeout. */
+	s = (struct server){.opts = {.read_timeout = 200 * MS, .idle_timeout = GOC_NO_TIMEOUT}};
+	server_start(&s);
+	client_dial(cl, &s);
+	client_send(cl, "GET /one HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(cl, 200, "/one");
+	goc_sleep(600 * MS);
+	client_send(cl, "GET /two HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(cl, 200, "/two");
+	client_close(cl);
+	free(cl);
+	CHECK(server_stop(&s) == 0, "nothing cut");
+	ok("read_header_timeout apart from read_timeout; idle falls back to read; negative is none");
+}
+
+/* The value of "key": N in the /debug/vars document text; -1 if absent. */
+static long vars_value(const char *text, const char *key)
+{
+	char quoted[64];
+	snprintf(quoted, sizeof quoted, "\"%s\": ", key);
+	const char *at = strstr(text, quoted);
+	return at ? strtol(at + strlen(quoted), NULL, 10) : -1;
+}
+
+/* Issue 17, item 2: max_conns caps open connections (the next accept
+ * waits for one to close), counted in /debug/vars. */
+static void test_max_conns(void)
+{
+	CHECK(goc_debug_serve("127.0.0.1:0") == 0, "debug server");
+	char debug_addr[64];
+	goc_debug_serve_addr(debug_addr, sizeof debug_addr);
+	struct server s = {.opts = {.max_conns = 2}};
+	server_start(&s);
+	struct client *cl = calloc(3, sizeof *cl);
+	for (int i = 0; i < 2; i++) {
+		client_dial(&cl[i], &s);
+		client_send(&cl[i], "GET /in HTTP/1.1\r\nHost: x\r\n\r\n");
+		expect(&cl[i], 200, "/in");
+	}
+	/* The third connects (the kernel's backlog) but is not served... */
+	client_dial(&cl[2], &s);
+	client_send(&cl[2], "GET /third HTTP/1.1\r\nHost: x\r\n\r\n");
+	char byte;
+	goc_conn_set_read_deadline(cl[2].c, goc_now() + 300 * MS);
+	CHECK(goc_conn_read(cl[2].c, &byte, 1) == -ETIMEDOUT, "the third was served");
+	goc_conn_set_read_deadline(cl[2].c, goc_now() + 10 * GOC_SECOND);
+	/* ...until one of the first two closes. */
+	client_close(&cl[0]);
+	expect(&cl[2], 200, "/third");
+
+	struct server dbg = {0};
+	snprintf(dbg.addr, sizeof dbg.addr, "%s", debug_addr);
+	struct client *d = calloc(1, sizeof *d);
+	client_dial(d, &dbg);
+	client_send(d, "GET /debug/vars HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	expect(d, 200, NULL);
+	CHECK(vars_value(resp.body, "conn_limit_waits") >= 1, "%s", resp.body);
+	CHECK(vars_value(resp.body, "conns_open") >= 3, "%s", resp.body);
+	CHECK(vars_value(resp.body, "conns_accepted") >= 4, "%s", resp.body);
+	client_close(d);
+	free(d);
+	/* Shutting down while the accept waits for a slot. */
+	CHECK(server_stop(&s) == 0, "nothing cut");
+	client_close(&cl[1]);
+	client_close(&cl[2]);
+	free(cl);
+	goc_debug_serve_stop();
+	ok("max_conns: the next accept waits for a close; counted in /debug/vars");
 }
 
 static void test_shutdown(void)
@@ -697,6 +922,9 @@ static void run(void *arg)
 	test_refusals();
 	test_slowloris_and_idle();
 	test_write_timeout();
+	test_write_progress();
+	test_read_and_idle_timeouts();
+	test_max_conns();
 	test_shutdown();
 	test_many_clients();
 	test_workpool();

@@ -63,12 +63,29 @@ typedef struct goc_http_limits {
 #define GOC_HTTP_DEFAULT_MAX_HEADERS ((size_t)100)
 #define GOC_HTTP_DEFAULT_MAX_BODY ((int64_t)10 << 20)
 
-/* Options of the HTTP server; zero-initialise and set what you need. */
+/*
+ * Options of the HTTP server; zero-initialise and set what you need.
+ * Timeouts follow Go's http.Server: GOC_NO_TIMEOUT (any negative value)
+ * is none; a zero read or write timeout is none too, as in Go, and a zero
+ * header or idle timeout takes the read timeout's value. A request's
+ * timeouts run from its first byte (a connection's first request: from
+ * the accept).
+ */
 typedef struct goc_http_server_options {
 	goc_http_limits limits;
-	int64_t read_timeout;  /* from a request's first byte to its last, body included [30 s] */
-	int64_t write_timeout; /* for writing one response [30 s] */
-	int64_t idle_timeout;  /* a keep-alive connection waiting for its next request [120 s] */
+	int64_t read_header_timeout; /* to the end of the request's head [read_timeout] */
+	int64_t read_timeout;        /* to the request's last byte, body included [none] */
+	int64_t write_timeout;       /* for writing one response, from its first byte [none] */
+	/* A response write that moves no byte for this long fails (-ETIMEDOUT)
+	 * and the connection closes: lets slow clients that keep reading
+	 * download for as long as they need while stalled ones are cut
+	 * (checked four times per timeout) [none]. */
+	int64_t write_progress_timeout;
+	int64_t idle_timeout; /* a keep-alive connection waiting for its next request [read_timeout] */
+	/* Open connections at most: past it the server accepts no more until
+	 * one closes (Go's netutil.LimitListener); /debug/vars counts the
+	 * waits [0: no cap]. */
+	int max_conns;
 	goc_workpool *pool; /* runs the handlers when set; else each connection's goroutine does */
 	/* When it ends, the server shuts down gracefully (NULL: serve until
 	 * the process ends). */
@@ -250,9 +267,9 @@ typedef void (*goc_http_handler)(goc_http_exchange *x, void *user);
  * up to opts->shutdown_timeout (their responses say "Connection: close"),
  * then shuts the remaining connections down (their reads and writes fail)
  * and cancels goc_http_ctx; it returns once every connection goroutine
- * has ended, with the number of connections cut, or -EINVAL (bad limits)
- * or -ENOMEM before serving. opts NULL: the defaults, serving forever.
- * Handlers must return once their I/O fails or goc_http_ctx ends.
+ * has ended, with the number of connections cut, or -EINVAL (bad limits
+ * or a negative max_conns) or -ENOMEM before serving. opts NULL: the
+ * defaults, serving forever. Handlers must return once their I/O fails or goc_http_ctx ends.
  */
 int64_t goc_http_serve(goc_listener *ln, goc_http_handler handler, void *user,
 		       const goc_http_server_options *opts);

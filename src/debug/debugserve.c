@@ -38,6 +38,7 @@
 
 #include "contention.h"
 #include "debug.h"
+#include "../http/http.h"
 
 #define DEFAULT_PROFILE_SECONDS 30
 /* Requests in flight when the server stops get this long to finish. */
@@ -563,9 +564,15 @@ static int write_vars(FILE *f, const void *arg)
 		"\"sched\": {\"gomaxprocs\": %d, \"idleprocs\": %d, \"threads\": %d, "
 		"\"idlethreads\": %d, \"spinningthreads\": %d, \"runqueue\": %" PRId64
 		", \"steals\": %" PRId64 ", \"retakes\": %" PRId64 ", \"long_runs\": %" PRId64
-		", \"switches\": %" PRId64 ", \"spawned\": %" PRId64 "}\n}\n",
+		", \"switches\": %" PRId64 ", \"spawned\": %" PRId64 "},\n",
 		st.procs, st.idle_procs, st.threads, st.idle_threads, st.spinning_threads,
 		st.global_runq, st.steals, st.retakes, st.long_runs, switches, spawned);
+	goc__http_counters hs;
+	goc__http_counters_read(&hs);
+	fprintf(f,
+		"\"http\": {\"conns_open\": %" PRId64 ", \"conns_accepted\": %" PRId64
+		", \"conn_limit_waits\": %" PRId64 "}\n}\n",
+		hs.conns_open, hs.conns_accepted, hs.conn_limit_waits);
 	return 0;
 }
 

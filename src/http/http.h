@@ -48,4 +48,15 @@ static inline bool http_name_equals(const char *s, size_t n, const char *lower)
 	return lower[i] == '\0';
 }
 
+/* What every HTTP server of the process counts (server.c), for
+ * /debug/vars: open connections, accepted ones, and accepts that waited
+ * because max_conns were open. */
+typedef struct goc__http_counters {
+	int64_t conns_open;
+	int64_t conns_accepted;
+	int64_t conn_limit_waits;
+} goc__http_counters;
+
+void goc__http_counters_read(goc__http_counters *out);
+
 #endif

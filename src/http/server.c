@@ -48,10 +48,10 @@
 #include "../sched/runtime.h"
 #include "http.h"
 
-#define DEFAULT_READ_TIMEOUT (30 * GOC_SECOND)
-#define DEFAULT_WRITE_TIMEOUT (30 * GOC_SECOND)
-#define DEFAULT_IDLE_TIMEOUT (120 * GOC_SECOND)
 #define DEFAULT_SHUTDOWN_TIMEOUT (5 * GOC_SECOND)
+/* A write under a progress timeout wakes this many times per timeout to
+ * see whether bytes moved, so a stall is caught at most a quarter late. */
+#define PROGRESS_CHECKS 4
 
 #define IN_BUF_SIZE 4096
 #define BODY_BUF_SIZE 4096
@@ -78,17 +78,20 @@ enum conn_state {
 
 struct lazy_deadline {
 	int64_t due;   /* when the timeout falls due (0: none) */
-	int64_t armed; /* what the socket has (0: none); armed <= due */
+	int64_t armed; /* what the socket has (0: none); armed <= due unless due is 0 */
 };
 
 struct http_server {
 	goc_http_handler handler;
 	void *user;
 	goc_http_limits limits;
-	int64_t read_timeout, write_timeout, idle_timeout;
+	/* The options' timeouts resolved: 0 is none here. */
+	int64_t read_header_timeout, read_timeout, write_timeout, write_progress_timeout,
+		idle_timeout;
 	goc_workpool *pool;
-	goc_ctx *cut_ctx;  /* cancelled when requests in flight are cut */
-	goc_wg conns_done; /* one count per connection goroutine */
+	goc_sema *conn_slots; /* max_conns permits, one per open connection; NULL: no cap */
+	goc_ctx *cut_ctx;     /* cancelled when requests in flight are cut */
+	goc_wg conns_done;    /* one count per connection goroutine */
 	goc_mutex lock;
 	struct http_conn *conns; /* lock: every connection not yet closing */
 	bool draining;           /* lock (written); read unlocked as a hint */
@@ -143,6 +146,7 @@ struct http_conn {
 	goc_conn *conn;
 	goc_http_parser *parser;
 	struct lazy_deadline read_deadline, write_deadline;
+	int64_t request_start; /* when the current request's first byte came (or the accept) */
 	size_t in_pos, in_end;
 	goc_http_exchange x;
 	struct conn_watch watch;
@@ -150,6 +154,10 @@ struct http_conn {
 	char head_buf[HEAD_BUF_SIZE];
 	char body_buf[BODY_BUF_SIZE];
 };
+
+/* Every server's connections, for /debug/vars: relaxed atomics, since
+ * they are only ever summed up and read as a snapshot. */
+static goc__http_counters http_counters;
 
 /* ---- lazy deadlines ---- */
 
@@ -162,18 +170,32 @@ static void deadline_arm(struct http_conn *hc, struct lazy_deadline *d, int64_t 
 		goc_conn_set_write_deadline(hc->conn, deadline);
 }
 
+/* Makes the deadline fall due at `at` (0: none). Removing it costs
+ * nothing either: an armed deadline that fires is found early and
+ * re-armed at due. */
+static void deadline_set_at(struct http_conn *hc, struct lazy_deadline *d, int64_t at)
+{
+	d->due = at;
+	if (at != 0 && (d->armed == 0 || d->armed > at))
+		deadline_arm(hc, d, at);
+}
+
+/* now + timeout, or 0 (none) for a timeout of 0 or one past the clock's end. */
+static int64_t deadline_after(int64_t now, int64_t timeout)
+{
+	return timeout > 0 && timeout < INT64_MAX - now ? now + timeout : 0;
+}
+
 static void deadline_set(struct http_conn *hc, struct lazy_deadline *d, int64_t timeout)
 {
-	d->due = goc_now() + timeout;
-	if (d->armed == 0 || d->armed > d->due)
-		deadline_arm(hc, d, d->due);
+	deadline_set_at(hc, d, timeout ? deadline_after(goc_now(), timeout) : 0);
 }
 
 /* After an I/O call failed with -ETIMEDOUT: whether the timeout is real.
  * If the armed deadline was early, re-arms it at due (the caller retries). */
 static bool deadline_passed(struct http_conn *hc, struct lazy_deadline *d)
 {
-	if (goc_now() >= d->due)
+	if (d->due != 0 && goc_now() >= d->due)
 		return true;
 	deadline_arm(hc, d, d->due);
 	return false;
@@ -203,14 +225,40 @@ static ssize_t conn_fill(struct http_conn *hc)
 	}
 }
 
-/* Writes iov whole; 0 or -errno. */
+/*
+ * Writes iov whole; 0 or -errno. Under a progress timeout the socket's
+ * deadline is the next check, a quarter of the timeout away (or the
+ * write timeout when sooner): a check that finds bytes written since the
+ * last one starts the stall clock again; one that finds none for the
+ * whole timeout fails the write.
+ */
 static int conn_send(struct http_conn *hc, struct iovec *iov, int iovcnt)
 {
+	int64_t progress = hc->srv->write_progress_timeout;
+	struct lazy_deadline *d = &hc->write_deadline;
+	int64_t moved_at = progress ? goc_now() : 0;
 	for (;;) {
-		ssize_t n = goc_conn_writev(hc->conn, iov, iovcnt, NULL);
-		if (n == -ETIMEDOUT && !deadline_passed(hc, &hc->write_deadline))
-			continue; /* iov was advanced past what was written */
-		return n < 0 ? (int)n : 0;
+		if (progress) {
+			int64_t check = deadline_after(goc_now(), progress / PROGRESS_CHECKS + 1);
+			deadline_arm(hc, d, d->due && (d->due < check || !check) ? d->due : check);
+		}
+		size_t written = 0;
+		ssize_t n = goc_conn_writev(hc->conn, iov, iovcnt, &written);
+		if (n != -ETIMEDOUT)
+			return n < 0 ? (int)n : 0;
+		/* iov was advanced past what was written: retry the rest. */
+		if (!progress) {
+			if (deadline_passed(hc, d))
+				return (int)n;
+			continue;
+		}
+		int64_t now = goc_now();
+		if (d->due != 0 && now >= d->due)
+			return (int)n;
+		if (written > 0)
+			moved_at = now;
+		else if (now - moved_at >= progress)
+			return (int)n;
 	}
 }
 
@@ -620,8 +668,13 @@ static bool serve_request(struct http_conn *hc, bool *linger_wanted)
 		goc_http_event ev = goc_http_parser_feed(hc->parser, hc->in + hc->in_pos,
 							 hc->in_end - hc->in_pos, &used, &body);
 		hc->in_pos += used;
-		if (ev == GOC_HTTP_HEAD)
+		if (ev == GOC_HTTP_HEAD) {
+			/* The head is in: the read timeout takes over from the
+			 * header timeout, still from the request's start. */
+			deadline_set_at(hc, &hc->read_deadline,
+					deadline_after(hc->request_start, hc->srv->read_timeout));
 			break;
+		}
 		if (ev == GOC_HTTP_ERROR) {
 			send_refusal(hc, goc_http_parser_status(hc->parser));
 			*linger_wanted = true;
@@ -690,10 +743,15 @@ static void conn_unlink(struct http_conn *hc)
 	goc_mutex_unlock(&srv->lock);
 }
 
+/* Frees a connection and gives back its slot under max_conns. */
 static void conn_free(struct http_conn *hc)
 {
+	struct http_server *srv = hc->srv;
 	goc_http_parser_free(hc->parser);
 	free(hc);
+	goc__fetch_sub_relaxed(&http_counters.conns_open, 1);
+	if (srv->conn_slots)
+		goc_sema_release(srv->conn_slots, 1);
 }
 
 static void conn_serve(void *arg)
@@ -701,7 +759,10 @@ static void conn_serve(void *arg)
 	struct http_conn *hc = arg;
 	struct http_server *srv = hc->srv;
 	bool linger_wanted = false;
-	deadline_set(hc, &hc->read_deadline, srv->read_timeout);
+	/* The first request's timeouts run from the accept. */
+	hc->request_start = goc_now();
+	deadline_set_at(hc, &hc->read_deadline,
+			deadline_after(hc->request_start, srv->read_header_timeout));
 	for (bool first = true;; first = false) {
 		if (hc->in_pos == hc->in_end) {
 			if (!first)
@@ -711,7 +772,12 @@ static void conn_serve(void *arg)
 		}
 		if (!conn_activate(hc))
 			break;
-		deadline_set(hc, &hc->read_deadline, srv->read_timeout);
+		if (!first) {
+			hc->request_start = goc_now();
+			deadline_set_at(
+				hc, &hc->read_deadline,
+				deadline_after(hc->request_start, srv->read_header_timeout));
+		}
 		bool keep = serve_request(hc, &linger_wanted);
 		if (!conn_deactivate(hc) || !keep)
 			break;
@@ -735,6 +801,7 @@ static struct http_conn *conn_new(struct http_server *srv, goc_conn *c)
 		free(hc);
 		return NULL;
 	}
+	goc__fetch_add_relaxed(&http_counters.conns_open, 1);
 	hc->srv = srv;
 	hc->conn = c;
 	hc->state = CONN_IDLE;
@@ -795,6 +862,32 @@ static int64_t or_default(int64_t value, int64_t fallback)
 	return value > 0 ? value : fallback;
 }
 
+/* An option's timeout resolved, 0 meaning none: GOC_NO_TIMEOUT (any
+ * negative value) is none, 0 takes fallback (itself resolved). */
+static int64_t timeout_option(int64_t value, int64_t fallback)
+{
+	if (value < 0)
+		return 0;
+	return value ? value : fallback;
+}
+
+void goc__http_counters_read(goc__http_counters *out)
+{
+	out->conns_open = goc__load_relaxed(&http_counters.conns_open);
+	out->conns_accepted = goc__load_relaxed(&http_counters.conns_accepted);
+	out->conn_limit_waits = goc__load_relaxed(&http_counters.conn_limit_waits);
+}
+
+/* Takes a slot for the next connection, waiting (until shutdown) while
+ * max_conns are open: Go's netutil.LimitListener. */
+static bool conn_slot_take(struct http_server *srv, goc_ctx *shutdown)
+{
+	if (!srv->conn_slots || goc_sema_try_acquire(srv->conn_slots, 1))
+		return true;
+	goc__fetch_add_relaxed(&http_counters.conn_limit_waits, 1);
+	return goc_sema_acquire(srv->conn_slots, shutdown, 1) == GOC_OK;
+}
+
 int64_t goc_http_serve(goc_listener *ln, goc_http_handler handler, void *user,
 		       const goc_http_server_options *opts)
 {
@@ -803,34 +896,53 @@ int64_t goc_http_serve(goc_listener *ln, goc_http_handler handler, void *user,
 		opts = &defaults;
 	if (!handler)
 		goc__panic("goc_http_serve: NULL handler");
+	if (opts->max_conns < 0)
+		return -EINVAL;
 	goc_http_parser *probe = goc_http_parser_new(&opts->limits);
 	if (!probe)
 		return errno == EINVAL ? -EINVAL : -ENOMEM;
 	goc_http_parser_free(probe);
+	int64_t read_timeout = timeout_option(opts->read_timeout, 0);
+	goc_sema conn_slots;
 	struct http_server srv = {
 		.handler = handler,
 		.user = user,
 		.limits = opts->limits,
-		.read_timeout = or_default(opts->read_timeout, DEFAULT_READ_TIMEOUT),
-		.write_timeout = or_default(opts->write_timeout, DEFAULT_WRITE_TIMEOUT),
-		.idle_timeout = or_default(opts->idle_timeout, DEFAULT_IDLE_TIMEOUT),
+		.read_header_timeout = timeout_option(opts->read_header_timeout, read_timeout),
+		.read_timeout = read_timeout,
+		.write_timeout = timeout_option(opts->write_timeout, 0),
+		.write_progress_timeout = timeout_option(opts->write_progress_timeout, 0),
+		.idle_timeout = timeout_option(opts->idle_timeout, read_timeout),
 		.pool = opts->pool,
+		.conn_slots = opts->max_conns ? &conn_slots : NULL,
 		.cut_ctx = goc_ctx_with_cancel(goc_ctx_background()),
 	};
 	if (!srv.cut_ctx)
 		return -ENOMEM;
+	if (srv.conn_slots)
+		goc_sema_init(srv.conn_slots, opts->max_conns);
 	goc_wg_init(&srv.conns_done);
 	goc_mutex_init(&srv.lock);
 	goc_go_options conn_opts = {.name = "http conn"};
 	int err;
 	for (;;) {
 		goc_conn *c;
-		err = opts->shutdown ? goc_accept_ctx(ln, opts->shutdown, &c) : goc_accept(ln, &c);
-		if (err)
+		if (!conn_slot_take(&srv, opts->shutdown)) {
+			err = -ECANCELED;
 			break;
+		}
+		err = opts->shutdown ? goc_accept_ctx(ln, opts->shutdown, &c) : goc_accept(ln, &c);
+		if (err) {
+			if (srv.conn_slots)
+				goc_sema_release(srv.conn_slots, 1);
+			break;
+		}
+		goc__fetch_add_relaxed(&http_counters.conns_accepted, 1);
 		struct http_conn *hc = conn_new(&srv, c);
 		if (!hc) {
 			goc_conn_close(c);
+			if (srv.conn_slots)
+				goc_sema_release(srv.conn_slots, 1);
 			continue;
 		}
 		goc_wg_add(&srv.conns_done, 1);
