@@ -7,6 +7,8 @@
  *  - cancelling before the deadline stops the timer: the context is freed
  *    at its last release, not when the deadline passes (LeakSanitizer
  *    would report it at exit otherwise: the deadlines here are an hour);
+ *  - GOC_NO_TIMEOUT and GOC_NO_DEADLINE make contexts with no deadline,
+ *    and a zero timeout one born timed out;
  *  - many contexts with random timeouts, half cancelled early;
  *  - goc_chan_send_ctx / goc_chan_recv_ctx give up with the context's
  *    error, complete when the channel is ready, report GOC_CLOSED;
@@ -49,9 +51,6 @@ static void timeout_fires(void)
 	CHECK(goc_ctx_err(past) == GOC_TIMEOUT, "past deadline: %d", goc_ctx_err(past));
 	CHECK(goc_chan_try_recv(goc_ctx_done(past), NULL) == GOC_CLOSED, "past: done not closed");
 	goc_ctx_release(past);
-	goc_ctx *negative = goc_ctx_with_timeout(goc_ctx_background(), -GOC_SECOND);
-	CHECK(goc_ctx_err(negative) == GOC_TIMEOUT, "negative timeout");
-	goc_ctx_release(negative);
 	ok("timeouts cancel with GOC_TIMEOUT, down the tree, not early");
 }
 
@@ -281,11 +280,34 @@ static void waitgroup_race(void)
 	ok("wait group release races with cancellation");
 }
 
+static void no_deadline(void)
+{
+	int64_t d;
+	goc_ctx *negative = goc_ctx_with_timeout(goc_ctx_background(), -GOC_SECOND);
+	CHECK(!goc_ctx_deadline(negative, &d), "a negative timeout has a deadline");
+	goc_ctx_release(negative);
+	goc_ctx *forever = goc_ctx_with_timeout(goc_ctx_background(), GOC_NO_TIMEOUT);
+	CHECK(!goc_ctx_deadline(forever, &d), "GOC_NO_TIMEOUT has a deadline");
+	CHECK(goc_ctx_err(forever) == GOC_OK, "GOC_NO_TIMEOUT: %d", goc_ctx_err(forever));
+	goc_ctx *none = goc_ctx_with_deadline(forever, GOC_NO_DEADLINE);
+	CHECK(!goc_ctx_deadline(none, &d), "GOC_NO_DEADLINE has a deadline");
+	CHECK(goc_ctx_err(none) == GOC_OK, "GOC_NO_DEADLINE: %d", goc_ctx_err(none));
+	goc_ctx_cancel(forever);
+	CHECK(goc_ctx_err(none) == GOC_CANCELED, "not cancelled with its parent");
+	goc_ctx *now = goc_ctx_with_timeout(goc_ctx_background(), 0);
+	CHECK(goc_ctx_err(now) == GOC_TIMEOUT, "timeout 0: %d", goc_ctx_err(now));
+	goc_ctx_release(now);
+	goc_ctx_release(none);
+	goc_ctx_release(forever);
+	ok("GOC_NO_TIMEOUT and GOC_NO_DEADLINE: no deadline; timeout 0: timed out");
+}
+
 static void main_g(void *arg)
 {
 	(void)arg;
 	timeout_fires();
 	cancel_stops_timer();
+	no_deadline();
 	many_timeouts();
 	channels();
 	waitgroups();

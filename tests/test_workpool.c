@@ -519,8 +519,8 @@ static void bad_options(void)
 	CHECK(goc_workpool_new(&o) == NULL && errno == EINVAL, "max < min");
 	o = (goc_workpool_options){.policy = (goc_workpool_policy)9};
 	CHECK(goc_workpool_new(&o) == NULL && errno == EINVAL, "unknown policy");
-	o = (goc_workpool_options){.idle_timeout = -1};
-	CHECK(goc_workpool_new(&o) == NULL && errno == EINVAL, "negative timeout");
+	o = (goc_workpool_options){.scale_up_wait = -1};
+	CHECK(goc_workpool_new(&o) == NULL && errno == EINVAL, "negative scale_up_wait");
 	goc_workpool *p = goc_workpool_new(NULL);
 	CHECK(p && stats_of(p).workers == 0, "defaults: no workers until needed");
 	goc_workpool_free(p);

@@ -44,9 +44,12 @@ goc_ctx *goc_ctx_with_cancel(goc_ctx *parent);
 /* A cancellable child that cancels itself with GOC_TIMEOUT at deadline (a
  * goc_now() instant). If parent's deadline is earlier, the child keeps
  * that one and arms no timer of its own, as in Go; a deadline already
- * past gives a child born with GOC_TIMEOUT. */
+ * past gives a child born with GOC_TIMEOUT. GOC_NO_DEADLINE: no deadline
+ * of its own (goc_ctx_with_cancel). */
 goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t deadline);
-/* goc_ctx_with_deadline(parent, goc_now() + timeout). */
+/* goc_ctx_with_deadline(parent, goc_now() + timeout): timeout 0 gives a
+ * child born with GOC_TIMEOUT, GOC_NO_TIMEOUT (any negative value) one
+ * with no deadline of its own. */
 goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, int64_t timeout);
 /* A child that carries key -> value. Keys are compared by pointer
  * identity (use the address of a static object of your own, as Go

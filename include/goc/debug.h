@@ -47,7 +47,7 @@ bool goc_sigquit_dump(bool on);
 /* Options of goc_leakcheck. Zero-initialise and set what you need. */
 typedef struct goc_leakcheck_options {
 	/* How long goroutines may take to finish before they count as
-	 * leaked; 0 means 1 second. */
+	 * leaked; 0 means 1 second, GOC_NO_TIMEOUT as long as it takes. */
 	int64_t grace;
 	/* NULL-terminated names of goroutines not to report: a goroutine is
 	 * allowed if its function, the function that created it, or its name

@@ -91,7 +91,7 @@ typedef struct goc_http_server_options {
 	 * the process ends). */
 	goc_ctx *shutdown;
 	/* How long requests in flight get to finish once shutdown has ended;
-	 * then their connections are cut [5 s]. */
+	 * then their connections are cut [5 s]; GOC_NO_TIMEOUT: never cut. */
 	int64_t shutdown_timeout;
 } goc_http_server_options;
 

@@ -31,7 +31,8 @@
  *   -EINVAL      a malformed address or argument
  * End of stream is not an error: read returns 0.
  *
- * Deadlines are absolute goc_now() instants; 0 means none. A deadline
+ * Deadlines are absolute goc_now() instants; GOC_NO_DEADLINE (0) means none
+ * (goc.h, "Time"). A deadline
  * applies to every later call until it is changed, and changing it also
  * affects a call already blocked (as Go's SetDeadline); one already past
  * makes calls fail at once with -ETIMEDOUT, even if data is readable (as
@@ -86,7 +87,7 @@ int goc_listen(const char *network, const char *address, goc_listener **out);
  */
 int goc_accept(goc_listener *ln, goc_conn **out);
 int goc_accept_ctx(goc_listener *ln, goc_ctx *ctx, goc_conn **out);
-/* The deadline of goc_accept (0: none). Returns 0 or -EBADF. */
+/* The deadline of goc_accept (GOC_NO_DEADLINE: none). Returns 0 or -EBADF. */
 int goc_listener_set_deadline(goc_listener *ln, int64_t deadline);
 /* Writes the address the listener is bound to ("127.0.0.1:34567",
  * "[::1]:80", or the path) into buf; returns its length, or a negative
@@ -101,7 +102,7 @@ int goc_listener_close(goc_listener *ln);
 /*
  * Connects to address (network and address as for goc_listen; a host name
  * is resolved with getaddrinfo and each address is tried in turn until one
- * connects). deadline bounds the whole call, 0: none. Returns 0 and the
+ * connects). deadline bounds the whole call, GOC_NO_DEADLINE: none. Returns 0 and the
  * connection in *out, or -ETIMEDOUT, -ECONNREFUSED, -ENETUNREACH, -EINVAL
  * (malformed address), -ENOENT (a name that does not resolve), or ctx's
  * error. TCP connections have TCP_NODELAY set.
@@ -175,7 +176,7 @@ int goc_conn_close(goc_conn *c);
  * Waits until fd, a non-blocking fd that goc does not own (a pipe, a
  * timerfd, a database client's socket), is readable and/or writable as
  * events asks (GOC_FD_READ, GOC_FD_WRITE or both), or until deadline (an
- * absolute goc_now() instant, 0: none). Returns the events now ready (>
+ * absolute goc_now() instant, GOC_NO_DEADLINE: none). Returns the events now ready (>
  * 0), or a negative errno: -ETIMEDOUT, -EINVAL (bad events), -EPERM (fd
  * cannot be polled: a regular file), ctx's error. Readiness includes end
  * of stream and error conditions (the next read or write tells which).

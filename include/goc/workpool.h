@@ -49,7 +49,7 @@ typedef struct goc_workpool_options {
 	size_t queue_size; /* tasks that may wait for a worker [128] */
 	goc_workpool_policy policy;
 	/* A worker beyond min_workers that found no task for this long
-	 * leaves [1 s]. */
+	 * leaves [1 s]; GOC_NO_TIMEOUT: workers never leave. */
 	int64_t idle_timeout;
 	/* Scaling up: a submit that queues a task behind busy workers adds a
 	 * worker when the queue holds at least scale_up_depth tasks [1], and
@@ -84,7 +84,7 @@ typedef struct goc_workpool_stats {
 
 /* A pool with its min_workers started; never parks. opts NULL: the
  * defaults. NULL with errno = EINVAL (min_workers < 0, max_workers < 0,
- * max_workers < min_workers, a negative duration or an unknown policy),
+ * max_workers < min_workers, a negative scale_up_wait or an unknown policy),
  * ENOMEM, or EAGAIN (the goroutine limit stopped a worker from starting). */
 goc_workpool *goc_workpool_new(const goc_workpool_options *opts);
 

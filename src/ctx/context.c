@@ -303,8 +303,8 @@ goc_ctx *goc_ctx_with_cancel(goc_ctx *parent)
 goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t deadline)
 {
 	checked(parent, "goc_ctx_with_deadline");
-	if (parent->deadline <= deadline)
-		return goc_ctx_with_cancel(parent); /* the parent's timer comes first */
+	if (deadline == GOC_NO_DEADLINE || parent->deadline <= deadline)
+		return goc_ctx_with_cancel(parent); /* none, or the parent's timer comes first */
 	cancel_ctx *c = cancel_ctx_new(parent, deadline);
 	if (!c)
 		return NULL;
@@ -336,6 +336,8 @@ goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t deadline)
 
 goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, int64_t timeout)
 {
+	if (timeout < 0) /* GOC_NO_TIMEOUT */
+		return goc_ctx_with_cancel(parent);
 	int64_t now = goc_now();
 	int64_t deadline = timeout > NO_DEADLINE - now ? NO_DEADLINE - 1 : now + timeout;
 	return goc_ctx_with_deadline(parent, deadline);

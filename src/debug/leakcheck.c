@@ -90,13 +90,13 @@ static int64_t scan(struct leak_scan *s)
 int64_t goc_leakcheck(const goc_leakcheck_options *opts)
 {
 	goc__runtime_init();
-	int64_t grace = opts && opts->grace > 0 ? opts->grace : GOC_SECOND;
+	int64_t grace = opts && opts->grace ? opts->grace : GOC_SECOND;
 	goc__m *m = goc__m_self();
 	struct leak_scan s = {
 		.self = m ? m->curg : NULL,
 		.allow = opts ? opts->allow : NULL,
 	};
-	int64_t deadline = goc__prim_nanotime() + grace;
+	int64_t deadline = grace < 0 ? INT64_MAX : goc__prim_nanotime() + grace;
 	int64_t backoff = BACKOFF_FIRST;
 	while (scan(&s) > 0 && goc__prim_nanotime() < deadline) {
 		goc_sleep(backoff);

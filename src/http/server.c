@@ -857,9 +857,11 @@ static int64_t shutdown_gracefully(struct http_server *srv, int64_t shutdown_tim
 	return cut;
 }
 
+/* An option's duration: 0 takes fallback; GOC_NO_TIMEOUT (negative)
+ * stays, and goc_ctx_with_timeout reads it as none. */
 static int64_t or_default(int64_t value, int64_t fallback)
 {
-	return value > 0 ? value : fallback;
+	return value ? value : fallback;
 }
 
 /* An option's timeout resolved, 0 meaning none: GOC_NO_TIMEOUT (any

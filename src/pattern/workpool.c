@@ -190,7 +190,7 @@ static bool idle_wait(goc_workpool *p, worker *w, task *t)
 	w->next_idle = p->idle;
 	p->idle = w;
 	p->stats.idle_workers++;
-	w->timed = p->stats.workers > p->min_workers;
+	w->timed = p->stats.workers > p->min_workers && p->idle_timeout >= 0;
 	if (!w->timed) {
 		goc__park(goc__park_unlock_lock, &p->lock, WAIT_CHAN_RECV);
 		goc__lock_acquire(&p->lock);
@@ -279,7 +279,7 @@ static void worker_main(void *arg)
 goc_workpool *goc_workpool_new(const goc_workpool_options *opts)
 {
 	goc_workpool_options o = opts ? *opts : (goc_workpool_options){0};
-	if (o.min_workers < 0 || o.max_workers < 0 || o.idle_timeout < 0 || o.scale_up_wait < 0 ||
+	if (o.min_workers < 0 || o.max_workers < 0 || o.scale_up_wait < 0 ||
 	    (unsigned)o.policy > GOC_WORKPOOL_DROP_OLDEST ||
 	    (o.max_workers && o.max_workers < o.min_workers)) {
 		errno = EINVAL;
