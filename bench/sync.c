@@ -130,9 +130,9 @@ struct pool_work {
 	int64_t made; /* objects new_fn made; atomic */
 };
 
-static void *pool_object_new(void *ctx)
+static void *pool_object_new(void *arg)
 {
-	struct pool_work *pw = ctx;
+	struct pool_work *pw = arg;
 	__atomic_add_fetch(&pw->made, 1, __ATOMIC_RELAXED);
 	return malloc(POOL_OBJECT_SIZE);
 }

@@ -155,6 +155,18 @@ int64_t goc_id(void);
 int64_t goc_num_goroutine(void);
 
 /*
+ * A cap on live goroutines: once n goroutines exist, goc_go and
+ * goc_go_opts return -EAGAIN (Go would instead run out of
+ * memory) until some finish. n > 0 sets the cap, 0 removes it, n < 0 only
+ * reads it; returns the previous cap (0: none). The environment sets it at
+ * start-up with GOCDEBUG=maxgoroutines=N. The main goroutine of goc_main
+ * is never refused, and goroutines that exist when a cap is set stay. With
+ * no cap the check costs goc_go one relaxed load; with a cap, spawns take
+ * a global lock and sum the per-P counters, so the cap is exact.
+ */
+int64_t goc_set_max_goroutines(int64_t n);
+
+/*
  * Sets the number of Ps (goroutines running in parallel) to n and returns
  * the previous setting; n <= 0 only reads it. n is capped at 256 (a larger
  * value returns -EINVAL).
@@ -185,32 +197,6 @@ typedef struct goc_sched_stats {
 /* Fills *out; counters are read without stopping the world, so they are
  * each exact but not taken at the same instant. */
 void goc_sched_stats_read(goc_sched_stats *out);
-
-/* ---- sync: wait group -------------------------------------------------- */
-
-/* Go's sync.WaitGroup. Static: goc_wg wg = GOC_WG_INIT; or goc_wg_init. */
-typedef struct goc_wg {
-	/* High 32 bits: the counter; low 32 bits: the number of waiters. */
-	uint64_t state;
-	/* Protects the waiter list below; a goc internal lock word. */
-	uint32_t lock;
-	uint32_t reserved;
-	void *waiters_head;
-	void *waiters_tail;
-} goc_wg;
-
-#define GOC_WG_INIT                 \
-	{                           \
-		0, 0, 0, NULL, NULL \
-	}
-
-void goc_wg_init(goc_wg *wg);
-/* Adds delta (may be negative) to the counter; a negative result panics.
- * When it reaches zero every waiter is released. */
-void goc_wg_add(goc_wg *wg, int64_t delta);
-void goc_wg_done(goc_wg *wg);
-/* Blocks until the counter is zero. */
-void goc_wg_wait(goc_wg *wg);
 
 /* ---- channels ------------------------------------------------------------ */
 

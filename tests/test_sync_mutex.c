@@ -2,10 +2,10 @@
  * test_sync_mutex.c — goc_mutex:
  *
  *  - mutual exclusion under stress: many goroutines and two plain threads
- *    lock one mutex (some with trylock), each critical section checks that
+ *    lock one mutex (some with try_lock), each critical section checks that
  *    it is alone and sometimes yields or sleeps while holding the lock, so
  *    waiters really park; the plain counter it protects comes out exact;
- *  - trylock: fails while held (also from a plain thread), succeeds when
+ *  - try_lock: fails while held (also from a plain thread), succeeds when
  *    free; static and dynamic initialisation;
  *  - starvation mode: a holder that sleeps with the mutex held and relocks
  *    at once after each unlock (it would win every race in normal mode)
@@ -49,7 +49,7 @@ static void locker(void *arg)
 	long id = (long)(intptr_t)arg;
 	for (long i = 0; i < rounds; i++) {
 		if ((i + id) % 5 == 0) {
-			while (!goc_mutex_trylock(&big))
+			while (!goc_mutex_try_lock(&big))
 				goc_yield();
 		} else {
 			goc_mutex_lock(&big);
@@ -84,36 +84,36 @@ static void test_exclusion(void)
 		pthread_join(threads[t], NULL);
 	CHECK(counter == (goroutines + 2) * rounds, "counter %ld, want %ld", counter,
 	      (goroutines + 2) * rounds);
-	ok("mutual exclusion: goroutines and plain threads, lock and trylock");
+	ok("mutual exclusion: goroutines and plain threads, lock and try_lock");
 }
 
-/* ---- trylock ------------------------------------------------------------ */
+/* ---- try_lock ------------------------------------------------------------ */
 
-static void *thread_trylock(void *arg)
+static void *thread_try_lock(void *arg)
 {
-	return (void *)(intptr_t)goc_mutex_trylock(arg);
+	return (void *)(intptr_t)goc_mutex_try_lock(arg);
 }
 
-static void test_trylock(void)
+static void test_try_lock(void)
 {
 	goc_mutex m;
 	goc_mutex_init(&m);
-	CHECK(goc_mutex_trylock(&m), "trylock of a free mutex");
-	CHECK(!goc_mutex_trylock(&m), "trylock of a held mutex");
+	CHECK(goc_mutex_try_lock(&m), "try_lock of a free mutex");
+	CHECK(!goc_mutex_try_lock(&m), "try_lock of a held mutex");
 	pthread_t t;
 	void *got;
-	pthread_create(&t, NULL, thread_trylock, &m);
+	pthread_create(&t, NULL, thread_try_lock, &m);
 	pthread_join(t, &got);
-	CHECK(!got, "a plain thread's trylock of a held mutex");
+	CHECK(!got, "a plain thread's try_lock of a held mutex");
 	goc_mutex_unlock(&m);
-	pthread_create(&t, NULL, thread_trylock, &m);
+	pthread_create(&t, NULL, thread_try_lock, &m);
 	pthread_join(t, &got);
-	CHECK(got, "a plain thread's trylock of a free mutex");
+	CHECK(got, "a plain thread's try_lock of a free mutex");
 	/* Unlocked by another thread than the one that locked it: allowed. */
 	goc_mutex_unlock(&m);
 	goc_mutex_lock(&m);
 	goc_mutex_unlock(&m);
-	ok("trylock, from goroutines and plain threads");
+	ok("try_lock, from goroutines and plain threads");
 }
 
 /* ---- starvation mode ---------------------------------------------------- */
@@ -211,7 +211,7 @@ static void double_lock_mode(void *arg)
 static void main_g(void *arg)
 {
 	(void)arg;
-	test_trylock();
+	test_try_lock();
 	test_exclusion();
 	test_starvation();
 }

@@ -40,9 +40,9 @@ struct object {
 
 static atomic_long made, dropped;
 
-static void *object_new(void *ctx)
+static void *object_new(void *arg)
 {
-	(void)ctx;
+	(void)arg;
 	struct object *o = calloc(1, sizeof *o);
 	CHECK(o, "calloc");
 	o->magic = MAGIC;
@@ -50,9 +50,9 @@ static void *object_new(void *ctx)
 	return o;
 }
 
-static void object_drop(void *obj, void *ctx)
+static void object_drop(void *obj, void *arg)
 {
-	(void)ctx;
+	(void)arg;
 	struct object *o = obj;
 	CHECK(o->magic == MAGIC, "dropped something that is not an object");
 	CHECK(atomic_load(&o->in_use) == 0, "dropped an object in use");

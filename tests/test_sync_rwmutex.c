@@ -7,7 +7,7 @@
  *    write locks (and their try forms); a writer is always alone, readers
  *    never overlap a writer, and the protected counter is exact;
  *  - writer preference: while a reader holds the lock and a writer waits,
- *    tryrlock fails and a new reader queues behind the writer (it enters
+ *    try_rlock fails and a new reader queues behind the writer (it enters
  *    only after the writer has been in);
  *  - writers are not starved by a continuous stream of overlapping
  *    readers: every writer gets in, repeatedly, while readers keep coming;
@@ -49,7 +49,7 @@ static void test_readers_together(void)
 	for (long i = 0; i < nreaders; i++)
 		CHECK(goc_go(reader_waiting_for_all, NULL) > 0, "spawn");
 	goc_wg_wait(&done);
-	CHECK(goc_rwmutex_trylock(&rw), "free after the readers left");
+	CHECK(goc_rwmutex_try_lock(&rw), "free after the readers left");
 	goc_rwmutex_unlock(&rw);
 	ok("readers hold the lock together");
 }
@@ -89,12 +89,12 @@ static void mixed(void *arg)
 			write_section();
 			goc_rwmutex_unlock(&rw);
 		} else if (k % 10 == 1) {
-			if (goc_rwmutex_trylock(&rw)) {
+			if (goc_rwmutex_try_lock(&rw)) {
 				write_section();
 				goc_rwmutex_unlock(&rw);
 			}
 		} else if (k % 10 == 2) {
-			if (goc_rwmutex_tryrlock(&rw)) {
+			if (goc_rwmutex_try_rlock(&rw)) {
 				read_section(k);
 				goc_rwmutex_runlock(&rw);
 			}
@@ -128,7 +128,7 @@ static void test_exclusion(void)
 	goc_wg_wait(&done);
 	for (int t = 0; t < 2; t++)
 		pthread_join(threads[t], NULL);
-	/* Every k % 10 == 0 iteration wrote; trylock iterations may have. */
+	/* Every k % 10 == 0 iteration wrote; try_lock iterations may have. */
 	long sure = 0;
 	for (long id = 0; id < goroutines; id++)
 		for (long i = 0; i < rounds; i++)
@@ -177,7 +177,7 @@ static void test_writer_preference(void)
 	while (atomic_load(&stage) != 1)
 		goc_yield();
 	/* Give the writer time to announce itself; then it blocks readers. */
-	while (goc_rwmutex_tryrlock(&rw)) {
+	while (goc_rwmutex_try_rlock(&rw)) {
 		goc_rwmutex_runlock(&rw);
 		goc_sleep(100 * GOC_MICROSECOND);
 	}
@@ -272,14 +272,14 @@ static void test_try_forms(void)
 {
 	goc_rwmutex l;
 	goc_rwmutex_init(&l);
-	CHECK(goc_rwmutex_tryrlock(&l), "tryrlock of a free lock");
-	CHECK(goc_rwmutex_tryrlock(&l), "tryrlock of a read-locked lock");
-	CHECK(!goc_rwmutex_trylock(&l), "trylock of a read-locked lock");
+	CHECK(goc_rwmutex_try_rlock(&l), "try_rlock of a free lock");
+	CHECK(goc_rwmutex_try_rlock(&l), "try_rlock of a read-locked lock");
+	CHECK(!goc_rwmutex_try_lock(&l), "try_lock of a read-locked lock");
 	goc_rwmutex_runlock(&l);
 	goc_rwmutex_runlock(&l);
-	CHECK(goc_rwmutex_trylock(&l), "trylock of a free lock");
-	CHECK(!goc_rwmutex_trylock(&l), "trylock of a write-locked lock");
-	CHECK(!goc_rwmutex_tryrlock(&l), "tryrlock of a write-locked lock");
+	CHECK(goc_rwmutex_try_lock(&l), "try_lock of a free lock");
+	CHECK(!goc_rwmutex_try_lock(&l), "try_lock of a write-locked lock");
+	CHECK(!goc_rwmutex_try_rlock(&l), "try_rlock of a write-locked lock");
 	goc_rwmutex_unlock(&l);
 	goc_rwmutex_lock(&l);
 	goc_rwmutex_unlock(&l);

@@ -1,5 +1,7 @@
 /*
- * goc/context.h — goc_ctx, Go's context package.
+ * goc/context.h — goc_ctx, Go's context package, and the context-aware
+ * forms of the blocking calls (goc_wg_wait_ctx, goc_chan_send_ctx,
+ * goc_chan_recv_ctx).
  * Included by goc.h; include <goc.h>, not this file.
  *
  * A context carries a cancellation signal, an optional deadline and values

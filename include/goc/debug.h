@@ -1,6 +1,7 @@
 /*
  * goc/debug.h — seeing inside a running program: goroutine dumps, the
- * SIGQUIT dump, and a leak check for tests.
+ * SIGQUIT dump, a leak check for tests, and the debug server (Go's
+ * net/http/pprof and expvar over HTTP: goc_debug_serve).
  * Included by goc.h; include <goc.h>, not this file.
  *
  * A dump prints every goroutine as Go's runtime does: its id, state or

@@ -1,7 +1,9 @@
 /*
- * goc/http.h — the HTTP/1.1 protocol core: an incremental request parser
- * and a response writer. Neither touches a socket: the parser is fed the
- * bytes a connection read, the writer fills buffers the caller sends.
+ * goc/http.h — HTTP/1.1: an incremental request parser and a response
+ * writer, which touch no socket (the parser is fed the bytes a connection
+ * read, the writer fills buffers the caller sends), and the server built
+ * on them, goc_http_serve, which runs handlers on connections of a
+ * goc_listener (section "the server" below).
  * Included by goc.h; include <goc.h>, not this file.
  *
  *     goc_http_parser *p = goc_http_parser_new(NULL);     // default limits

@@ -1,5 +1,6 @@
 /*
- * goc/pprof.h — profiles in pprof's format (Go's runtime/pprof).
+ * goc/pprof.h — profiles in pprof's format (Go's runtime/pprof): CPU,
+ * block, mutex and goroutine.
  * Included by goc.h; include <goc.h>, not this file.
  *
  * The CPU profiler samples the stack of every goc thread (M) 100 times per

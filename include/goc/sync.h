@@ -1,5 +1,6 @@
 /*
- * goc/sync.h — goc_mutex, goc_rwmutex, goc_once, goc_cond, goc_pool and the sharded counter.
+ * goc/sync.h — Go's sync package: goc_wg, goc_mutex, goc_rwmutex, goc_once,
+ * goc_cond, goc_pool, and the sharded counter goc_counter.
  * Included by goc.h; include <goc.h>, not this file.
  *
  * Everything here may be used from goroutines and from plain OS threads:
@@ -38,6 +39,32 @@ typedef struct goc_rtsema {
 		0, 0, 0, 0, NULL, NULL \
 	}
 
+/* ---- goc_wg ------------------------------------------------------------- */
+
+/* Go's sync.WaitGroup. Static: goc_wg wg = GOC_WG_INIT; or goc_wg_init. */
+typedef struct goc_wg {
+	/* High 32 bits: the counter; low 32 bits: the number of waiters. */
+	uint64_t state;
+	/* Protects the waiter list below; a goc internal lock word. */
+	uint32_t lock;
+	uint32_t reserved;
+	void *waiters_head;
+	void *waiters_tail;
+} goc_wg;
+
+#define GOC_WG_INIT                 \
+	{                           \
+		0, 0, 0, NULL, NULL \
+	}
+
+void goc_wg_init(goc_wg *wg);
+/* Adds delta (may be negative) to the counter; a negative result panics.
+ * When it reaches zero every waiter is released. */
+void goc_wg_add(goc_wg *wg, int64_t delta);
+void goc_wg_done(goc_wg *wg);
+/* Blocks until the counter is zero. */
+void goc_wg_wait(goc_wg *wg);
+
 /* ---- goc_mutex ----------------------------------------------------------- */
 
 /*
@@ -69,7 +96,7 @@ void goc_mutex_init(goc_mutex *m);
 void goc_mutex_lock(goc_mutex *m);
 /* Takes the mutex if it is free now (and no starving waiter is owed it);
  * true if it did. Never blocks. */
-bool goc_mutex_trylock(goc_mutex *m);
+bool goc_mutex_try_lock(goc_mutex *m);
 /* Releases it. Unlocking an unlocked mutex panics
  * ("sync: unlock of unlocked mutex"). */
 void goc_mutex_unlock(goc_mutex *m);
@@ -101,14 +128,14 @@ void goc_rwmutex_init(goc_rwmutex *rw);
 /* Takes a read lock; blocks while a writer holds or waits for the lock. */
 void goc_rwmutex_rlock(goc_rwmutex *rw);
 /* Takes a read lock if no writer holds or waits for it; never blocks. */
-bool goc_rwmutex_tryrlock(goc_rwmutex *rw);
+bool goc_rwmutex_try_rlock(goc_rwmutex *rw);
 /* Drops a read lock. Without one held: panic
  * ("sync: RUnlock of unlocked RWMutex"). */
 void goc_rwmutex_runlock(goc_rwmutex *rw);
 /* Takes the write lock; blocks until every reader and writer has left. */
 void goc_rwmutex_lock(goc_rwmutex *rw);
 /* Takes the write lock if nobody holds the lock in any mode; never blocks. */
-bool goc_rwmutex_trylock(goc_rwmutex *rw);
+bool goc_rwmutex_try_lock(goc_rwmutex *rw);
 /* Drops the write lock and lets the readers that queued behind it in.
  * Not write-locked: panic ("sync: Unlock of unlocked RWMutex"). */
 void goc_rwmutex_unlock(goc_rwmutex *rw);
@@ -198,20 +225,20 @@ void goc_cond_broadcast(goc_cond *cond);
  */
 typedef struct goc_pool {
 	/* Makes an object when the pool has none; NULL: get returns NULL. */
-	void *(*new_fn)(void *ctx);
+	void *(*new_fn)(void *arg);
 	/* Frees an object the pool drops; NULL: free(obj). It runs on the
 	 * thread that trims (the monitor thread, or the caller of
 	 * goc_pool_trim, goc_pool_trim_all or goc_pool_destroy) while the
 	 * pools' registry is locked: it must not block and must not call any
 	 * goc_pool function. */
-	void (*drop_fn)(void *obj, void *ctx);
-	void *ctx;   /* passed to new_fn and drop_fn */
+	void (*drop_fn)(void *obj, void *arg);
+	void *arg;   /* passed to new_fn and drop_fn */
 	void *state; /* atomic: the runtime's per-P lists, made on first use */
 } goc_pool;
 
-#define GOC_POOL_INIT(new_fn, drop_fn, ctx)      \
+#define GOC_POOL_INIT(new_fn, drop_fn, arg)      \
 	{                                        \
-		(new_fn), (drop_fn), (ctx), NULL \
+		(new_fn), (drop_fn), (arg), NULL \
 	}
 
 /* Counters of one pool since it was made (or last destroyed). Each is
@@ -226,9 +253,9 @@ typedef struct goc_pool_stats {
 	int64_t trims;       /* trim cycles */
 } goc_pool_stats;
 
-void goc_pool_init(goc_pool *pool, void *(*new_fn)(void *ctx),
-		   void (*drop_fn)(void *obj, void *ctx), void *ctx);
-/* An object from the pool, else new_fn(ctx), else NULL. Panics if the
+void goc_pool_init(goc_pool *pool, void *(*new_fn)(void *arg),
+		   void (*drop_fn)(void *obj, void *arg), void *arg);
+/* An object from the pool, else new_fn(arg), else NULL. Panics if the
  * pool's bookkeeping cannot be allocated (out of memory). */
 void *goc_pool_get(goc_pool *pool);
 /* Gives obj to the pool (NULL is ignored, as nil is in Go). The caller

@@ -1,6 +1,5 @@
 /*
- * goc/workpool.h — goc_workpool, a worker pool with backpressure, and the
- * goroutine limit.
+ * goc/workpool.h — goc_workpool, a worker pool with backpressure.
  * Included by goc.h; include <goc.h>, not this file.
  *
  * A pool runs submitted tasks (fn(arg)) on worker goroutines: between
@@ -118,19 +117,5 @@ void goc_workpool_stats_read(goc_workpool *p, goc_workpool_stats *out);
 /* Stops the pool (draining it, if no stop was made) and frees it. NULL is
  * ignored. */
 void goc_workpool_free(goc_workpool *p);
-
-/* ---- limits -------------------------------------------------------------- */
-
-/*
- * A cap on live goroutines: once n goroutines exist, goc_go and
- * goc_go_opts return -EAGAIN (Go would instead run out of
- * memory) until some finish. n > 0 sets the cap, 0 removes it, n < 0 only
- * reads it; returns the previous cap (0: none). The environment sets it at
- * start-up with GOCDEBUG=maxgoroutines=N. The main goroutine of goc_main
- * is never refused, and goroutines that exist when a cap is set stay. With
- * no cap the check costs goc_go one relaxed load; with a cap, spawns take
- * a global lock and sum the per-P counters, so the cap is exact.
- */
-int64_t goc_set_max_goroutines(int64_t n);
 
 #endif /* GOC_WORKPOOL_H */

@@ -1,7 +1,8 @@
 /*
- * pprof.h — building profiles in pprof's format (pprof.c), for the CPU
- * profiler (cpuprof.c) and the profiles to come (heap, block, mutex: each
- * is a set of value types and a stream of stacks with values).
+ * pprof.h — building profiles in pprof's format (pprof.c), for every
+ * profile goc writes: CPU (cpuprof.c), block and mutex (contention.c, fed
+ * by blockprof.c and mutexprof.c) and goroutine (goroutineprof.c); each
+ * is a set of value types and a stream of stacks with values.
  *
  * A goc__profile gathers samples: a stack (innermost first), one value per
  * sample type, and labels. Samples with the same stack and labels are

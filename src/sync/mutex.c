@@ -213,7 +213,7 @@ void goc_mutex_lock(goc_mutex *m)
 	goc__mutex_lock_as(m, WAIT_MUTEX);
 }
 
-bool goc_mutex_trylock(goc_mutex *m)
+bool goc_mutex_try_lock(goc_mutex *m)
 {
 	int32_t old = load_state(m);
 	if (old & (MUTEX_LOCKED | MUTEX_STARVING))

@@ -197,7 +197,7 @@ static void count(int64_t *counter, int64_t n)
 static void drop(goc_pool *pool, void *obj)
 {
 	if (pool->drop_fn)
-		pool->drop_fn(obj, pool->ctx);
+		pool->drop_fn(obj, pool->arg);
 	else
 		free(obj);
 }
@@ -264,10 +264,10 @@ static goc__p *current_p(void)
 
 /* ---- get and put ---- */
 
-void goc_pool_init(goc_pool *pool, void *(*new_fn)(void *ctx),
-		   void (*drop_fn)(void *obj, void *ctx), void *ctx)
+void goc_pool_init(goc_pool *pool, void *(*new_fn)(void *arg),
+		   void (*drop_fn)(void *obj, void *arg), void *arg)
 {
-	*pool = (goc_pool)GOC_POOL_INIT(new_fn, drop_fn, ctx);
+	*pool = (goc_pool)GOC_POOL_INIT(new_fn, drop_fn, arg);
 }
 
 /* Other Ps' rings (starting after our own, so thieves spread out), then
@@ -300,7 +300,7 @@ static void *get_slow(goc_pool *pool, struct pool_state *st, goc__p *p)
 		return obj;
 	}
 	count(&st->misses, 1);
-	return pool->new_fn ? pool->new_fn(pool->ctx) : NULL;
+	return pool->new_fn ? pool->new_fn(pool->arg) : NULL;
 }
 
 /* Fast path on a goroutine: the private slot (one atomic exchange), then

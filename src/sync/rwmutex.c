@@ -39,7 +39,7 @@ void goc_rwmutex_rlock(goc_rwmutex *rw)
 		goc__rtsema_acquire(&rw->reader_wait, false, WAIT_RWMUTEX_R);
 }
 
-bool goc_rwmutex_tryrlock(goc_rwmutex *rw)
+bool goc_rwmutex_try_rlock(goc_rwmutex *rw)
 {
 	int32_t c = goc__load_relaxed(&rw->readers);
 	while (c >= 0) {
@@ -70,9 +70,9 @@ void goc_rwmutex_lock(goc_rwmutex *rw)
 		goc__rtsema_acquire(&rw->writer_wait, false, WAIT_RWMUTEX_W);
 }
 
-bool goc_rwmutex_trylock(goc_rwmutex *rw)
+bool goc_rwmutex_try_lock(goc_rwmutex *rw)
 {
-	if (!goc_mutex_trylock(&rw->writer))
+	if (!goc_mutex_try_lock(&rw->writer))
 		return false;
 	int32_t none = 0;
 	if (!goc__cas_acqrel(&rw->readers, &none, -MAX_READERS)) {
