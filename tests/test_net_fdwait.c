@@ -70,8 +70,10 @@ static void pipes(void)
 	struct delayed_write d = {.fd = p[1], .delay = 20 * MS};
 	goc_wg_init(&d.done);
 	goc_wg_add(&d.done, 1);
-	goc_go(write_later, &d);
+	/* t0 before the writer exists: it may start on another P at once, and
+	 * its 20 ms count from its own start. */
 	int64_t t0 = goc_now();
+	goc_go(write_later, &d);
 	CHECK(goc_fd_wait(p[0], GOC_FD_READ, 0) == GOC_FD_READ, "readable");
 	CHECK(goc_now() - t0 >= 19 * MS, "woke early");
 	char c;
