@@ -42,6 +42,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,9 @@
 /* A write under a progress timeout wakes this many times per timeout to
  * see whether bytes moved, so a stall is caught at most a quarter late. */
 #define PROGRESS_CHECKS 4
+
+/* Falling to a quarter of a peak of this many connections trims the heap. */
+#define TRIM_MIN_PEAK 256
 
 #define IN_BUF_SIZE 4096
 #define BODY_BUF_SIZE 4096
@@ -94,6 +98,8 @@ struct http_server {
 	goc_wg conns_done;    /* one count per connection goroutine */
 	goc_mutex lock;
 	struct http_conn *conns; /* lock: every connection not yet closing */
+	int64_t conns_linked;    /* lock: how many conns holds */
+	int64_t conns_peak;      /* lock: the most it held since the last trim */
 	bool draining;           /* lock (written); read unlocked as a hint */
 };
 
@@ -730,7 +736,9 @@ static bool conn_deactivate(struct http_conn *hc)
 	return ok;
 }
 
-static void conn_unlink(struct http_conn *hc)
+/* Unlinks hc; true when the connections have fallen to a quarter of a
+ * peak of at least TRIM_MIN_PEAK: time to give memory back (trim_heap). */
+static bool conn_unlink(struct http_conn *hc)
 {
 	struct http_server *srv = hc->srv;
 	goc_mutex_lock(&srv->lock);
@@ -740,7 +748,27 @@ static void conn_unlink(struct http_conn *hc)
 		srv->conns = hc->next;
 	if (hc->next)
 		hc->next->prev = hc->prev;
+	srv->conns_linked--;
+	bool trim = srv->conns_peak >= TRIM_MIN_PEAK && srv->conns_linked <= srv->conns_peak / 4;
+	if (trim)
+		srv->conns_peak = srv->conns_linked;
 	goc_mutex_unlock(&srv->lock);
+	return trim;
+}
+
+/*
+ * glibc keeps what a spike of connections freed in its arenas (chunks of
+ * ~14 KiB, below its mmap threshold, spread over per-thread arenas that
+ * it trims only at their top), so a server's RSS would stay at its peak.
+ * malloc_trim returns the free pages of every arena. It walks them under
+ * their locks, which can take milliseconds: a syscall section, and only
+ * once per fall from a peak (conn_unlink), not per connection.
+ */
+static void trim_heap(void)
+{
+	goc_syscall_enter();
+	malloc_trim(0);
+	goc_syscall_exit();
 }
 
 /* Frees a connection and gives back its slot under max_conns. */
@@ -784,9 +812,11 @@ static void conn_serve(void *arg)
 	}
 	if (linger_wanted)
 		linger(hc);
-	conn_unlink(hc);
+	bool trim = conn_unlink(hc);
 	goc_conn_close(hc->conn);
 	conn_free(hc);
+	if (trim)
+		trim_heap();
 	goc_wg_done(&srv->conns_done);
 }
 
@@ -816,6 +846,8 @@ static struct http_conn *conn_new(struct http_server *srv, goc_conn *c)
 	if (srv->conns)
 		srv->conns->prev = hc;
 	srv->conns = hc;
+	if (++srv->conns_linked > srv->conns_peak)
+		srv->conns_peak = srv->conns_linked;
 	goc_mutex_unlock(&srv->lock);
 	return hc;
 }
