@@ -305,6 +305,7 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/trace.h"
 #include "goc/singleflight.h"
 #include "goc/ratelimit.h"
+#include "goc/map.h"
 #undef GOC_H_INSIDE
 
 #pragma GCC visibility pop

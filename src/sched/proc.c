@@ -368,6 +368,7 @@ static goc__m *g_switch(goc__m *m, goc__g *from, goc__g *to, bool from_exits)
 	 * yield, exit and first run all come through here. */
 	if (goc__tracing())
 		goc__trace_switch(m, from, to);
+	goc__qsbr_quiescent(&m->qsbr);
 	if (to->flags & G_FLAG_G0) {
 		m->curg = NULL;
 		/* NULL for a goroutine leaving a syscall section without a P. */
@@ -1018,7 +1019,9 @@ static goc__g *find_runnable(goc__m *m)
 			timers_run_all(goc__prim_nanotime());
 			continue;
 		}
+		goc__qsbr_offline(&m->qsbr);
 		stopm(m);
+		goc__qsbr_online(&m->qsbr);
 		if (m->nextp) {
 			goc__acquirep(m, m->nextp);
 			m->nextp = NULL;
@@ -1034,6 +1037,8 @@ static void *m_thread_main(void *arg)
 	goc__cpuprof_thread_start();
 	goc__stack_thread_init(m);
 	san_g0_init(&m->g0);
+	goc__qsbr_register(&m->qsbr);
+	goc__qsbr_online(&m->qsbr);
 	goc__acquirep(m, m->nextp);
 	m->nextp = NULL;
 	for (;;) {

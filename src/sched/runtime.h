@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../sync/qsbr.h"
 #include "goc.h"
 #include "lock.h"
 
@@ -196,6 +197,9 @@ struct goc__m {
 	/* This M's execution-trace buffer and state (debug/trace.c), made
 	 * the first time it records an event; only this M. */
 	struct trace_m *trace;
+	/* Its record as a reader of QSBR-reclaimed structures (sync/qsbr.h):
+	 * announced at every switch, offline while it sleeps idle. */
+	goc__qsbr_reader qsbr;
 };
 
 /* A processor. Touched by its M without locks, except where noted. */
