@@ -362,7 +362,7 @@ goc_status goc_limiter_wait_n(goc_limiter *lim, goc_ctx *ctx, int n)
 		{.chan = goc_timer_chan(timer), .dir = GOC_SELECT_RECV},
 		{.chan = ctx ? goc_ctx_done(ctx) : NULL, .dir = GOC_SELECT_RECV},
 	};
-	int which = goc_select(cases, 2, -1);
+	int which = goc_select(cases, 2, GOC_NO_TIMEOUT);
 	goc_timer_free(timer);
 	if (which == 0)
 		return GOC_OK;
