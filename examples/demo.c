@@ -13,7 +13,9 @@
  *  8. the HTTP server loaded by client goroutines of the same process over
  *     loopback keep-alive connections: requests per second, latencies;
  *  9. a CPU profile and an execution trace of a small pipeline, written to
- *     demo.pprof and demo.trace.json, and the commands that open them.
+ *     demo.pprof and demo.trace.json, and the commands that open them;
+ * 10. the service toolbox: a goc_map cache before a slow backend, misses
+ *     collapsed by goc_singleflight, a goc_limiter per client.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -447,6 +449,79 @@ static void http_load(void)
 	       (double)latency_percentile(&ld.merged, ld.requests, 99) / 1e3);
 }
 
+/* ---- 10. the service toolbox ---- */
+
+struct shop {
+	goc_map *cache, *limiters;
+	goc_singleflight *flights;
+	atomic_long fetches, served, refused;
+	goc_wg done;
+};
+
+static struct shop shop;
+
+/* The slow backend (2 ms a fetch); fills the cache. */
+static int shop_fetch(void *arg, void **value)
+{
+	atomic_fetch_add(&shop.fetches, 1);
+	goc_sleep(2 * GOC_MILLISECOND);
+	*value = arg;
+	goc_map_store(shop.cache, &arg, sizeof arg, arg);
+	return 0;
+}
+
+static void shop_client(void *arg)
+{
+	uint64_t id = (uintptr_t)arg;
+	void *lim;
+	goc_limiter *mine = goc_limiter_new(500, 10);
+	bool loaded;
+	goc_map_load_or_store_u64(shop.limiters, id, mine, &lim, &loaded);
+	if (loaded)
+		goc_limiter_free(mine);
+	for (int64_t until = goc_now() + 200 * GOC_MILLISECOND; goc_now() < until;) {
+		if (!goc_limiter_allow(lim)) {
+			atomic_fetch_add(&shop.refused, 1);
+			goc_sleep(100 * GOC_MICROSECOND);
+			continue;
+		}
+		void *key = (void *)(uintptr_t)(goc_now() % 32 + 1), *value;
+		if (!goc_map_load(shop.cache, &key, sizeof key, &value)) {
+			goc_singleflight_result r;
+			goc_singleflight_do(shop.flights, &key, sizeof key, shop_fetch, key, &r);
+		}
+		atomic_fetch_add(&shop.served, 1);
+	}
+	goc_wg_done(&shop.done);
+}
+
+static bool shop_free_limiter(const void *key, size_t len, void *value, void *arg)
+{
+	(void)key, (void)len, (void)arg;
+	goc_limiter_free(value);
+	return true;
+}
+
+static void toolbox(void *arg)
+{
+	(void)arg;
+	shop.cache = goc_map_new();
+	shop.limiters = goc_map_new();
+	shop.flights = goc_singleflight_new();
+	goc_wg_add(&shop.done, 64);
+	for (uintptr_t id = 0; id < 64; id++)
+		goc_go(shop_client, (void *)id);
+	goc_wg_wait(&shop.done);
+	printf("10. toolbox: 64 clients limited to 500 req/s each for 200 ms: %ld served, %ld "
+	       "refused by their limiters; a cache of 32 keys filled by %ld backend fetches "
+	       "(singleflight)\n",
+	       atomic_load(&shop.served), atomic_load(&shop.refused), atomic_load(&shop.fetches));
+	goc_map_range(shop.limiters, shop_free_limiter, NULL);
+	goc_map_free(shop.limiters);
+	goc_map_free(shop.cache);
+	goc_singleflight_free(shop.flights);
+}
+
 static void demo(void *arg)
 {
 	(void)arg;
@@ -561,5 +636,6 @@ int main(void)
 {
 	goc_main(demo, NULL);
 	goc_main(profile_and_trace, NULL);
+	goc_main(toolbox, NULL);
 	return 0;
 }
