@@ -58,7 +58,7 @@ test-aarch64:
 	cmake --build build-aarch64 -j$(JOBS)
 	cd build-aarch64 && $(CTEST) -LE slow
 
-VALGRIND_TESTS = test_smoke test_chan_sieve test_chan_prodcons test_select_stress test_timer_chan test_timer_sleep test_sched_errno
+VALGRIND_TESTS = test_smoke test_chan_sieve test_chan_prodcons test_select_stress test_timer_chan test_timer_sleep test_sched_errno test_map
 test-valgrind: build
 	@for t in $(VALGRIND_TESTS); do \
 		echo "valgrind: $$t"; \
