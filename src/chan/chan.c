@@ -34,37 +34,22 @@
 
 void goc__waitq_push(waitq *q, chan_waiter *w)
 {
-	w->next = NULL;
-	w->prev = q->last;
-	if (q->last)
-		q->last->next = w;
-	else
-		q->first = w;
-	q->last = w;
+	goc__list_push_back(q, &w->link);
 }
 
 void goc__waitq_remove(waitq *q, chan_waiter *w)
 {
-	if (w->prev)
-		w->prev->next = w->next;
-	else if (q->first == w)
-		q->first = w->next;
-	else
-		return; /* not queued */
-	if (w->next)
-		w->next->prev = w->prev;
-	else
-		q->last = w->prev;
-	w->next = w->prev = NULL;
+	if (goc__list_linked(q, &w->link))
+		goc__list_remove(q, &w->link);
 }
 
 chan_waiter *goc__waitq_take(waitq *q)
 {
 	for (;;) {
-		chan_waiter *w = q->first;
-		if (!w)
+		goc__list_node *n = goc__list_pop_front(q);
+		if (!n)
 			return NULL;
-		goc__waitq_remove(q, w);
+		chan_waiter *w = goc__list_entry(n, chan_waiter, link);
 		/* A select waits on several channels at once: only the first
 		 * channel to claim it may complete an operation. */
 		if (w->is_select) {

@@ -14,9 +14,8 @@
 chan_waiter *goc__chan_waiter_get(void);
 void goc__chan_waiter_put(chan_waiter *w);
 
-typedef struct waitq {
-	chan_waiter *first, *last;
-} waitq;
+/* A FIFO of chan_waiter records, linked through their `link`. */
+typedef goc__list waitq;
 
 /*
  * Memory layout:

@@ -41,7 +41,7 @@ static __thread struct {
 } cache;
 
 static goc__lock central_lock = GOC_LOCK_INIT;
-static chan_waiter *central_free; /* linked through next; central_lock */
+static goc__list_node *central_free; /* records linked through link.next; central_lock */
 
 /* central_lock held. */
 static void central_grow_locked(void)
@@ -50,8 +50,8 @@ static void central_grow_locked(void)
 	if (!slab)
 		goc__fatal("out of memory for channel waiter records");
 	for (size_t i = 0; i < SLAB; i++) {
-		slab[i].next = central_free;
-		central_free = &slab[i];
+		slab[i].link.next = central_free;
+		central_free = &slab[i].link;
 	}
 }
 
@@ -60,17 +60,17 @@ static chan_waiter *central_get(void)
 	goc__lock_acquire(&central_lock);
 	if (!central_free)
 		central_grow_locked();
-	chan_waiter *w = central_free;
-	central_free = w->next;
+	goc__list_node *n = central_free;
+	central_free = n->next;
 	goc__lock_release(&central_lock);
-	return w;
+	return goc__list_entry(n, chan_waiter, link);
 }
 
 static void central_put_list(chan_waiter *first, chan_waiter *last)
 {
 	goc__lock_acquire(&central_lock);
-	last->next = central_free;
-	central_free = first;
+	last->link.next = central_free;
+	central_free = &first->link;
 	goc__lock_release(&central_lock);
 }
 
@@ -82,9 +82,9 @@ static void cache_refill(void)
 	while (cache.n < BATCH) {
 		if (!central_free)
 			central_grow_locked();
-		chan_waiter *w = central_free;
-		central_free = w->next;
-		cache.free[cache.n++] = w;
+		goc__list_node *n = central_free;
+		central_free = n->next;
+		cache.free[cache.n++] = goc__list_entry(n, chan_waiter, link);
 	}
 	goc__lock_release(&central_lock);
 }
@@ -113,7 +113,7 @@ __attribute__((noinline)) void goc__chan_waiter_put(chan_waiter *w)
 	if (cache.n == CACHE_MAX) {
 		/* Spill the oldest BATCH, keep the recently used (warm) ones. */
 		for (size_t i = 0; i + 1 < BATCH; i++)
-			cache.free[i]->next = cache.free[i + 1];
+			cache.free[i]->link.next = &cache.free[i + 1]->link;
 		central_put_list(cache.free[0], cache.free[BATCH - 1]);
 		cache.n -= BATCH;
 		for (size_t i = 0; i < cache.n; i++)

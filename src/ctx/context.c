@@ -12,9 +12,9 @@
  *   +--------------------------------------------------------------+
  *   | goc_ctx: refs, kind, parent, canceller, deadline, key, value |
  *   | lock, err, done            its own state                     |
- *   | first_child, child_count   cancel_ctxs linked below it        |
+ *   | children, child_count      cancel_ctxs linked below it        |
  *   | link_parent, linked,       its place in the list of the       |
- *   |   prev/next_sibling          cancel_ctx above it              |
+ *   |   sibling                    cancel_ctx above it              |
  *   | hooks                      waiters to wake on cancel (ctx.h)  |
  *   | timer, timer_pending       the deadline                       |
  *   | next_to_cancel             a canceller's worklist link        |
@@ -74,13 +74,13 @@ typedef struct cancel_ctx {
 	goc__lock lock;
 	uint32_t err;                   /* goc_status; atomic, set once under lock */
 	goc_chan *done;                 /* atomic; made on first goc_ctx_done */
-	struct cancel_ctx *first_child; /* lock */
+	goc__list children;             /* lock: cancel_ctx.sibling */
 	int64_t child_count;            /* lock */
 	struct cancel_ctx *link_parent; /* constant */
 	bool linked;                    /* link_parent->lock */
-	struct cancel_ctx *prev_sibling, *next_sibling; /* link_parent->lock */
-	ctx_hook *hooks;                                /* lock */
-	bool timer_pending; /* lock: armed and not yet stopped or fired */
+	goc__list_node sibling;         /* in link_parent->children; link_parent->lock */
+	goc__list hooks;                /* lock: ctx_hook.link */
+	bool timer_pending;             /* lock: armed and not yet stopped or fired */
 	goc__rtimer timer;
 	struct cancel_ctx *next_to_cancel; /* owned by the canceller that took it */
 } cancel_ctx;
@@ -121,13 +121,7 @@ static bool retain_unless_dying(goc_ctx *ctx)
 
 static void unlink_child(cancel_ctx *parent, cancel_ctx *child)
 {
-	if (child->prev_sibling)
-		child->prev_sibling->next_sibling = child->next_sibling;
-	else
-		parent->first_child = child->next_sibling;
-	if (child->next_sibling)
-		child->next_sibling->prev_sibling = child->prev_sibling;
-	child->prev_sibling = child->next_sibling = NULL;
+	goc__list_remove(&parent->children, &child->sibling);
 	child->linked = false;
 	parent->child_count--;
 }
@@ -199,21 +193,18 @@ static void cancel_tree(cancel_ctx *root, goc_status err)
 		if (c->err == GOC_OK) {
 			goc__store_release(&c->err, err);
 			done = c->done;
-			cancel_ctx *child = c->first_child;
-			while (child) {
-				cancel_ctx *next = child->next_sibling;
+			for (goc__list_node *n = c->children.first; n;) {
+				cancel_ctx *child = goc__list_entry(n, cancel_ctx, sibling);
+				n = n->next; /* before the unlink */
 				if (retain_unless_dying(&child->base)) {
 					unlink_child(c, child);
 					child->next_to_cancel = work;
 					work = child;
 				}
-				child = next;
 			}
-			while (c->hooks) {
-				ctx_hook *h = c->hooks;
-				c->hooks = h->next;
-				if (c->hooks)
-					c->hooks->prev = NULL;
+			goc__list_node *n;
+			while ((n = goc__list_pop_front(&c->hooks))) {
+				ctx_hook *h = goc__list_entry(n, ctx_hook, link);
 				h->registered = false;
 				h->fire(h, err);
 			}
@@ -281,10 +272,7 @@ static cancel_ctx *cancel_ctx_new(goc_ctx *parent, int64_t deadline)
 		goc__lock_acquire(&above->lock);
 		c->err = above->err;
 		if (c->err == GOC_OK) {
-			c->next_sibling = above->first_child;
-			if (c->next_sibling)
-				c->next_sibling->prev_sibling = c;
-			above->first_child = c;
+			goc__list_push_front(&above->children, &c->sibling);
 			above->child_count++;
 			c->linked = true;
 		}
@@ -437,11 +425,7 @@ goc_status goc__ctx_hook_add(goc_ctx *ctx, ctx_hook *hook)
 	goc__lock_acquire(&c->lock);
 	goc_status err = c->err;
 	if (err == GOC_OK) {
-		hook->prev = NULL;
-		hook->next = c->hooks;
-		if (hook->next)
-			hook->next->prev = hook;
-		c->hooks = hook;
+		goc__list_push_front(&c->hooks, &hook->link);
 		hook->registered = true;
 	}
 	goc__lock_release(&c->lock);
@@ -458,12 +442,7 @@ void goc__ctx_hook_remove(ctx_hook *hook)
 	 * that. */
 	goc__lock_acquire(&c->lock);
 	if (hook->registered) {
-		if (hook->prev)
-			hook->prev->next = hook->next;
-		else
-			c->hooks = hook->next;
-		if (hook->next)
-			hook->next->prev = hook->prev;
+		goc__list_remove(&c->hooks, &hook->link);
 		hook->registered = false;
 	}
 	goc__lock_release(&c->lock);

@@ -30,7 +30,7 @@ typedef struct ctx_hook ctx_hook;
 struct ctx_hook {
 	/* Called at most once, with the cancelled context's lock held. */
 	void (*fire)(ctx_hook *hook, goc_status err);
-	ctx_hook *prev, *next;    /* in owner's hook list; owner's lock */
+	goc__list_node link;      /* in owner's hooks; owner's lock */
 	struct cancel_ctx *owner; /* set by goc__ctx_hook_add: the context that decides, or NULL */
 	bool registered;          /* in owner's list, not fired yet; owner's lock */
 };

@@ -97,10 +97,10 @@ struct http_server {
 	goc_ctx *cut_ctx;     /* cancelled when requests in flight are cut */
 	goc_wg conns_done;    /* one count per connection goroutine */
 	goc_mutex lock;
-	struct http_conn *conns; /* lock: every connection not yet closing */
-	int64_t conns_linked;    /* lock: how many conns holds */
-	int64_t conns_peak;      /* lock: the most it held since the last trim */
-	bool draining;           /* lock (written); read unlocked as a hint */
+	goc__list conns;      /* lock: every connection not yet closing (http_conn.link) */
+	int64_t conns_linked; /* lock: how many conns holds */
+	int64_t conns_peak;   /* lock: the most it held since the last trim */
+	bool draining;        /* lock (written); read unlocked as a hint */
 };
 
 struct goc_http_exchange {
@@ -147,8 +147,8 @@ struct conn_watch {
  */
 struct http_conn {
 	struct http_server *srv;
-	struct http_conn *prev, *next; /* srv->lock */
-	enum conn_state state;         /* srv->lock */
+	goc__list_node link;   /* in srv->conns; srv->lock */
+	enum conn_state state; /* srv->lock */
 	goc_conn *conn;
 	goc_http_parser *parser;
 	struct lazy_deadline read_deadline, write_deadline;
@@ -742,12 +742,7 @@ static bool conn_unlink(struct http_conn *hc)
 {
 	struct http_server *srv = hc->srv;
 	goc_mutex_lock(&srv->lock);
-	if (hc->prev)
-		hc->prev->next = hc->next;
-	else
-		srv->conns = hc->next;
-	if (hc->next)
-		hc->next->prev = hc->prev;
+	goc__list_remove(&srv->conns, &hc->link);
 	srv->conns_linked--;
 	bool trim = srv->conns_peak >= TRIM_MIN_PEAK && srv->conns_linked <= srv->conns_peak / 4;
 	if (trim)
@@ -841,11 +836,7 @@ static struct http_conn *conn_new(struct http_server *srv, goc_conn *c)
 	hc->x.hc = hc;
 	goc_wg_init(&hc->x.handler_done);
 	goc_mutex_lock(&srv->lock);
-	hc->prev = NULL;
-	hc->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = hc;
-	srv->conns = hc;
+	goc__list_push_front(&srv->conns, &hc->link);
 	if (++srv->conns_linked > srv->conns_peak)
 		srv->conns_peak = srv->conns_linked;
 	goc_mutex_unlock(&srv->lock);
@@ -861,7 +852,8 @@ static int64_t shut_conns(struct http_server *srv, bool only_idle)
 	int64_t n = 0;
 	goc_mutex_lock(&srv->lock);
 	goc__store_relaxed(&srv->draining, true);
-	for (struct http_conn *hc = srv->conns; hc; hc = hc->next) {
+	goc__list_for_each (node, &srv->conns) {
+		struct http_conn *hc = goc__list_entry(node, struct http_conn, link);
 		if (only_idle && hc->state != CONN_IDLE)
 			continue;
 		goc_conn_shutdown(hc->conn, GOC_SHUT_READ | GOC_SHUT_WRITE);

@@ -69,7 +69,7 @@ typedef struct blocked_submit {
 	goc__g *g;
 	goc_workpool *pool;
 	task t;
-	struct blocked_submit *prev, *next;
+	goc__list_node link;     /* in pool->blocked while SUBMIT_BLOCKED; lock */
 	enum submit_state state; /* lock */
 	goc_status err;
 	ctx_hook hook;
@@ -88,8 +88,8 @@ struct goc_workpool {
 	/* The queue: a ring of queue_size tasks. */
 	task *ring;
 	size_t head, count;
-	worker *idle; /* LIFO stack through next_idle */
-	blocked_submit *blocked_first, *blocked_last;
+	worker *idle;      /* LIFO stack through next_idle */
+	goc__list blocked; /* BLOCK submitters waiting for room, FIFO (blocked_submit.link) */
 	bool stopping;
 	goc_workpool_stats stats;
 	goc_wg worker_exits; /* counts live workers; stop waits on it */
@@ -111,19 +111,6 @@ static task queue_pop(goc_workpool *p)
 	p->count--;
 	p->stats.queued--;
 	return t;
-}
-
-static void blocked_unlink(goc_workpool *p, blocked_submit *b)
-{
-	if (b->prev)
-		b->prev->next = b->next;
-	else
-		p->blocked_first = b->next;
-	if (b->next)
-		b->next->prev = b->prev;
-	else
-		p->blocked_last = b->prev;
-	b->prev = b->next = NULL;
 }
 
 /* ---- workers ---- */
@@ -222,10 +209,10 @@ static bool idle_wait(goc_workpool *p, worker *w, task *t)
  * freed); returns the submitter to ready once the lock is released. */
 static blocked_submit *admit_blocked_locked(goc_workpool *p)
 {
-	blocked_submit *b = p->blocked_first;
-	if (!b)
+	goc__list_node *n = goc__list_pop_front(&p->blocked);
+	if (!n)
 		return NULL;
-	blocked_unlink(p, b);
+	blocked_submit *b = goc__list_entry(n, blocked_submit, link);
 	b->t.queued_at = goc_now();
 	queue_push(p, b->t);
 	p->stats.submitted++;
@@ -340,7 +327,7 @@ static void cancel_blocked(ctx_hook *hook, goc_status err)
 	goc__lock_acquire(&p->lock);
 	if (b->state == SUBMIT_NEW || b->state == SUBMIT_BLOCKED) {
 		if (b->state == SUBMIT_BLOCKED) {
-			blocked_unlink(p, b);
+			goc__list_remove(&p->blocked, &b->link);
 			p->stats.submitted++;
 			p->stats.rejected++;
 			wake = true;
@@ -453,12 +440,7 @@ goc_status goc_workpool_submit_ctx(goc_workpool *p, goc_fn fn, void *arg, goc_ct
 	}
 	b.g = goc__g_self();
 	b.state = SUBMIT_BLOCKED;
-	b.prev = p->blocked_last;
-	if (b.prev)
-		b.prev->next = &b;
-	else
-		p->blocked_first = &b;
-	p->blocked_last = &b;
+	goc__list_push_back(&p->blocked, &b.link);
 	goc__park(goc__park_unlock_lock, &p->lock, WAIT_SEMACQUIRE);
 	goc__ctx_hook_remove(&b.hook);
 	switch (b.state) {
@@ -483,17 +465,17 @@ int64_t goc_workpool_stop(goc_workpool *p, goc_ctx *ctx)
 	checked(p, "goc_workpool_stop");
 	goc__lock_acquire(&p->lock);
 	p->stopping = true;
-	blocked_submit *closed = p->blocked_first;
-	for (blocked_submit *b = closed; b; b = b->next)
-		b->state = SUBMIT_CLOSED;
-	p->blocked_first = p->blocked_last = NULL;
+	goc__list closed = p->blocked;
+	goc__list_for_each (n, &closed)
+		goc__list_entry(n, blocked_submit, link)->state = SUBMIT_CLOSED;
+	p->blocked = (goc__list){0};
 	while (p->idle)
 		claim_idle_locked(p, (task){0});
 	goc__lock_release(&p->lock);
-	while (closed) {
-		blocked_submit *next = closed->next; /* before: it lives on the submitter's stack */
-		goc__ready(closed->g);
-		closed = next;
+	for (goc__list_node *n = closed.first; n;) {
+		blocked_submit *b = goc__list_entry(n, blocked_submit, link);
+		n = n->next; /* before: the record lives on the submitter's stack */
+		goc__ready(b->g);
 	}
 	if (goc_wg_wait_ctx(&p->worker_exits, ctx) == GOC_OK)
 		return 0;

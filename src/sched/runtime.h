@@ -24,6 +24,7 @@
 #define GOC_SCHED_RUNTIME_H
 
 #include "../prim/atomic.h"
+#include "../prim/list.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,8 +87,8 @@ enum g_flags {
  * after readying g it does not touch the record again.
  */
 typedef struct chan_waiter {
+	goc__list_node link; /* in the channel's recvq or sendq; the channel's lock */
 	goc__g *g;
-	struct chan_waiter *next, *prev;
 	void *elem;     /* send: the value; recv: where to put it (or NULL) */
 	int case_index; /* which select case this is */
 	bool is_select; /* part of a select: claim g->select_done first */

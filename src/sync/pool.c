@@ -87,14 +87,14 @@ struct pool_state {
 	/* Counters of the slow paths; atomic. */
 	int64_t puts_shared, hits_stolen, hits_victim, misses, dropped, trims;
 	goc_pool *pool;
-	struct pool_state *next, *prev; /* registry; registry_lock */
-	uint32_t nlocals;               /* atomic: one past the highest P id with a local */
+	goc__list_node link; /* in registry; registry_lock */
+	uint32_t nlocals;    /* atomic: one past the highest P id with a local */
 	struct pool_local *locals[GOC_MAX_PROCS]; /* atomic: made on the P's first use */
 };
 
 /* Every pool in use, for goc_pool_trim_all; registry_lock. */
 static goc__lock registry_lock = GOC_LOCK_INIT;
-static struct pool_state *registry;
+static goc__list registry; /* of pool_state.link */
 
 /* ---- a P's ring ---- */
 
@@ -216,10 +216,7 @@ static struct pool_state *state_make(goc_pool *pool)
 		if (!st)
 			goc__panic("goc_pool: out of memory for the pool's state");
 		st->pool = pool;
-		st->next = registry;
-		if (registry)
-			registry->prev = st;
-		registry = st;
+		goc__list_push_front(&registry, &st->link);
 		goc__store_release(state_word(pool), st);
 	}
 	goc__lock_release(&registry_lock);
@@ -418,8 +415,8 @@ int64_t goc_pool_trim_all(void)
 {
 	int64_t dropped = 0;
 	goc__lock_acquire(&registry_lock);
-	for (struct pool_state *st = registry; st; st = st->next)
-		dropped += trim_cycle(st);
+	goc__list_for_each (n, &registry)
+		dropped += trim_cycle(goc__list_entry(n, struct pool_state, link));
 	goc__lock_release(&registry_lock);
 	return dropped;
 }
@@ -458,12 +455,7 @@ void goc_pool_destroy(goc_pool *pool)
 	}
 	trim_cycle(st);
 	trim_cycle(st);
-	if (st->prev)
-		st->prev->next = st->next;
-	else
-		registry = st->next;
-	if (st->next)
-		st->next->prev = st->prev;
+	goc__list_remove(&registry, &st->link);
 	goc__store_release(state_word(pool), NULL);
 	goc__lock_release(&registry_lock);
 	for (uint32_t id = 0; id < st->nlocals; id++)
