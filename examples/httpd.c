@@ -6,7 +6,8 @@
  * GET /hello answers "hello". Any other GET or HEAD serves the regular
  * file at that path under ROOT (percent-escapes decoded), as Go's
  * http.FileServer does: Content-Type by extension, Last-Modified and ETag
- * with If-Modified-Since / If-None-Match (304), Range with single and
+ * with If-Modified-Since / If-None-Match (304) and If-Match /
+ * If-Unmodified-Since (412), Range with single and
  * multiple ranges (206, multipart/byteranges; 416) and If-Range; a
  * directory serves its index.html. HEAD reads nothing of the file. The
  * body is exactly the length announced, even if the file grows meanwhile.
@@ -212,6 +213,30 @@ static int64_t parse_http_date(goc_http_str s)
 	struct tm tm = {0};
 	const char *end = strptime(text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	return end && *end == '\0' ? (int64_t)timegm(&tm) : -1;
+}
+
+/* If-Match (strong comparison, or "*") and, without it,
+ * If-Unmodified-Since: false when the client's copy is not this file
+ * (412 Precondition Failed). */
+static bool preconditions_hold(const goc_http_request *r, const struct stat *st, const char *etag)
+{
+	goc_http_str im = goc_http_request_header(r, "If-Match");
+	if (im.ptr) {
+		size_t n = strlen(etag);
+		for (size_t i = 0; i < im.len;) {
+			while (i < im.len && (im.ptr[i] == ' ' || im.ptr[i] == ','))
+				i++;
+			if (i < im.len && im.ptr[i] == '*')
+				return true;
+			if (im.len - i >= n && memcmp(im.ptr + i, etag, n) == 0)
+				return true;
+			while (i < im.len && im.ptr[i] != ',')
+				i++;
+		}
+		return false;
+	}
+	int64_t since = parse_http_date(goc_http_request_header(r, "If-Unmodified-Since"));
+	return since < 0 || st->st_mtim.tv_sec <= since;
 }
 
 /* The response to a conditional GET or HEAD: whether it is 304 Not Modified. */
@@ -429,6 +454,11 @@ static void serve_file(goc_http_exchange *x, const char *path)
 	goc_http_add_header(x, "ETag", etag);
 	goc_http_add_header(x, "Last-Modified", modified);
 	goc_http_add_header(x, "Accept-Ranges", "bytes");
+	if (!preconditions_hold(r, &st, etag)) {
+		close(fd);
+		reply(x, 412, "precondition failed\n");
+		return;
+	}
 	if (not_modified(r, &st, etag)) {
 		goc_http_set_status(x, 304);
 		close(fd);

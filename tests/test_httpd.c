@@ -10,7 +10,8 @@
  * percent-encoding (spaces, UTF-8, '%') and long paths (414); descriptors
  * run out (prlimit on httpd: 503 with Retry-After, then 200 again); Range
  * (single, suffix, open, multiple as multipart/byteranges, 416, overlaps
- * served whole), If-None-Match / If-Modified-Since (304), If-Range; the
+ * served whole), If-None-Match / If-Modified-Since (304), If-Match /
+ * If-Unmodified-Since (412), If-Range; the
  * same through curl.
  *
  *     test_httpd PATH-TO-HTTPD    (registered when the examples are built;
@@ -395,12 +396,21 @@ static void test_ranges_and_conditionals(void)
 	expect_with("GET", "/page.html", h, "HTTP/1.1 304", NULL);
 	expect_with("GET", "/page.html", "If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n",
 		    "HTTP/1.1 200", "<p>page</p>");
+	snprintf(h, sizeof h, "If-Match: \"other\", %s\r\n", etag);
+	expect_with("GET", "/page.html", h, "HTTP/1.1 200", "<p>page</p>");
+	expect_with("GET", "/page.html", "If-Match: \"other\"\r\n", "HTTP/1.1 412", NULL);
+	snprintf(h, sizeof h, "If-Match: W/%s\r\n", etag); /* weak never matches */
+	expect_with("GET", "/page.html", h, "HTTP/1.1 412", NULL);
+	expect_with("GET", "/page.html", "If-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n",
+		    "HTTP/1.1 412", NULL);
+	snprintf(h, sizeof h, "If-Unmodified-Since: %s\r\n", modified);
+	expect_with("GET", "/page.html", h, "HTTP/1.1 200", "<p>page</p>");
 	snprintf(h, sizeof h, "Range: bytes=0-1\r\nIf-Range: %s\r\n", etag);
 	expect_with("GET", "/page.html", h, "HTTP/1.1 206", "\r\n\r\n<p");
 	expect_with("GET", "/page.html", "Range: bytes=0-1\r\nIf-Range: \"old\"\r\n",
 		    "HTTP/1.1 200", "<p>page</p>");
 	ok("httpd: Range (206, multipart, 416, overlaps), If-None-Match, If-Modified-Since, "
-	   "If-Range");
+	   "If-Match, If-Unmodified-Since, If-Range");
 }
 
 /* The same through curl, when it is installed (as the README's examples). */
