@@ -73,7 +73,7 @@ test-valgrind: build
 FUZZ_RUNS ?= 200000
 test-fuzz:
 	@$(DEPS) fuzz
-	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DGOC_BUILD_FUZZ=ON -DGOC_BUILD_TESTS=OFF \
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DGOC_BUILD_FUZZ=ON -DGOC_BUILD_TESTS=OFF -DGOC_WERROR=ON \
 		-DGOC_BUILD_BENCH=OFF -DGOC_BUILD_EXAMPLES=OFF >/dev/null
 	cmake --build build-fuzz -j$(JOBS) --target fuzz_http_parse
 	@mkdir -p build-fuzz/corpus/http
