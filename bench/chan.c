@@ -233,7 +233,7 @@ static int select_receive(goc_chan *const ways[SELECT_WAYS], goc_chan *never, in
 	for (int w = 0; w < SELECT_WAYS; w++)
 		cases[w] = (goc_select_case){.chan = ways[w], .dir = GOC_SELECT_RECV, .elem = v};
 	cases[SELECT_WAYS] = (goc_select_case){.chan = never, .dir = GOC_SELECT_RECV, .elem = NULL};
-	int taken = goc_select(cases, SELECT_WAYS + 1, -1);
+	int taken = goc_select(cases, SELECT_WAYS + 1, GOC_NO_TIMEOUT);
 	return taken >= 0 && cases[taken].ok ? taken : -1;
 }
 

@@ -22,7 +22,7 @@ static void fanout_body(void *arg)
 	goc_wg_done(&fanout.ready);
 	goc_select_case cases[2] = {{.chan = goc_ctx_done(fanout.ctx), .dir = GOC_SELECT_RECV},
 				    {.chan = fanout.never, .dir = GOC_SELECT_RECV}};
-	if (goc_select(cases, 2, -1) == 0)
+	if (goc_select(cases, 2, GOC_NO_TIMEOUT) == 0)
 		*latency = goc_now() - fanout.canceled_at;
 	goc_wg_done(&fanout.done);
 }

@@ -181,7 +181,7 @@ static void select_timeout(void)
 		goc_select_case cases[] = {{.chan = reply, .dir = GOC_SELECT_RECV, .elem = &v}};
 		int64_t t0 = goc_now();
 		int chosen = goc_select(cases, 1, 50 * GOC_MILLISECOND);
-		if (chosen < 0) {
+		if (chosen == GOC_SELECT_NONE) {
 			printf("4. select: attempt %d timed out after %.0f ms\n", attempt,
 			       seconds(goc_now() - t0) * 1000);
 			continue;
@@ -255,7 +255,7 @@ static int fetch(goc_ctx *ctx, void *arg)
 	goc_chan *took = goc_after(ms * GOC_MILLISECOND);
 	goc_select_case cases[] = {{.chan = took, .dir = GOC_SELECT_RECV},
 				   {.chan = goc_ctx_done(ctx), .dir = GOC_SELECT_RECV}};
-	int chosen = goc_select(cases, 2, -1);
+	int chosen = goc_select(cases, 2, GOC_NO_TIMEOUT);
 	goc_chan_release(took);
 	return chosen == 0 ? 0 : (int)goc_ctx_err(ctx);
 }
@@ -605,7 +605,7 @@ static void profile_and_trace(void *arg)
 			 .dir = GOC_SELECT_SEND,
 			 .elem = &i},
 		};
-		if (goc_select(cases, 2, -1) == 0) {
+		if (goc_select(cases, 2, GOC_NO_TIMEOUT) == 0) {
 			total += sum;
 			received++;
 		} else {

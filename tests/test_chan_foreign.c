@@ -172,7 +172,7 @@ static void *client_thread(void *arg)
 		} else {
 			goc_select_case cs = {
 				.chan = c->p->requests, .dir = GOC_SELECT_SEND, .elem = &rq};
-			CHECK(goc_select(&cs, 1, -1) == 0, "thread select send");
+			CHECK(goc_select(&cs, 1, GOC_NO_TIMEOUT) == 0, "thread select send");
 		}
 		int64_t y = -1;
 		CHECK(goc_chan_recv(reply, &y) == GOC_OK && y == rq.x * 3, "reply %lld to %lld",
@@ -528,7 +528,7 @@ static void bare_main(void)
 	CHECK(goc_select(&cs, 1, 0) == -1, "bare select default");
 	int64_t one = 21;
 	goc_chan_send(x.a, &one);
-	CHECK(goc_select(&cs, 1, -1) == 0 && v == 42, "bare select");
+	CHECK(goc_select(&cs, 1, GOC_NO_TIMEOUT) == 0 && v == 42, "bare select");
 	goc_chan_close(x.a);
 	pthread_join(t, NULL);
 	goc_chan_release(x.a);

@@ -47,14 +47,14 @@ static void nil_selector(void *arg)
 		{.chan = NULL, .dir = GOC_SELECT_RECV, .elem = &v},
 		{.chan = NULL, .dir = GOC_SELECT_SEND, .elem = &v},
 	};
-	goc_select(cs, 2, -1);
+	goc_select(cs, 2, GOC_NO_TIMEOUT);
 	atomic_store(&nil_woke, 1);
 }
 
 static void empty_selector(void *arg)
 {
 	(void)arg;
-	goc_select(NULL, 0, -1);
+	goc_select(NULL, 0, GOC_NO_TIMEOUT);
 	atomic_store(&nil_woke, 1);
 }
 
@@ -189,7 +189,7 @@ static void dl_main_send_nil(void *arg)
 static void dl_empty_select_worker(void *arg)
 {
 	goc_wg *wg = arg;
-	goc_select(NULL, 0, -1);
+	goc_select(NULL, 0, GOC_NO_TIMEOUT);
 	goc_wg_done(wg);
 }
 
@@ -206,7 +206,7 @@ static void dl_empty_select(void *arg)
 static void dl_main_empty_select(void *arg)
 {
 	(void)arg;
-	goc_select(NULL, 0, -1);
+	goc_select(NULL, 0, GOC_NO_TIMEOUT);
 	printf("survived\n");
 }
 
@@ -218,7 +218,7 @@ static void dl_select_worker(void *arg)
 		{.chan = chans[0], .dir = GOC_SELECT_RECV, .elem = &w},
 		{.chan = chans[1], .dir = GOC_SELECT_SEND, .elem = &v},
 	};
-	goc_select(cs, 2, -1);
+	goc_select(cs, 2, GOC_NO_TIMEOUT);
 	printf("survived\n");
 }
 

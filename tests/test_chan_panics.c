@@ -69,7 +69,7 @@ static void blocked_select_sender(void *arg)
 		{.chan = never, .dir = GOC_SELECT_RECV, .elem = &w},
 		{.chan = c, .dir = GOC_SELECT_SEND, .elem = &v},
 	};
-	goc_select(cs, 2, -1);
+	goc_select(cs, 2, GOC_NO_TIMEOUT);
 	printf("survived\n");
 }
 

@@ -63,7 +63,7 @@ static void produce(void *arg)
 			break;
 		case 1: {
 			goc_select_case c = {.chan = r->ch, .dir = GOC_SELECT_SEND, .elem = &it};
-			int k = goc_select(&c, 1, -1);
+			int k = goc_select(&c, 1, GOC_NO_TIMEOUT);
 			CHECK(k == 0, "select send returned %d", k);
 			break;
 		}
@@ -92,7 +92,7 @@ static goc_status receive(struct run *r, int how, item *it)
 		return goc_chan_recv(r->ch, it);
 	case 1: {
 		goc_select_case c = {.chan = r->ch, .dir = GOC_SELECT_RECV, .elem = it};
-		int k = goc_select(&c, 1, -1);
+		int k = goc_select(&c, 1, GOC_NO_TIMEOUT);
 		CHECK(k == 0, "select recv returned %d", k);
 		return c.ok ? GOC_OK : GOC_CLOSED;
 	}

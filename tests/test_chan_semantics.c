@@ -471,7 +471,7 @@ static void test_closed(void)
 	CHECK(goc_chan_recv(c, &v) == GOC_OK && v == 1, "drain 1");
 	CHECK(goc_chan_try_recv(c, &v) == GOC_OK && v == 2, "drain 2 (try)");
 	goc_select_case sc = {.chan = c, .dir = GOC_SELECT_RECV, .elem = &v};
-	CHECK(goc_select(&sc, 1, -1) == 0 && sc.ok && v == 3, "drain 3 (select)");
+	CHECK(goc_select(&sc, 1, GOC_NO_TIMEOUT) == 0 && sc.ok && v == 3, "drain 3 (select)");
 	CHECK(goc_chan_len(c) == 0, "drained");
 	v = -1;
 	CHECK(goc_chan_recv(c, &v) == GOC_CLOSED && v == 0, "recv on closed+drained: zeroed");
@@ -480,7 +480,7 @@ static void test_closed(void)
 	      "try_recv on closed+drained: zeroed");
 	v = -1;
 	sc.ok = true;
-	CHECK(goc_select(&sc, 1, -1) == 0 && !sc.ok && v == 0,
+	CHECK(goc_select(&sc, 1, GOC_NO_TIMEOUT) == 0 && !sc.ok && v == 0,
 	      "select recv on closed: ok=false, zeroed");
 	v = -1;
 	sc.ok = true;
@@ -637,7 +637,7 @@ static void blocked_selector(void *arg)
 		{.chan = cw->ch, .dir = GOC_SELECT_RECV, .elem = &v},
 	};
 	atomic_fetch_add(&cw->blocked, 1);
-	int k = goc_select(cs, 2, -1);
+	int k = goc_select(cs, 2, GOC_NO_TIMEOUT);
 	CHECK(k == 1 && !cs[1].ok && v == 0, "woken select: case %d ok %d value %lld", k, cs[1].ok,
 	      (long long)v);
 	goc_chan_release(other);

@@ -60,7 +60,7 @@ __attribute__((noinline)) static void blocked_in_select(void *arg)
 	goc_select_case cases[2] = {{.chan = select_a, .dir = GOC_SELECT_RECV},
 				    {.chan = select_b, .dir = GOC_SELECT_RECV}};
 	goc_wg_done(&planted);
-	goc_select(cases, 2, -1);
+	goc_select(cases, 2, GOC_NO_TIMEOUT);
 	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED); /* not a tail call */
 }
 

@@ -62,7 +62,7 @@ static int wait_for_cancel(goc_ctx *ctx, void *arg)
 	goc_chan *timeout = goc_after(WAIT_GIVE_UP);
 	goc_select_case cases[2] = {{.chan = goc_ctx_done(ctx), .dir = GOC_SELECT_RECV},
 				    {.chan = timeout, .dir = GOC_SELECT_RECV}};
-	int chosen = goc_select(cases, 2, -1);
+	int chosen = goc_select(cases, 2, GOC_NO_TIMEOUT);
 	goc_chan_release(timeout);
 	if (chosen == 0)
 		__atomic_add_fetch(&c->saw_cancel, 1, __ATOMIC_SEQ_CST);

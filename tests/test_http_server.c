@@ -102,7 +102,7 @@ static void handle(goc_http_exchange *x, void *user)
 		goc_select_case cases[] = {{goc_ctx_done(ctx), GOC_SELECT_RECV, NULL, false},
 					   {timeout, GOC_SELECT_RECV, NULL, false}};
 		__atomic_store_n(&ctxwait_state, 1, __ATOMIC_SEQ_CST);
-		goc_select(cases, 2, -1);
+		goc_select(cases, 2, GOC_NO_TIMEOUT);
 		goc_chan_release(timeout);
 		int st = (int)goc_ctx_err(ctx);
 		__atomic_store_n(&ctxwait_state, 100 + st, __ATOMIC_SEQ_CST);

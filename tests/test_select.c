@@ -111,7 +111,7 @@ static void test_default_and_timeouts(void)
 	goc_wg_add(&d.wg, 1);
 	int64_t t0 = goc_now();
 	goc_go(delayed_op, &d);
-	int k = goc_select(cs, 4, -1);
+	int k = goc_select(cs, 4, GOC_NO_TIMEOUT);
 	CHECK(k == 1 && cs[1].ok && r2 == 77, "waited for the late sender: case %d value %lld", k,
 	      (long long)r2);
 	CHECK(goc_now() - t0 >= 20 * GOC_MILLISECOND, "returned before the sender could send");
@@ -123,7 +123,7 @@ static void test_default_and_timeouts(void)
 	goc_wg_init(&d.wg);
 	goc_wg_add(&d.wg, 1);
 	goc_go(delayed_op, &d);
-	k = goc_select(cs, 4, -1);
+	k = goc_select(cs, 4, GOC_NO_TIMEOUT);
 	CHECK(k == 3, "select woke on case %d", k);
 	goc_wg_wait(&d.wg);
 	CHECK(d.value == s2, "the receiver got %lld from the send case", (long long)d.value);
@@ -158,7 +158,8 @@ static void test_mixed_and_same_channel(void)
 	CHECK(goc_select(cs, 2, 0) == -1, "a full, b empty: nothing ready");
 	int64_t v = 8;
 	goc_chan_send(b, &v);
-	CHECK(goc_select(cs, 2, -1) == 1 && cs[1].ok && in == 8, "recv is the only ready case");
+	CHECK(goc_select(cs, 2, GOC_NO_TIMEOUT) == 1 && cs[1].ok && in == 8,
+	      "recv is the only ready case");
 	CHECK(goc_chan_recv(a, &v) == GOC_OK && v == 5, "value sent by select");
 	goc_chan_release(a);
 	goc_chan_release(b);
@@ -171,12 +172,12 @@ static void test_mixed_and_same_channel(void)
 	int hits[3] = {0};
 	for (int i = 0; i < 400; i++) {
 		r0 = r1 = -1;
-		int k = goc_select(same, 3, -1);
+		int k = goc_select(same, 3, GOC_NO_TIMEOUT);
 		CHECK(k == 0 || k == 1, "full: a receive case (got %d)", k);
 		CHECK((k == 0 ? r0 : r1) == 42 && same[k].ok, "received 42");
 		CHECK((k == 0 ? r1 : r0) == -1, "the other receive case was not performed");
 		hits[k]++;
-		CHECK(goc_select(same, 3, -1) == 2, "empty again: the send");
+		CHECK(goc_select(same, 3, GOC_NO_TIMEOUT) == 2, "empty again: the send");
 	}
 	CHECK(hits[0] > 0 && hits[1] > 0, "both receive cases chosen (%d, %d)", hits[0], hits[1]);
 	goc_chan_release(c);
@@ -192,7 +193,7 @@ static void test_mixed_and_same_channel(void)
 	goc_wg_init(&d.wg);
 	goc_wg_add(&d.wg, 1);
 	goc_go(delayed_op, &d);
-	CHECK(goc_select(self, 2, -1) == 0, "a receiver came: the send case");
+	CHECK(goc_select(self, 2, GOC_NO_TIMEOUT) == 0, "a receiver came: the send case");
 	goc_wg_wait(&d.wg);
 	CHECK(d.value == 42, "receiver got %lld", (long long)d.value);
 	d = (struct delayed){.c = c, .delay = GOC_MILLISECOND, .value = 13};
@@ -200,7 +201,7 @@ static void test_mixed_and_same_channel(void)
 	goc_wg_add(&d.wg, 1);
 	goc_go(delayed_op, &d);
 	r0 = -1;
-	CHECK(goc_select(self, 2, -1) == 1 && r0 == 13 && self[1].ok,
+	CHECK(goc_select(self, 2, GOC_NO_TIMEOUT) == 1 && r0 == 13 && self[1].ok,
 	      "a sender came: the recv case");
 	goc_wg_wait(&d.wg);
 	check_no_waiters(c, "self-select done");
@@ -228,9 +229,11 @@ static void test_closed_cases(void)
 	goc_chan_send(c, &v);
 	goc_chan_close(c);
 	goc_select_case cs[2] = {recv_case(never, &w), recv_case(c, &r)};
-	CHECK(goc_select(cs, 2, -1) == 1 && cs[1].ok && r == 3, "buffered value before closed");
+	CHECK(goc_select(cs, 2, GOC_NO_TIMEOUT) == 1 && cs[1].ok && r == 3,
+	      "buffered value before closed");
 	r = -1;
-	CHECK(goc_select(cs, 2, -1) == 1 && !cs[1].ok && r == 0, "closed: ok=false, zeroed");
+	CHECK(goc_select(cs, 2, GOC_NO_TIMEOUT) == 1 && !cs[1].ok && r == 0,
+	      "closed: ok=false, zeroed");
 	r = -1;
 	CHECK(goc_select(cs, 2, 0) == 1 && !cs[1].ok && r == 0, "closed is ready for timeout 0");
 	goc_chan_release(c);
@@ -243,7 +246,7 @@ static void test_closed_cases(void)
 		cs[1] = recv_case(c, &r);
 		r = -1;
 		cs[1].ok = true;
-		int k = goc_select(cs, 2, -1);
+		int k = goc_select(cs, 2, GOC_NO_TIMEOUT);
 		CHECK(k == 1 && !cs[1].ok && r == 0, "close woke the select: case %d ok %d", k,
 		      cs[1].ok);
 		check_no_waiters(never, "after close woke a select");
@@ -287,7 +290,7 @@ static void test_many_cases(void)
 			goc_chan_send(chans[target], &s.value);
 		else
 			goc_go(send_one, &s);
-		int k = goc_select(cs, N, -1);
+		int k = goc_select(cs, N, GOC_NO_TIMEOUT);
 		CHECK(k == target && cs[k].ok && vals[k] == 1000 + round,
 		      "round %d: case %d, want %d", round, k, target);
 	}
@@ -359,7 +362,7 @@ static void fair_recv_same(int k, long n)
 	int64_t one = 1;
 	for (long j = 0; j < n; j++) {
 		goc_chan_send(c, &one);
-		int r = goc_select(cs, (size_t)k, -1);
+		int r = goc_select(cs, (size_t)k, GOC_NO_TIMEOUT);
 		CHECK(r >= 0 && r < k, "select returned %d", r);
 		counts[r]++;
 	}
@@ -430,7 +433,7 @@ static void crossing_feeder(void *arg)
 		vb = 2 * sent_b + 2;
 		goc_select_case cs[2] = {send_case(sent_a < x->n ? x->a : NULL, &va),
 					 send_case(sent_b < x->n ? x->b : NULL, &vb)};
-		int k = goc_select(cs, 2, -1);
+		int k = goc_select(cs, 2, GOC_NO_TIMEOUT);
 		CHECK(k == 0 || k == 1, "feeder select %d", k);
 		if (k == 0)
 			sent_a++;
@@ -450,7 +453,7 @@ static void crossing_selector(void *arg)
 	int64_t v1, v2;
 	goc_select_case cs[2] = {recv_case(first, &v1), recv_case(second, &v2)};
 	while (cs[0].chan || cs[1].chan) {
-		int k = goc_select(cs, 2, -1);
+		int k = goc_select(cs, 2, GOC_NO_TIMEOUT);
 		CHECK(k == 0 || k == 1, "selector %d", k);
 		if (!cs[k].ok) {
 			cs[k].chan = NULL; /* Go's idiom: a closed channel's case is disabled */
@@ -507,7 +510,7 @@ static void stream_sender(void *arg)
 	for (int64_t i = 0; i < s->n; i++) {
 		if (i % 3 == 0) {
 			goc_select_case cs = send_case(s->c, &i);
-			CHECK(goc_select(&cs, 1, -1) == 0, "stream send select");
+			CHECK(goc_select(&cs, 1, GOC_NO_TIMEOUT) == 0, "stream send select");
 		} else {
 			goc_chan_send(s->c, &i);
 		}
@@ -581,7 +584,7 @@ static void test_waker_releases(void)
 		goc_go(send_then_release, a); /* hands over our reference */
 		int64_t va = -1, vb = -1;
 		goc_select_case cs[2] = {recv_case(a, &va), recv_case(b, &vb)};
-		int k = goc_select(cs, 2, -1);
+		int k = goc_select(cs, 2, GOC_NO_TIMEOUT);
 		CHECK(k == 0 && cs[0].ok && va == 31, "select woken by the sender: %d", k);
 	}
 	check_no_waiters(b, "after the waker released the other channel");

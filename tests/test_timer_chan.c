@@ -50,7 +50,7 @@ static void test_after_in_select_no_leak(void)
 			{.chan = ready, .dir = GOC_SELECT_RECV, .elem = &got},
 			{.chan = timeout, .dir = GOC_SELECT_RECV, .elem = NULL},
 		};
-		int chosen = goc_select(cases, 2, -1);
+		int chosen = goc_select(cases, 2, GOC_NO_TIMEOUT);
 		CHECK(chosen == 0 && got == i, "chosen %d got %lld", chosen, (long long)got);
 		goc_chan_release(timeout);
 	}

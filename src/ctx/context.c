@@ -456,7 +456,7 @@ void goc__ctx_hook_remove(ctx_hook *hook)
 static goc_status select_with_ctx(goc_select_case *cases, goc_ctx *ctx)
 {
 	cases[1] = (goc_select_case){.chan = goc_ctx_done(ctx), .dir = GOC_SELECT_RECV};
-	return goc_select(cases, 2, -1) == 0 ? GOC_OK : goc_ctx_err(ctx);
+	return goc_select(cases, 2, GOC_NO_TIMEOUT) == 0 ? GOC_OK : goc_ctx_err(ctx);
 }
 
 goc_status goc_chan_send_ctx(goc_chan *c, const void *elem, goc_ctx *ctx)
