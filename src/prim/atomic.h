@@ -88,4 +88,8 @@
 #define goc__sub_fetch_acqrel(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_ACQ_REL)
 #define goc__sub_fetch_seqcst(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_SEQ_CST)
 
+/* A full barrier, for the rare pattern that needs one between plain and
+ * relaxed accesses (qsbr.c says why it does). */
+#define goc__fence_seqcst() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+
 #endif

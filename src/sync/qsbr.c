@@ -80,7 +80,7 @@ void goc__qsbr_online(goc__qsbr_reader *r)
 #if !QSBR_TSAN
 	/* The exchange orders the announcement before later loads on x86;
 	 * on aarch64 only a fence does. TSan models the exchange alone. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	goc__fence_seqcst();
 #endif
 }
 
