@@ -14,6 +14,7 @@
  *    with dump_and_check in its stack.
  *  - "sigquit" (child): plants, then sends itself SIGQUIT: "SIGQUIT: quit",
  *    the planted goroutines with their stacks, and exit status 2.
+ *  - "sigquit_ignored" (child, started with SIGQUIT ignored): the same dump.
  *  - "sigquit_off" (child, GOCDEBUG=sigquit=0): SIGQUIT kills it as the
  *    default action does; goc_sigquit_dump(true) turns the dump back on.
  *  - "deadlock" (child): the main goroutine blocks forever in
@@ -252,16 +253,21 @@ static void run_mode(const char *mode)
 {
 	struct rlimit no_core = {0, 0};
 	setrlimit(RLIMIT_CORE, &no_core);
-	if (strcmp(mode, "sigquit") == 0)
+	if (strcmp(mode, "sigquit") == 0) {
 		goc_main(sigquit_main, NULL);
-	else if (strcmp(mode, "sigquit_off") == 0)
+	} else if (strcmp(mode, "sigquit_ignored") == 0) {
+		/* As `prog &` from a shell script starts it. */
+		signal(SIGQUIT, SIG_IGN);
+		goc_main(sigquit_main, NULL);
+	} else if (strcmp(mode, "sigquit_off") == 0) {
 		goc_main(sigquit_off_main, NULL);
-	else if (strcmp(mode, "deadlock") == 0)
+	} else if (strcmp(mode, "deadlock") == 0) {
 		goc_main(deadlock_main, NULL);
-	else if (strcmp(mode, "overflow") == 0)
+	} else if (strcmp(mode, "overflow") == 0) {
 		goc_main(overflow_main, NULL);
-	else
+	} else {
 		CHECK(0, "unknown mode %s", mode);
+	}
 }
 
 int main(int argc, char **argv)
@@ -290,6 +296,14 @@ int main(int argc, char **argv)
 	CHECK(!contains(r.out, "still alive"), "sigquit:\n%s", r.out);
 	free(r.out);
 	ok("SIGQUIT dumps every goroutine and exits with status 2");
+
+	r = run_self(argv[0], "sigquit_ignored", NULL);
+	CHECK(r.exited && r.status == 2 && contains(r.out, "SIGQUIT: quit\n") &&
+		      !contains(r.out, "still alive"),
+	      "SIGQUIT inherited as ignored: want the dump and exit status 2, got %s %d:\n%s",
+	      r.exited ? "exit" : "signal", r.status, r.out);
+	free(r.out);
+	ok("SIGQUIT inherited as ignored still dumps (as in Go)");
 
 	static const char *const sigquit_off[] = {"GOCDEBUG=sigquit=0", NULL};
 	r = run_self(argv[0], "sigquit_off", sigquit_off);

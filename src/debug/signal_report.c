@@ -138,9 +138,16 @@ void goc__sigquit_init(void)
 {
 	if (!goc__gocdebug_long("sigquit", 1, 0, 1))
 		return;
-	/* A program that handles SIGQUIT itself keeps its handler. */
+	/* A program that handles SIGQUIT itself keeps its handler. One that
+	 * inherited SIGQUIT ignored (started with `prog &` from a shell script)
+	 * gets the dump anyway, as Go installs its handler over SIG_IGN for
+	 * every signal but SIGHUP and SIGINT. */
 	struct sigaction now;
-	if (sigaction(SIGQUIT, NULL, &now) != 0 || now.sa_handler != SIG_DFL)
+	if (sigaction(SIGQUIT, NULL, &now) != 0)
+		return;
+	bool has_handler = (now.sa_flags & SA_SIGINFO) != 0 ||
+		(now.sa_handler != SIG_DFL && now.sa_handler != SIG_IGN);
+	if (has_handler)
 		return;
 	goc__lock_acquire(&sigquit_lock);
 	sigquit_set_locked(true);
