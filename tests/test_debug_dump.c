@@ -81,6 +81,17 @@ __attribute__((noinline)) static void blocked_in_mutex(void *arg)
 	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED); /* not a tail call */
 }
 
+/* Ends in a tail call at -O2: a jump into goc_chan_recv that leaves no
+ * frame of its own. The dump shows it all the same, as the goroutine's
+ * start function. */
+static goc_chan *tail_chan;
+static int64_t tail_id;
+__attribute__((noinline)) static void blocked_by_tail_call(void *arg)
+{
+	(void)arg;
+	goc_chan_recv(tail_chan, NULL);
+}
+
 static const char *const planted_funcs[5] = {"blocked_in_recv", "blocked_in_send",
 					     "blocked_in_select", "blocked_in_sleep",
 					     "blocked_in_mutex"};
@@ -108,6 +119,8 @@ __attribute__((noinline)) static void plant_goroutines(void)
 	ids[2] = goc_go(blocked_in_select, NULL);
 	ids[3] = goc_go(blocked_in_sleep, NULL);
 	ids[4] = goc_go(blocked_in_mutex, NULL);
+	tail_chan = goc_chan_make(0, 0);
+	tail_id = goc_go(blocked_by_tail_call, NULL);
 	goc_wg_wait(&planted);
 	/* From wg_done to parking takes a moment on another P. */
 	goc_sleep(100 * GOC_MILLISECOND);
@@ -168,6 +181,13 @@ __attribute__((noinline)) static void dump_and_check(void)
 	goc_dump(f);
 	fclose(f);
 	check_planted(dump);
+	char *tail = entry_of(dump, tail_id);
+	CHECK(tail && contains(tail, "[chan receive") && contains(tail, "/src/chan/chan.c:") &&
+		      contains(tail, "blocked_by_tail_call(...)\n\t") &&
+		      !contains(tail, "g_entry") && contains(tail, "created by plant_goroutines"),
+	      "want the start function of a goroutine ending in a tail call:\n%s",
+	      tail ? tail : dump);
+	free(tail);
 	char first[64];
 	snprintf(first, sizeof first, "goroutine %lld [running]:\n", (long long)goc_id());
 	CHECK(strncmp(dump, first, strlen(first)) == 0, "want the caller first:\n%s", dump);

@@ -1,11 +1,13 @@
 /*
  * test_debug_gdb.c — tools/goc-gdb.py against a live program.
  *
- * The child ("target") parks one goroutine in parked_in_recv and one in
- * parked_in_wg, then calls all_parked(), where gdb (batch mode, the script
+ * The child ("target") parks one goroutine in parked_in_recv, one in
+ * parked_in_wg and one in parked_by_tail_call (a tail call into
+ * goc_chan_recv, which leaves it no frame), then calls all_parked(), where gdb (batch mode, the script
  * loaded with -x) stops it and runs `info goroutines` and `goroutine N bt`
  * for the receiver. Expected: a line per planted goroutine with its id, its
- * wait reason and parked_in_... with this file; the backtrace shows
+ * wait reason, parked_in_... (or the tail caller, as its start function)
+ * with this file and its creator; the backtrace shows
  * goc__park, parked_in_recv and this file. Skipped when gdb is not
  * installed, or cannot trace (ptrace not permitted).
  */
@@ -34,9 +36,17 @@ __attribute__((noinline)) static void parked_in_wg(void *arg)
 	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED);
 }
 
-__attribute__((noinline)) void all_parked(long long recv_id, long long wg_id)
+/* Ends in a tail call at -O2 (a jump into goc_chan_recv): shown as its
+ * start function all the same. */
+__attribute__((noinline)) static void parked_by_tail_call(void *arg)
 {
-	__asm__ __volatile__("" ::"r"(recv_id), "r"(wg_id) : "memory");
+	(void)arg;
+	goc_chan_recv(never_sent, NULL);
+}
+
+__attribute__((noinline)) void all_parked(long long recv_id, long long wg_id, long long tail_id)
+{
+	__asm__ __volatile__("" ::"r"(recv_id), "r"(wg_id), "r"(tail_id) : "memory");
 	__atomic_fetch_add(&sink, 1, __ATOMIC_RELAXED);
 }
 
@@ -48,10 +58,11 @@ static void target_main(void *arg)
 	goc_wg_add(&never_done, 1);
 	int64_t a = goc_go(parked_in_recv, NULL);
 	int64_t b = goc_go(parked_in_wg, NULL);
+	int64_t c = goc_go(parked_by_tail_call, NULL);
 	goc_sleep(100 * GOC_MILLISECOND);
-	printf("planted %lld %lld\n", (long long)a, (long long)b);
+	printf("planted %lld %lld %lld\n", (long long)a, (long long)b, (long long)c);
 	fflush(stdout);
-	all_parked(a, b);
+	all_parked(a, b, c);
 }
 
 int main(int argc, char **argv)
@@ -82,7 +93,7 @@ int main(int argc, char **argv)
 	self[n] = 0;
 
 	/* Goroutine ids are handed out in order from 1: the main goroutine
-	 * is 1, the two planted ones 2 and 3 (checked against "planted"). */
+	 * is 1, the three planted ones 2, 3 and 4 (checked against "planted"). */
 	char cmd[16384];
 	snprintf(cmd, sizeof cmd,
 		 "gdb -batch -nx -x '%s' -ex 'set pagination off' -ex 'break all_parked' "
@@ -110,10 +121,14 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	CHECK(contains(out, "planted 2 3"), "want goroutines 2 and 3 planted");
+	CHECK(contains(out, "planted 2 3 4"), "want goroutines 2, 3 and 4 planted");
 	CHECK(contains(out, "  2 [chan receive] parked_in_recv ") &&
-		      contains(out, "  3 [sync.WaitGroup.Wait] parked_in_wg "),
-	      "info goroutines: want both with reason and function");
+		      contains(out, "  3 [sync.WaitGroup.Wait] parked_in_wg ") &&
+		      contains(out, "  4 [chan receive] parked_by_tail_call "),
+	      "info goroutines: want each with reason and function");
+	CHECK(contains(out, " created by target_main "), "info goroutines: want the creator");
+	CHECK(contains(out, "goroutine 2 started in parked_in_recv; created by target_main"),
+	      "goroutine N bt: want the start function first");
 	CHECK(contains(out, "/test_debug_gdb.c:"), "info goroutines: want this file");
 	const char *bt2 = strstr(out, "goc__park");
 	CHECK(bt2 && contains(bt2, "parked_in_recv") && contains(bt2, "test_debug_gdb.c"),

@@ -44,6 +44,7 @@ done
 [ -f "$libdir/libgoc.a" ] || fatal "libgoc.a not installed"
 ls "$libdir"/libgoc.so* >/dev/null 2>&1 || fatal "libgoc.so not installed"
 [ -f "$libdir/cmake/goc/gocConfig.cmake" ] || fatal "CMake package not installed"
+[ -f "$prefix/share/goc/goc-gdb.py" ] || fatal "share/goc/goc-gdb.py (gdb's goroutine commands) not installed"
 ok "installed into a temporary prefix"
 
 mkdir -p "$work/app"

@@ -9,7 +9,8 @@
  * goroutine is one sample of count 1 whose stack has its function, with
  * its id, its name and its wait reason as labels ("chan receive",
  * "sync.WaitGroup.Wait"); the caller is there, "running", in
- * take_profile_planted. With `go` installed, `go tool pprof -top -cum`
+ * take_profile_planted. A fifth, tail_parker_planted, ends in a tail call
+ * into goc_chan_recv and is shown by its start function all the same. With `go` installed, `go tool pprof -top -cum`
  * lists park_on_channel_planted before the other functions of this
  * program but the roots.
  */
@@ -50,6 +51,14 @@ __attribute__((noinline)) void park_on_waitgroup_planted(void)
 	__atomic_fetch_add(&woken, 1, __ATOMIC_RELAXED);
 }
 
+/* Ends in a tail call at -O2 (a jump into goc_chan_recv, no frame of its
+ * own): the profile still shows it, as the goroutine's start function. */
+__attribute__((noinline)) static void tail_parker_planted(void *arg)
+{
+	(void)arg;
+	goc_chan_recv(parking_channel, NULL);
+}
+
 static void channel_parker(void *arg)
 {
 	(void)arg;
@@ -85,6 +94,7 @@ static void record(void *arg)
 	for (int i = 0; i < CHANNEL_PARKERS; i++)
 		CHECK(goc_go_opts(channel_parker, NULL, &named) > 0, "spawn");
 	CHECK(goc_go_opts(waitgroup_parker, NULL, &named) > 0, "spawn");
+	CHECK(goc_go(tail_parker_planted, NULL) > 0, "spawn");
 	/* They park as soon as they run: give them ample time. */
 	goc_sleep(200 * GOC_MILLISECOND);
 	take_profile_planted();
@@ -104,7 +114,7 @@ int main(void)
 	CHECK(p.nsample_types == 1 && !strcmp(pprof_str(&p, p.sample_types[0][0]), "goroutine") &&
 		      !strcmp(pprof_str(&p, p.sample_types[0][1]), "count"),
 	      "sample type");
-	int on_channel = 0, on_waitgroup = 0, self = 0;
+	int on_channel = 0, on_waitgroup = 0, self = 0, tail = 0;
 	for (int i = 0; i < p.nsamples; i++) {
 		const struct parsed_sample *s = &p.samples[i];
 		CHECK(s->values[0] == 1, "sample %d counts %lld", i, (long long)s->values[0]);
@@ -123,14 +133,19 @@ int main(void)
 			      "wait group parker: state %s, name %s", state, name ? name : "-");
 			on_waitgroup++;
 		}
+		if (pprof_sample_has(&p, s, "tail_parker_planted")) {
+			CHECK(!strcmp(state, "chan receive"), "tail parker: state %s", state);
+			tail++;
+		}
 		if (pprof_sample_has(&p, s, "take_profile_planted")) {
 			CHECK(!strcmp(state, "running"), "the caller's state: %s", state);
 			self++;
 		}
 	}
-	printf("%d goroutines: %d on the channel, %d on the wait group, caller %d\n", p.nsamples,
-	       on_channel, on_waitgroup, self);
-	CHECK(on_channel == CHANNEL_PARKERS && on_waitgroup == 1 && self == 1,
+	printf("%d goroutines: %d on the channel, %d on the wait group, %d ending in a tail call, "
+	       "caller %d\n",
+	       p.nsamples, on_channel, on_waitgroup, tail, self);
+	CHECK(on_channel == CHANNEL_PARKERS && on_waitgroup == 1 && tail == 1 && self == 1,
 	      "planted goroutines missing");
 	ok("goroutine profile lists the planted goroutines with their functions and states");
 

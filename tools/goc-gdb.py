@@ -1,11 +1,14 @@
 # goc-gdb.py — gdb commands that know goc's goroutines.
 #
-# Load it with one line (or put the line in ~/.gdbinit):
-#     source /path/to/goc/tools/goc-gdb.py
+# Load it with one line (or put the line in ~/.gdbinit); `make install`
+# puts it in PREFIX/share/goc:
+#     source /usr/local/share/goc/goc-gdb.py
 #
-#   info goroutines      every goroutine: id, state or wait reason, and where
+#   info goroutines      every goroutine: id, state or wait reason, where
 #                        it is (the innermost frame outside goc's own
-#                        sources, as function file:line)
+#                        sources, as function file:line; a function that
+#                        ended in a tail call into goc is shown as the
+#                        goroutine's start function) and who created it
 #   goroutine N bt       the backtrace of goroutine N; for one that is not
 #                        running, gdb's own unwinder runs from its saved
 #                        context (see below); for a running one, use the
@@ -24,6 +27,7 @@ import gdb
 
 STATES = {1: "runnable", 2: "running", 3: "waiting", 4: "dead"}
 G_FREE, G_RUNNING, G_WAITING, G_DEAD = 0, 2, 3, 4
+G_FLAG_MAIN = 1 << 2  # src/sched/runtime.h
 
 
 def _arch():
@@ -73,10 +77,40 @@ def _saved_chain(g):
     above = lo - 1
     while above < fp <= hi - 16 and fp % 8 == 0 and len(pcs) < 64:
         nxt, ret = _read_word(fp), _read_word(fp + 8)
-        if nxt == 0 or ret == 0:
+        if nxt == 0:
+            # The runtime's entry (g_entry), as the dumps drop it.
+            if len(pcs) > 1:
+                pcs.pop()
+            break
+        if ret == 0:
             break
         pcs.append(ret)
         above, fp = fp, nxt
+    return pcs
+
+
+def _function_at(pc):
+    """The gdb.Symbol of the function holding pc, or None."""
+    block = gdb.block_for_pc(pc)
+    while block is not None and block.function is None:
+        block = block.superblock
+    return block.function if block is not None else None
+
+
+def _with_start(g, pcs):
+    """pcs, ending with the goroutine's start function as the dumps show it:
+    a function that ended in a tail call into a blocking call left no frame
+    of its own, so it is added when the outermost frame lies elsewhere.
+    Return addresses are looked up at pc - 1, so it is stored one past its
+    entry."""
+    fn = int(g["fn"])
+    if not fn:
+        return pcs
+    if not pcs:
+        return [fn + 1]
+    outer = _function_at(pcs[-1] - 1)
+    if outer is None or int(outer.value().address) != fn:
+        pcs = pcs + [fn + 1]
     return pcs
 
 
@@ -89,28 +123,36 @@ def _runtime_root():
     return path[: cut + 1] if cut >= 0 else None
 
 
+def _describe(pc):
+    """'function file:line' of the call before return address pc."""
+    sal = gdb.find_pc_line(pc - 1)
+    func = _function_at(pc - 1)
+    name = func.print_name if func is not None else hex(pc)
+    path = sal.symtab.fullname() if sal.symtab is not None else "?"
+    return "%s %s:%d" % (name, path, sal.line), path
+
+
 def _where(g):
     """The innermost frame outside goc's sources: 'function file:line'."""
     if int(g["state"]) == G_RUNNING:
         return "(running on a thread: see info threads)"
-    pcs = _saved_chain(g)
-    if not pcs:
-        pcs = [int(g["fn"]) + 1]
+    pcs = _with_start(g, _saved_chain(g))
     root = _runtime_root()
     shown = None
     for pc in pcs:
-        sal = gdb.find_pc_line(pc - 1)
-        block = gdb.block_for_pc(pc - 1)
-        func = block.function if block is not None else None
-        while block is not None and func is None:
-            block = block.superblock
-            func = block.function if block is not None else None
-        name = func.print_name if func is not None else hex(pc)
-        path = sal.symtab.fullname() if sal.symtab is not None else "?"
-        shown = "%s %s:%d" % (name, path, sal.line)
+        shown, path = _describe(pc)
         if root is None or not path.startswith(root + "src/"):
             break
     return shown
+
+
+def _created_by(g):
+    pc = int(g["create_pc"])
+    if not pc:
+        return ""
+    if int(g["flags"]) & G_FLAG_MAIN:
+        return " main goroutine, started by goc_main from " + _describe(pc)[0]
+    return " created by " + _describe(pc)[0]
 
 
 class InfoGoroutines(gdb.Command):
@@ -124,7 +166,8 @@ class InfoGoroutines(gdb.Command):
             mark = "*" if int(g["state"]) == G_RUNNING else " "
             name = g["name"].string()
             label = ' "%s"' % name if name else ""
-            gdb.write("%s %d [%s]%s %s\n" % (mark, int(g["id"]), _state_word(g), label, _where(g)))
+            gdb.write("%s %d [%s]%s %s%s\n" % (mark, int(g["id"]), _state_word(g), label,
+                                               _where(g), _created_by(g)))
 
 
 class Goroutine(gdb.Command):
@@ -147,6 +190,11 @@ class Goroutine(gdb.Command):
         sp = int(g["sp"])
         if not sp:
             raise gdb.GdbError("goroutine %d has not run yet" % gid)
+        # gdb's unwinder shows the runtime's entry where a function that
+        # ended in a tail call left no frame: say what it started as.
+        start = _function_at(int(g["fn"]))
+        if start is not None:
+            gdb.write("goroutine %d started in %s;%s\n" % (gid, start.print_name, _created_by(g)))
         a = _arch()
         gdb.newest_frame().select()
         saved = {r: int(gdb.parse_and_eval(a[r])) for r in ("sp", "fp", "pc")}

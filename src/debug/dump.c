@@ -189,11 +189,60 @@ static void print_creation(goc__buf *b, const struct g_view *v, bool symbolize)
 	goc__buf_str(b, "\n");
 }
 
+/*
+ * A goroutine whose function ended in a tail call into a blocking call
+ * (`return goc_chan_recv(c, &v);`, or any last call at -O2) has no frame of
+ * its own: the callee returns straight into the runtime's entry, which the
+ * walk drops, so the trace would end in goc_chan_recv. Go always shows the
+ * function a goroutine started in, so the trace gets it back as its
+ * outermost frame when that frame lies in another function. Entries other
+ * than an exact first one are return addresses, looked up at pc - 1: the
+ * function's entry is stored one past it. Needs the symbolizer (not in a
+ * signal handler). A goroutine profile of many goroutines parked at the
+ * same place asks the same question for each: the answers are remembered
+ * in a small direct-mapped table.
+ */
+static goc__lock start_seen_lock = GOC_LOCK_INIT;
+static struct start_seen {
+	uintptr_t pc, fn; /* the outermost frame and the start function asked about */
+	bool exact;
+	bool missing; /* the answer: pc is not in fn */
+} start_seen[64];     /* start_seen_lock */
+
+static void start_frame_restore(const struct g_view *v, goc__stacktrace *t)
+{
+	if (!v->fn || t->n == 0 || t->truncated || t->n == GOC_TRACE_MAX)
+		return;
+	int last = t->n - 1;
+	bool exact = last == 0 && t->first_exact;
+	uintptr_t pc = t->pcs[last];
+	struct start_seen *seen =
+		&start_seen[((pc >> 2) ^ (v->fn >> 4)) % (sizeof start_seen / sizeof *start_seen)];
+	goc__lock_acquire(&start_seen_lock);
+	bool known = seen->pc == pc && seen->fn == v->fn && seen->exact == exact;
+	bool missing = seen->missing;
+	goc__lock_release(&start_seen_lock);
+	if (!known) {
+		goc__frame_symbol s;
+		missing = goc__symbolize_frame(pc, exact, &s) && s.pc - s.func_offset != v->fn;
+		goc__lock_acquire(&start_seen_lock);
+		*seen = (struct start_seen){
+			.pc = pc, .fn = v->fn, .exact = exact, .missing = missing};
+		goc__lock_release(&start_seen_lock);
+	}
+	if (missing)
+		t->pcs[t->n++] = v->fn + 1;
+}
+
 static void print_view(goc__buf *b, const struct g_view *v, int64_t now, const goc__stacktrace *t,
 		       bool symbolize)
 {
 	print_header(b, v, now);
-	if (t) {
+	if (t && symbolize) {
+		goc__stacktrace whole = *t;
+		start_frame_restore(v, &whole);
+		print_trace(b, &whole, symbolize);
+	} else if (t) {
 		print_trace(b, t, symbolize);
 	} else if (!v->sp && v->state == G_RUNNABLE && v->fn) {
 		print_frame(b, v->fn, true, symbolize);
@@ -259,7 +308,9 @@ void goc__g_summarize(goc__g *g, goc__g_summary *s)
 	s->id = v.id;
 	s->state = state_word(&v);
 	memcpy(s->name, v.name, sizeof s->name);
-	if (!view_trace(&v, &s->trace)) {
+	if (view_trace(&v, &s->trace)) {
+		start_frame_restore(&v, &s->trace);
+	} else {
 		s->trace.n = 0;
 		s->trace.truncated = false;
 		s->trace.first_exact = false;
