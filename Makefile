@@ -58,11 +58,15 @@ test-aarch64:
 	cmake --build build-aarch64 -j$(JOBS)
 	cd build-aarch64 && $(CTEST) -LE slow
 
-VALGRIND_TESTS = test_smoke test_chan_sieve test_chan_prodcons test_select_stress test_timer_chan test_timer_sleep test_sched_errno test_map
+# Each run also fails on a valgrind warning (an unhandled system call, say).
+VALGRIND_TESTS = test_smoke test_chan_sieve test_chan_prodcons test_select_stress test_timer_chan test_timer_sleep test_sched_errno test_map test_net_fdwait
 test-valgrind: build
 	@for t in $(VALGRIND_TESTS); do \
 		echo "valgrind: $$t"; \
-		GOC_TEST_SANITIZER=valgrind valgrind -q --error-exitcode=9 build/tests/$$t >/dev/null || exit 1; \
+		GOC_TEST_SANITIZER=valgrind valgrind -q --error-exitcode=9 build/tests/$$t >/dev/null 2>build/valgrind-$$t.err; \
+		rc=$$?; cat build/valgrind-$$t.err >&2; \
+		[ $$rc -eq 0 ] || exit 1; \
+		if grep -q -- '^--[0-9]*-- WARNING' build/valgrind-$$t.err; then echo "valgrind warned on $$t" >&2; exit 1; fi; \
 	done
 	@echo "make test-valgrind: $(words $(VALGRIND_TESTS)) tests clean under memcheck"
 

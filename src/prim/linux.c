@@ -25,6 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef GOC_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
 int64_t goc__prim_nanotime(void)
 {
 	struct timespec ts;
@@ -126,6 +130,15 @@ bool goc__prim_thread_start(void *(*fn)(void *), void *arg)
 	pthread_attr_destroy(&attr);
 	errno = saved;
 	return r == 0;
+}
+
+bool goc__prim_under_valgrind(void)
+{
+#ifdef GOC_HAVE_VALGRIND
+	return RUNNING_ON_VALGRIND != 0;
+#else
+	return false;
+#endif
 }
 
 int goc__prim_thread_count(void)

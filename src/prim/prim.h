@@ -50,6 +50,11 @@ int goc__prim_thread_count(void);
 /* Number of CPUs this process may run on. */
 int goc__prim_cpu_count(void);
 
+/* Whether the program runs under valgrind, which does not know every
+ * system call (epoll_pwait2, for one). False in a build without
+ * valgrind's header. */
+bool goc__prim_under_valgrind(void);
+
 /* Writes a whole buffer to fd 2, async-signal-safe. */
 void goc__prim_write_stderr(const char *buf, size_t len);
 
