@@ -435,7 +435,10 @@ goc_status goc_pprof_cpu_start(FILE *out)
 	}
 	if (!err) {
 		goc__store_seqcst(&drainer_threads, 1);
+		goc__prim_sigmask mask;
+		goc__prim_thread_sigmask_enter(&mask);
 		err = pthread_create(&prof.drainer, NULL, drainer_main, NULL);
+		goc__prim_thread_sigmask_leave(&mask);
 	}
 	if (err) {
 		goc__store_seqcst(&drainer_threads, 0);

@@ -269,7 +269,10 @@ static bool symbolizer_start(void)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, SYMBOLIZER_STACK);
 	int saved = errno;
+	goc__prim_sigmask mask;
+	goc__prim_thread_sigmask_enter(&mask);
 	int r = pthread_create(&tid, &attr, symbolizer_main, NULL);
+	goc__prim_thread_sigmask_leave(&mask);
 	pthread_attr_destroy(&attr);
 	errno = saved;
 	return r == 0;

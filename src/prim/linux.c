@@ -16,6 +16,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,10 +127,42 @@ bool goc__prim_thread_start(void *(*fn)(void *), void *arg)
 	 * handling fallbacks. User code never runs here. */
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	int saved = errno; /* called from goroutines (waking an M) */
+	goc__prim_sigmask mask;
+	goc__prim_thread_sigmask_enter(&mask);
 	int r = pthread_create(&tid, &attr, fn, arg);
+	goc__prim_thread_sigmask_leave(&mask);
 	pthread_attr_destroy(&attr);
 	errno = saved;
 	return r == 0;
+}
+
+/* Asynchronous signals sent to the process as a whole, whose default
+ * action a program commonly replaces (Go's signal.Notify targets). */
+static const int notify_signals[] = {SIGHUP,  SIGINT,  SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
+				     SIGALRM, SIGCHLD, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT};
+
+bool goc__prim_notify_signal_ok(int sig)
+{
+	for (size_t i = 0; i < sizeof notify_signals / sizeof *notify_signals; i++)
+		if (notify_signals[i] == sig)
+			return true;
+	return false;
+}
+
+_Static_assert(sizeof(goc__prim_sigmask) >= sizeof(sigset_t), "goc__prim_sigmask holds a sigset_t");
+
+void goc__prim_thread_sigmask_enter(goc__prim_sigmask *saved)
+{
+	sigset_t block;
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof notify_signals / sizeof *notify_signals; i++)
+		sigaddset(&block, notify_signals[i]);
+	pthread_sigmask(SIG_BLOCK, &block, (sigset_t *)(void *)saved->words);
+}
+
+void goc__prim_thread_sigmask_leave(const goc__prim_sigmask *saved)
+{
+	pthread_sigmask(SIG_SETMASK, (const sigset_t *)(const void *)saved->words, NULL);
 }
 
 bool goc__prim_under_valgrind(void)

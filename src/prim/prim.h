@@ -43,8 +43,29 @@ size_t goc__prim_page_size(void);
 /* The kernel's limit on memory mappings (vm.max_map_count). */
 long goc__prim_max_map_count(void);
 
-/* Starts a detached thread running fn(arg). False on failure. */
+/* Starts a detached thread running fn(arg), with the signals of
+ * goc__prim_notify_signals blocked. False on failure. */
 bool goc__prim_thread_start(void *(*fn)(void *), void *arg);
+
+/*
+ * Signal masks: the one place that decides them. Every thread goc starts
+ * blocks the signals a program may take with goc_signal_notify (hangup,
+ * interrupt, termination, the user signals, window changes, alarms,
+ * children), so they never interrupt a goroutine and reach the program
+ * through signalfd or a thread of its own (src/signal/signal.c). Never the
+ * ones the runtime or the machine needs delivered: SIGURG, SIGPROF, SIGQUIT,
+ * SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT, SIGPIPE (sent
+ * to the writing thread itself), nor glibc's own.
+ */
+typedef struct goc__prim_sigmask {
+	unsigned long words[1024 / (8 * sizeof(unsigned long))]; /* a sigset_t */
+} goc__prim_sigmask;
+/* Whether goc_signal_notify accepts sig (and goc's threads block it). */
+bool goc__prim_notify_signal_ok(int sig);
+/* Blocks those signals in the calling thread, saving its mask; a thread
+ * created until the matching leave inherits them blocked. */
+void goc__prim_thread_sigmask_enter(goc__prim_sigmask *saved);
+void goc__prim_thread_sigmask_leave(const goc__prim_sigmask *saved);
 /* Number of threads in this process now (/proc/self/task); -1 if unknown. */
 int goc__prim_thread_count(void);
 /* Number of CPUs this process may run on. */
