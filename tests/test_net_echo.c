@@ -227,6 +227,22 @@ static void addresses_eof_halfclose_reset(void)
 	goc_conn_close(s);
 	CHECK(goc_listener_close(ln) == 0, "close listener");
 	ok("listen on \":port\": every interface");
+
+	/* Name-resolution failures have codes of their own, never an errno
+	 * (EAI_NONAME read as an errno said "No such file or directory"). A
+	 * .invalid name never exists (RFC 6761); a resolver that cannot be
+	 * reached answers for now. An IPv4 literal has no IPv6 address. */
+	err = goc_dial("tcp", "no-such-host.invalid:80", goc_now() + 10 * GOC_SECOND, &c);
+	CHECK(err == GOC_ENOHOST || err == GOC_EDNSAGAIN, "dial no-such-host.invalid: %d (%s)", err,
+	      goc_strerror(err));
+	CHECK(!strcmp(goc_strerror(GOC_ENOHOST), "no such host") &&
+		      !strcmp(goc_strerror(GOC_EDNSAGAIN),
+			      "temporary failure in name resolution") &&
+		      !strcmp(goc_strerror(GOC_EDNSFAIL), "name resolution failed"),
+	      "goc_strerror of the name-resolution codes");
+	err = goc_dial("tcp6", "127.0.0.1:80", 0, &c);
+	CHECK(err == GOC_ENOHOST, "tcp6 to an IPv4 literal: %d (%s)", err, goc_strerror(err));
+	ok("name-resolution failures: GOC_ENOHOST / GOC_EDNSAGAIN, named by goc_strerror");
 }
 
 static void main_goroutine(void *arg)

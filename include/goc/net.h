@@ -29,6 +29,7 @@
  *                peer closed its reading side (SIGPIPE is never raised)
  *   -ECONNREFUSED, -ENETUNREACH, -EHOSTUNREACH, ... from connect
  *   -EINVAL      a malformed address or argument
+ *   GOC_ENOHOST, GOC_EDNSAGAIN, GOC_EDNSFAIL: name resolution (below)
  * End of stream is not an error: read returns 0.
  *
  * Deadlines are absolute goc_now() instants; GOC_NO_DEADLINE (0) means none
@@ -58,6 +59,19 @@
 #ifndef GOC_H_INSIDE
 #error "include <goc.h> rather than <goc/net.h>"
 #endif
+
+/*
+ * Failures of name resolution (a host name in goc_dial or goc_listen),
+ * Go's *net.DNSError. Negative like an errno but past every errno value,
+ * so they never read as a system error; goc_strerror names them.
+ */
+#define GOC_ENOHOST \
+	(-4101) /* no such host: the name does not exist, or has no \
+				 address of the family asked (Go's IsNotFound) */
+#define GOC_EDNSAGAIN \
+	(-4102)              /* the resolver failed for now (no answer, a server \
+				 down): try again later (Go's IsTemporary) */
+#define GOC_EDNSFAIL (-4103) /* the resolver failed for good (a refused query) */
 
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -104,8 +118,8 @@ int goc_listener_close(goc_listener *ln);
  * is resolved with getaddrinfo and each address is tried in turn until one
  * connects). deadline bounds the whole call, GOC_NO_DEADLINE: none. Returns 0 and the
  * connection in *out, or -ETIMEDOUT, -ECONNREFUSED, -ENETUNREACH, -EINVAL
- * (malformed address), -ENOENT (a name that does not resolve), or ctx's
- * error. TCP connections have TCP_NODELAY set.
+ * (malformed address), GOC_ENOHOST (a name that does not resolve),
+ * GOC_EDNSAGAIN or GOC_EDNSFAIL (the resolver failed), or ctx's error. TCP connections have TCP_NODELAY set.
  */
 int goc_dial(const char *network, const char *address, int64_t deadline, goc_conn **out);
 int goc_dial_ctx(const char *network, const char *address, goc_ctx *ctx, goc_conn **out);

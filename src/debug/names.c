@@ -21,6 +21,12 @@ const char *goc_strerror(int code)
 		return "timeout";
 	case GOC_CANCELED:
 		return "canceled";
+	case GOC_ENOHOST:
+		return "no such host";
+	case GOC_EDNSAGAIN:
+		return "temporary failure in name resolution";
+	case GOC_EDNSFAIL:
+		return "name resolution failed";
 	}
 	/* strerrordesc_np, unlike strerror, returns a static string and never
 	 * writes a buffer: safe from any thread at once. */

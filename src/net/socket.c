@@ -64,22 +64,33 @@ static int unix_address(const char *path, struct sock_addr *out)
 	return 1;
 }
 
-static int gai_errno(int rc)
+/* getaddrinfo's EAI_* codes as goc's: name-resolution failures get codes
+ * of their own (an EAI_ code is not an errno: read as one, EAI_NONAME
+ * would say "No such file or directory"). */
+static int resolve_error(int rc)
 {
 	switch (rc) {
 	case EAI_NONAME:
 #ifdef EAI_NODATA
 	case EAI_NODATA:
 #endif
-		return -ENOENT;
+#ifdef EAI_ADDRFAMILY
+	case EAI_ADDRFAMILY:
+#endif
+		return GOC_ENOHOST;
 	case EAI_AGAIN:
-		return -EAGAIN;
+		return GOC_EDNSAGAIN;
 	case EAI_MEMORY:
 		return -ENOMEM;
 	case EAI_SYSTEM:
 		return -errno;
-	default:
+	case EAI_SERVICE:
+	case EAI_FAMILY:
+	case EAI_SOCKTYPE:
+	case EAI_BADFLAGS:
 		return -EINVAL;
+	default:
+		return GOC_EDNSFAIL;
 	}
 }
 
@@ -165,7 +176,7 @@ static int resolve(int family, const char *address, bool passive, struct sock_ad
 		rc = l.rc;
 	}
 	if (rc != 0)
-		return gai_errno(rc);
+		return resolve_error(rc);
 	int n = 0;
 	for (struct addrinfo *ai = res; ai && n < max; ai = ai->ai_next) {
 		if (ai->ai_addrlen > sizeof out[n].ss)
@@ -175,7 +186,7 @@ static int resolve(int family, const char *address, bool passive, struct sock_ad
 		n++;
 	}
 	freeaddrinfo(res);
-	return n ? n : -ENOENT;
+	return n ? n : GOC_ENOHOST;
 }
 
 /* Formats a socket address as goc_listener_addr documents. */

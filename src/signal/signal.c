@@ -85,7 +85,7 @@ static void fds_init(void)
 static void on_signal(int sig)
 {
 	int saved = errno;
-	__atomic_fetch_or(&state.pending, (uint64_t)1 << (sig & 63), __ATOMIC_SEQ_CST);
+	goc__fetch_or_acqrel(&state.pending, (uint64_t)1 << (sig & 63));
 	uint64_t one = 1;
 	while (write(state.efd, &one, sizeof one) < 0 && errno == EINTR)
 		;
@@ -151,7 +151,7 @@ static void watcher(void *arg)
 		uint64_t count;
 		while (read(state.efd, &count, sizeof count) < 0 && errno == EINTR)
 			;
-		uint64_t bits = __atomic_exchange_n(&state.pending, 0, __ATOMIC_SEQ_CST);
+		uint64_t bits = goc__xchg_acqrel(&state.pending, 0);
 		for (int sig = 1; sig < 64; sig++)
 			if (bits & ((uint64_t)1 << sig))
 				deliver(sig);
