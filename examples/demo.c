@@ -100,8 +100,12 @@ static void spread(void)
 
 enum { ITEMS = 2000000, WORKERS = 8 };
 
+/* Typed channels (goc/typed.h): the compiler checks every send and receive
+ * against the element type, at no cost at run time. */
+typedef GOC_CHAN(int64_t) int64_chan;
+
 struct pipe {
-	goc_chan *numbers, *results;
+	int64_chan numbers, results;
 	goc_wg workers;
 };
 
@@ -109,18 +113,16 @@ static void generate(void *arg)
 {
 	struct pipe *pp = arg;
 	for (int64_t i = 0; i < ITEMS; i++)
-		goc_chan_send(pp->numbers, &i);
-	goc_chan_close(pp->numbers);
+		goc_tchan_send(pp->numbers, i);
+	goc_tchan_close(pp->numbers);
 }
 
 static void square(void *arg)
 {
 	struct pipe *pp = arg;
 	int64_t v;
-	while (goc_chan_recv(pp->numbers, &v) == GOC_OK) {
-		int64_t sq = v * v;
-		goc_chan_send(pp->results, &sq);
-	}
+	while (goc_tchan_recv(pp->numbers, &v) == GOC_OK)
+		goc_tchan_send(pp->results, v * v);
 	goc_wg_done(&pp->workers);
 }
 
@@ -128,14 +130,14 @@ static void close_results(void *arg)
 {
 	struct pipe *pp = arg;
 	goc_wg_wait(&pp->workers);
-	goc_chan_close(pp->results);
+	goc_tchan_close(pp->results);
 }
 
 static void pipeline(void)
 {
 	struct pipe pp = {.workers = GOC_WG_INIT};
-	pp.numbers = goc_chan_make(sizeof(int64_t), 128);
-	pp.results = goc_chan_make(sizeof(int64_t), 128);
+	pp.numbers = goc_tchan_make(int64_chan, 128);
+	pp.results = goc_tchan_make(int64_chan, 128);
 	int64_t t0 = goc_now();
 	goc_wg_add(&pp.workers, WORKERS);
 	goc_go(generate, &pp);
@@ -143,7 +145,7 @@ static void pipeline(void)
 		goc_go(square, &pp);
 	goc_go(close_results, &pp);
 	int64_t sum = 0, got = 0, v;
-	while (goc_chan_recv(pp.results, &v) == GOC_OK) {
+	while (goc_tchan_recv(pp.results, &v) == GOC_OK) {
 		sum += v;
 		got++;
 	}
@@ -155,8 +157,8 @@ static void pipeline(void)
 	       "(%.1f M items/s), sum %s\n",
 	       WORKERS, (long long)got, seconds(dt), (double)got / seconds(dt) / 1e6,
 	       sum == want ? "correct" : "WRONG");
-	goc_chan_release(pp.numbers);
-	goc_chan_release(pp.results);
+	goc_tchan_release(pp.numbers);
+	goc_tchan_release(pp.results);
 	if (sum != want)
 		exit(1);
 }

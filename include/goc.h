@@ -302,6 +302,7 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/http.h"
 #include "goc/syscall.h"
 #include "goc/signal.h"
+#include "goc/typed.h"
 #include "goc/pprof.h"
 #include "goc/trace.h"
 #include "goc/singleflight.h"
