@@ -126,6 +126,16 @@ else
 	fail "build with pkg-config --cflags --libs goc"
 fi
 
+# A custom prefix with an rpath (README, "A custom prefix"): runs without
+# LD_LIBRARY_PATH.
+# shellcheck disable=SC2046
+if $cc -std=c11 -o "$work/app/hello_rpath" "$work/app/hello.c" $(pkg-config --cflags --libs goc) \
+	-Wl,-rpath,"$libdir"; then
+	check_run "pkg-config, shared, rpath" "$work/app/hello_rpath" LD_LIBRARY_PATH=
+else
+	fail "build with an rpath"
+fi
+
 static_libs=$(pkg-config --static --libs goc | sed "s/-lgoc\\b//")
 # shellcheck disable=SC2046,SC2086
 if $cc -std=c11 -o "$work/app/hello_static" "$work/app/hello.c" $(pkg-config --static --cflags goc) \
