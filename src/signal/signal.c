@@ -144,7 +144,7 @@ static void watcher(void *arg)
 			return;
 		}
 		goc__lock_release(&state.lock);
-		goc_fd_wait(state.epfd, GOC_FD_READ, 0);
+		goc_fd_wait(state.epfd, GOC_FD_READ, GOC_NO_DEADLINE);
 		struct signalfd_siginfo si;
 		while (read(state.sfd, &si, sizeof si) == (ssize_t)sizeof si)
 			deliver((int)si.ssi_signo);
@@ -277,7 +277,7 @@ static void signal_ctx_wait(void *arg)
 				    {.chan = goc_ctx_done(w->ctx), .dir = GOC_SELECT_RECV}};
 	int sig;
 	cases[0].elem = &sig;
-	goc_select(cases, 2, -1);
+	goc_select(cases, 2, GOC_NO_TIMEOUT);
 	goc_signal_stop(w->sigs);
 	goc_ctx_cancel(w->ctx);
 	goc_chan_release(w->sigs);
