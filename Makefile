@@ -59,7 +59,7 @@ test-aarch64:
 	cd build-aarch64 && $(CTEST) -LE slow
 
 # Each run also fails on a valgrind warning (an unhandled system call, say).
-VALGRIND_TESTS = test_smoke test_chan_sieve test_chan_prodcons test_select_stress test_timer_chan test_timer_sleep test_sched_errno test_map test_net_fdwait
+VALGRIND_TESTS = test_smoke test_chan_sieve test_chan_prodcons test_select_stress test_timer_chan test_timer_sleep test_sched_errno test_map test_net_fdwait test_alloc
 test-valgrind: build
 	@for t in $(VALGRIND_TESTS); do \
 		echo "valgrind: $$t"; \

@@ -93,6 +93,8 @@ static const struct workload suite[] = {
 	{"RWMapAdversarialAlloc", 2000000, true, bench_rwmap_adversarial_alloc},
 	{"RWMapAdversarialDelete", 5000000, true, bench_rwmap_adversarial_delete},
 	{"RWMapDeleteCollision", 10000000, true, bench_rwmap_delete_collision},
+	{"AllocPipeline", 5000000, true, bench_alloc_pipeline},
+	{"AllocPipelineMalloc", 5000000, true, bench_alloc_pipeline_malloc},
 };
 
 #define SUITE_LENGTH (sizeof suite / sizeof suite[0])

@@ -304,6 +304,7 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/signal.h"
 #include "goc/typed.h"
 #include "goc/pprof.h"
+#include "goc/alloc.h"
 #include "goc/trace.h"
 #include "goc/singleflight.h"
 #include "goc/ratelimit.h"

@@ -150,10 +150,10 @@ static void parse_sample(struct reader r, struct parsed_sample *s)
 			s->nlocs += read_repeated(sub.at != NULL, v, sub, s->locs + s->nlocs,
 						  MAX_DEPTH - s->nlocs);
 		} else if (field == 2) {
-			uint64_t values[2] = {0, 0};
-			read_repeated(sub.at != NULL, v, sub, values, 2);
-			s->values[0] = (int64_t)values[0];
-			s->values[1] = (int64_t)values[1];
+			uint64_t values[4] = {0, 0, 0, 0};
+			read_repeated(sub.at != NULL, v, sub, values, 4);
+			for (int i = 0; i < 4; i++)
+				s->values[i] = (int64_t)values[i];
 		} else if (field == 3 && s->nlabels < MAX_LABELS) {
 			struct parsed_label *l = &s->labels[s->nlabels++];
 			int lf;
@@ -184,7 +184,7 @@ void pprof_parse(struct bytes pb, struct parsed_profile *p)
 		struct reader s2;
 		switch (field) {
 		case 1:
-			CHECK(p->nsample_types < 2, "more than two sample types");
+			CHECK(p->nsample_types < 4, "more than four sample types");
 			parse_value_type(sub, p->sample_types[p->nsample_types++]);
 			break;
 		case 2:

@@ -29,7 +29,7 @@ struct parsed_label {
 struct parsed_sample {
 	int nlocs;
 	uint64_t locs[MAX_DEPTH]; /* location ids, innermost first */
-	int64_t values[2];
+	int64_t values[4];
 	int nlabels;
 	struct parsed_label labels[MAX_LABELS];
 };
@@ -37,7 +37,7 @@ struct parsed_sample {
 struct parsed_profile {
 	const char *strings[MAX_ITEMS];
 	int nstrings;
-	int64_t sample_types[2][2];
+	int64_t sample_types[4][2];
 	int nsample_types;
 	int64_t period_type[2], period;
 	uint64_t function_name[MAX_ITEMS];     /* by function id */

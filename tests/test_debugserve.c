@@ -363,6 +363,18 @@ static void check_sched_and_vars(void)
 		      contains(r.body, "\"sched\": {\"gomaxprocs\": "),
 	      "/debug/vars:\n%s", r.body);
 	CHECK(!contains(r.body, "\"RSS\": 0,"), "RSS is 0:\n%s", r.body);
+	CHECK(contains(r.body, "\"HeapObjects\": ") && contains(r.body, "\"StackInuse\": "),
+	      "/debug/vars memstats:\n%s", r.body);
+	response_free(&r);
+
+	/* The heap profile: Go's text form, and the proto (gc=1 ignored). */
+	r = fetch_ok("/debug/pprof/heap?debug=1", "text/plain; charset=utf-8");
+	CHECK(!strncmp(r.body, "heap profile: ", 14) && contains(r.body, "@ heap/1048576") &&
+		      contains(r.body, "# HeapInuse = "),
+	      "heap?debug=1:\n%s", r.body);
+	response_free(&r);
+	r = fetch_ok("/debug/pprof/allocs?gc=1", "application/octet-stream");
+	CHECK(r.body_len > 0, "allocs profile empty");
 	response_free(&r);
 
 	r = fetch_ok("/debug/pprof/cmdline", "text/plain; charset=utf-8");

@@ -5,17 +5,21 @@
 #   build    compilers, CMake, pkg-config, valgrind headers, sanitizer runtimes,
 #            libdw (elfutils) for symbolized stack traces, gdb for its test,
 #            zlib for gzipped pprof profiles, libxxhash for the map's hash
-#   bench    build + Go and x/time/rate (for the side-by-side comparison) and wrk
+#   bench    build + Go and x/time/rate (for the side-by-side comparison), wrk,
+#            and the allocators goc's heap is compared with (jemalloc, tcmalloc,
+#            mimalloc)
 #   aarch64  build + the aarch64 cross compiler and qemu-user
 #   fuzz     build + clang with its libFuzzer and sanitizer runtimes
+#   pprof    build + Go, whose go tool pprof the profile tests run
 set -eu
 purpose=${1:-build}
 pkgs="gcc make cmake pkg-config libc6-dev valgrind libdw-dev gdb zlib1g-dev libxxhash-dev"
 case "$purpose" in
 build) ;;
-bench) pkgs="$pkgs golang-go golang-golang-x-time-dev wrk" ;;
+bench) pkgs="$pkgs golang-go golang-golang-x-time-dev wrk libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0" ;;
 aarch64) pkgs="$pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
 fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
+pprof) pkgs="$pkgs golang-go" ;;
 *) echo "deps.sh: unknown purpose '$purpose'" >&2; exit 2 ;;
 esac
 

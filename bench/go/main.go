@@ -91,6 +91,7 @@ var suite = []workload{
 	{"RWMapAdversarialAlloc", 2000000, true, mapScenario(scenarioAdversarialAlloc, true)},
 	{"RWMapAdversarialDelete", 5000000, true, mapScenario(scenarioAdversarialDelete, true)},
 	{"RWMapDeleteCollision", 10000000, true, mapScenario(scenarioDeleteCollision, true)},
+	{"AllocPipeline", 5_000_000, true, allocPipeline},
 }
 
 // options are the command-line flags.

@@ -31,6 +31,18 @@
 #define GOC_PPROF_H
 #ifndef GOC_H_INSIDE
 #error "include <goc.h> rather than <goc/pprof.h>"
+/* Writes the heap profile to out (Go's "heap" profile, gzipped
+ * profile.proto): for each allocating stack and object size (label
+ * "bytes"), alloc_objects, alloc_space, inuse_objects and inuse_space,
+ * un-sampled as Go does, from the allocations goc_set_mem_profile_rate
+ * sampled. inuse_* is exact at the moment of the call (C frees
+ * explicitly; Go's shows the heap as of the last GC):
+ *     go tool pprof -sample_index=inuse_space -top ./program heap.pprof
+ *     go tool pprof -base before.pprof ./program after.pprof
+ * GOC_OK; -EINVAL if out is NULL; the negative errno of a failed write;
+ * -ENOMEM if the profile could not be built. */
+goc_status goc_pprof_heap(FILE *out);
+
 #endif
 
 #include <stdio.h>
@@ -90,5 +102,17 @@ goc_status goc_pprof_mutex(FILE *out);
  * "goroutine_name" (if named). A goroutine running on another thread at
  * that instant has no stack, as in dumps. Errors as goc_pprof_block's. */
 goc_status goc_pprof_goroutine(FILE *out);
+
+/* Writes the heap profile to out (Go's "heap" profile, gzipped
+ * profile.proto): for each allocating stack and object size (label
+ * "bytes"), alloc_objects, alloc_space, inuse_objects and inuse_space,
+ * un-sampled as Go does, from the allocations goc_set_mem_profile_rate
+ * sampled. inuse_* is exact at the moment of the call (C frees
+ * explicitly; Go's shows the heap as of the last GC):
+ *     go tool pprof -sample_index=inuse_space -top ./program heap.pprof
+ *     go tool pprof -base before.pprof ./program after.pprof
+ * GOC_OK; -EINVAL if out is NULL; the negative errno of a failed write;
+ * -ENOMEM if the profile could not be built. */
+goc_status goc_pprof_heap(FILE *out);
 
 #endif

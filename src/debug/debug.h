@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../sched/runtime.h"
 
@@ -145,6 +146,19 @@ extern __attribute__((visibility("hidden"))) int32_t goc__mutexprof_fraction;
 /* The wait queue's releaser, for a waiter that waited delay_ns (sampled
  * here), with the releaser's stack. */
 void goc__mutexprof_record(int64_t delay_ns);
+
+/* ---- the heap profile (heapprof.c) ---- */
+
+/* Writes the heap profile as profile.proto; allocs: alloc_space is the
+ * default sample type (the allocs profile). 0 or an errno value. */
+int goc__heapprof_write(FILE *out, bool allocs);
+/* A bucket of the heap profile, un-sampled, for the text form. */
+typedef struct goc__heapprof_record {
+	int64_t alloc_objects, alloc_bytes, inuse_objects, inuse_bytes;
+	goc__stacktrace stack;
+} goc__heapprof_record;
+/* Copies every bucket into *records (malloc'd). 0 or ENOMEM. */
+int goc__heapprof_snapshot(goc__heapprof_record **records, size_t *n);
 
 /* ---- sysmon's debugging duties (monitor.c) ---- */
 

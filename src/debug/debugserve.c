@@ -7,10 +7,11 @@
  *   goc_debug_serve: listen --> serve_main (a goroutine: goc_http_serve
  *                    with route as the handler, until `stop` ends)
  *   route:           /debug/pprof/ (index), profile, goroutine, block,
- *                    mutex, cmdline; /debug/sched; /debug/vars
+ *                    mutex, heap, allocs, cmdline; /debug/sched; /debug/vars
  *
  * Formats follow Go's: profiles are gzipped profile.proto (pprof.c);
- * goroutine?debug=1 and block/mutex?debug=1 are Go's text profiles (a
+ * goroutine?debug=1, block/mutex?debug=1 and heap/allocs?debug=1 are Go's
+ * text profiles (a
  * "count @ pcs" line per distinct stack, then a "#\tpc\tfunc+off\t
  * file:line" line per frame); goroutine?debug=2 is a goc_dump, as Go's is
  * its traceback; failures are text/plain with X-Go-Pprof: 1.
@@ -30,7 +31,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -306,6 +306,54 @@ static int write_contention_proto(FILE *f, const void *arg)
 	return status_errno(v->write_proto(f));
 }
 
+/* heap|allocs?debug=1: Go's text form ("inuse_objects: inuse_bytes
+ * [alloc_objects: alloc_bytes] @ pcs", headed by the totals and
+ * heap/<2 * rate>), then the MemStats lines Go appends. */
+static int write_heap_text(FILE *f, const void *arg)
+{
+	(void)arg;
+	goc__heapprof_record *r;
+	size_t n;
+	int err = goc__heapprof_snapshot(&r, &n);
+	if (err)
+		return err;
+	int64_t t[4] = {0, 0, 0, 0};
+	for (size_t i = 0; i < n; i++) {
+		t[0] += r[i].inuse_objects;
+		t[1] += r[i].inuse_bytes;
+		t[2] += r[i].alloc_objects;
+		t[3] += r[i].alloc_bytes;
+	}
+	fprintf(f,
+		"heap profile: %" PRId64 ": %" PRId64 " [%" PRId64 ": %" PRId64 "] @ heap/%" PRId64
+		"\n",
+		t[0], t[1], t[2], t[3], 2 * goc_set_mem_profile_rate(-1));
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%" PRId64 ": %" PRId64 " [%" PRId64 ": %" PRId64 "] @",
+			r[i].inuse_objects, r[i].inuse_bytes, r[i].alloc_objects, r[i].alloc_bytes);
+		print_pcs(f, &r[i].stack);
+		print_frames(f, &r[i].stack);
+	}
+	free(r);
+	goc_memstats m;
+	goc_memstats_read(&m);
+	fprintf(f,
+		"\n# runtime.MemStats\n# Alloc = %" PRIu64 "\n# TotalAlloc = %" PRIu64
+		"\n# Sys = %" PRIu64 "\n# Mallocs = %" PRIu64 "\n# Frees = %" PRIu64
+		"\n# HeapAlloc = %" PRIu64 "\n# HeapSys = %" PRIu64 "\n# HeapIdle = %" PRIu64
+		"\n# HeapInuse = %" PRIu64 "\n# HeapReleased = %" PRIu64
+		"\n# HeapObjects = %" PRIu64 "\n# Stack = %" PRIu64 " / %" PRIu64 "\n",
+		m.alloc, m.total_alloc, m.sys, m.mallocs, m.frees, m.heap_alloc, m.heap_sys,
+		m.heap_idle, m.heap_inuse, m.heap_released, m.heap_objects, m.stack_inuse,
+		m.stack_sys);
+	return 0;
+}
+
+static int write_heap_proto(FILE *f, const void *arg)
+{
+	return goc__heapprof_write(f, arg != NULL);
+}
+
 static int write_goroutine_proto(FILE *f, const void *arg)
 {
 	(void)arg;
@@ -324,6 +372,16 @@ static int64_t contention_count(const struct contention_view *v)
 	return (int64_t)n;
 }
 
+static int64_t heap_count(void)
+{
+	goc__heapprof_record *records;
+	size_t n;
+	if (goc__heapprof_snapshot(&records, &n))
+		return -1;
+	free(records);
+	return (int64_t)n;
+}
+
 static int write_index(FILE *f, const void *arg)
 {
 	(void)arg;
@@ -331,6 +389,10 @@ static int write_index(FILE *f, const void *arg)
 		const char *name, *href, *about;
 		int64_t count;
 	} rows[] = {
+		{"allocs", "allocs?debug=1",
+		 "a sampling of every allocation since the program started (goc's heap; "
+		 "goc_set_mem_profile_rate sets the sampling)",
+		 heap_count()},
 		{"block", "block?debug=1",
 		 "where goroutines waited on channels, select and the sync types, and for how long "
 		 "(goc_pprof_set_block_rate turns it on)",
@@ -338,6 +400,10 @@ static int write_index(FILE *f, const void *arg)
 		{"goroutine", "goroutine?debug=1",
 		 "the stacks of every goroutine now; debug=2 prints them as goc_dump does",
 		 goc_num_goroutine()},
+		{"heap", "heap?debug=1",
+		 "a sampling of the objects of goc's heap in use now, and of every allocation; "
+		 "open it with go tool pprof -sample_index=inuse_space",
+		 heap_count()},
 		{"mutex", "mutex?debug=1",
 		 "the unlocks that ended contended waits on goc_mutex and goc_rwmutex "
 		 "(goc_pprof_set_mutex_fraction turns it on)",
@@ -551,15 +617,21 @@ static int write_vars(FILE *f, const void *arg)
 	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	struct mallinfo2 heap = mallinfo2();
+	goc_memstats m;
+	goc_memstats_read(&m);
 	fputs("{\n", f);
 	write_cmdline_json(f);
 	fprintf(f,
-		",\n\"goroutines\": %" PRId64
-		",\n\"memstats\": {\"HeapAlloc\": %zu, \"HeapSys\": %zu"
-		", \"RSS\": %" PRId64 ", \"MaxRSS\": %lld},\n",
-		st.goroutines, heap.uordblks + heap.hblkhd, heap.arena + heap.hblkhd,
-		resident_bytes(), (long long)ru.ru_maxrss * 1024);
+		",\n\"goroutines\": %" PRId64 ",\n\"memstats\": {\"HeapAlloc\": %" PRIu64
+		", \"Alloc\": %" PRIu64 ", \"TotalAlloc\": %" PRIu64 ", \"Sys\": %" PRIu64
+		", \"Mallocs\": %" PRIu64 ", \"Frees\": %" PRIu64 ", \"HeapSys\": %" PRIu64
+		", \"HeapIdle\": %" PRIu64 ", \"HeapInuse\": %" PRIu64
+		", \"HeapReleased\": %" PRIu64 ", \"HeapObjects\": %" PRIu64
+		", \"StackInuse\": %" PRIu64 ", \"StackSys\": %" PRIu64 ", \"RSS\": %" PRId64
+		", \"MaxRSS\": %lld},\n",
+		st.goroutines, m.heap_alloc, m.alloc, m.total_alloc, m.sys, m.mallocs, m.frees,
+		m.heap_sys, m.heap_idle, m.heap_inuse, m.heap_released, m.heap_objects,
+		m.stack_inuse, m.stack_sys, resident_bytes(), (long long)ru.ru_maxrss * 1024);
 	fprintf(f,
 		"\"sched\": {\"gomaxprocs\": %d, \"idleprocs\": %d, \"threads\": %d, "
 		"\"idlethreads\": %d, \"spinningthreads\": %d, \"runqueue\": %" PRId64
@@ -664,7 +736,16 @@ static void route(goc_http_exchange *x, void *user)
 		serve_contention(x, &block_view, "block", debug);
 	else if (path_is(r, "/debug/pprof/mutex"))
 		serve_contention(x, &mutex_view, "mutex", debug);
-	else if (path_is(r, "/debug/pprof/cmdline"))
+	else if (path_is(r, "/debug/pprof/heap") || path_is(r, "/debug/pprof/allocs")) {
+		/* gc=1 asks Go to collect first; C frees explicitly, so the
+		 * profile is current anyway and gc is ignored. */
+		bool allocs = path_is(r, "/debug/pprof/allocs");
+		if (debug > 0)
+			serve_written(x, write_heap_text, NULL, "text/plain; charset=utf-8", NULL);
+		else
+			serve_written(x, write_heap_proto, allocs ? "" : NULL,
+				      "application/octet-stream", allocs ? "allocs" : "heap");
+	} else if (path_is(r, "/debug/pprof/cmdline"))
 		serve_cmdline(x);
 	else if (path_is(r, "/debug/sched"))
 		serve_written(x, write_sched, NULL, "application/json; charset=utf-8", NULL);

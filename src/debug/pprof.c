@@ -57,6 +57,7 @@ enum {
 	PROFILE_PERIOD_TYPE = 11,
 	PROFILE_PERIOD = 12,
 	PROFILE_COMMENT = 13,
+	PROFILE_DEFAULT_SAMPLE_TYPE = 14,
 	VALUE_TYPE_TYPE = 1,
 	VALUE_TYPE_UNIT = 2,
 	SAMPLE_LOCATION_ID = 1,
@@ -311,6 +312,7 @@ struct goc__profile {
 
 	int64_t *comments; /* string indices */
 	size_t ncomments, comments_cap;
+	int64_t default_sample_type; /* string index; 0: pprof's default, the last type */
 };
 
 struct string_key {
@@ -444,6 +446,15 @@ bool goc__profile_comment(goc__profile *p, const char *text)
 	    !array_reserve(&p->comments, &p->comments_cap, p->ncomments, sizeof *p->comments))
 		return false;
 	p->comments[p->ncomments++] = index;
+	return true;
+}
+
+bool goc__profile_default_sample_type(goc__profile *p, const char *type)
+{
+	int64_t index = intern(p, type);
+	if (index < 0)
+		return false;
+	p->default_sample_type = index;
 	return true;
 }
 
@@ -742,6 +753,8 @@ static void encode_profile(struct writer *w, int64_t start_unix_ns, int64_t dura
 	encode_value_type(b, PROFILE_PERIOD_TYPE, p->period_type);
 	pb_uint(b, PROFILE_PERIOD, (uint64_t)p->period);
 	pb_packed(b, PROFILE_COMMENT, (const uint64_t *)p->comments, p->ncomments);
+	if (p->default_sample_type)
+		pb_uint(b, PROFILE_DEFAULT_SAMPLE_TYPE, (uint64_t)p->default_sample_type);
 	/* Last: symbolizing and mapping above added strings. */
 	for (size_t i = 0; i < p->nstrings; i++)
 		pb_bytes(b, PROFILE_STRING_TABLE, p->strings[i], strlen(p->strings[i]));

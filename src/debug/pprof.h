@@ -59,6 +59,10 @@ bool goc__profile_comment(goc__profile *p, const char *text);
  * errno value. */
 int goc__profile_write(goc__profile *p, FILE *f, int64_t start_unix_ns, int64_t duration_ns);
 
+/* The sample type pprof shows unless told otherwise (by default, the
+ * last): the allocs profile's "alloc_space". */
+bool goc__profile_default_sample_type(goc__profile *p, const char *type);
+
 void goc__profile_free(goc__profile *p);
 
 #endif

@@ -91,5 +91,8 @@
 /* A full barrier, for the rare pattern that needs one between plain and
  * relaxed accesses (qsbr.c says why it does). */
 #define goc__fence_seqcst() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+/* Orders memory against a signal handler on the same thread only: a
+ * compiler barrier, no instruction (the heap's busy word, src/alloc/mcache.c). */
+#define goc__signal_fence_seqcst() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 
 #endif

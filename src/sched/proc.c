@@ -62,7 +62,10 @@
 
 struct goc__sched goc__sched;
 
-static __thread goc__m *tls_m;
+/* initial-exec: in libgoc.so and libgoc-malloc.so a general-dynamic
+ * thread-local costs a __tls_get_addr call per access, and goc__m_self is
+ * on malloc's fast path (src/alloc/mcache.c). */
+static __thread goc__m *tls_m __attribute__((tls_model("initial-exec")));
 static __thread goc__g *tls_foreign_g;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_key_t foreign_key;

@@ -343,6 +343,9 @@ bool goc__stack_attach(goc__p *p, goc__g *g);
 void goc__stack_detach(goc__p *p, goc__g *g);
 void goc__stack_drain_p(goc__p *p);
 void goc__stack_scavenge(void);
+/* Bytes of stack slots handed out (slots cached by Ps count as in use)
+ * and reserved, for goc_memstats_read. */
+void goc__stack_memstats(uint64_t *inuse, uint64_t *sys);
 bool goc__stack_canary_ok(const goc__g *g);
 _Noreturn void goc__stack_overflow_canary(goc__g *g);
 void goc__stack_install_overflow_handler(void);

@@ -467,6 +467,24 @@ void goc__stack_scavenge(void)
 	}
 }
 
+void goc__stack_memstats(uint64_t *inuse, uint64_t *sys)
+{
+	uint64_t reserved = 0, carved = 0, pooled = 0;
+	size_t n = __atomic_load_n(&nchunks, __ATOMIC_ACQUIRE);
+	for (size_t i = 0; i < n; i++) {
+		struct chunk *c = chunk_at(i);
+		reserved += (uint64_t)c->nslots * c->slot_size;
+		carved += (uint64_t)__atomic_load_n(&c->used, __ATOMIC_RELAXED) * c->slot_size;
+	}
+	for (int k = 0; k < NCLASSES; k++) {
+		goc__lock_acquire(&classes[k].lock);
+		pooled += (uint64_t)(classes[k].nfree + classes[k].nreleased) * class_size(k);
+		goc__lock_release(&classes[k].lock);
+	}
+	*sys = reserved;
+	*inuse = carved > pooled ? carved - pooled : 0;
+}
+
 /* ---- overflow reports ---- */
 
 static struct sigaction previous_segv, previous_bus;

@@ -9,7 +9,8 @@
  * Ms stuck in syscall sections and hands them to other Ms, and records
  * goroutines that run over 10 ms without a scheduling point. Once a second
  * it gives the memory of stack slots that stayed unused for a whole second
- * back to the kernel (goc__stack_scavenge); every 2 seconds it runs one trim
+ * back to the kernel (goc__stack_scavenge), and runs the heap's scavenger
+ * (src/alloc/scavenge.c); every 2 seconds it runs one trim
  * cycle of every goc_pool (goc_pool_trim_all), so that objects a pool has
  * cached through two cycles are released. When goroutines wait for I/O
  * and nobody has polled the network for 10 ms (every M busy, none blocked
@@ -21,6 +22,7 @@
  * syscall section is taken over 20 µs after it began when sysmon is busy,
  * and within about two ticks when it has backed off.
  */
+#include "../alloc/alloc.h"
 #include "../net/netpoll.h"
 #include "../debug/debug.h"
 #include "runtime.h"
@@ -56,6 +58,7 @@ static void *sysmon_main(void *arg)
 			sleep = sleep * 2 < SYSMON_TICK ? sleep * 2 : SYSMON_TICK;
 		if (now >= next_scavenge) {
 			goc__stack_scavenge();
+			goc__alloc_scavenge_tick(now);
 			next_scavenge = now + SCAVENGE_EVERY;
 		}
 		if (now >= next_pool_trim) {
