@@ -95,6 +95,7 @@ void bench_pool_get_put(struct bench_run *run);                    /* sync.c */
 void bench_pool_alloc(struct bench_run *run);                      /* sync.c */
 void bench_counter_shared(struct bench_run *run);                  /* sync.c */
 void bench_counter_sharded(struct bench_run *run);                 /* sync.c */
+void bench_metric_counter_add(struct bench_run *run);              /* sync.c */
 void bench_syscall_handoff(struct bench_run *run);                 /* syscall.c */
 void bench_limiter_allow_n(struct bench_run *run);                 /* toolbox.c */
 void bench_map_load_mostly_hits(struct bench_run *run);            /* map.c */

@@ -67,6 +67,7 @@ static const struct workload suite[] = {
 	{"PoolAlloc", 10000000, true, bench_pool_alloc},
 	{"CounterShared", 20000000, true, bench_counter_shared},
 	{"CounterSharded", 20000000, true, bench_counter_sharded},
+	{"MetricCounterAdd", 20000000, true, bench_metric_counter_add},
 	{"SyscallHandoff", 10000000, true, bench_syscall_handoff},
 	{"LimiterAllowN", 20000000, true, bench_limiter_allow_n},
 	{"MapLoadMostlyHits", 10000000, true, bench_map_load_mostly_hits},

@@ -2,12 +2,14 @@
  * sync.c — the sync toolbox: MutexContended (and the same work on a pthread
  * mutex from as many threads, MutexContendedPthread), PoolGetPut (and the
  * allocation it saves, PoolAlloc), and CounterShared / CounterSharded (one
- * atomic counter against goc_counter's cache line per P).
+ * atomic counter against goc_counter's cache line per P), and
+ * MetricCounterAdd (a Prometheus counter's add, goc/metrics.h).
  *
  * The workers of every workload report to the driver through a wait group,
  * so the driver parks instead of blocking its M in pthread_join.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -234,6 +236,39 @@ void bench_counter_sharded(struct bench_run *run)
 	run_crew(run, &cw.crew, sharded_adder, &cw);
 	int64_t sum = goc_counter_read(cw.sharded);
 	goc_counter_free(cw.sharded);
+	if (sum != run->ops)
+		bench_fail("counter is %" PRId64 ", want %" PRId64, sum, run->ops);
+}
+
+/* ---- MetricCounterAdd --------------------------------------------------- */
+
+struct metric_work {
+	struct crew crew; /* an iteration: an add */
+	goc_metric_counter *counter;
+};
+
+static void metric_adder(void *arg)
+{
+	struct metric_work *mw = arg;
+	for (int64_t i = 0; i < mw->crew.per_worker; i++)
+		goc_metric_counter_add(mw->counter, 1);
+	goc_wg_done(&mw->crew.finished);
+}
+
+/* MetricCounterAdd: CounterShared on one series of a Prometheus counter
+ * (goc_metric_counter_add: a relaxed atomic add to the P's own cell).
+ * Each run registers a series of its own. */
+void bench_metric_counter_add(struct bench_run *run)
+{
+	static int runs;
+	char labels[32];
+	snprintf(labels, sizeof labels, "run=\"%d\"", ++runs);
+	struct metric_work mw = {.crew.finished = GOC_WG_INIT};
+	mw.counter = goc_metric_counter_new("bench_adds_total", "Adds.", labels);
+	if (!mw.counter)
+		bench_fail("goc_metric_counter_new: %s", strerror(errno));
+	run_crew(run, &mw.crew, metric_adder, &mw);
+	int64_t sum = goc_metric_counter_value(mw.counter);
 	if (sum != run->ops)
 		bench_fail("counter is %" PRId64 ", want %" PRId64, sum, run->ops);
 }

@@ -309,6 +309,7 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/singleflight.h"
 #include "goc/ratelimit.h"
 #include "goc/map.h"
+#include "goc/metrics.h"
 #undef GOC_H_INSIDE
 
 #pragma GCC visibility pop

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -153,4 +154,87 @@ void ok(const char *name)
 {
 	printf("ok: %s\n", name);
 	fflush(stdout);
+}
+
+static int on_path(const char *tool)
+{
+	char command[256];
+	snprintf(command, sizeof command, "command -v '%s' >/dev/null 2>&1", tool);
+	return system(command) == 0;
+}
+
+int tool_available(const char *tool, const char *purpose, const char *what)
+{
+	if (on_path(tool))
+		return 1;
+	if (geteuid() == 0) {
+		char command[4096];
+		snprintf(command, sizeof command, "'%s/tools/deps.sh' %s >&2", GOC_TEST_SOURCE_DIR,
+			 purpose);
+		if (system(command) == 0 && on_path(tool))
+			return 1;
+	}
+	printf("skip: %s (%s is not installed)\n", what, tool);
+	return 0;
+}
+
+const char *http_header(const http_response *r, const char *name, char *out, size_t size)
+{
+	out[0] = 0;
+	size_t n = strlen(name);
+	for (const char *line = strstr(r->raw, "\r\n"); line && line + 2 < r->body;
+	     line = strstr(line + 2, "\r\n")) {
+		if (strncasecmp(line + 2, name, n) || line[2 + n] != ':')
+			continue;
+		const char *v = line + 3 + n;
+		while (*v == ' ')
+			v++;
+		size_t len = strcspn(v, "\r");
+		if (len >= size)
+			len = size - 1;
+		memcpy(out, v, len);
+		out[len] = 0;
+		break;
+	}
+	return out;
+}
+
+http_response http_get(const char *addr, const char *path)
+{
+	goc_conn *c;
+	int err = goc_dial("tcp", addr, goc_now() + 5 * GOC_SECOND, &c);
+	CHECK(err == 0, "dial %s: %s", addr, strerror(-err));
+	char request[1024];
+	int n = snprintf(request, sizeof request,
+			 "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, addr);
+	CHECK(goc_conn_write(c, request, (size_t)n, NULL) == n, "send GET %s", path);
+	goc_conn_set_read_deadline(c, goc_now() + 60 * GOC_SECOND);
+	size_t len = 0, cap = 65536;
+	char *raw = malloc(cap);
+	CHECK(raw, "out of memory");
+	for (;;) {
+		if (cap - len < 4096) {
+			cap *= 2;
+			raw = realloc(raw, cap);
+			CHECK(raw, "out of memory");
+		}
+		ssize_t got = goc_conn_read(c, raw + len, cap - len - 1);
+		CHECK(got >= 0, "read GET %s: %s", path, strerror((int)-got));
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	goc_conn_close(c);
+	raw[len] = 0;
+	http_response r = {.raw = raw};
+	CHECK(sscanf(raw, "HTTP/1.1 %d", &r.status) == 1, "GET %s: no status line", path);
+	char *end = strstr(raw, "\r\n\r\n");
+	CHECK(end, "GET %s: no end of head", path);
+	r.body = end + 4;
+	r.body_len = len - (size_t)(r.body - raw);
+	char value[64];
+	CHECK(atoll(http_header(&r, "Content-Length", value, sizeof value)) ==
+		      (long long)r.body_len,
+	      "GET %s: Content-Length %s for %zu bytes", path, value, r.body_len);
+	return r;
 }

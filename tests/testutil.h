@@ -52,5 +52,23 @@ long rss_kib(void);
  * dialled, *server accepted. Fails the test on any error. */
 void conn_pair(goc_listener *ln, goc_conn **client, goc_conn **server);
 void ok(const char *name);
+/* A response read by http_get: the whole of it (head and body,
+ * NUL-terminated, malloc'd), its status and where its body starts. */
+typedef struct http_response {
+	int status;
+	char *raw;
+	const char *body;
+	size_t body_len;
+} http_response;
+/* GET path from addr ("host:port") over HTTP/1.1 with goc's net API, from
+ * a goroutine, reading until the server closes; checks Content-Length. */
+http_response http_get(const char *addr, const char *path);
+/* The value of header name in r ("" if absent), copied into out. */
+const char *http_header(const http_response *r, const char *name, char *out, size_t size);
+
+/* Whether the command `tool` is on PATH. When it is not and the test runs
+ * as root, tools/deps.sh PURPOSE installs it from Debian first; when it is
+ * still missing, prints "skip: WHAT (TOOL is not installed)" and returns 0. */
+int tool_available(const char *tool, const char *purpose, const char *what);
 
 #endif

@@ -11,6 +11,9 @@
 #   aarch64  build + the aarch64 cross compiler and qemu-user
 #   fuzz     build + clang with its libFuzzer and sanitizer runtimes
 #   pprof    build + Go, whose go tool pprof the profile tests run
+#   observe  build + the tools that read what goc's observability writes:
+#            Go (go tool trace, go tool pprof), Prometheus (promtool and
+#            the server), bpftrace, and sys/sdt.h for the USDT probes
 set -eu
 purpose=${1:-build}
 pkgs="gcc make cmake pkg-config libc6-dev valgrind libdw-dev gdb zlib1g-dev libxxhash-dev"
@@ -20,6 +23,7 @@ bench) pkgs="$pkgs golang-go golang-golang-x-time-dev wrk libjemalloc2 libtcmall
 aarch64) pkgs="$pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
 fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
 pprof) pkgs="$pkgs golang-go" ;;
+observe) pkgs="$pkgs golang-go prometheus bpftrace systemtap-sdt-dev" ;;
 *) echo "deps.sh: unknown purpose '$purpose'" >&2; exit 2 ;;
 esac
 

@@ -81,6 +81,7 @@ int64_t goc_leakcheck(const goc_leakcheck_options *opts);
  *   /debug/pprof/cmdline          the command line, NUL-separated
  *   /debug/sched                  JSON: Ps, Ms, run queues, goroutines by state
  *   /debug/vars                   JSON: counters, memory, command line
+ *   /metrics                      Prometheus text format 0.0.4 (goc/metrics.h)
  *
  * so that `go tool pprof http://ADDR/debug/pprof/profile?seconds=5` works
  * against a running program. Nothing is protected: listen on loopback,

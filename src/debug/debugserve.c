@@ -7,7 +7,8 @@
  *   goc_debug_serve: listen --> serve_main (a goroutine: goc_http_serve
  *                    with route as the handler, until `stop` ends)
  *   route:           /debug/pprof/ (index), profile, goroutine, block,
- *                    mutex, heap, allocs, cmdline; /debug/sched; /debug/vars
+ *                    mutex, heap, allocs, cmdline; /debug/sched; /debug/vars;
+ *                    /metrics (Prometheus, metrics.c)
  *
  * Formats follow Go's: profiles are gzipped profile.proto (pprof.c);
  * goroutine?debug=1, block/mutex?debug=1 and heap/allocs?debug=1 are Go's
@@ -751,6 +752,8 @@ static void route(goc_http_exchange *x, void *user)
 		serve_written(x, write_sched, NULL, "application/json; charset=utf-8", NULL);
 	else if (path_is(r, "/debug/vars"))
 		serve_written(x, write_vars, NULL, "application/json; charset=utf-8", NULL);
+	else if (path_is(r, "/metrics"))
+		goc_metrics_handler(x, NULL);
 	else
 		respond(x, 404, "text/plain; charset=utf-8", NULL, "404 page not found\n", 19);
 }

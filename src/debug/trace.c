@@ -23,9 +23,10 @@
  *
  * Invariants:
  *  - An M touches its trace_m only inside a write section: it stores
- *    writing = 1, then reads goc__trace_on, and records only if that is
- *    set; it stores writing = 0 when done. Both sequentially consistent.
- *  - goc_trace_stop clears goc__trace_on, then waits until every
+ *    writing = 1, then reads goc__trace_on, and records only if its
+ *    GOC__HOOK_TRACE bit (the flag) is set; it stores writing = 0 when
+ *    done. Both sequentially consistent.
+ *  - goc_trace_stop clears the flag, then waits until every
  *    registered trace_m has writing == 0. A section that began before
  *    the clear is waited for; one that begins after it reads the cleared
  *    flag (of the two stores and two loads, one side sees the other's
@@ -425,9 +426,12 @@ static void sync_m(struct trace_m *tm, goc__m *m)
  */
 static struct trace_m *section_enter(goc__m *m)
 {
+	/* Another consumer of the hooks may be on without a trace. */
+	if (!(goc__load_relaxed(&goc__trace_on) & GOC__HOOK_TRACE))
+		return NULL;
 	if (!m) {
 		pthread_mutex_lock(&trace.other_lock);
-		if (goc__load_seqcst(&goc__trace_on) && trace.other)
+		if ((goc__load_seqcst(&goc__trace_on) & GOC__HOOK_TRACE) && trace.other)
 			return trace.other;
 		pthread_mutex_unlock(&trace.other_lock);
 		return NULL;
@@ -442,7 +446,7 @@ static struct trace_m *section_enter(goc__m *m)
 			return NULL;
 	}
 	goc__store_seqcst(&tm->writing, 1);
-	if (!goc__load_seqcst(&goc__trace_on)) {
+	if (!(goc__load_seqcst(&goc__trace_on) & GOC__HOOK_TRACE)) {
 		goc__store_release(&tm->writing, 0);
 		return NULL;
 	}
@@ -461,8 +465,21 @@ static void section_leave(struct trace_m *tm)
 
 /* ---- hooks ---- */
 
+/* The consumers of the hooks that are on now. */
+static int32_t hooks_on(void)
+{
+	return goc__load_relaxed(&goc__trace_on);
+}
+
 void goc__trace_switch(goc__m *m, goc__g *from, goc__g *to)
 {
+	int32_t on = hooks_on();
+	if (on & GOC__HOOK_SCHEDLAT) {
+		if (!(from->flags & G_FLAG_G0) && goc__load_relaxed(&from->state) == G_RUNNABLE)
+			goc__schedlat_runnable(from);
+		if (!(to->flags & G_FLAG_G0))
+			goc__schedlat_running(m->p, to);
+	}
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
 		return;
@@ -493,6 +510,9 @@ static bool flow_claim(goc__g *g)
 
 void goc__trace_unblock(goc__g *g, bool by_self)
 {
+	int32_t on = hooks_on();
+	if (on & GOC__HOOK_SCHEDLAT)
+		goc__schedlat_runnable(g);
 	goc__m *m = goc__m_self();
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
@@ -577,6 +597,9 @@ void goc__trace_timer_fire(goc__rtimer *t, int64_t now)
 
 void goc__trace_create(goc__g *g)
 {
+	int32_t on = hooks_on();
+	if (on & GOC__HOOK_SCHEDLAT)
+		goc__schedlat_runnable(g);
 	goc__m *m = goc__m_self();
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
@@ -690,7 +713,7 @@ goc_status goc_trace_start(FILE *out)
 	trace.write_errno = 0;
 	trace.start_ns = goc__prim_nanotime();
 	fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", out);
-	goc__store_seqcst(&goc__trace_on, 1);
+	goc__fetch_or_seqcst(&goc__trace_on, GOC__HOOK_TRACE);
 	pthread_mutex_unlock(&trace.control_lock);
 	return GOC_OK;
 }
@@ -745,7 +768,7 @@ goc_status goc_trace_stop(void)
 		pthread_mutex_unlock(&trace.control_lock);
 		return -EINVAL;
 	}
-	goc__store_seqcst(&goc__trace_on, 0);
+	goc__fetch_and_seqcst(&goc__trace_on, ~GOC__HOOK_TRACE);
 	/* Wait out the sections that saw the flag set (invariants above). */
 	pthread_mutex_lock(&trace.other_lock);
 	pthread_mutex_unlock(&trace.other_lock);

@@ -3,12 +3,12 @@
  * syscall sections, the timers and the netpoller call them.
  *
  * Every hook site reads goc__trace_on and branches to the hook only when a
- * trace is being taken:
+ * trace is being taken or another consumer of the hooks is on:
  *
  *     if (goc__tracing())
  *             goc__trace_switch(m, from, to);
  *
- * With no trace that is a load of a hidden global (no GOT load), a test
+ * With no consumer on that is a load of a hidden global (no GOT load), a test
  * and a branch never taken. The hooks themselves re-check the flag inside
  * their write section (trace.c), so a trace stopped between the test and
  * the hook records nothing.
@@ -20,9 +20,17 @@
 
 #include "../sched/runtime.h"
 
-/* Nonzero while a trace is being taken. Atomic; the hook sites read it
- * relaxed, trace.c's write sections sequentially consistent. */
+/* The consumers of the hooks that are on, GOC__HOOK_* bits: the hooks
+ * below are the one interface through which the scheduler reports events,
+ * and each hook hands them to every consumer whose bit is set. Atomic; the
+ * hook sites read it relaxed, trace.c's write sections sequentially
+ * consistent. */
 extern __attribute__((visibility("hidden"))) int32_t goc__trace_on;
+
+enum {
+	GOC__HOOK_TRACE = 1,    /* an execution trace is being taken (trace.c) */
+	GOC__HOOK_SCHEDLAT = 2, /* the scheduling latency is measured (schedlat.c) */
+};
 
 static inline bool goc__tracing(void)
 {
@@ -57,5 +65,19 @@ void goc__trace_netpoll(goc__g *const *ready, int n);
 /* Runs the timer callback t->fn(t, now), with what it readies recorded as
  * unblocked by a timer. */
 void goc__trace_timer_fire(goc__rtimer *t, int64_t now);
+
+/* schedlat.c, called by the hooks above while GOC__HOOK_SCHEDLAT is on:
+ * g became runnable (unblocked, created, or yielded) ... */
+void goc__schedlat_runnable(goc__g *g);
+/* ... and the M holding p switches to g, which ran on no P since. */
+void goc__schedlat_running(goc__p *p, goc__g *g);
+/* Turns the measure on (it stays on). */
+void goc__schedlat_start(void);
+/* The histogram over every P: counts[i] runs waited at most
+ * goc__schedlat_bounds[i] seconds and more than the bound before it;
+ * counts[GOC__SCHEDLAT_BUCKETS] waited longer than the last. */
+enum { GOC__SCHEDLAT_BUCKETS = 18 };
+extern const double goc__schedlat_bounds[GOC__SCHEDLAT_BUCKETS];
+void goc__schedlat_read(int64_t counts[GOC__SCHEDLAT_BUCKETS + 1], int64_t *sum_ns);
 
 #endif

@@ -624,6 +624,11 @@ bool goc__netpoll_has_waiters(void)
 	return goc__load_relaxed(&np.waiters) > 0;
 }
 
+int64_t goc__netpoll_waiters(void)
+{
+	return goc__load_relaxed(&np.waiters);
+}
+
 bool goc__netpoll_blocked(void)
 {
 	return goc__load_relaxed(&np.blocked) > 0;

@@ -73,6 +73,9 @@ int goc__poll_desc_wait(poll_desc *pd, enum poll_mode mode, goc_ctx *ctx);
 /* Whether some goroutine is parked on a poll descriptor. Relaxed: a stale
  * answer costs a useless poll or leaves the poll to sysmon. */
 bool goc__netpoll_has_waiters(void);
+/* How many goroutines are parked on poll descriptors (relaxed, may
+ * overcount briefly), for the metrics. */
+int64_t goc__netpoll_waiters(void);
 /* Whether an M is blocked in goc__netpoll() now (others need not poll). */
 bool goc__netpoll_blocked(void);
 /*

@@ -77,7 +77,10 @@
 #define goc__fetch_sub_release(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_RELEASE)
 #define goc__fetch_sub_acqrel(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_ACQ_REL)
 #define goc__fetch_sub_seqcst(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_SEQ_CST)
+#define goc__fetch_or_relaxed(p, v) __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
 #define goc__fetch_or_acqrel(p, v) __atomic_fetch_or((p), (v), __ATOMIC_ACQ_REL)
+#define goc__fetch_or_seqcst(p, v) __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
+#define goc__fetch_and_seqcst(p, v) __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
 
 #define goc__add_fetch_relaxed(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
 #define goc__add_fetch_release(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELEASE)

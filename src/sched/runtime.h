@@ -116,8 +116,11 @@ struct goc__g {
 				 * trace is being taken */
 	int64_t id;
 	int64_t parent_id;
-	void *create_pc;    /* return address in the code that called goc_go */
-	int64_t wait_since; /* coarse goc_now() when it last parked */
+	void *create_pc;        /* return address in the code that called goc_go */
+	int64_t wait_since;     /* coarse goc_now() when it last parked */
+	int64_t runnable_since; /* when it last became runnable, while the scheduling
+				 * latency is measured (debug/schedlat.c); 0 once it runs.
+				 * Written by its readier before publishing it */
 	goc_fn fn;
 	void *arg;
 	goc__m *m;              /* the M running it, while G_RUNNING */
