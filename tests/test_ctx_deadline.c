@@ -283,12 +283,19 @@ static void waitgroup_race(void)
 static void no_deadline(void)
 {
 	int64_t d;
+	/* goc_ctx_with_timeout's argument is a delay: negative, even
+	 * GOC_NO_TIMEOUT's -1, is a deadline already past, as Go's. */
 	goc_ctx *negative = goc_ctx_with_timeout(goc_ctx_background(), -GOC_SECOND);
-	CHECK(!goc_ctx_deadline(negative, &d), "a negative timeout has a deadline");
+	CHECK(goc_ctx_deadline(negative, &d) && d <= goc_now(),
+	      "a negative timeout: no past deadline");
+	CHECK(goc_ctx_err(negative) == GOC_TIMEOUT, "negative timeout: %d", goc_ctx_err(negative));
 	goc_ctx_release(negative);
-	goc_ctx *forever = goc_ctx_with_timeout(goc_ctx_background(), GOC_NO_TIMEOUT);
-	CHECK(!goc_ctx_deadline(forever, &d), "GOC_NO_TIMEOUT has a deadline");
-	CHECK(goc_ctx_err(forever) == GOC_OK, "GOC_NO_TIMEOUT: %d", goc_ctx_err(forever));
+	goc_ctx *minus_one = goc_ctx_with_timeout(goc_ctx_background(), -1);
+	CHECK(goc_ctx_err(minus_one) == GOC_TIMEOUT, "timeout -1: %d", goc_ctx_err(minus_one));
+	goc_ctx_release(minus_one);
+	goc_ctx *forever = goc_ctx_with_cancel(goc_ctx_background());
+	CHECK(!goc_ctx_deadline(forever, &d), "goc_ctx_with_cancel has a deadline");
+	CHECK(goc_ctx_err(forever) == GOC_OK, "with_cancel: %d", goc_ctx_err(forever));
 	goc_ctx *none = goc_ctx_with_deadline(forever, GOC_NO_DEADLINE);
 	CHECK(!goc_ctx_deadline(none, &d), "GOC_NO_DEADLINE has a deadline");
 	CHECK(goc_ctx_err(none) == GOC_OK, "GOC_NO_DEADLINE: %d", goc_ctx_err(none));
@@ -299,7 +306,7 @@ static void no_deadline(void)
 	goc_ctx_release(now);
 	goc_ctx_release(none);
 	goc_ctx_release(forever);
-	ok("GOC_NO_TIMEOUT and GOC_NO_DEADLINE: no deadline; timeout 0: timed out");
+	ok("GOC_NO_DEADLINE: no deadline; timeout <= 0: timed out at once, as Go's WithTimeout");
 }
 
 static void main_g(void *arg)

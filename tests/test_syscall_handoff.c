@@ -153,16 +153,19 @@ static void test_pipe_read_handoff(void)
 
 /* ---- many at once: threads grow, then idle ones are reused ---- */
 
-static void *sleep_100ms(void *arg)
+/* Long enough for sysmon to retake every P and for a new M per blocked
+ * goroutine to be made: 100 ms, 400 ms under TSan, whose thread creation
+ * alone takes milliseconds (only 9 threads for 32 in 100 ms were seen). */
+static void *sleep_while_blocked(void *arg)
 {
 	(void)arg;
-	usleep(100 * 1000);
+	usleep((useconds_t)test_size(100, 100, 400) * 1000);
 	return NULL;
 }
 
 static void short_blocker(void *arg)
 {
-	goc_blocking(sleep_100ms, NULL);
+	goc_blocking(sleep_while_blocked, NULL);
 	goc_wg_done(arg);
 }
 

@@ -49,9 +49,10 @@ goc_ctx *goc_ctx_with_cancel(goc_ctx *parent);
  * past gives a child born with GOC_TIMEOUT. GOC_NO_DEADLINE: no deadline
  * of its own (goc_ctx_with_cancel). */
 goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t deadline);
-/* goc_ctx_with_deadline(parent, goc_now() + timeout): timeout 0 gives a
- * child born with GOC_TIMEOUT, GOC_NO_TIMEOUT (any negative value) one
- * with no deadline of its own. */
+/* goc_ctx_with_deadline(parent, goc_now() + timeout). timeout is a delay
+ * (goc.h's time rule): <= 0 gives a child born with GOC_TIMEOUT, as Go's
+ * WithTimeout, so a remaining time computed as negative never turns into
+ * "no deadline". For no deadline, use goc_ctx_with_cancel. */
 goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, int64_t timeout);
 /* A child that carries key -> value. Keys are compared by pointer
  * identity (use the address of a static object of your own, as Go

@@ -324,9 +324,12 @@ goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t deadline)
 
 goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, int64_t timeout)
 {
-	if (timeout < 0) /* GOC_NO_TIMEOUT */
-		return goc_ctx_with_cancel(parent);
+	/* A delay, not a wait bound: <= 0 is a deadline already past, as in Go.
+	 * A computed remaining time that went negative must time out, never
+	 * mean "no deadline". */
 	int64_t now = goc_now();
+	if (timeout <= 0)
+		return goc_ctx_with_deadline(parent, now > 1 ? now - 1 : 1);
 	int64_t deadline = timeout > NO_DEADLINE - now ? NO_DEADLINE - 1 : now + timeout;
 	return goc_ctx_with_deadline(parent, deadline);
 }

@@ -866,7 +866,10 @@ static int64_t shut_conns(struct http_server *srv, bool only_idle)
 static int64_t shutdown_gracefully(struct http_server *srv, int64_t shutdown_timeout)
 {
 	shut_conns(srv, true);
-	goc_ctx *grace = goc_ctx_with_timeout(goc_ctx_background(), shutdown_timeout);
+	/* GOC_NO_TIMEOUT (negative): a grace without end. */
+	goc_ctx *grace = shutdown_timeout < 0
+		? goc_ctx_with_cancel(goc_ctx_background())
+		: goc_ctx_with_timeout(goc_ctx_background(), shutdown_timeout);
 	goc_status st = grace ? goc_wg_wait_ctx(&srv->conns_done, grace) : GOC_TIMEOUT;
 	if (grace) {
 		goc_ctx_cancel(grace);
@@ -882,7 +885,7 @@ static int64_t shutdown_gracefully(struct http_server *srv, int64_t shutdown_tim
 }
 
 /* An option's duration: 0 takes fallback; GOC_NO_TIMEOUT (negative)
- * stays, and goc_ctx_with_timeout reads it as none. */
+ * stays, and its user reads it as none. */
 static int64_t or_default(int64_t value, int64_t fallback)
 {
 	return value ? value : fallback;

@@ -145,9 +145,21 @@ static void watcher(void *arg)
 		}
 		goc__lock_release(&state.lock);
 		goc_fd_wait(state.epfd, GOC_FD_READ, GOC_NO_DEADLINE);
-		struct signalfd_siginfo si;
-		while (read(state.sfd, &si, sizeof si) == (ssize_t)sizeof si)
-			deliver((int)si.ssi_signo);
+		for (;;) {
+			/* The read is made under the lock because goc_signal_stop
+			 * changes the signalfd's mask (watch_locked) under it: the
+			 * kernel copes with the two at once, but TSan sees an fd
+			 * written and read with nothing ordering them. The fd is
+			 * non-blocking, so the lock is held for one short call. */
+			struct signalfd_siginfo si[8];
+			goc__lock_acquire(&state.lock);
+			ssize_t got = read(state.sfd, si, sizeof si);
+			goc__lock_release(&state.lock);
+			if (got < (ssize_t)sizeof si[0])
+				break;
+			for (size_t i = 0; i < (size_t)got / sizeof si[0]; i++)
+				deliver((int)si[i].ssi_signo);
+		}
 		uint64_t count;
 		while (read(state.efd, &count, sizeof count) < 0 && errno == EINTR)
 			;
