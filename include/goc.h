@@ -41,8 +41,8 @@
  *   - A timeout bounds a wait: > 0 waits that long at most, 0 does not wait
  *     (tries once), GOC_NO_TIMEOUT (any negative value) waits for as long
  *     as it takes.
- *   - A delay says when something happens (goc_sleep, goc_after, timers):
- *     <= 0 is now.
+ *   - A delay says when something happens (goc_sleep, goc_after, timers,
+ *     the expiry of goc_ctx_with_timeout, as in Go): <= 0 is now.
  *   - A deadline is an absolute goc_now() instant; GOC_NO_DEADLINE (0)
  *     means none, and one already past fails at once.
  *   - In an options struct a zero field takes the documented default;
