@@ -212,11 +212,24 @@ int main(int argc, char **argv)
 		      r.status, r.out);
 		free(r.out);
 
-		r = run_self(argv[0], "wait", procs[p]);
-		CHECK(r.exited && r.status == 0 && contains(r.out, "wait done"),
-		      "wait (%s): %s %d:\n%s", procs[p][0], r.exited ? "exit" : "signal", r.status,
-		      r.out);
-		free(r.out);
+		/* TSan runs a signal's handler only when the thread that took it
+		 * next passes one of TSan's interceptors. Here SIGUSR1 lands on a
+		 * thread asleep in a raw futex or epoll system call, which
+		 * SA_RESTART restarts without returning, so the handler never
+		 * runs (seen: the child hung until its alarm, before and after
+		 * this session's changes to signal.c). The handler path is still
+		 * covered under TSan by "notify"'s plain thread. */
+		const char *san = getenv("GOC_TEST_SANITIZER");
+		if (san && !strcmp(san, "thread")) {
+			printf("skip: wait (%s) under TSan: deferred signal handlers\n",
+			       procs[p][0]);
+		} else {
+			r = run_self(argv[0], "wait", procs[p]);
+			CHECK(r.exited && r.status == 0 && contains(r.out, "wait done"),
+			      "wait (%s): %s %d:\n%s", procs[p][0], r.exited ? "exit" : "signal",
+			      r.status, r.out);
+			free(r.out);
+		}
 
 		r = run_self(argv[0], "stop_default", procs[p]);
 		CHECK(!r.exited && r.status == SIGTERM && contains(r.out, "about to terminate"),
