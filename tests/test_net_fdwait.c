@@ -403,8 +403,13 @@ static void sysmon_polls(void)
 	int64_t t0 = goc_now();
 	char ch;
 	CHECK(goc_conn_read(c, &ch, 1) == 1 && ch == 's', "read");
-	CHECK(goc_now() - t0 < 2 * GOC_SECOND, "woken after %lld ms",
-	      (long long)((goc_now() - t0) / MS));
+	/* Under valgrind one thread runs at a time and the spinner takes
+	 * whole time slices, so "soon" has no bound there (18 s was seen);
+	 * the read completing while the only P spins is what is checked. */
+	const char *san = getenv("GOC_TEST_SANITIZER");
+	if (!san || strcmp(san, "valgrind"))
+		CHECK(goc_now() - t0 < 2 * GOC_SECOND, "woken after %lld ms",
+		      (long long)((goc_now() - t0) / MS));
 	__atomic_store_n(&spin_stop, 1, __ATOMIC_SEQ_CST);
 	goc_wg_wait(&done);
 	pthread_join(th, NULL);
