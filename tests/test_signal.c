@@ -160,6 +160,12 @@ static void wait_main(void *arg)
 	CHECK(recv_sig(c) == SIGUSR1, "want SIGUSR1");
 	goc_signal_stop(c);
 	goc_chan_release(c);
+	/* The watcher leaves once nothing is registered; returning before it
+	 * has would end the process with its poll descriptor still open
+	 * (LeakSanitizer reported it). */
+	for (int i = 0; i < 200 && goc_num_goroutine() > 1; i++)
+		goc_sleep(5 * GOC_MILLISECOND);
+	CHECK(goc_num_goroutine() == 1, "%lld goroutines left", (long long)goc_num_goroutine());
 	printf("wait done\n");
 }
 
