@@ -5,10 +5,10 @@
  * and is readied when an M notices the deadline passed. What a program can
  * rely on, and what this test checks:
  *  1. Order: NSLEEPERS goroutines, spawned in a shuffled order, sleep until
- *     deadlines SPACING apart; each appends its index to a shared list as
+ *     deadlines `spacing` apart; each appends its index to a shared list as
  *     soon as it wakes (position taken with an atomic counter). The list
  *     must be in deadline order. A stall of the whole machine longer than
- *     SPACING could in principle let two wake-ups be handled together, so
+ *     the spacing could in principle let two wake-ups be handled together, so
  *     a mismatch is retried (up to 3 rounds); a heap that orders wrongly
  *     fails every round.
  *  2. Never early: every sleep, measured with goc_now around goc_sleep, is
@@ -28,7 +28,9 @@
 #include "testutil.h"
 
 #define NSLEEPERS 20
-#define SPACING (10 * GOC_MILLISECOND)
+/* 10 ms; 40 ms under TSan, whose runs beside other TSan tests stall
+ * threads for longer than 10 ms (three rounds out of order were seen). */
+static int64_t spacing;
 #define BASE (20 * GOC_MILLISECOND)
 
 static int64_t t0;
@@ -41,7 +43,7 @@ static void ordered_sleeper(void *arg)
 {
 	int i = (int)(intptr_t)arg;
 	int64_t start = goc_now();
-	int64_t d = t0 + BASE + i * SPACING - start;
+	int64_t d = t0 + BASE + i * spacing - start;
 	goc_sleep(d);
 	int64_t end = goc_now();
 	wake_order[atomic_fetch_add(&wake_pos, 1)] = i;
@@ -156,6 +158,7 @@ static void main_g(void *arg)
 {
 	(void)arg;
 	int rounds = 0, good = 0;
+	spacing = test_size(10, 10, 40) * GOC_MILLISECOND;
 	while (rounds < 3 && !good) {
 		good = ordered_round();
 		rounds++;
