@@ -33,94 +33,30 @@ static goc_chan *parking;
 static goc_wg parked_done = GOC_WG_INIT;
 static int hot_running; /* atomic */
 
-struct response {
-	int status;
-	char *raw; /* head and body, NUL-terminated */
-	const char *body;
-	size_t body_len;
-};
-
-static void response_free(struct response *r)
+static void response_free(http_response *r)
 {
 	free(r->raw);
 }
 
-/* The value of header name in r ("" if absent), copied into out. */
-static const char *header(const struct response *r, const char *name, char *out, size_t size)
+/* GET path from the debug server (testutil's http_get). */
+static http_response fetch(const char *path)
 {
-	out[0] = 0;
-	size_t n = strlen(name);
-	for (const char *line = strstr(r->raw, "\r\n"); line && line + 2 < r->body;
-	     line = strstr(line + 2, "\r\n")) {
-		if (strncasecmp(line + 2, name, n) || line[2 + n] != ':')
-			continue;
-		const char *v = line + 3 + n;
-		while (*v == ' ')
-			v++;
-		size_t len = strcspn(v, "\r");
-		if (len >= size)
-			len = size - 1;
-		memcpy(out, v, len);
-		out[len] = 0;
-		break;
-	}
-	return out;
+	return http_get(server_addr, path);
 }
 
-/* GET path from the debug server, reading until it closes. */
-static struct response fetch(const char *path)
-{
-	goc_conn *c;
-	int err = goc_dial("tcp", server_addr, goc_now() + 5 * GOC_SECOND, &c);
-	CHECK(err == 0, "dial %s: %s", server_addr, strerror(-err));
-	char request[512];
-	int n = snprintf(request, sizeof request,
-			 "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path,
-			 server_addr);
-	CHECK(goc_conn_write(c, request, (size_t)n, NULL) == n, "send GET %s", path);
-	goc_conn_set_read_deadline(c, goc_now() + 60 * GOC_SECOND);
-	size_t len = 0, cap = 65536;
-	char *raw = malloc(cap);
-	CHECK(raw, "out of memory");
-	for (;;) {
-		if (cap - len < 4096) {
-			cap *= 2;
-			raw = realloc(raw, cap);
-			CHECK(raw, "out of memory");
-		}
-		ssize_t got = goc_conn_read(c, raw + len, cap - len - 1);
-		CHECK(got >= 0, "read GET %s: %s", path, strerror((int)-got));
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
-	goc_conn_close(c);
-	raw[len] = 0;
-	struct response r = {.raw = raw};
-	CHECK(sscanf(raw, "HTTP/1.1 %d", &r.status) == 1, "GET %s: no status line", path);
-	char *end = strstr(raw, "\r\n\r\n");
-	CHECK(end, "GET %s: no end of head", path);
-	r.body = end + 4;
-	r.body_len = len - (size_t)(r.body - raw);
-	char value[64];
-	CHECK(atoll(header(&r, "Content-Length", value, sizeof value)) == (long long)r.body_len,
-	      "GET %s: Content-Length %s for %zu bytes", path, value, r.body_len);
-	return r;
-}
-
-static void expect(const struct response *r, const char *path, int status, const char *content_type)
+static void expect(const http_response *r, const char *path, int status, const char *content_type)
 {
 	char value[128];
 	CHECK(r->status == status, "GET %s: status %d, not %d: %s", path, r->status, status,
 	      r->body);
-	header(r, "Content-Type", value, sizeof value);
+	http_header(r, "Content-Type", value, sizeof value);
 	CHECK(!strcmp(value, content_type), "GET %s: Content-Type %s, not %s", path, value,
 	      content_type);
 }
 
-static struct response fetch_ok(const char *path, const char *content_type)
+static http_response fetch_ok(const char *path, const char *content_type)
 {
-	struct response r = fetch(path);
+	http_response r = fetch(path);
 	expect(&r, path, 200, content_type);
 	return r;
 }
@@ -222,7 +158,7 @@ static void plant_contention(void)
 /* ---- checks ---- */
 
 /* Decodes the profile in r's body into p; release with undecode. */
-static void decode(const struct response *r, struct parsed_profile *p, struct bytes *keep)
+static void decode(const http_response *r, struct parsed_profile *p, struct bytes *keep)
 {
 	struct bytes file = {malloc(r->body_len), r->body_len};
 	CHECK(file.data, "out of memory");
@@ -247,7 +183,7 @@ static bool profile_has(const struct parsed_profile *p, const char *function)
 
 static void check_index(void)
 {
-	struct response r = fetch_ok("/debug/pprof/", "text/html; charset=utf-8");
+	http_response r = fetch_ok("/debug/pprof/", "text/html; charset=utf-8");
 	for (const char *const *want =
 		     (const char *const[]){"goroutine?debug=1", "block?debug=1", "mutex?debug=1",
 					   "profile", "goroutine?debug=2", NULL};
@@ -262,7 +198,7 @@ static void check_index(void)
 
 static void check_goroutines(void)
 {
-	struct response r = fetch_ok("/debug/pprof/goroutine?debug=1", "text/plain; charset=utf-8");
+	http_response r = fetch_ok("/debug/pprof/goroutine?debug=1", "text/plain; charset=utf-8");
 	CHECK(!strncmp(r.body, "goroutine profile: total ", 25), "debug=1 head:\n%s", r.body);
 	CHECK(contains(r.body, "\n3 @ 0x"), "no stack shared by the 3 parked goroutines:\n%s",
 	      r.body);
@@ -291,7 +227,7 @@ static void check_goroutines(void)
 
 static void check_contention(void)
 {
-	struct response r = fetch_ok("/debug/pprof/block?debug=1", "text/plain; charset=utf-8");
+	http_response r = fetch_ok("/debug/pprof/block?debug=1", "text/plain; charset=utf-8");
 	CHECK(!strncmp(r.body, "--- contention:\ncycles/second=1000000000\n", 41),
 	      "block text head:\n%s", r.body);
 	CHECK(contains(r.body, "\tblock_planted_debugserve+0x"), "block text:\n%s", r.body);
@@ -320,7 +256,7 @@ static void check_contention(void)
 
 /* Whether body is JSON: python3's json.tool when installed, else the
  * braces balance. */
-static void check_json(const char *what, const struct response *r)
+static void check_json(const char *what, const http_response *r)
 {
 	int depth = 0;
 	for (size_t i = 0; i < r->body_len; i++)
@@ -344,7 +280,7 @@ static void check_json(const char *what, const struct response *r)
 
 static void check_sched_and_vars(void)
 {
-	struct response r = fetch_ok("/debug/sched", "application/json; charset=utf-8");
+	http_response r = fetch_ok("/debug/sched", "application/json; charset=utf-8");
 	check_json("/debug/sched", &r);
 	char want[64];
 	snprintf(want, sizeof want, "\"gomaxprocs\": %d,", goc_maxprocs(0));
@@ -386,10 +322,10 @@ static void check_sched_and_vars(void)
 static void check_cpu_profile(void)
 {
 	hot_start();
-	struct response r = fetch_ok("/debug/pprof/profile?seconds=1", "application/octet-stream");
+	http_response r = fetch_ok("/debug/pprof/profile?seconds=1", "application/octet-stream");
 	hot_stop();
 	char value[128];
-	CHECK(!strcmp(header(&r, "Content-Disposition", value, sizeof value),
+	CHECK(!strcmp(http_header(&r, "Content-Disposition", value, sizeof value),
 		      "attachment; filename=\"profile\""),
 	      "Content-Disposition: %s", value);
 	static struct parsed_profile p;
@@ -406,7 +342,7 @@ static void check_cpu_profile(void)
 	r = fetch("/debug/pprof/profile?seconds=1");
 	expect(&r, "/debug/pprof/profile", 500, "text/plain; charset=utf-8");
 	CHECK(contains(r.body, "already in use"), "second profile: %s", r.body);
-	CHECK(!strcmp(header(&r, "X-Go-Pprof", value, sizeof value), "1"), "no X-Go-Pprof");
+	CHECK(!strcmp(http_header(&r, "X-Go-Pprof", value, sizeof value), "1"), "no X-Go-Pprof");
 	response_free(&r);
 	CHECK(goc_pprof_cpu_stop() == GOC_OK, "cpu_stop");
 	fclose(f);
@@ -448,7 +384,7 @@ static void check_go_tool(void)
 
 struct fetch_job {
 	const char *path;
-	struct response r;
+	http_response r;
 	goc_wg done;
 };
 
@@ -481,7 +417,7 @@ static void check_stop_and_restart(void)
 
 	CHECK(goc_debug_serve("127.0.0.1:0") == 0, "restart");
 	CHECK(goc_debug_serve_addr(server_addr, sizeof server_addr) > 0, "address");
-	struct response r = fetch_ok("/debug/pprof/", "text/html; charset=utf-8");
+	http_response r = fetch_ok("/debug/pprof/", "text/html; charset=utf-8");
 	response_free(&r);
 	goc_debug_serve_stop();
 	ok("stop ends a profile under way; the server starts again");
