@@ -226,6 +226,8 @@ static void test_target_forms_and_host(void)
 		"GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n",    /* empty host */
 		"GET http://u@h/x HTTP/1.1\r\nHost: h\r\n\r\n", /* userinfo */
 		"GET http://h:8x/ HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET http://h#f HTTP/1.1\r\nHost: h\r\n\r\n", /* no fragment in a target */
+		"GET http://[::1]:8#?q HTTP/1.0\r\nHost: h\r\n\r\n",
 		"GET 1http://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
 		"GET x HTTP/1.1\r\nHost: h\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",

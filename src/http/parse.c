@@ -330,11 +330,13 @@ static size_t authority_start(const char *target, size_t len)
 	return i + 3;
 }
 
-/* Where the authority starting at target[from] ends: the path, query or
- * fragment, or the end. */
+/* Where the authority starting at target[from] ends: the path, the query or
+ * the end. A request-target carries no fragment (RFC 9112 3.2), so '#' is
+ * not a delimiter here: it stays in the authority, which then fails
+ * valid_authority ("http://h#x" is a 400, not a request for path "#x"). */
 static size_t authority_end(const char *target, size_t len, size_t from)
 {
-	while (from < len && target[from] != '/' && target[from] != '?' && target[from] != '#')
+	while (from < len && target[from] != '/' && target[from] != '?')
 		from++;
 	return from;
 }
