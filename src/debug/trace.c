@@ -84,7 +84,8 @@ enum {
 	TID_NETWORK = GOC_MAX_PROCS + 2,
 	TID_OTHER = GOC_MAX_PROCS + 3,
 	TID_SYSCALLS = 1000,
-	TAG_MAX = 127, /* tags fit in trace_mark's upper 7 bits */
+	TAG_MAX = 127,            /* tags fit in trace_mark's upper 7 bits */
+	ANNOTATION_TEXT_MAX = 64, /* bytes of a user string in an annotation */
 	PENDING_FLOWS = 4096,
 };
 
@@ -126,6 +127,7 @@ static struct {
 	struct trace_m *other;
 	/* Set by goc_trace_start before goc__trace_on, read by sections. */
 	FILE *out;
+	goc_trace_format format; /* control_lock */
 	int64_t start_ns;
 	uint8_t tag;
 	uint64_t last_flow_id; /* atomic */
@@ -480,6 +482,8 @@ void goc__trace_switch(goc__m *m, goc__g *from, goc__g *to)
 		if (!(to->flags & G_FLAG_G0))
 			goc__schedlat_running(m->p, to);
 	}
+	if (on & GOC__HOOK_GOTRACE)
+		goc__gotrace_switch(m, from, to);
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
 		return;
@@ -513,6 +517,8 @@ void goc__trace_unblock(goc__g *g, bool by_self)
 	int32_t on = hooks_on();
 	if (on & GOC__HOOK_SCHEDLAT)
 		goc__schedlat_runnable(g);
+	if (on & GOC__HOOK_GOTRACE)
+		goc__gotrace_unblock(g);
 	goc__m *m = goc__m_self();
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
@@ -600,6 +606,8 @@ void goc__trace_create(goc__g *g)
 	int32_t on = hooks_on();
 	if (on & GOC__HOOK_SCHEDLAT)
 		goc__schedlat_runnable(g);
+	if (on & GOC__HOOK_GOTRACE)
+		goc__gotrace_create(g);
 	goc__m *m = goc__m_self();
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
@@ -641,16 +649,22 @@ static void proc_event(goc__p *p, const char *name)
 
 void goc__trace_proc_start(goc__p *p)
 {
+	if (hooks_on() & GOC__HOOK_GOTRACE)
+		goc__gotrace_proc(p, true);
 	proc_event(p, "proc start");
 }
 
 void goc__trace_proc_stop(goc__p *p)
 {
+	if (hooks_on() & GOC__HOOK_GOTRACE)
+		goc__gotrace_proc(p, false);
 	proc_event(p, "proc stop");
 }
 
 void goc__trace_syscall_enter(goc__m *m)
 {
+	if (hooks_on() & GOC__HOOK_GOTRACE)
+		goc__gotrace_syscall_enter(m);
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
 		return;
@@ -664,6 +678,8 @@ void goc__trace_syscall_enter(goc__m *m)
 
 void goc__trace_syscall_exit(goc__m *m)
 {
+	if (hooks_on() & GOC__HOOK_GOTRACE)
+		goc__gotrace_syscall_exit(m);
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
 		return;
@@ -674,6 +690,8 @@ void goc__trace_syscall_exit(goc__m *m)
 
 void goc__trace_syscall_resume(goc__m *m)
 {
+	if (hooks_on() & GOC__HOOK_GOTRACE)
+		goc__gotrace_syscall_resume(m);
 	struct trace_m *tm = section_enter(m);
 	if (!tm)
 		return;
@@ -686,13 +704,25 @@ void goc__trace_syscall_resume(goc__m *m)
 
 goc_status goc_trace_start(FILE *out)
 {
-	if (!out)
+	return goc_trace_start_format(out, GOC_TRACE_JSON);
+}
+
+goc_status goc_trace_start_format(FILE *out, goc_trace_format format)
+{
+	if (!out || (format != GOC_TRACE_JSON && format != GOC_TRACE_GO))
 		return -EINVAL;
 	goc__runtime_init();
 	pthread_mutex_lock(&trace.control_lock);
 	if (trace.out) {
 		pthread_mutex_unlock(&trace.control_lock);
 		return -EBUSY;
+	}
+	trace.format = format;
+	if (format == GOC_TRACE_GO) {
+		trace.out = out;
+		goc__gotrace_start();
+		pthread_mutex_unlock(&trace.control_lock);
+		return GOC_OK;
 	}
 	if (!trace.other && !(trace.other = state_new(-1))) {
 		pthread_mutex_unlock(&trace.control_lock);
@@ -761,6 +791,18 @@ static void write_tail(struct trace_m *tm)
 	chunk_write(tm);
 }
 
+/* goc_trace_stop of a trace in Go's format; control_lock held. */
+static goc_status stop_go_format(void)
+{
+	bool lost = false;
+	int err = goc__gotrace_stop(trace.out, &lost);
+	if (fflush(trace.out) != 0 && !err)
+		err = errno ? errno : EIO;
+	trace.out = NULL;
+	pthread_mutex_unlock(&trace.control_lock);
+	return err ? -err : lost ? -ENOMEM : GOC_OK;
+}
+
 goc_status goc_trace_stop(void)
 {
 	pthread_mutex_lock(&trace.control_lock);
@@ -768,6 +810,8 @@ goc_status goc_trace_stop(void)
 		pthread_mutex_unlock(&trace.control_lock);
 		return -EINVAL;
 	}
+	if (trace.format == GOC_TRACE_GO)
+		return stop_go_format();
 	goc__fetch_and_seqcst(&goc__trace_on, ~GOC__HOOK_TRACE);
 	/* Wait out the sections that saw the flag set (invariants above). */
 	pthread_mutex_lock(&trace.other_lock);
@@ -798,4 +842,106 @@ goc_status goc_trace_stop(void)
 	trace.out = NULL;
 	pthread_mutex_unlock(&trace.control_lock);
 	return st;
+}
+
+/* ---- user annotations ---- */
+
+/* An annotation on the calling thread's current track: an async slice's
+ * begin or end ("b"/"e") or an instant ("i"), with cat, id and name, and
+ * the task in its arguments (and a message for a log). */
+static void annotation(const char *ph, const char *cat, uint64_t id, const char *name,
+		       uint64_t task, const char *message)
+{
+	goc__m *m = goc__m_self();
+	struct trace_m *tm = section_enter(m);
+	if (!tm)
+		return;
+	int32_t tid = TID_OTHER;
+	if (m && m->curg && tm->slice_g == m->curg)
+		tid = tm->slice_tid;
+	event_begin(tm, ph, tid, goc__prim_nanotime());
+	if (ph[0] == 'i')
+		put_str(tm, ",\"s\":\"t\"");
+	put_str(tm, ",\"cat\":\"");
+	put_str(tm, cat);
+	put_str(tm, "\",\"id\":");
+	put_uint(tm, id);
+	put_str(tm, ",\"name\":\"");
+	/* User strings are cut so that an event stays within
+	 * TRACE_EVENT_MAX once escaped (6 bytes a byte at worst). */
+	char cut[ANNOTATION_TEXT_MAX + 1];
+	snprintf(cut, sizeof cut, "%s", name ? name : "");
+	put_escaped(tm, cut);
+	put_str(tm, "\",\"args\":{\"task\":");
+	put_uint(tm, task);
+	if (m && m->curg) {
+		put_str(tm, ",\"goroutine\":");
+		put_int(tm, m->curg->id);
+	}
+	if (message) {
+		snprintf(cut, sizeof cut, "%s", message);
+		put_str(tm, ",\"message\":\"");
+		put_escaped(tm, cut);
+		put_char(tm, '"');
+	}
+	put_char(tm, '}');
+	event_end(tm);
+	section_leave(tm);
+}
+
+static uint64_t last_task_id; /* atomic */
+
+uint64_t goc_trace_task_new(uint64_t parent, const char *name)
+{
+	uint64_t id = goc__add_fetch_relaxed(&last_task_id, 1);
+	int32_t on = hooks_on();
+	if (on & GOC__HOOK_GOTRACE)
+		goc__gotrace_task(id, parent, name, false);
+	if (on & GOC__HOOK_TRACE)
+		annotation("b", "task", id, name, parent, NULL);
+	return id;
+}
+
+void goc_trace_task_end(uint64_t task)
+{
+	int32_t on = hooks_on();
+	if (on & GOC__HOOK_GOTRACE)
+		goc__gotrace_task(task, 0, NULL, true);
+	if (on & GOC__HOOK_TRACE)
+		annotation("e", "task", task, "", task, NULL);
+}
+
+/* A region's async id: the goroutine's, so that its regions nest on one
+ * track (0 for plain threads). */
+static uint64_t region_id(void)
+{
+	goc__m *m = goc__m_self();
+	return m && m->curg ? (uint64_t)m->curg->id : 0;
+}
+
+void goc_trace_region_begin(uint64_t task, const char *name)
+{
+	int32_t on = hooks_on();
+	if (on & GOC__HOOK_GOTRACE)
+		goc__gotrace_region(task, name, false);
+	if (on & GOC__HOOK_TRACE)
+		annotation("b", "region", region_id(), name, task, NULL);
+}
+
+void goc_trace_region_end(uint64_t task, const char *name)
+{
+	int32_t on = hooks_on();
+	if (on & GOC__HOOK_GOTRACE)
+		goc__gotrace_region(task, name, true);
+	if (on & GOC__HOOK_TRACE)
+		annotation("e", "region", region_id(), name, task, NULL);
+}
+
+void goc_trace_log(uint64_t task, const char *category, const char *message)
+{
+	int32_t on = hooks_on();
+	if (on & GOC__HOOK_GOTRACE)
+		goc__gotrace_log(task, category, message ? message : "");
+	if (on & GOC__HOOK_TRACE)
+		annotation("i", "log", task, category, task, message ? message : "");
 }

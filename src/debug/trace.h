@@ -17,6 +17,7 @@
 #define GOC_DEBUG_TRACE_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "../sched/runtime.h"
 
@@ -30,6 +31,7 @@ extern __attribute__((visibility("hidden"))) int32_t goc__trace_on;
 enum {
 	GOC__HOOK_TRACE = 1,    /* an execution trace is being taken (trace.c) */
 	GOC__HOOK_SCHEDLAT = 2, /* the scheduling latency is measured (schedlat.c) */
+	GOC__HOOK_GOTRACE = 4,  /* a trace in Go's binary format is taken (gotrace.c) */
 };
 
 static inline bool goc__tracing(void)
@@ -65,6 +67,24 @@ void goc__trace_netpoll(goc__g *const *ready, int n);
 /* Runs the timer callback t->fn(t, now), with what it readies recorded as
  * unblocked by a timer. */
 void goc__trace_timer_fire(goc__rtimer *t, int64_t now);
+
+/* gotrace.c, called by the hooks above (and by the annotation calls)
+ * while GOC__HOOK_GOTRACE is on; the arguments are the hooks'. */
+void goc__gotrace_switch(goc__m *m, goc__g *from, goc__g *to);
+void goc__gotrace_unblock(goc__g *g);
+void goc__gotrace_create(goc__g *g);
+void goc__gotrace_proc(goc__p *p, bool start);
+void goc__gotrace_syscall_enter(goc__m *m);
+void goc__gotrace_syscall_exit(goc__m *m);
+void goc__gotrace_syscall_resume(goc__m *m);
+void goc__gotrace_task(uint64_t id, uint64_t parent, const char *name, bool end);
+void goc__gotrace_region(uint64_t task, const char *name, bool end);
+void goc__gotrace_log(uint64_t task, const char *category, const char *message);
+/* Sets GOC__HOOK_GOTRACE; trace.c's control lock held, no trace running. */
+void goc__gotrace_start(void);
+/* Clears it, waits out the recorders, writes the trace to out: 0 or an
+ * errno value; *lost: records were dropped for want of memory. */
+int goc__gotrace_stop(FILE *out, bool *lost);
 
 /* schedlat.c, called by the hooks above while GOC__HOOK_SCHEDLAT is on:
  * g became runnable (unblocked, created, or yielded) ... */

@@ -204,6 +204,9 @@ struct goc__m {
 	/* Its record as a reader of QSBR-reclaimed structures (sync/qsbr.h):
 	 * announced at every switch, offline while it sleeps idle. */
 	goc__qsbr_reader qsbr;
+	/* This M's log for the trace in Go's format (debug/gotrace.c), made
+	 * the first time it records an event; only this M. */
+	struct goc__gotrace_log *gotrace;
 };
 
 /* A processor. Touched by its M without locks, except where noted. */
