@@ -7,7 +7,10 @@
  * two Ps the two run on different Ps, so every block is allocated on one
  * P and freed on the other. AllocPipeline uses goc_malloc/goc_free;
  * AllocPipelineMalloc uses malloc/free, so LD_PRELOAD chooses the C
- * allocator it measures (tools/bench-alloc.sh). One op is one item. The
+ * allocator it measures (tools/bench-alloc.sh). AllocPipelineUnprofiled
+ * is AllocPipeline with the heap profile off (goc_set_mem_profile_rate(0)):
+ * the difference is what sampling at the default rate costs. One op is one
+ * item. The
  * Go counterpart (bench/go/alloc.go) allocates with make([]byte, n) and
  * drops the slice after the check: its GC frees.
  */
@@ -86,6 +89,13 @@ static void run_pipeline(struct bench_run *run, void *(*alloc)(size_t), void (*r
 void bench_alloc_pipeline(struct bench_run *run)
 {
 	run_pipeline(run, goc_malloc, goc_free);
+}
+
+void bench_alloc_pipeline_unprofiled(struct bench_run *run)
+{
+	int64_t rate = goc_set_mem_profile_rate(0);
+	run_pipeline(run, goc_malloc, goc_free);
+	goc_set_mem_profile_rate(rate);
 }
 
 void bench_alloc_pipeline_malloc(struct bench_run *run)

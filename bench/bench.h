@@ -123,6 +123,7 @@ void bench_rwmap_adversarial_alloc(struct bench_run *run);         /* map.c */
 void bench_rwmap_adversarial_delete(struct bench_run *run);        /* map.c */
 void bench_rwmap_delete_collision(struct bench_run *run);          /* map.c */
 void bench_alloc_pipeline(struct bench_run *run);                  /* alloc.c */
+void bench_alloc_pipeline_unprofiled(struct bench_run *run);       /* alloc.c */
 void bench_alloc_pipeline_malloc(struct bench_run *run);           /* alloc.c */
 /* -serve-http: serves HTTPHello on the address arg until killed. */
 void bench_serve_hello(void *addr); /* http.c */

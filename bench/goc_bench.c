@@ -95,6 +95,7 @@ static const struct workload suite[] = {
 	{"RWMapAdversarialDelete", 5000000, true, bench_rwmap_adversarial_delete},
 	{"RWMapDeleteCollision", 10000000, true, bench_rwmap_delete_collision},
 	{"AllocPipeline", 5000000, true, bench_alloc_pipeline},
+	{"AllocPipelineUnprofiled", 5000000, true, bench_alloc_pipeline_unprofiled},
 	{"AllocPipelineMalloc", 5000000, true, bench_alloc_pipeline_malloc},
 };
 

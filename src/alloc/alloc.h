@@ -46,6 +46,8 @@
 #include <stdint.h>
 
 #include "goc.h"
+#include "../prim/atomic.h"
+#include "../sched/runtime.h"
 
 #define GOC_ALLOC_PAGE_SHIFT 13
 #define GOC_ALLOC_PAGE ((size_t)1 << GOC_ALLOC_PAGE_SHIFT) /* 8 KiB, Go's page */
@@ -100,6 +102,12 @@ typedef struct goc__span {
 	bool released;     /* free runs: pages were given back to the kernel */
 	uint32_t elem_size;
 	uint32_t nelems;
+	/* Small spans, set when the span is cut, read by every free:
+	 * limit = nelems * elem_size (offsets at or past it are no object),
+	 * divmagic = 2^32 / elem_size rounded up (offset * divmagic >> 32 is
+	 * the object's index for every offset below limit: Go's divMagic). */
+	uint32_t limit;
+	uint32_t divmagic;
 	/* Small spans. thread_free: objects freed by non-owners, a stack
 	 * pushed with CAS, | SPAN_DETACHED (see the invariants); atomic. */
 	uintptr_t thread_free;
@@ -107,7 +115,13 @@ typedef struct goc__span {
 	char *fresh;               /* next never-handed-out object; the owner, else central lock */
 	void *local_free;          /* unowned span's own free list; central lock */
 	uint32_t used;             /* objects out, while unowned; central lock (see central.c) */
-	int32_t nsampled;          /* atomic: heap-profile samples among its objects */
+	int32_t nsampled; /* heap-profile samples among its objects; atomic, changed under prof lock */
+	/* Bit i % 64 is set while an object of index i may be sampled: a
+	 * free looks in the profiler's table only when its bit is set. Set
+	 * and cleared (when nsampled drops to 0) under the profiler's lock,
+	 * read by frees with a relaxed load (a sampled object's bit was set
+	 * before malloc returned it, so its free sees it). */
+	uint64_t sampled_mask;
 	/* Large spans. */
 	void *large_ptr;   /* the pointer handed out (aligned allocations lie inside) */
 	size_t large_size; /* bytes requested, for the statistics and the profile */
@@ -117,9 +131,43 @@ typedef struct goc__span {
 	int64_t free_since; /* free runs: when it became free (scavenger) */
 } goc__span;
 
+/* The arena map (pageheap.c), here so that free finds a span inline.
+ * Arenas are aligned to their size: an address's high bits name its arena
+ * in a two-level map; each arena maps its pages to spans. */
+#define GOC_ALLOC_L2_BITS 12
+#define GOC_ALLOC_L1_BITS (48 - GOC_ALLOC_ARENA_SHIFT - GOC_ALLOC_L2_BITS)
+struct goc__arena {
+	char *base;
+	goc__span *huge;                         /* a huge object's reservation, else NULL */
+	goc__span *pages[GOC_ALLOC_ARENA_PAGES]; /* atomic elements; see pageheap.c */
+};
+extern __attribute__((
+	visibility("hidden"))) struct goc__arena **goc__arena_l1[1 << GOC_ALLOC_L1_BITS];
+
+static inline struct goc__arena *goc__arena_of(uintptr_t a)
+{
+	if (a >> 48)
+		return NULL;
+	struct goc__arena **l2 =
+		goc__load_acquire(&goc__arena_l1[a >> (GOC_ALLOC_ARENA_SHIFT + GOC_ALLOC_L2_BITS)]);
+	if (!l2)
+		return NULL;
+	return goc__load_acquire(
+		&l2[(a >> GOC_ALLOC_ARENA_SHIFT) & ((1 << GOC_ALLOC_L2_BITS) - 1)]);
+}
+
 /* The span holding p, or NULL if p is in no arena of this heap. Lock-free;
  * a pointer the caller legitimately holds maps to its span. */
-goc__span *goc__span_of(const void *p);
+static inline goc__span *goc__span_of(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	struct goc__arena *ar = goc__arena_of(a);
+	if (!ar)
+		return NULL;
+	if (ar->huge)
+		return ar->huge;
+	return goc__load_relaxed(&ar->pages[(a - (uintptr_t)ar->base) >> GOC_ALLOC_PAGE_SHIFT]);
+}
 /* A span of npages pages for state (SPAN_SMALL or SPAN_LARGE), pages
  * zeroed if zero is set; NULL when the kernel refuses. */
 goc__span *goc__heap_alloc(size_t npages, int state, bool zero);
@@ -197,9 +245,89 @@ typedef struct goc__mcache {
 goc__mcache *goc__mcache_self(void);
 /* The list of every cache (statistics, the profiler's rate change). */
 goc__mcache *goc__mcache_all(void);
-/* Small allocation and free through the caller's cache. */
+/* Small allocation and free through the caller's cache: the slow paths
+ * behind the inline ones below (refills, samples, caches to make, busy
+ * caches, frees into spans the cache does not own). The object's
+ * double-free mark is already checked and set when goc__small_free runs. */
 void *goc__small_alloc(size_t n, unsigned cls);
 void goc__small_free(goc__span *s, void *p);
+
+/* The per-P caches and the calling thread's own (mcache.c), here for the
+ * inline fast paths. */
+extern __attribute__((visibility("hidden"))) goc__mcache *goc__p_caches[GOC_MAX_PROCS];
+extern __thread __attribute__((visibility("hidden"), tls_model("initial-exec")))
+goc__mcache *goc__tls_cache;
+
+/* goc__mcache_self without making a cache: NULL when the caller has none
+ * yet (the slow path makes it). Same rule: m->p read once, per call. */
+static inline goc__mcache *goc__mcache_fast(void)
+{
+	goc__m *m = goc__m_self();
+	goc__p *p = m ? m->p : NULL;
+	if (p)
+		return goc__load_acquire(&goc__p_caches[p->id]);
+	return goc__tls_cache;
+}
+
+/* busy: see mcache.c. A signal handler on the same thread finds it set
+ * and goes around the cache. */
+static inline void goc__mcache_busy_enter(goc__mcache *c)
+{
+	goc__store_relaxed(&c->busy, 1);
+	goc__signal_fence_seqcst();
+}
+
+static inline void goc__mcache_busy_leave(goc__mcache *c)
+{
+	goc__signal_fence_seqcst();
+	goc__store_release(&c->busy, 0);
+}
+
+/* The double-free mark: a freed small object's second word holds this
+ * value, which no allocation leaves there (malloc clears the word). */
+static inline uintptr_t goc__free_mark(const void *p)
+{
+	return (uintptr_t)p ^ (uintptr_t)0x9e3779b97f4a7c15ull;
+}
+
+/* Pops an object of class cls from c's list: NULL when the list is
+ * empty, the cache busy or a heap-profile sample due (the slow path,
+ * goc__small_alloc, does those). Plain loads and stores: only c's holder
+ * runs this. */
+static inline void *goc__mcache_pop(goc__mcache *c, unsigned cls)
+{
+	if (__builtin_expect(goc__load_relaxed(&c->busy) != 0, 0))
+		return NULL;
+	goc__mcache_busy_enter(c);
+	goc__mcache_class *k = &c->cls[cls];
+	void *p = k->free;
+	int64_t left = goc__load_relaxed(&c->sample_left) - goc__class_size[cls];
+	if (__builtin_expect(p && left >= 0, 1)) {
+		k->free = *(void **)p;
+		((uintptr_t *)p)[1] = 0;
+		goc__store_relaxed(&k->nmalloc, goc__load_relaxed(&k->nmalloc) + 1);
+		goc__store_relaxed(&c->sample_left, left);
+	} else {
+		p = NULL;
+	}
+	goc__mcache_busy_leave(c);
+	return p;
+}
+
+/* Pushes p, an object of s whose mark is set, onto c's list if c owns s
+ * and is not busy; false otherwise (goc__small_free). */
+static inline bool goc__mcache_push(goc__mcache *c, goc__span *s, void *p)
+{
+	if (__builtin_expect(goc__load_relaxed(&s->owner) != c || goc__load_relaxed(&c->busy), 0))
+		return false;
+	goc__mcache_busy_enter(c);
+	goc__mcache_class *k = &c->cls[s->sizeclass];
+	*(void **)p = k->free;
+	k->free = p;
+	goc__store_relaxed(&k->nfree, goc__load_relaxed(&k->nfree) + 1);
+	goc__mcache_busy_leave(c);
+	return true;
+}
 /* Allocations and frees of class cls that went around every cache. */
 void goc__mcache_uncached_counts(unsigned cls, uint64_t *mallocs, uint64_t *frees);
 /* Every cache takes a new sample countdown at its next allocation. */

@@ -121,6 +121,9 @@ static goc__span *span_new(unsigned cls, bool try)
 	s->sizeclass = (uint8_t)cls;
 	s->elem_size = goc__class_size[cls];
 	s->nelems = (uint32_t)((npages << GOC_ALLOC_PAGE_SHIFT) / s->elem_size);
+	s->limit = s->nelems * s->elem_size;
+	s->divmagic = 0xFFFFFFFFu / s->elem_size + 1;
+	s->sampled_mask = 0;
 	s->fresh = s->base;
 	s->local_free = NULL;
 	s->used = 0;

@@ -78,10 +78,23 @@ static void *nomem(void)
 	return NULL;
 }
 
+/* A small object of class cls: the caller's cache's list inline, the
+ * slow path (mcache.c) for everything else. */
+static inline void *small_alloc(size_t n, unsigned cls)
+{
+	goc__mcache *c = goc__mcache_fast();
+	if (__builtin_expect(c != NULL, 1)) {
+		void *p = goc__mcache_pop(c, cls);
+		if (__builtin_expect(p != NULL, 1))
+			return p;
+	}
+	return goc__small_alloc(n, cls);
+}
+
 GOC_ALLOC_TEXT void *goc_malloc(size_t n)
 {
-	void *p = n <= GOC_ALLOC_MAX_SMALL ? goc__small_alloc(n, goc__size_class(n))
-					   : goc__large_alloc(n, 0, false);
+	void *p = __builtin_expect(n <= GOC_ALLOC_MAX_SMALL, 1) ? small_alloc(n, goc__size_class(n))
+								: goc__large_alloc(n, 0, false);
 	return p ? p : nomem();
 }
 
@@ -94,11 +107,24 @@ GOC_ALLOC_TEXT void *goc_calloc(size_t count, size_t size)
 		void *p = goc__large_alloc(n, 0, true);
 		return p ? p : nomem();
 	}
-	void *p = goc__small_alloc(n, goc__size_class(n));
+	void *p = small_alloc(n, goc__size_class(n));
 	if (!p)
 		return nomem();
 	memset(p, 0, n);
 	return p;
+}
+
+/* The index of p in s, a small span, or panics if p is not the start of
+ * one of its objects. One multiply instead of a division. */
+static inline uint32_t small_index(goc__span *s, void *p)
+{
+	uintptr_t off = (uintptr_t)((char *)p - s->base);
+	if (__builtin_expect(off >= s->limit, 0))
+		goc__alloc_misuse("free of a pointer goc's heap never returned", p);
+	uint32_t index = (uint32_t)((off * s->divmagic) >> 32);
+	if (__builtin_expect(index * s->elem_size != off, 0))
+		goc__alloc_misuse("free of a pointer inside an object", p);
+	return index;
 }
 
 /* The span of a pointer handed to free, realloc or usable_size; panics on
@@ -111,13 +137,7 @@ static goc__span *checked_span(void *p)
 		goc__alloc_misuse("free of a pointer goc's heap never returned", p);
 	uint8_t state = goc__load_relaxed(&s->state);
 	if (state == SPAN_SMALL) {
-		/* One multiply instead of a division (Go's divMagic): exact
-		 * for every offset inside spans of these classes. */
-		uint32_t off = (uint32_t)(c - s->base);
-		uint32_t index =
-			(uint32_t)(((uint64_t)off * (0xFFFFFFFFu / s->elem_size + 1)) >> 32);
-		if (index * s->elem_size != off || index >= s->nelems)
-			goc__alloc_misuse("free of a pointer inside an object", p);
+		small_index(s, p);
 		return s;
 	}
 	if (state == SPAN_LARGE) {
@@ -128,15 +148,44 @@ static goc__span *checked_span(void *p)
 	goc__alloc_misuse("double free or free of a pointer goc's heap never returned", p);
 }
 
-void goc_free(void *p)
+/* Everything goc_free does not do inline: large objects, misuse (and a
+ * small span, should its state be read differently the second time). */
+__attribute__((noinline)) static void free_other(void *p)
 {
-	if (!p)
-		return;
 	goc__span *s = checked_span(p);
 	if (s->state == SPAN_SMALL)
 		goc__small_free(s, p);
 	else
 		goc__large_free(s, p);
+}
+
+/*
+ * The small-object free, inline: the span by the page map, the pointer
+ * checked to start one of its objects (a pointer into a stale descriptor
+ * of a free run fails the offset check: limit bounds it to the span), the
+ * double-free mark checked and set, and the object pushed onto the
+ * caller's list when its cache owns the span; anything else goes to
+ * goc__small_free.
+ */
+void goc_free(void *p)
+{
+	goc__span *s = goc__span_of(p);
+	if (__builtin_expect(s != NULL && goc__load_relaxed(&s->state) == SPAN_SMALL, 1)) {
+		uint32_t index = small_index(s, p);
+		uintptr_t *words = p;
+		if (__builtin_expect(words[1] == goc__free_mark(p), 0))
+			goc__alloc_misuse("double free", p);
+		words[1] = goc__free_mark(p);
+		if (__builtin_expect(goc__load_relaxed(&s->sampled_mask) >> (index & 63) & 1, 0))
+			goc__memprof_free(p, s);
+		goc__mcache *c = goc__mcache_fast();
+		if (__builtin_expect(c != NULL && goc__mcache_push(c, s, p), 1))
+			return;
+		goc__small_free(s, p);
+		return;
+	}
+	if (p)
+		free_other(p);
 }
 
 static size_t usable(goc__span *s, void *p)
@@ -190,7 +239,7 @@ GOC_ALLOC_TEXT void *goc_aligned_alloc(size_t align, size_t n)
 			unsigned cls = goc__size_class(want);
 			while (cls < GOC_ALLOC_NCLASSES - 1 && goc__class_size[cls] % align)
 				cls++;
-			void *p = goc__small_alloc(n, cls);
+			void *p = small_alloc(n, cls);
 			return p ? p : nomem();
 		}
 	}

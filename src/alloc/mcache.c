@@ -7,7 +7,9 @@
  * A cache holds, per size class, one span it owns and a list of that
  * span's free objects. Allocating pops the list; freeing an object of a
  * span the cache owns pushes it back; both are plain loads and stores,
- * because only the cache's holder touches it. Freeing any other object
+ * because only the cache's holder touches it. Those two are inline in
+ * goc_malloc and goc_free (alloc.h: goc__mcache_pop, goc__mcache_push);
+ * this file has everything behind them. Freeing any other object
  * pushes it onto its span's thread_free with one CAS (central.c), and
  * never takes a lock. When the list is empty the cache takes the frees
  * others made into its span (one exchange), then carves objects from the
@@ -44,10 +46,10 @@
 
 enum thread_cache_state { TC_NONE = 0, TC_LIVE = 1, TC_DEAD = 2 };
 
-static __thread goc__mcache *tls_cache TLS;
+__thread goc__mcache *goc__tls_cache TLS; /* the thread's own; NULL until made */
 static __thread uint8_t tls_state TLS;
 
-static goc__mcache *p_caches[GOC_MAX_PROCS]; /* atomic; made by the P's holder */
+goc__mcache *goc__p_caches[GOC_MAX_PROCS]; /* atomic; made by the P's holder */
 
 static struct {
 	goc__lock lock;
@@ -98,7 +100,7 @@ static void cache_flush(goc__mcache *c)
 static void thread_cache_exit(void *arg)
 {
 	goc__mcache *c = arg;
-	tls_cache = NULL;
+	goc__tls_cache = NULL;
 	tls_state = TC_DEAD;
 	cache_flush(c);
 	goc__lock_acquire(&caches.lock);
@@ -114,12 +116,12 @@ __attribute__((noinline)) static goc__mcache *thread_cache_make(void)
 	goc__mcache *c = cache_make(true);
 	if (!c)
 		return NULL;
-	tls_cache = c;
+	goc__tls_cache = c;
 	tls_state = TC_LIVE;
 	/* The key is made here, not at start-up: this may be the first
 	 * malloc of the process (libgoc-malloc.so), before any constructor.
 	 * pthread_key_create and a key below PTHREAD_KEYS' first block do
-	 * not allocate; a nested allocation would find tls_cache set. */
+	 * not allocate; a nested allocation would find goc__tls_cache set. */
 	goc__lock_acquire(&caches.lock);
 	if (!caches.key_made)
 		caches.key_made = pthread_key_create(&caches.key, thread_cache_exit) == 0;
@@ -133,7 +135,7 @@ __attribute__((noinline)) static goc__mcache *thread_cache_make(void)
 __attribute__((noinline)) static goc__mcache *p_cache_make(int32_t id)
 {
 	goc__lock_acquire(&caches.lock);
-	goc__mcache *c = p_caches[id];
+	goc__mcache *c = goc__p_caches[id];
 	goc__lock_release(&caches.lock);
 	if (c)
 		return c;
@@ -141,15 +143,15 @@ __attribute__((noinline)) static goc__mcache *p_cache_make(int32_t id)
 	if (!c)
 		return NULL;
 	goc__lock_acquire(&caches.lock);
-	if (p_caches[id]) {
+	if (goc__p_caches[id]) {
 		/* Another M made it first (the P changed hands meanwhile):
 		 * keep ours as a spare thread cache. */
 		c->thread_cache = true;
 		c->dead_next = caches.dead;
 		caches.dead = c;
-		c = p_caches[id];
+		c = goc__p_caches[id];
 	} else {
-		goc__store_release(&p_caches[id], c);
+		goc__store_release(&goc__p_caches[id], c);
 	}
 	goc__lock_release(&caches.lock);
 	return c;
@@ -160,23 +162,11 @@ goc__mcache *goc__mcache_self(void)
 	goc__m *m = goc__m_self();
 	goc__p *p = m ? m->p : NULL;
 	if (p) {
-		goc__mcache *c = goc__load_acquire(&p_caches[p->id]);
+		goc__mcache *c = goc__load_acquire(&goc__p_caches[p->id]);
 		return __builtin_expect(c != NULL, 1) ? c : p_cache_make(p->id);
 	}
-	goc__mcache *c = tls_cache;
+	goc__mcache *c = goc__tls_cache;
 	return __builtin_expect(c != NULL, 1) ? c : thread_cache_make();
-}
-
-static void busy_enter(goc__mcache *c)
-{
-	goc__store_relaxed(&c->busy, 1);
-	goc__signal_fence_seqcst();
-}
-
-static void busy_leave(goc__mcache *c)
-{
-	goc__signal_fence_seqcst();
-	goc__store_release(&c->busy, 0);
 }
 
 static bool busy(goc__mcache *c)
@@ -249,13 +239,6 @@ GOC_ALLOC_TEXT static void *refill(goc__mcache *c, unsigned cls)
 	return refill(c, cls);
 }
 
-/* The double-free mark: a freed small object's second word holds this
- * value, which no allocation leaves there (malloc clears the word). */
-static uintptr_t free_mark(const void *p)
-{
-	return (uintptr_t)p ^ (uintptr_t)0x9e3779b97f4a7c15ull;
-}
-
 GOC_ALLOC_TEXT void *goc__small_alloc(size_t n, unsigned cls)
 {
 	(void)n;
@@ -269,20 +252,20 @@ GOC_ALLOC_TEXT void *goc__small_alloc(size_t n, unsigned cls)
 		}
 		return p;
 	}
-	busy_enter(c);
+	goc__mcache_busy_enter(c);
 	goc__mcache_class *k = &c->cls[cls];
 	p = k->free;
 	if (__builtin_expect(p != NULL, 1))
 		k->free = *(void **)p;
 	else if (!(p = refill(c, cls))) {
-		busy_leave(c);
+		goc__mcache_busy_leave(c);
 		return NULL;
 	}
 	((uintptr_t *)p)[1] = 0;
 	counter_inc(&k->nmalloc);
 	int64_t left = goc__load_relaxed(&c->sample_left) - goc__class_size[cls];
 	goc__store_relaxed(&c->sample_left, left);
-	busy_leave(c);
+	goc__mcache_busy_leave(c);
 	if (__builtin_expect(left < 0, 0)) {
 		goc__store_relaxed(&c->sample_left, goc__memprof_next_sample());
 		if (goc__load_relaxed(&goc__memprof_rate) > 0)
@@ -293,29 +276,17 @@ GOC_ALLOC_TEXT void *goc__small_alloc(size_t n, unsigned cls)
 
 void goc__small_free(goc__span *s, void *p)
 {
-	uintptr_t *words = p;
-	if (__builtin_expect(words[1] == free_mark(p), 0))
-		goc__alloc_misuse("double free", p);
-	words[1] = free_mark(p);
-	if (__builtin_expect(goc__load_relaxed(&s->nsampled) != 0, 0))
-		goc__memprof_free(p, s);
 	unsigned cls = s->sizeclass;
 	goc__mcache *c = goc__mcache_self();
+	if (c && goc__mcache_push(c, s, p))
+		return;
 	if (__builtin_expect(!c || busy(c), 0)) {
 		goc__fetch_add_relaxed(&uncached_frees[cls], 1);
-		goc__central_remote_free(s, p);
-		return;
+	} else {
+		goc__mcache_busy_enter(c);
+		counter_inc(&c->cls[cls].nfree);
+		goc__mcache_busy_leave(c);
 	}
-	busy_enter(c);
-	goc__mcache_class *k = &c->cls[cls];
-	counter_inc(&k->nfree);
-	if (goc__load_relaxed(&s->owner) == c) {
-		*(void **)p = k->free;
-		k->free = p;
-		busy_leave(c);
-		return;
-	}
-	busy_leave(c);
 	goc__central_remote_free(s, p);
 }
 

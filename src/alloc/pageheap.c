@@ -5,7 +5,7 @@
  * and the other metadata.
  *
  * Arenas are reserved aligned to their size, so a pointer's arena is its
- * high bits. A two-level map (arena_l1 → arena_l2 → arena) says whether an
+ * high bits. A two-level map (goc__arena_l1 → level 2 → arena) says whether an
  * address lies in one of our arenas at all: that is how a free of a pointer
  * goc never returned is caught without touching the pointer's memory.
  * Each arena holds a page map: in-use spans are recorded at every page (a
@@ -39,17 +39,12 @@
 #include "../prim/atomic.h"
 #include "alloc.h"
 
-#define ARENA_L2_BITS 12
-#define ARENA_L1_BITS (48 - GOC_ALLOC_ARENA_SHIFT - ARENA_L2_BITS)
+#define ARENA_L2_BITS GOC_ALLOC_L2_BITS
 #define FREE_LISTS 128 /* lists 1..127 by length; list 0: longer runs */
 
-struct arena {
-	char *base;
-	goc__span *huge;                         /* a huge object's reservation, else NULL */
-	goc__span *pages[GOC_ALLOC_ARENA_PAGES]; /* atomic elements; see the invariants */
-};
-
-static struct arena **arena_l1[1 << ARENA_L1_BITS]; /* atomic elements */
+/* The arena map and struct goc__arena are in alloc.h (free reads them
+ * inline). Atomic elements. */
+struct goc__arena **goc__arena_l1[1 << GOC_ALLOC_L1_BITS];
 
 static struct {
 	goc__lock lock;
@@ -89,40 +84,19 @@ void *goc__meta_alloc(size_t size)
 
 /* ---- the arena map ---- */
 
-static struct arena *arena_of(uintptr_t a)
-{
-	if (a >> 48)
-		return NULL;
-	struct arena **l2 =
-		goc__load_acquire(&arena_l1[a >> (GOC_ALLOC_ARENA_SHIFT + ARENA_L2_BITS)]);
-	if (!l2)
-		return NULL;
-	return goc__load_acquire(&l2[(a >> GOC_ALLOC_ARENA_SHIFT) & ((1 << ARENA_L2_BITS) - 1)]);
-}
-
 /* heap.lock held. */
-static bool arena_map_set(uintptr_t a, struct arena *ar)
+static bool arena_map_set(uintptr_t a, struct goc__arena *ar)
 {
-	struct arena ***slot = &arena_l1[a >> (GOC_ALLOC_ARENA_SHIFT + ARENA_L2_BITS)];
+	struct goc__arena ***slot = &goc__arena_l1[a >> (GOC_ALLOC_ARENA_SHIFT + ARENA_L2_BITS)];
 	if (!*slot) {
-		struct arena **l2 = goc__meta_alloc(sizeof(struct arena *) << ARENA_L2_BITS);
+		struct goc__arena **l2 =
+			goc__meta_alloc(sizeof(struct goc__arena *) << ARENA_L2_BITS);
 		if (!l2)
 			return false;
 		goc__store_release(slot, l2);
 	}
 	goc__store_release(&(*slot)[(a >> GOC_ALLOC_ARENA_SHIFT) & ((1 << ARENA_L2_BITS) - 1)], ar);
 	return true;
-}
-
-goc__span *goc__span_of(const void *p)
-{
-	uintptr_t a = (uintptr_t)p;
-	struct arena *ar = arena_of(a);
-	if (!ar)
-		return NULL;
-	if (ar->huge)
-		return ar->huge;
-	return goc__load_relaxed(&ar->pages[(a - (uintptr_t)ar->base) >> GOC_ALLOC_PAGE_SHIFT]);
 }
 
 /* An arena-aligned reservation of size bytes (a multiple of the arena). */
@@ -164,19 +138,19 @@ static void span_dispose(goc__span *s)
 	heap.spare = s;
 }
 
-static struct arena *arena_at(const char *p)
+static struct goc__arena *arena_at(const char *p)
 {
-	return arena_of((uintptr_t)p);
+	return goc__arena_of((uintptr_t)p);
 }
 
-static size_t page_index(struct arena *ar, const char *p)
+static size_t page_index(struct goc__arena *ar, const char *p)
 {
 	return (size_t)(p - ar->base) >> GOC_ALLOC_PAGE_SHIFT;
 }
 
 static void map_pages(goc__span *s, goc__span *to, bool every)
 {
-	struct arena *ar = arena_at(s->base);
+	struct goc__arena *ar = arena_at(s->base);
 	size_t first = page_index(ar, s->base);
 	if (every) {
 		for (size_t i = 0; i < s->npages; i++)
@@ -217,7 +191,7 @@ static void free_list_remove(goc__span *s)
  * neighbours. */
 static void free_run_add(goc__span *s)
 {
-	struct arena *ar = arena_at(s->base);
+	struct goc__arena *ar = arena_at(s->base);
 	size_t first = page_index(ar, s->base);
 	if (first > 0) {
 		goc__span *left = ar->pages[first - 1];
@@ -266,7 +240,7 @@ static bool heap_grow(void)
 	char *base = reserve_aligned(GOC_ALLOC_ARENA);
 	if (!base)
 		return false;
-	struct arena *ar = goc__meta_alloc(sizeof *ar);
+	struct goc__arena *ar = goc__meta_alloc(sizeof *ar);
 	goc__span *s = span_new();
 	if (!ar || !s || !arena_map_set((uintptr_t)base, ar)) {
 		goc__prim_unreserve(base, GOC_ALLOC_ARENA);
@@ -305,7 +279,7 @@ static goc__span *alloc_huge_locked(size_t npages, int state)
 	size_t size =
 		((npages << GOC_ALLOC_PAGE_SHIFT) + GOC_ALLOC_ARENA - 1) & ~(GOC_ALLOC_ARENA - 1);
 	goc__span *s = span_new();
-	struct arena *ar = goc__meta_alloc(offsetof(struct arena, pages));
+	struct goc__arena *ar = goc__meta_alloc(offsetof(struct goc__arena, pages));
 	char *base = s && ar ? reserve_aligned(size) : NULL;
 	if (!base) {
 		if (s)
@@ -401,7 +375,7 @@ goc__span *goc__heap_try_alloc(size_t npages, int state, bool zero)
 
 static void free_locked(goc__span *s)
 {
-	struct arena *ar = arena_at(s->base);
+	struct goc__arena *ar = arena_at(s->base);
 	if (ar->huge == s) {
 		size_t size = s->npages << GOC_ALLOC_PAGE_SHIFT;
 		char *base = s->base;

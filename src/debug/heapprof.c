@@ -11,8 +11,9 @@
  * walks its stack with the frame-pointer unwinder the CPU profiler uses,
  * without the allocator's own frames (they live in the section
  * goc_alloc_text), adds to the bucket of that stack and size, and is
- * remembered in a table by address; its span counts it (span.nsampled),
- * so a free looks in the table only for spans holding sampled objects.
+ * remembered in a table by address; its span counts it (span.nsampled)
+ * and sets the bit of its index modulo 64 in span.sampled_mask, so a free
+ * looks in the table only when its own bit is set.
  *
  * inuse_* is exact at the moment of writing: C frees explicitly, and the
  * free of a sampled object is recorded as it happens (Go's profile shows
@@ -249,6 +250,12 @@ __attribute__((noinline)) void goc__memprof_alloc(void *p, size_t size)
 		prof.objects[i] = o;
 		goc__fetch_add_relaxed(&b->allocs, 1);
 		goc__fetch_add_relaxed(&s->nsampled, 1);
+		if (s->state == SPAN_SMALL) {
+			size_t index = (size_t)((char *)p - s->base) / s->elem_size;
+			goc__store_relaxed(&s->sampled_mask,
+					   goc__load_relaxed(&s->sampled_mask) |
+						   (uint64_t)1 << (index & 63));
+		}
 	} else if (o) {
 		o->next = prof.spare;
 		prof.spare = o;
@@ -269,7 +276,8 @@ void goc__memprof_free(void *p, goc__span *s)
 	if (o) {
 		*link = o->next;
 		goc__fetch_add_relaxed(&o->bucket->frees, 1);
-		goc__fetch_sub_relaxed(&s->nsampled, 1);
+		if (goc__fetch_sub_relaxed(&s->nsampled, 1) == 1)
+			goc__store_relaxed(&s->sampled_mask, 0);
 		o->next = prof.spare;
 		prof.spare = o;
 	}
