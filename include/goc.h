@@ -306,6 +306,7 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/pprof.h"
 #include "goc/alloc.h"
 #include "goc/trace.h"
+#include "goc/tracectx.h"
 #include "goc/singleflight.h"
 #include "goc/ratelimit.h"
 #include "goc/map.h"

@@ -52,6 +52,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ctx.h"
 
@@ -68,6 +69,8 @@ struct goc_ctx {
 	const void *key;              /* value contexts */
 	void *value;
 };
+/* goc__ctx_with_value_copy puts its copy right after the node. */
+_Static_assert(sizeof(goc_ctx) % 8 == 0, "a value copy after a goc_ctx is 8-byte aligned");
 
 typedef struct cancel_ctx {
 	goc_ctx base;
@@ -349,6 +352,25 @@ goc_ctx *goc_ctx_with_value(goc_ctx *parent, const void *key, void *value)
 	v->deadline = parent->deadline;
 	v->key = key;
 	v->value = value;
+	return v;
+}
+
+goc_ctx *goc__ctx_with_value_copy(goc_ctx *parent, const void *key, const void *value, size_t size)
+{
+	checked(parent, "goc__ctx_with_value_copy");
+	/* The copy shares the node's allocation, so destroy's free takes both. */
+	goc_ctx *v = calloc(1, sizeof *v + size);
+	if (!v) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	v->refs = 1;
+	v->kind = CTX_VALUE;
+	v->parent = goc_ctx_retain(parent);
+	v->canceller = parent->canceller;
+	v->deadline = parent->deadline;
+	v->key = key;
+	v->value = memcpy(v + 1, value, size);
 	return v;
 }
 

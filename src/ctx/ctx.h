@@ -47,4 +47,9 @@ goc_status goc__ctx_hook_add(goc_ctx *ctx, ctx_hook *hook);
  * touches it. */
 void goc__ctx_hook_remove(ctx_hook *hook);
 
+/* goc_ctx_with_value with a copy of size bytes at value, owned by the new
+ * context (freed with it); goc_ctx_value returns the copy, aligned to 8
+ * bytes. */
+goc_ctx *goc__ctx_with_value_copy(goc_ctx *parent, const void *key, const void *value, size_t size);
+
 #endif
