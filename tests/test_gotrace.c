@@ -12,8 +12,9 @@
  * parses the file and lists the events and annotations;
  * `go tool trace -pprof=sync|net|syscall|sched` give profiles whose first
  * planted function (by cumulative time, `go tool pprof -top -cum`) is the
- * one planted for that profile. Also: the annotations in JSON, and the
- * format's errors.
+ * one planted for that profile. Also: traces of two Ps started and
+ * stopped mid-run parse; /debug/pprof/trace on the debug server; the
+ * annotations in JSON; the format's errors.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -320,6 +321,68 @@ static void check_go_tool_procs2(void)
 	ok("go tool trace parses traces of two Ps started and stopped mid-run");
 }
 
+/* /debug/pprof/trace?seconds=N, as Go serves it: Go's binary trace of
+ * that long, parsed by go tool trace; refused while a trace runs. */
+static void check_debug_server(void)
+{
+	CHECK(goc_debug_serve("127.0.0.1:0") == 0, "goc_debug_serve");
+	char addr[128];
+	CHECK(goc_debug_serve_addr(addr, sizeof addr) > 0, "address");
+	goc_chan *c = goc_chan_make(sizeof(int), 4);
+	struct churn_arg a = {c, &churn_done};
+	goc_wg_add(&churn_done, 1);
+	CHECK(goc_go(churn_worker, &a) > 0, "spawn");
+	int64_t t0 = goc_now();
+	http_response r = http_get(addr, "/debug/pprof/trace?seconds=0.3");
+	int64_t took = goc_now() - t0;
+	goc_chan_close(c);
+	goc_wg_wait(&churn_done);
+	goc_chan_release(c);
+	char value[128];
+	CHECK(r.status == 200, "status %d: %s", r.status, r.raw);
+	CHECK(!strcmp(http_header(&r, "Content-Type", value, sizeof value),
+		      "application/octet-stream"),
+	      "Content-Type: %s", value);
+	CHECK(!strcmp(http_header(&r, "Content-Disposition", value, sizeof value),
+		      "attachment; filename=\"trace\""),
+	      "Content-Disposition: %s", value);
+	CHECK(r.body_len > 16 && !memcmp(r.body, "go 1.19 trace\0\0\0", 16), "not Go's trace");
+	CHECK(took >= 300 * GOC_MILLISECOND, "traced only %lld ms",
+	      (long long)(took / GOC_MILLISECOND));
+
+	if (tool_available("go", "observe", "go tool trace on /debug/pprof/trace")) {
+		char dir[] = "/tmp/goc-test-gotrace-XXXXXX";
+		CHECK(mkdtemp(dir), "mkdtemp");
+		char path[256], line[512];
+		snprintf(path, sizeof path, "%s/served.trace", dir);
+		FILE *f = fopen(path, "w");
+		CHECK(f && fwrite(r.body, 1, r.body_len, f) == r.body_len && fclose(f) == 0, "%s",
+		      path);
+		snprintf(line, sizeof line, "go tool trace -d '%s' 2>&1", path);
+		char *dump = run(line);
+		CHECK(contains(dump, "GoStart") && contains(dump, "ProcStart"),
+		      "go tool trace -d on the served trace:\n%.2000s", dump);
+		free(dump);
+		snprintf(line, sizeof line, "rm -rf '%s'", dir);
+		CHECK(system(line) == 0, "%s", line);
+	}
+	free(r.raw);
+
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	CHECK(f && goc_trace_start(f) == GOC_OK, "start");
+	r = http_get(addr, "/debug/pprof/trace?seconds=1");
+	CHECK(r.status == 500 && contains(r.body, "already in use"), "a second trace: %d %s",
+	      r.status, r.raw);
+	free(r.raw);
+	CHECK(goc_trace_stop() == GOC_OK, "stop");
+	fclose(f);
+	free(text);
+	goc_debug_serve_stop();
+	ok("/debug/pprof/trace?seconds=0.3 serves Go's trace; refused while one runs");
+}
+
 static void check_json_annotations(void)
 {
 	char *text = NULL;
@@ -366,6 +429,7 @@ static void test_main(void *arg)
 	check_json_annotations();
 	check_go_tool();
 	check_go_tool_procs2();
+	check_debug_server();
 }
 
 int main(void)

@@ -201,6 +201,30 @@ static void check_exposition(void)
 	CHECK(count && atoll(count + strlen("goc_sched_latencies_seconds_count ")) >= 100,
 	      "scheduling latencies not counted");
 	free(text);
+	/* goc's heap, as go_memstats_*: objects made now are counted. */
+	enum { OBJECTS = 1000 };
+	static void *objects[OBJECTS];
+	for (int i = 0; i < OBJECTS; i++)
+		CHECK((objects[i] = goc_malloc(48)), "goc_malloc");
+	text = exposition();
+	CHECK(contains(text, "# TYPE go_memstats_alloc_bytes_total counter\n") &&
+		      contains(text, "# TYPE go_memstats_heap_objects gauge\n") &&
+		      contains(text, "go_memstats_stack_inuse_bytes "),
+	      "no go_memstats_* in:\n%s", text);
+	/* Sanitizer builds hand goc_malloc to the C library: goc's heap
+	 * statistics stay empty there. */
+	const char *sanitizer = getenv("GOC_TEST_SANITIZER");
+	bool own_heap = !sanitizer || !*sanitizer;
+	const char *objs = strstr(text, "\ngo_memstats_heap_objects ");
+	const char *mallocs = strstr(text, "\ngo_memstats_mallocs_total ");
+	CHECK(!own_heap ||
+		      (objs && atoll(objs + strlen("\ngo_memstats_heap_objects ")) >= OBJECTS &&
+		       mallocs &&
+		       atoll(mallocs + strlen("\ngo_memstats_mallocs_total ")) >= OBJECTS),
+	      "goc's heap objects not counted");
+	for (int i = 0; i < OBJECTS; i++)
+		goc_free(objects[i]);
+	free(text);
 	ok("exposition: runtime, process and user series with their escapes");
 }
 

@@ -6,7 +6,7 @@
  *
  *   goc_debug_serve: listen --> serve_main (a goroutine: goc_http_serve
  *                    with route as the handler, until `stop` ends)
- *   route:           /debug/pprof/ (index), profile, goroutine, block,
+ *   route:           /debug/pprof/ (index), profile, trace, goroutine, block,
  *                    mutex, heap, allocs, cmdline; /debug/sched; /debug/vars;
  *                    /metrics (Prometheus, metrics.c)
  *
@@ -22,12 +22,12 @@
  *    stop, ln and addr change only under it. While running, stop stays
  *    valid for the handlers: _stop cancels it, then waits for serve_main,
  *    which returns only after every connection goroutine has ended.
- *  - every response but the CPU profile is written whole into memory (a
+ *  - every response but the CPU profile and the trace is written whole into memory (a
  *    memstream) before its head is sent: its length is known, and a
  *    failure while writing it still becomes an error status.
- *  - the CPU profiler is one per process: a second profile request while
- *    one runs is refused with a 500, as Go refuses it; a profile ends
- *    early when the server stops or cuts the request.
+ *  - the CPU profiler and the tracer are one per process: a second request
+ *    while one runs is refused with a 500, as Go refuses it; a profile or
+ *    trace ends early when the server stops or the client goes away.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -42,6 +42,7 @@
 #include "../http/http.h"
 
 #define DEFAULT_PROFILE_SECONDS 30
+#define DEFAULT_TRACE_SECONDS 1
 /* Requests in flight when the server stops get this long to finish. */
 #define SHUTDOWN_TIMEOUT GOC_SECOND
 
@@ -116,7 +117,9 @@ static int status_errno(goc_status st)
 
 /* The integer value of name in query ("a=1&debug=2"); def when absent or
  * not a number (as Go's handlers treat a malformed one). */
-static int64_t query_int(goc_http_str query, const char *name, int64_t def)
+/* The value of name in query, copied into value[size]; false if absent,
+ * empty or too long. */
+static bool query_value(goc_http_str query, const char *name, char *value, size_t size)
 {
 	size_t name_len = strlen(name);
 	const char *p = query.ptr, *end = query.ptr + query.len;
@@ -125,20 +128,45 @@ static int64_t query_int(goc_http_str query, const char *name, int64_t def)
 		const char *field_end = amp ? amp : end;
 		if ((size_t)(field_end - p) > name_len && !memcmp(p, name, name_len) &&
 		    p[name_len] == '=') {
-			char value[24];
 			size_t n = (size_t)(field_end - p) - name_len - 1;
-			if (n == 0 || n >= sizeof value)
-				return def;
+			if (n == 0 || n >= size)
+				return false;
 			memcpy(value, p + name_len + 1, n);
 			value[n] = 0;
-			char *rest;
-			errno = 0;
-			long long v = strtoll(value, &rest, 10);
-			return *rest || errno ? def : v;
+			return true;
 		}
 		p = amp ? amp + 1 : end;
 	}
-	return def;
+	return false;
+}
+
+static int64_t query_int(goc_http_str query, const char *name, int64_t def)
+{
+	char value[24];
+	if (!query_value(query, name, value, sizeof value))
+		return def;
+	char *rest;
+	errno = 0;
+	long long v = strtoll(value, &rest, 10);
+	return *rest || errno ? def : v;
+}
+
+/* ?seconds= as a duration in ns: fractions allowed, as Go's trace handler
+ * reads them; def_seconds when absent, malformed or not positive; capped
+ * at a day. */
+static int64_t query_seconds(goc_http_str query, int64_t def_seconds)
+{
+	char value[24];
+	if (!query_value(query, "seconds", value, sizeof value))
+		return def_seconds * GOC_SECOND;
+	char *rest;
+	double v = strtod(value, &rest);
+	if (*rest || !(v > 0))
+		return def_seconds * GOC_SECOND;
+	if (v > 86400)
+		v = 86400;
+	int64_t ns = (int64_t)(v * (double)GOC_SECOND);
+	return ns > 0 ? ns : 1;
 }
 
 /* ---- text profiles ---- */
@@ -413,6 +441,10 @@ static int write_index(FILE *f, const void *arg)
 		 "a CPU profile over the seconds given by ?seconds= (30 by default); open it with "
 		 "go tool pprof",
 		 0},
+		{"trace", "trace?seconds=1",
+		 "an execution trace in Go's format over the seconds given by ?seconds= (1 by "
+		 "default); open it with go tool trace",
+		 0},
 	};
 	fputs("<html>\n<head><title>/debug/pprof/</title></head>\n<body>\n/debug/pprof/<br>\n"
 	      "<br>\nProfiles:\n<table>\n<thead><td>Count</td><td>Profile</td></thead>\n",
@@ -657,46 +689,65 @@ static void serve_cmdline(goc_http_exchange *x)
 	free(args);
 }
 
-/* ---- the CPU profile ---- */
+/* ---- the CPU profile and the execution trace ---- */
 
-static void serve_cpu_profile(goc_http_exchange *x, int64_t seconds)
+/* A recording that runs for the request's duration: the CPU profile
+ * (one per process) or the execution trace (one per process). */
+struct timed {
+	goc_status (*start)(FILE *out);
+	goc_status (*stop)(void);
+	const char *what;       /* in error messages */
+	const char *attachment; /* the file name offered */
+};
+
+static goc_status trace_start_go(FILE *out)
 {
-	if (seconds <= 0)
-		seconds = DEFAULT_PROFILE_SECONDS;
-	if (seconds > INT64_MAX / GOC_SECOND)
-		seconds = INT64_MAX / GOC_SECOND;
+	return goc_trace_start_format(out, GOC_TRACE_GO);
+}
+
+static const struct timed cpu_profile = {goc_pprof_cpu_start, goc_pprof_cpu_stop, "CPU profiling",
+					 "profile"};
+static const struct timed exec_trace = {trace_start_go, goc_trace_stop, "tracing", "trace"};
+
+/* Records for duration ns, or until the server stops or the client goes
+ * away, and answers with what was recorded. */
+static void serve_timed(goc_http_exchange *x, const struct timed *t, int64_t duration)
+{
 	char *data = NULL;
 	size_t len = 0;
+	char what[64];
 	FILE *f = open_memstream(&data, &len);
+	snprintf(what, sizeof what, "Could not enable %s", t->what);
 	if (!f) {
-		respond_error(x, 500, "Could not enable CPU profiling", ENOMEM);
+		respond_error(x, 500, what, ENOMEM);
 		return;
 	}
-	goc_status started = goc_pprof_cpu_start(f);
+	goc_status started = t->start(f);
 	if (started != GOC_OK) {
 		int err = status_errno(started);
 		fclose(f);
 		free(data);
-		if (err == EBUSY)
-			respond_error(
-				x, 500,
-				"Could not enable CPU profiling: CPU profiling already in use", 0);
-		else
-			respond_error(x, 500, "Could not enable CPU profiling", err);
+		if (err == EBUSY) {
+			snprintf(what, sizeof what, "Could not enable %s: %s already in use",
+				 t->what, t->what);
+			respond_error(x, 500, what, 0);
+		} else
+			respond_error(x, 500, what, err);
 		return;
 	}
 	goc_select_case ends[] = {
 		{.chan = goc_ctx_done(server.stop), .dir = GOC_SELECT_RECV},
 		{.chan = goc_ctx_done(goc_http_ctx(x)), .dir = GOC_SELECT_RECV},
 	};
-	goc_select(ends, 2, seconds * GOC_SECOND);
-	int err = status_errno(goc_pprof_cpu_stop());
+	goc_select(ends, 2, duration);
+	int err = status_errno(t->stop());
 	if (fclose(f) != 0 && !err)
 		err = ENOMEM;
-	if (err)
-		respond_error(x, 500, "Could not write the CPU profile", err);
-	else
-		respond(x, 200, "application/octet-stream", "profile", data, len);
+	if (err) {
+		snprintf(what, sizeof what, "Could not write the %s", t->attachment);
+		respond_error(x, 500, what, err);
+	} else
+		respond(x, 200, "application/octet-stream", t->attachment, data, len);
 	free(data);
 }
 
@@ -725,7 +776,9 @@ static void route(goc_http_exchange *x, void *user)
 	if (path_is(r, "/debug/pprof/") || path_is(r, "/debug/pprof"))
 		serve_written(x, write_index, NULL, "text/html; charset=utf-8", NULL);
 	else if (path_is(r, "/debug/pprof/profile"))
-		serve_cpu_profile(x, query_int(r->query, "seconds", DEFAULT_PROFILE_SECONDS));
+		serve_timed(x, &cpu_profile, query_seconds(r->query, DEFAULT_PROFILE_SECONDS));
+	else if (path_is(r, "/debug/pprof/trace"))
+		serve_timed(x, &exec_trace, query_seconds(r->query, DEFAULT_TRACE_SECONDS));
 	else if (path_is(r, "/debug/pprof/goroutine") && debug >= 2)
 		serve_written(x, write_dump, NULL, "text/plain; charset=utf-8", NULL);
 	else if (path_is(r, "/debug/pprof/goroutine") && debug == 1)

@@ -37,6 +37,7 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -584,6 +585,54 @@ static void put_runtime_metrics(FILE *f)
 	put_counter(f, "goc_sched_long_runs_total",
 		    "Runs over 10 ms without a scheduling point, as sysmon saw them.",
 		    st.long_runs);
+
+	/* goc's heap (goc_malloc), under the names client_golang's Go
+	 * collector gives runtime.MemStats. */
+	goc_memstats ms;
+	goc_memstats_read(&ms);
+	static const struct {
+		const char *name, *help;
+		size_t offset;
+		bool counter;
+	} memstats[] = {
+		{"go_memstats_alloc_bytes", "Bytes of goc's heap allocated and still in use.",
+		 offsetof(goc_memstats, alloc), false},
+		{"go_memstats_alloc_bytes_total", "Bytes allocated by goc's heap, even if freed.",
+		 offsetof(goc_memstats, total_alloc), true},
+		{"go_memstats_sys_bytes",
+		 "Bytes goc's heap and goroutine stacks reserved from the system.",
+		 offsetof(goc_memstats, sys), false},
+		{"go_memstats_mallocs_total", "Objects allocated by goc's heap.",
+		 offsetof(goc_memstats, mallocs), true},
+		{"go_memstats_frees_total", "Objects freed to goc's heap.",
+		 offsetof(goc_memstats, frees), true},
+		{"go_memstats_heap_alloc_bytes", "Bytes of live objects in goc's heap.",
+		 offsetof(goc_memstats, heap_alloc), false},
+		{"go_memstats_heap_sys_bytes", "Bytes of address space goc's heap reserved.",
+		 offsetof(goc_memstats, heap_sys), false},
+		{"go_memstats_heap_idle_bytes", "Bytes of goc's heap in free page runs.",
+		 offsetof(goc_memstats, heap_idle), false},
+		{"go_memstats_heap_inuse_bytes", "Bytes of goc's heap in spans holding objects.",
+		 offsetof(goc_memstats, heap_inuse), false},
+		{"go_memstats_heap_released_bytes", "Bytes of goc's heap given back to the system.",
+		 offsetof(goc_memstats, heap_released), false},
+		{"go_memstats_heap_objects", "Live objects in goc's heap.",
+		 offsetof(goc_memstats, heap_objects), false},
+		{"go_memstats_stack_inuse_bytes", "Bytes of goroutine stacks in use.",
+		 offsetof(goc_memstats, stack_inuse), false},
+		{"go_memstats_stack_sys_bytes", "Bytes reserved for goroutine stacks.",
+		 offsetof(goc_memstats, stack_sys), false},
+		{"go_memstats_other_sys_bytes", "Bytes of goc's heap metadata.",
+		 offsetof(goc_memstats, meta_sys), false},
+	};
+	for (size_t i = 0; i < sizeof memstats / sizeof memstats[0]; i++) {
+		uint64_t v;
+		memcpy(&v, (const char *)&ms + memstats[i].offset, sizeof v);
+		if (memstats[i].counter)
+			put_counter(f, memstats[i].name, memstats[i].help, (int64_t)v);
+		else
+			put_gauge(f, memstats[i].name, memstats[i].help, (int64_t)v);
+	}
 
 	struct mallinfo2 heap = mallinfo2();
 	put_gauge(f, "goc_memstats_heap_alloc_bytes", "Bytes of malloc's heap in use.",
