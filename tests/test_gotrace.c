@@ -29,6 +29,14 @@
 static goc_chan *sync_chan, *wake_chan;
 static goc_conn *net_client, *net_server;
 static goc_wg planted_done = GOC_WG_INIT;
+/* Planted goroutines about to block: the planted waits are timed from
+ * when all have got there (a first run can take tens of ms under TSan). */
+static int planted_ready;
+
+static void about_to_block(void)
+{
+	__atomic_add_fetch(&planted_ready, 1, __ATOMIC_RELAXED);
+}
 
 __attribute__((noinline)) void sync_planted_recv(void)
 {
@@ -39,6 +47,7 @@ __attribute__((noinline)) void sync_planted_recv(void)
 static void sync_main(void *arg)
 {
 	(void)arg;
+	about_to_block();
 	sync_planted_recv();
 	goc_wg_done(&planted_done);
 }
@@ -52,6 +61,7 @@ __attribute__((noinline)) void net_planted_read(void)
 static void net_main(void *arg)
 {
 	(void)arg;
+	about_to_block();
 	net_planted_read();
 	goc_wg_done(&planted_done);
 }
@@ -73,6 +83,7 @@ __attribute__((noinline)) void syscall_planted_sleep(void)
 static void syscall_main(void *arg)
 {
 	(void)arg;
+	about_to_block();
 	syscall_planted_sleep();
 	goc_wg_done(&planted_done);
 }
@@ -81,6 +92,7 @@ static void woken_main(void *arg)
 {
 	(void)arg;
 	int v;
+	about_to_block();
 	goc_chan_recv(wake_chan, &v);
 	goc_wg_done(&planted_done);
 }
@@ -117,6 +129,8 @@ static void run_planted(void)
 	CHECK(goc_go(sync_main, NULL) > 0 && goc_go(net_main, NULL) > 0 &&
 		      goc_go(syscall_main, NULL) > 0 && goc_go(woken_main, NULL) > 0,
 	      "spawn");
+	while (__atomic_load_n(&planted_ready, __ATOMIC_RELAXED) < 4)
+		goc_sleep(GOC_MILLISECOND);
 	goc_sleep(BLOCK_MS * GOC_MILLISECOND);
 	int v = 1;
 	goc_chan_send(sync_chan, &v);
