@@ -68,6 +68,11 @@ _Noreturn void bench_fail(const char *format, ...) __attribute__((format(printf,
 /* goc_go, goc_chan_make and calloc that fail the workload, instead of
  * returning, when the memory runs out. */
 void bench_go(goc_fn fn, void *arg);
+/* bench_go for a goroutine that keeps Go's rule for its stack (nothing
+ * else touches it while it waits on a channel), as every Go goroutine
+ * does: goc may compact its stack while it is parked
+ * (goc_go_options.compact_stack). */
+void bench_go_compact(goc_fn fn, void *arg);
 goc_chan *bench_chan(size_t elem_size, size_t cap);
 void *bench_alloc(size_t count, size_t size);
 

@@ -117,6 +117,14 @@ void bench_go(goc_fn fn, void *arg)
 		bench_fail("goc_go: %s", goc_strerror((int)id));
 }
 
+void bench_go_compact(goc_fn fn, void *arg)
+{
+	static const goc_go_options compact = {.compact_stack = true};
+	int64_t id = goc_go_opts(fn, arg, &compact);
+	if (id < 0)
+		bench_fail("goc_go_opts: %s", goc_strerror((int)id));
+}
+
 goc_chan *bench_chan(size_t elem_size, size_t cap)
 {
 	goc_chan *c = goc_chan_make(elem_size, cap);

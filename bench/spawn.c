@@ -108,7 +108,7 @@ void bench_parked_memory(struct bench_run *run)
 	goc_wg_add(&shared.ready, run->n);
 	goc_wg_add(&shared.done, run->n);
 	for (int64_t i = 0; i < run->n; i++)
-		bench_go(parked_body, &shared);
+		bench_go_compact(parked_body, &shared);
 	goc_wg_wait(&shared.ready);
 	bench_stop(run);
 

@@ -112,6 +112,15 @@ typedef struct goc_go_options {
 	size_t stack_size;
 	/* A name shown in dumps and crash reports; copied (up to 31 bytes). */
 	const char *name;
+	/* The goroutine keeps Go's rule for its stack: while it is blocked in
+	 * a channel operation or in a select without a timeout, no other
+	 * goroutine or thread reads or writes its stack (the values it sends
+	 * from or receives into its locals excepted: the runtime redirects
+	 * those). Many such goroutines parked at once (GOCDEBUG=stackcompact)
+	 * then have the used part of their stacks moved aside and the pages
+	 * given back to the kernel while they wait, and put back at the same
+	 * address when they wake. */
+	bool compact_stack;
 } goc_go_options;
 
 /*

@@ -278,6 +278,8 @@ static __attribute__((noinline)) void send_slow(goc_chan *c, const void *elem)
 	goc__g *g = goc__g_self();
 	g->chan_wait = (chan_waiter){.g = g, .elem = (void *)elem};
 	goc__waitq_push(&c->sendq, &g->chan_wait);
+	chan_waiter *const self = &g->chan_wait;
+	allow_compaction(g, &self, 1);
 	goc__park(goc__chan_park_unlock, c, WAIT_CHAN_SEND);
 	if (!g->chan_wait.success)
 		goc__chan_panic_closed_send();
@@ -316,6 +318,8 @@ static __attribute__((noinline)) goc_status recv_slow(goc_chan *c, void *elem)
 	goc__g *g = goc__g_self();
 	g->chan_wait = (chan_waiter){.g = g, .elem = elem};
 	goc__waitq_push(&c->recvq, &g->chan_wait);
+	chan_waiter *const self = &g->chan_wait;
+	allow_compaction(g, &self, 1);
 	goc__park(goc__chan_park_unlock, c, WAIT_CHAN_RECV);
 	/* c is not touched again: woken by a close, the closer already
 	 * zeroed *elem, and may have dropped the last reference since. */

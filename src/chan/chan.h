@@ -117,6 +117,20 @@ bool goc__chan_recv_locked(goc_chan *c, void *elem, bool *closed, chan_waiter **
 /* Readies a waiter that an operation completed. */
 void goc__chan_wake(chan_waiter *w);
 
+/* Before parking with waiters queued: a goroutine that may be compacted
+ * (G_FLAG_COMPACT, stack.c) lets the park's post-switch step move its
+ * stack aside, redirecting these records' elem if it points into it. The
+ * array must stay put until the park's unlock step has run. Only for
+ * waits where nothing else refers to the goroutine's stack (no timer in
+ * its frame). Plain threads never park on their stack's behalf here. */
+static inline void allow_compaction(goc__g *g, chan_waiter *const *waiters, uint32_t n)
+{
+	if (__builtin_expect(g->flags & G_FLAG_COMPACT, 0)) {
+		g->park_waiters = waiters;
+		g->npark_waiters = n;
+	}
+}
+
 _Noreturn void goc__chan_panic_closed_send(void);
 /* Parks for good: an operation on a NULL channel, an empty select. */
 _Noreturn void goc__chan_block_forever(goc__wait_reason r);

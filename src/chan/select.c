@@ -184,7 +184,8 @@ static int select_cases(goc_select_case *cases, size_t n, int64_t timeout, goc_c
 		goc__p *p = m && m->p ? m->p : goc__sched.allp[0];
 		if (goc__rtimer_add_locked(p, &st.timer, &locks.heap_lock))
 			goc__sched_timer_armed(st.timer.when);
-	}
+	} else
+		allow_compaction(g, waiters, (uint32_t)live);
 	goc__park(unlock_all_for_park, &locks, WAIT_SELECT);
 
 	uint32_t fired = g->wakeup;

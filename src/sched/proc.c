@@ -380,6 +380,8 @@ static goc__m *g_switch(goc__m *m, goc__g *from, goc__g *to, bool from_exits)
 	} else {
 		if (!to->sp)
 			first_run_prepare(m, to);
+		else if (__builtin_expect(goc__load_relaxed(&to->compact_state) != 0, 0))
+			goc__stack_restore(to);
 		m->curg = to;
 		to->m = m;
 		goc__store_relaxed(&to->state, G_RUNNING);
@@ -422,11 +424,16 @@ static goc__m *post_switch(goc__m *m)
 	switch (m->post) {
 	case POST_NONE:
 		break;
-	case POST_PARK:
+	case POST_PARK: {
 		m->post = POST_NONE;
+		/* Before the unlock step: until then nobody can wake prev. */
+		uint32_t compacted = prev->park_waiters ? goc__stack_compact(prev) : 0;
 		if (!m->post_unlock(m->post_lock))
 			park_called_off(prev);
+		if (compacted)
+			goc__stack_compact_done(prev, compacted);
 		break;
+	}
 	case POST_YIELD:
 		m->post = POST_NONE;
 		goc__runq_put(m->p, prev, false);
@@ -675,6 +682,8 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 	g->arg = arg;
 	if (is_main)
 		g->flags |= G_FLAG_MAIN;
+	else if ((opts && opts->compact_stack) || goc__stack_compact_every)
+		g->flags |= G_FLAG_COMPACT;
 	if (opts && opts->name) {
 		strncpy(g->name, opts->name, sizeof g->name - 1);
 		g->name[sizeof g->name - 1] = 0;

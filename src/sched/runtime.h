@@ -76,6 +76,7 @@ enum g_flags {
 	G_FLAG_FOREIGN = 1 << 0, /* a plain thread's stand-in: parks on a futex */
 	G_FLAG_G0 = 1 << 1,      /* an M's scheduler context */
 	G_FLAG_MAIN = 1 << 2,    /* the goroutine of goc_main */
+	G_FLAG_COMPACT = 1 << 3, /* its stack may be compacted while it waits (stack.c) */
 };
 
 /*
@@ -138,6 +139,20 @@ struct goc__g {
 	uint16_t long_runs;
 	uint16_t long_run_ms;
 	chan_waiter chan_wait; /* its record while blocked in a channel send or receive */
+	/* Stack compaction (stack.c). park_waiters: set by a goroutine with
+	 * G_FLAG_COMPACT just before it parks in a channel operation or a
+	 * select without a timer: the records whose elem may point into its
+	 * stack; taken (and cleared) by the M that runs that park's unlock
+	 * step. compact_state (atomic) tells whether its stack is moved
+	 * aside; the other compact_ fields are written by the M that
+	 * compacts it before the park's unlock step and read by the M that
+	 * restores it, after the ready that follows that unlock. */
+	chan_waiter *const *park_waiters;
+	uint32_t npark_waiters;
+	uint32_t compact_state;
+	uint32_t compact_len;       /* bytes moved aside, from compact_from up */
+	unsigned char *compact_buf; /* where they are */
+	char *compact_from;         /* the saved sp when it was compacted */
 	void *asan_fake_stack;
 	void *tsan_fiber; /* created once per descriptor, reused */
 	char name[32];
@@ -358,6 +373,20 @@ void goc__stack_install_overflow_handler(void);
 void goc__stack_thread_init(goc__m *m);
 /* The goroutine whose guard page holds addr, or NULL. Signal-safe. */
 goc__g *goc__stack_guard_owner(const void *addr);
+/* Compaction of a parked goroutine's stack. goc__stack_compact runs in
+ * the post-switch step of g's park, before its unlock step, when
+ * g->park_waiters is set; it returns a nonzero ticket if it moved the
+ * stack aside, which goc__stack_compact_done takes after the unlock step
+ * (the pages may be released from then on). goc__stack_restore puts it
+ * back; the M about to switch to g calls it when g->compact_state is set. */
+uint32_t goc__stack_compact(goc__g *g);
+void goc__stack_compact_done(goc__g *g, uint32_t ticket);
+void goc__stack_restore(goc__g *g);
+/* Whether goroutines without goc_go_options.compact_stack get it
+ * (GOCDEBUG=stackcompactall=1); set once at start-up. */
+extern bool goc__stack_compact_every;
+/* Stacks compacted and restored so far (relaxed counters). */
+void goc__stack_compact_stats(uint64_t *compacted, uint64_t *restored);
 
 /* ---- timers (time/timer.c) ---- */
 

@@ -36,6 +36,33 @@
  * stayed unused for a whole period; their address range stays reserved and
  * is reused first, so the number of mappings never grows back.
  *
+ * Compaction. A goroutine started with goc_go_options.compact_stack (or
+ * every goroutine, with GOCDEBUG=stackcompactall=1) promises that nobody
+ * touches its stack while it waits in a channel operation or a select
+ * without a timer. When such a goroutine parks while more than
+ * GOCDEBUG=stackcompact=N goroutines exist (default 10000; -1: never),
+ * the M that switched away from it copies the used part of its slot, from
+ * its saved sp to the slot's top (frames, slot header, canary: a few
+ * hundred bytes), into a malloc'd buffer, and points the channel records
+ * whose elem lies in that range at the copy, all before the park's unlock
+ * step releases the channel locks, so a waker writes a received value into
+ * (or reads a sent one from) the copy. After the unlock step the slot goes
+ * on the M's release batch; when the batch is full one madvise per run of
+ * adjacent slots gives the pages back. Whoever switches to the goroutine
+ * next copies the bytes back to the same addresses first (the touch faults
+ * fresh pages in) and frees the buffer. g->compact_state orders the two:
+ *
+ *   NONE -> COPIED (compacted, unlock step not yet run)
+ *        -> SAVED (on a batch: may be released)
+ *        -> RELEASING (a flusher claimed it; its madvise is under way)
+ *        -> RELEASED
+ *   COPIED, SAVED, RELEASED -> NONE: restored; RELEASING: the restorer
+ *   waits for the flusher's RELEASED.
+ *
+ * The state carries a generation number (a global counter) above its low
+ * three bits, so a stale batch entry or a late "done" never moves the
+ * state of a later compaction of the same descriptor.
+ *
  * Invariants:
  *  - A slot is free (on a P cache, a class free list, or the released list)
  *    or owned by exactly one goroutine.
@@ -134,9 +161,14 @@ static size_t class_size(int k)
 	return (size_t)1 << (CLASS_MIN_SHIFT + k);
 }
 
+static long long compact_threshold; /* live goroutines above which to compact; -1: never */
+bool goc__stack_compact_every;
+
 void goc__stack_module_init(void)
 {
 	page_size = goc__prim_page_size();
+	compact_threshold = goc__gocdebug_long("stackcompact", 10000, -1, INT64_MAX);
+	goc__stack_compact_every = goc__gocdebug_long("stackcompactall", 0, 0, 1) != 0;
 	long def = goc__env_long("GOCSTACKSIZE", 64 * 1024, 16 * 1024, 1L << 30);
 	default_class = goc__stack_class_of((size_t)def, &default_size);
 	long budget = (goc__prim_max_map_count() - MAP_RESERVE_FOR_PROGRAM) / 2;
@@ -483,6 +515,168 @@ void goc__stack_memstats(uint64_t *inuse, uint64_t *sys)
 	}
 	*sys = reserved;
 	*inuse = carved > pooled ? carved - pooled : 0;
+}
+
+/* ---- compaction of parked goroutines' stacks ---- */
+
+enum {
+	COMPACT_NONE = 0,
+	COMPACT_COPIED = 1,
+	COMPACT_SAVED = 2,
+	COMPACT_RELEASING = 3,
+	COMPACT_RELEASED = 4,
+	COMPACT_STATE_MASK = 7,
+	COMPACT_GEN_SHIFT = 3,
+};
+#define RELEASE_BATCH 64
+
+static uint32_t compact_gen;           /* atomic: generations handed out */
+static uint64_t ncompacted, nrestored; /* atomic statistics, relaxed */
+static __thread struct release_batch { /* this M's slots waiting for madvise */
+	uint32_t n;
+	goc__g *gs[RELEASE_BATCH];
+	uint32_t tickets[RELEASE_BATCH]; /* each one's state when it was queued (SAVED) */
+} release_batch;
+
+void goc__stack_compact_stats(uint64_t *compacted, uint64_t *restored)
+{
+	*compacted = goc__load_relaxed(&ncompacted);
+	*restored = goc__load_relaxed(&nrestored);
+}
+
+/*
+ * Copies a parked goroutine's frames. Under ASan they hold poisoned red
+ * zones, which an instrumented memcpy would report: a word loop built
+ * without instrumentation copies them as plain bytes (the shadow stays as
+ * it was, matching the bytes put back). Both ends are 8-byte aligned.
+ */
+#ifdef GOC_ASAN
+__attribute__((no_sanitize_address, noinline)) static void stack_copy(void *dst, const void *src,
+								      size_t len)
+{
+	volatile uint64_t *d = dst;
+	const volatile uint64_t *s = src;
+	for (size_t i = 0; i < len / 8; i++)
+		d[i] = s[i];
+}
+#else
+static void stack_copy(void *dst, const void *src, size_t len)
+{
+	memcpy(dst, src, len);
+}
+#endif
+
+uint32_t goc__stack_compact(goc__g *g)
+{
+	chan_waiter *const *waiters = g->park_waiters;
+	uint32_t nwaiters = g->npark_waiters;
+	g->park_waiters = NULL;
+	if (compact_threshold < 0 || !g->slot || goc_num_goroutine() <= compact_threshold)
+		return 0;
+	char *from = g->sp;
+	char *top = (char *)g->slot + SLOT_AREA;
+	size_t len = (size_t)(top - from);
+	unsigned char *buf = malloc(len);
+	if (!buf)
+		return 0;
+	stack_copy(buf, from, len);
+	/* The waiter records are read here, before the page can go: for a
+	 * select the array of them is in the goroutine's frame. */
+	for (uint32_t i = 0; i < nwaiters; i++) {
+		chan_waiter *w = waiters[i];
+		char *e = w->elem;
+		if (e >= from && e < top)
+			w->elem = buf + (e - from);
+	}
+	g->compact_buf = buf;
+	g->compact_len = (uint32_t)len;
+	g->compact_from = from;
+	uint32_t gen = goc__add_fetch_relaxed(&compact_gen, 1);
+	uint32_t ticket = (gen << COMPACT_GEN_SHIFT) | COMPACT_COPIED;
+	if (ticket == COMPACT_COPIED) /* the generation wrapped to 0 */
+		ticket = (1u << COMPACT_GEN_SHIFT) | COMPACT_COPIED;
+	goc__store_relaxed(&g->compact_state, ticket);
+	goc__fetch_add_relaxed(&ncompacted, 1);
+	return ticket;
+}
+
+static int compare_ranges(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)((char *const *)a)[0], y = (uintptr_t)((char *const *)b)[0];
+	return x < y ? -1 : x > y;
+}
+
+/* Releases the pages of the batch's slots still waiting for it: one
+ * madvise per run of adjacent slots (ParkedMemory's goroutines sit on
+ * consecutive slots, so usually one for the whole batch). */
+static void release_flush(struct release_batch *b)
+{
+	char *ranges[RELEASE_BATCH][2];
+	goc__g *claimed[RELEASE_BATCH];
+	uint32_t gens[RELEASE_BATCH];
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < b->n; i++) {
+		goc__g *g = b->gs[i];
+		uint32_t saved = b->tickets[i];
+		uint32_t releasing = (saved & ~(uint32_t)COMPACT_STATE_MASK) | COMPACT_RELEASING;
+		/* Claimed: g cannot be restored until we store RELEASED, so its
+		 * slot is its own and reading where it lies is safe. */
+		if (!goc__cas_acqrel(&g->compact_state, &saved, releasing))
+			continue;
+		ranges[n][0] = g->stack_lo;
+		ranges[n][1] = g->compact_from + g->compact_len;
+		claimed[n] = g;
+		gens[n] = releasing & ~(uint32_t)COMPACT_STATE_MASK;
+		n++;
+	}
+	b->n = 0;
+	if (n == 0)
+		return;
+	qsort(ranges, n, sizeof ranges[0], compare_ranges);
+	for (uint32_t i = 0; i < n;) {
+		uint32_t j = i + 1;
+		while (j < n && ranges[j][0] == ranges[j - 1][1])
+			j++;
+		goc__prim_release(ranges[i][0], (size_t)(ranges[j - 1][1] - ranges[i][0]));
+		i = j;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		goc__store_release(&claimed[i]->compact_state, gens[i] | COMPACT_RELEASED);
+}
+
+void goc__stack_compact_done(goc__g *g, uint32_t ticket)
+{
+	uint32_t copied = ticket;
+	uint32_t saved = (ticket & ~(uint32_t)COMPACT_STATE_MASK) | COMPACT_SAVED;
+	/* Fails if g was woken and restored meanwhile (perhaps compacted
+	 * again: that compaction has its own generation). */
+	if (!goc__cas_acqrel(&g->compact_state, &copied, saved))
+		return;
+	struct release_batch *b = &release_batch;
+	b->gs[b->n] = g;
+	b->tickets[b->n] = saved;
+	if (++b->n == RELEASE_BATCH)
+		release_flush(b);
+}
+
+void goc__stack_restore(goc__g *g)
+{
+	for (;;) {
+		uint32_t s = goc__load_acquire(&g->compact_state);
+		uint32_t state = s & COMPACT_STATE_MASK;
+		if (state == COMPACT_NONE)
+			return;
+		if (state == COMPACT_RELEASING) {
+			goc__cpu_relax();
+			continue;
+		}
+		if (goc__cas_acqrel(&g->compact_state, &s, COMPACT_NONE))
+			break;
+	}
+	stack_copy(g->compact_from, g->compact_buf, g->compact_len);
+	free(g->compact_buf);
+	g->compact_buf = NULL;
+	goc__fetch_add_relaxed(&nrestored, 1);
 }
 
 /* ---- overflow reports ---- */
