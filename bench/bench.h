@@ -132,5 +132,6 @@ void bench_alloc_pipeline_unprofiled(struct bench_run *run);       /* alloc.c */
 void bench_alloc_pipeline_malloc(struct bench_run *run);           /* alloc.c */
 /* -serve-http: serves HTTPHello on the address arg until killed. */
 void bench_serve_hello(void *addr); /* http.c */
+void bench_http_client(struct bench_run *run); /* http.c */
 
 #endif /* GOC_BENCH_H */

@@ -63,6 +63,7 @@ static const struct workload suite[] = {
 	{"WorkerPool", 1000000, true, bench_worker_pool},
 	{"WorkerPoolGoc", 1000000, true, bench_worker_pool_goc},
 	{"TCPEcho", 200000, true, bench_tcp_echo},
+	{"HTTPClient", 100000, true, bench_http_client},
 	{"PoolGetPut", 10000000, true, bench_pool_get_put},
 	{"PoolAlloc", 10000000, true, bench_pool_alloc},
 	{"CounterShared", 20000000, true, bench_counter_shared},

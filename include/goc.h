@@ -309,6 +309,7 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/debug.h"
 #include "goc/net.h"
 #include "goc/http.h"
+#include "goc/http_client.h"
 #include "goc/syscall.h"
 #include "goc/signal.h"
 #include "goc/typed.h"

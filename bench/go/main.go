@@ -61,6 +61,7 @@ var suite = []workload{
 	{"ContextCancelFanout", 100_000, true, contextCancelFanout},
 	{"WorkerPool", 1_000_000, true, workerPool},
 	{"TCPEcho", 200_000, true, tcpEcho},
+	{"HTTPClient", 100_000, true, httpClient},
 	{"PoolGetPut", 10_000_000, true, poolGetPut},
 	{"PoolAlloc", 10_000_000, true, poolAlloc},
 	{"CounterShared", 20_000_000, true, counterShared},

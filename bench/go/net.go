@@ -202,3 +202,62 @@ func serveHello(addr string) error {
 	fmt.Fprintf(os.Stderr, "gocbench-go: HTTPHello listening on http://%s/\n", ln.Addr())
 	return http.Serve(ln, hello)
 }
+
+// httpClient: 16 goroutines send n GETs in all through one http.Client
+// (keep-alive, 16 idle connections per host) and read each body ("hello",
+// checked), against $BENCH_HTTP_ADDR when set, else serveHello's handler
+// in this process.
+func httpClient(m *meter) error {
+	const workers = 16
+	addr := os.Getenv("BENCH_HTTP_ADDR")
+	if addr == "" {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, "hello")
+		}))
+		addr = ln.Addr().String()
+	}
+	url := "http://" + addr + "/"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	m.start()
+	for i := 0; i < workers; i++ {
+		count := m.n / workers
+		if i < m.n%workers {
+			count++
+		}
+		wg.Add(1)
+		go func(count int) {
+			defer wg.Done()
+			buf := make([]byte, 64)
+			for j := 0; j < count; j++ {
+				resp, err := client.Get(url)
+				if err != nil {
+					errs <- err
+					return
+				}
+				n, _ := io.ReadFull(resp.Body, buf[:5])
+				rest, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if n != 5 || rest != 0 || string(buf[:5]) != "hello" {
+					errs <- errors.New("unexpected body")
+					return
+				}
+			}
+		}(count)
+	}
+	wg.Wait()
+	m.stop()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	m.add(float64(m.n)/m.elapsed.Seconds(), "req/s")
+	return nil
+}

@@ -27,6 +27,8 @@ const char *goc_strerror(int code)
 		return "temporary failure in name resolution";
 	case GOC_EDNSFAIL:
 		return "name resolution failed";
+	case GOC_EREDIRECTS:
+		return "stopped after too many redirects";
 	}
 	/* strerrordesc_np, unlike strerror, returns a static string and never
 	 * writes a buffer: safe from any thread at once. */

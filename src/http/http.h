@@ -2,7 +2,7 @@
  * http.h — what the files of src/http share: the character classes of RFC
  * 9110/9112 and case-insensitive comparison of ASCII names.
  *
- * parse.c reads requests, response.c writes response heads and chunk
+ * parse.c reads requests (and responses, for client.c), response.c writes response heads and chunk
  * framing, date.c formats and caches the Date header. None of them depends
  * on the scheduler or on sockets, so the fuzz target builds them alone.
  * server.c, the server loop over goc_conn and goroutines, is the one that
@@ -47,6 +47,18 @@ static inline bool http_name_equals(const char *s, size_t n, const char *lower)
 			return false;
 	return lower[i] == '\0';
 }
+
+/* Response mode (the client's): the next message the parser reads is a
+ * response, to a HEAD request when head_request (it then has no body).
+ * Call between messages. The head's fields, version, content_length
+ * (-1: chunked or to the connection's end; for HEAD: the declared length
+ * or -1), chunked and keep_alive are in goc_http_parser_request's view;
+ * goc__http_parser_response_status gives the status code and the reason
+ * phrase, and goc__http_parser_body_to_eof says whether the body runs to
+ * the connection's end (whose arrival completes it: the caller's to see). */
+void goc__http_parser_expect_response(goc_http_parser *p, bool head_request);
+int goc__http_parser_response_status(const goc_http_parser *p, goc_http_str *reason);
+bool goc__http_parser_body_to_eof(const goc_http_parser *p);
 
 /* What every HTTP server of the process counts (server.c), for
  * /debug/vars: open connections, accepted ones, and accepts that waited

@@ -1,5 +1,9 @@
 /*
- * parse.c — the incremental HTTP/1.1 request parser (RFC 9112).
+ * parse.c — the incremental HTTP/1.1 message parser (RFC 9112): requests
+ * for the server, and responses for the client (response mode, set by
+ * goc__http_parser_expect_response before each response: a status line in
+ * place of the request line, the framing rules of responses, and a body
+ * that may run to the connection's end).
  *
  *   feed --> head, line by line: empty lines skipped, the request line,
  *            field lines up to the empty line, then the framing decision  --> HEAD
@@ -25,6 +29,8 @@
  *    is refused with the head, a chunk size as soon as its digits say so.
  *  - header_bytes <= max_header_bytes; trailers count in it too.
  *  - ST_ERROR is final: status and error say why.
+ *  - ST_BODY_EOF (responses only) is left only by the connection's end,
+ *    which the caller sees; such a response never keeps the connection.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -74,6 +80,7 @@ enum parse_state {
 	ST_REQUEST_LINE,     /* accumulating the request line (empty lines before it skipped) */
 	ST_FIELD_LINE,       /* accumulating field lines up to the empty one */
 	ST_BODY_LENGTH,      /* body_remaining bytes of a Content-Length body to pass */
+	ST_BODY_EOF,         /* a response body delimited by the connection's end */
 	ST_CHUNK_SIZE_FIRST, /* the first hex digit of a chunk size */
 	ST_CHUNK_SIZE,       /* more hex digits, or what ends them */
 	ST_CHUNK_SIZE_WS,    /* whitespace after the size: a ';' must follow */
@@ -109,6 +116,8 @@ struct goc_http_parser {
 	size_t head_cap;
 	field *fields;
 	size_t field_cap;
+	bool response_mode; /* parsing responses (the client's parser) */
+	bool head_request;  /* the response answers a HEAD request: no body */
 
 	/* Everything from here on belongs to the current request and is
 	 * zeroed between requests (ST_REQUEST_LINE is 0). */
@@ -121,9 +130,12 @@ struct goc_http_parser {
 	size_t trailer_line_len; /* bytes of the trailer line being read */
 	size_t chunk_line_len;   /* bytes of the chunk-size line being read */
 
-	/* The request line, as offsets into head (it starts at 0). */
+	/* The request line, as offsets into head (it starts at 0); for a
+	 * response, the status line's code and reason phrase. */
 	uint32_t method_len, target_off, target_len;
 	int minor_version;
+	int response_status;
+	uint32_t reason_off, reason_len;
 
 	/* What the fields said, gathered as they arrive and judged when the
 	 * head is complete. */
@@ -363,6 +375,44 @@ static bool target_form_allowed(const char *method, size_t method_len, const cha
 			       false);
 }
 
+/* "HTTP/1.x" at line[0..8): the minor version, or -1. */
+static int http_version(const unsigned char *v)
+{
+	if (memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[5] < '0' || v[5] > '9' || v[7] < '0' ||
+	    v[7] > '9')
+		return -1;
+	return v[7] - '0';
+}
+
+/* status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ] (RFC 9112 4);
+ * the SP before an empty reason may be missing, as Go's client accepts. */
+static bool status_line(goc_http_parser *p, size_t n)
+{
+	const unsigned char *line = (const unsigned char *)p->head;
+	if (n < 12 || http_version(line) < 0 || line[8] != ' ')
+		return fail(p, 400, "malformed status line");
+	if (line[5] != '1')
+		return fail(p, 505, "unsupported HTTP version");
+	int status = 0;
+	for (size_t i = 9; i < 12; i++) {
+		if (line[i] < '0' || line[i] > '9')
+			return fail(p, 400, "malformed status code");
+		status = status * 10 + (line[i] - '0');
+	}
+	if (status < 100)
+		return fail(p, 400, "malformed status code");
+	if (n > 12 && line[12] != ' ')
+		return fail(p, 400, "malformed status line");
+	for (size_t i = 13; i < n; i++)
+		if (!http_is(line[i], HTTP_FIELD_VCHAR) && !is_ows(line[i]))
+			return fail(p, 400, "control character in the reason phrase");
+	p->minor_version = http_version(line);
+	p->response_status = status;
+	p->reason_off = n > 12 ? 13 : 12;
+	p->reason_len = (uint32_t)(n - p->reason_off);
+	return true;
+}
+
 static bool request_line(goc_http_parser *p, size_t n)
 {
 	const unsigned char *line = (const unsigned char *)p->head;
@@ -380,8 +430,7 @@ static bool request_line(goc_http_parser *p, size_t n)
 	p->target_off = (uint32_t)target;
 	p->target_len = (uint32_t)(i - target);
 	const unsigned char *version = line + i + 1;
-	if (n - i - 1 != 8 || memcmp(version, "HTTP/", 5) != 0 || version[6] != '.' ||
-	    version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9')
+	if (n - i - 1 != 8 || http_version(version) < 0)
 		return fail(p, 400, "malformed HTTP version");
 	if (version[5] != '1')
 		return fail(p, 505, "unsupported HTTP version");
@@ -481,7 +530,7 @@ static bool interpret_field(goc_http_parser *p, const char *name, size_t name_le
 {
 	switch (name_len) {
 	case 4:
-		if (!http_name_equals(name, name_len, "host"))
+		if (p->response_mode || !http_name_equals(name, name_len, "host"))
 			return true;
 		p->host_count++;
 		if (!valid_authority(v, n, false, false))
@@ -576,21 +625,15 @@ static void build_request_view(goc_http_parser *p)
 	r->header_count = p->field_count;
 }
 
-/* The empty line has arrived: judges the framing (RFC 9112 6.3) and the
- * connection's fate. */
-static bool finish_head(goc_http_parser *p)
+/* The framing both kinds of message share: chunked when
+ * Transfer-Encoding was given (its codings checked), else Content-Length
+ * when given (checked against the body limit); false after a refusal.
+ * *framed says whether either was given. */
+static bool frame_body(goc_http_parser *p, bool *framed)
 {
 	goc_http_request *r = &p->request;
-	bool http11 = p->minor_version >= 1;
-	if (http11 && p->host_count == 0)
-		return fail(p, 400, "missing Host");
-	if (p->host_count > 1)
-		return fail(p, 400, "more than one Host");
+	*framed = true;
 	if (p->has_transfer_encoding) {
-		if (!http11)
-			return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
-		if (p->has_content_length)
-			return fail(p, 400, "both Content-Length and Transfer-Encoding");
 		if (p->transfer_coding_unknown)
 			return fail(p, 501, "unsupported transfer coding");
 		if (p->chunked_count != 1 || !p->chunked_last)
@@ -605,8 +648,71 @@ static bool finish_head(goc_http_parser *p)
 		p->body_remaining = p->content_length;
 		p->state = p->content_length ? ST_BODY_LENGTH : ST_MESSAGE_END;
 	} else {
-		p->state = ST_MESSAGE_END;
+		*framed = false;
 	}
+	return true;
+}
+
+/* A response's framing (RFC 9112 6.3): none for HEAD, 1xx, 204 and 304;
+ * Transfer-Encoding (chunked last) over Content-Length, which it makes the
+ * connection unfit for reuse; else Content-Length; else the connection's
+ * end. */
+static bool finish_response_head(goc_http_parser *p)
+{
+	goc_http_request *r = &p->request;
+	int status = p->response_status;
+	bool keep_alive =
+		!p->connection_close && (p->minor_version >= 1 || p->connection_keep_alive);
+	r->content_length = 0;
+	if (status < 200 || status == 204 || status == 304 || p->head_request) {
+		if (p->head_request && p->has_content_length && !p->has_transfer_encoding)
+			r->content_length =
+				p->content_length > INT64_MAX ? -1 : (int64_t)p->content_length;
+		else if (p->head_request)
+			r->content_length = -1;
+		p->state = ST_MESSAGE_END;
+		if (status == 101)
+			keep_alive = false;
+	} else {
+		bool framed;
+		if (!frame_body(p, &framed))
+			return false;
+		if (!framed) {
+			r->content_length = -1;
+			p->state = ST_BODY_EOF;
+		}
+		if (!framed || (p->has_transfer_encoding && p->has_content_length))
+			keep_alive = false;
+	}
+	r->keep_alive = keep_alive;
+	r->minor_version = p->minor_version;
+	r->header_count = p->field_count;
+	return true;
+}
+
+/* The empty line has arrived: judges the framing (RFC 9112 6.3) and the
+ * connection's fate. */
+static bool finish_head(goc_http_parser *p)
+{
+	if (p->response_mode)
+		return finish_response_head(p);
+	goc_http_request *r = &p->request;
+	bool http11 = p->minor_version >= 1;
+	if (http11 && p->host_count == 0)
+		return fail(p, 400, "missing Host");
+	if (p->host_count > 1)
+		return fail(p, 400, "more than one Host");
+	if (p->has_transfer_encoding) {
+		if (!http11)
+			return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
+		if (p->has_content_length)
+			return fail(p, 400, "both Content-Length and Transfer-Encoding");
+	}
+	bool framed;
+	if (!frame_body(p, &framed))
+		return false;
+	if (!framed)
+		p->state = ST_MESSAGE_END;
 	r->keep_alive = !p->connection_close && (http11 || p->connection_keep_alive);
 	r->expect_continue = http11 && p->expects_continue;
 	build_request_view(p);
@@ -625,7 +731,7 @@ static bool read_head(goc_http_parser *p, cursor *c)
 		case LINE_PARTIAL:
 			return false;
 		case LINE_TOO_LONG:
-			return request ? fail(p, 414, "request line too long")
+			return request ? fail(p, 414, "start line too long")
 				       : fail(p, 431, "header section too large");
 		case LINE_NO_MEMORY:
 			return fail(p, 503, "out of memory");
@@ -642,7 +748,7 @@ static bool read_head(goc_http_parser *p, cursor *c)
 				p->head_len = p->line_start = 0;
 				continue;
 			}
-			if (!request_line(p, n))
+			if (!(p->response_mode ? status_line(p, n) : request_line(p, n)))
 				return false;
 			p->state = ST_FIELD_LINE;
 			continue;
@@ -813,9 +919,25 @@ static goc_http_event pass_body(goc_http_parser *p, cursor *c, goc_http_str *bod
 	if (c->pos == c->len)
 		return GOC_HTTP_NEED_MORE;
 	size_t avail = c->len - c->pos;
-	size_t n = p->body_remaining < avail ? (size_t)p->body_remaining : avail;
+	size_t n = avail;
+	if (p->state == ST_BODY_EOF) {
+		/* Bytes up to the limit pass, so that the verdict does not
+		 * depend on how the input was split. */
+		uint64_t room = (uint64_t)p->limits.max_body - p->body_total;
+		if (room == 0) {
+			fail(p, 413, "body over the body limit");
+			return GOC_HTTP_ERROR;
+		}
+		if (n > room)
+			n = (size_t)room;
+		p->body_total += n;
+	} else if (p->body_remaining < avail) {
+		n = (size_t)p->body_remaining;
+	}
 	*body = (goc_http_str){(const char *)c->data + c->pos, n};
 	c->pos += n;
+	if (p->state == ST_BODY_EOF)
+		return GOC_HTTP_BODY;
 	p->body_remaining -= n;
 	if (p->body_remaining == 0)
 		p->state = p->state == ST_BODY_LENGTH ? ST_MESSAGE_END : ST_CHUNK_DATA_CR;
@@ -837,6 +959,7 @@ static goc_http_event step(goc_http_parser *p, cursor *c, goc_http_str *body)
 				return GOC_HTTP_HEAD;
 			return p->state == ST_ERROR ? GOC_HTTP_ERROR : GOC_HTTP_NEED_MORE;
 		case ST_BODY_LENGTH:
+		case ST_BODY_EOF:
 		case ST_CHUNK_DATA:
 			return pass_body(p, c, body);
 		case ST_MESSAGE_END:
@@ -878,6 +1001,24 @@ const char *goc_http_parser_error(const goc_http_parser *p)
 bool goc_http_parser_between_requests(const goc_http_parser *p)
 {
 	return p->state == ST_NEXT || (p->state == ST_REQUEST_LINE && p->head_len == 0);
+}
+
+void goc__http_parser_expect_response(goc_http_parser *p, bool head_request)
+{
+	p->response_mode = true;
+	p->head_request = head_request;
+}
+
+int goc__http_parser_response_status(const goc_http_parser *p, goc_http_str *reason)
+{
+	if (reason)
+		*reason = (goc_http_str){p->head + p->reason_off, p->reason_len};
+	return p->response_status;
+}
+
+bool goc__http_parser_body_to_eof(const goc_http_parser *p)
+{
+	return p->state == ST_BODY_EOF;
 }
 
 /* ---- header lookup ----------------------------------------------------------- */

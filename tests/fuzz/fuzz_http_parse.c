@@ -3,8 +3,10 @@
  * and the response head writer (src/http/).
  *
  * Input: byte 0 picks the limits (the defaults, or small ones so that
- * every limit is reached), byte 1 seeds the split points, the rest is what
- * a client sent. The bytes are parsed three ways: all at once, one byte at
+ * every limit is reached), byte 1 seeds the split points (low 6 bits) and
+ * picks requests or responses (the client's response mode; bit 7), to a
+ * HEAD request or not (bit 6); the rest is what a client (or a server)
+ * sent. The bytes are parsed three ways: all at once, one byte at
  * a time, and in pieces of pseudo-random sizes. Checked:
  *  - the three transcripts (request heads with their fields, decoded body
  *    bytes, completions, the final status) are identical;
@@ -23,6 +25,7 @@
 #include <string.h>
 
 #include "goc.h"
+#include "../../src/http/http.h"
 
 #define REQUIRE(cond)                                                                       \
 	do {                                                                                \
@@ -146,19 +149,51 @@ static void check_request(const goc_http_request *r, const goc_http_limits *l)
 			!strchr("/?#@\"<>\\^`{|}", host.ptr[i]));
 }
 
+/* A head's fields, then the mark that the body follows. */
+static void put_fields(transcript *t, const goc_http_request *r)
+{
+	goc_http_str name, value;
+	for (size_t i = 0; goc_http_request_header_at(r, i, &name, &value); i++) {
+		put_view(t, name);
+		put_view(t, value);
+	}
+	put_int(t, 'B');
+}
+
 static bool documented_status(int status)
 {
 	return status == 400 || status == 413 || status == 414 || status == 431 || status == 501 ||
 		status == 505 || status == 503;
 }
 
+/* A response head: a status line's code, the limits, the framing. */
+static void check_response(goc_http_parser *p, const goc_http_limits *l, bool head_request)
+{
+	const goc_http_request *r = goc_http_parser_request(p);
+	goc_http_str reason;
+	int status = goc__http_parser_response_status(p, &reason);
+	REQUIRE(status >= 100 && status <= 999);
+	REQUIRE(reason.len + 13 <= l->max_request_line);
+	REQUIRE(!memchr(reason.ptr, '\r', reason.len) && !memchr(reason.ptr, '\n', reason.len));
+	REQUIRE(r->header_count <= l->max_headers);
+	REQUIRE(r->content_length <= l->max_body || head_request);
+	if (goc__http_parser_body_to_eof(p))
+		REQUIRE(!r->keep_alive && r->content_length == -1 && !head_request);
+	if (head_request || status < 200 || status == 204 || status == 304)
+		REQUIRE(!r->chunked && !goc__http_parser_body_to_eof(p));
+}
+
 /* Parses data with the chosen limits (l: as applied) in pieces: mode 0
- * all at once, 1 byte by byte, 2 pseudo-random sizes from seed. */
+ * all at once, 1 byte by byte, 2 pseudo-random sizes from seed; as
+ * responses when response (to HEAD when head_request). */
 static void parse(const uint8_t *data, size_t len, const goc_http_limits *chosen,
-		  const goc_http_limits *l, uint32_t seed, int mode, transcript *t)
+		  const goc_http_limits *l, uint32_t seed, int mode, bool response,
+		  bool head_request, transcript *t)
 {
 	goc_http_parser *p = goc_http_parser_new(chosen);
 	REQUIRE(p);
+	if (response)
+		goc__http_parser_expect_response(p, head_request);
 	size_t pos = 0, window = 0, stalls = 0;
 	int64_t body_of_request = 0;
 	uint32_t rng = seed * 2654435761u + 1;
@@ -181,7 +216,19 @@ static void parse(const uint8_t *data, size_t len, const goc_http_limits *chosen
 		pos += used;
 		stalls = used ? 0 : stalls + 1;
 		REQUIRE(stalls < 3);
-		if (ev == GOC_HTTP_HEAD) {
+		if (ev == GOC_HTTP_HEAD && response) {
+			const goc_http_request *r = goc_http_parser_request(p);
+			check_response(p, l, head_request);
+			goc_http_str reason;
+			put_int(t, 'R');
+			put_int(t, goc__http_parser_response_status(p, &reason));
+			put_view(t, reason);
+			put_int(t, r->minor_version);
+			put_int(t, r->content_length);
+			put_int(t, r->keep_alive * 2 + r->chunked);
+			put_fields(t, r);
+			body_of_request = 0;
+		} else if (ev == GOC_HTTP_HEAD) {
 			const goc_http_request *r = goc_http_parser_request(p);
 			check_request(r, l);
 			put_int(t, 'H');
@@ -192,12 +239,7 @@ static void parse(const uint8_t *data, size_t len, const goc_http_limits *chosen
 			put_int(t, r->minor_version);
 			put_int(t, r->content_length);
 			put_int(t, r->keep_alive * 2 + r->expect_continue);
-			goc_http_str name, value;
-			for (size_t i = 0; goc_http_request_header_at(r, i, &name, &value); i++) {
-				put_view(t, name);
-				put_view(t, value);
-			}
-			put_int(t, 'B');
+			put_fields(t, r);
 			body_of_request = 0;
 		} else if (ev == GOC_HTTP_BODY) {
 			REQUIRE(body.len > 0);
@@ -205,11 +247,15 @@ static void parse(const uint8_t *data, size_t len, const goc_http_limits *chosen
 				(const uint8_t *)body.ptr + body.len <= data + len);
 			body_of_request += (int64_t)body.len;
 			REQUIRE(body_of_request <= l->max_body);
+			REQUIRE(!response || !head_request);
 			put(t, body.ptr, body.len);
 		} else if (ev == GOC_HTTP_DONE) {
 			const goc_http_request *r = goc_http_parser_request(p);
-			REQUIRE(r->chunked || body_of_request == r->content_length);
+			REQUIRE(r->chunked || body_of_request == r->content_length ||
+				(response && (head_request || r->content_length == 0)));
 			put_int(t, 'D');
+			if (response)
+				goc__http_parser_expect_response(p, head_request);
 		} else if (ev == GOC_HTTP_ERROR) {
 			int status = goc_http_parser_status(p);
 			REQUIRE(documented_status(status));
@@ -270,14 +316,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	goc_http_limits chosen = limits_chosen(data[0]), limits = limits_applied(data[0]);
-	uint32_t seed = data[1];
+	uint32_t seed = data[1] & 63;
+	bool response = data[1] & 128, head_request = data[1] & 64;
 	data += 2;
 	size -= 2;
 
 	transcript whole = {0}, bytewise = {0}, pieces = {0};
-	parse(data, size, &chosen, &limits, seed, 0, &whole);
-	parse(data, size, &chosen, &limits, seed, 1, &bytewise);
-	parse(data, size, &chosen, &limits, seed, 2, &pieces);
+	parse(data, size, &chosen, &limits, seed, 0, response, head_request, &whole);
+	parse(data, size, &chosen, &limits, seed, 1, response, head_request, &bytewise);
+	parse(data, size, &chosen, &limits, seed, 2, response, head_request, &pieces);
 	REQUIRE(same_transcript(&whole, &bytewise));
 	REQUIRE(same_transcript(&whole, &pieces));
 	free(whole.bytes);
