@@ -250,7 +250,8 @@ goc__mcache *goc__mcache_all(void);
  * caches, frees into spans the cache does not own). The object's
  * double-free mark is already checked and set when goc__small_free runs. */
 void *goc__small_alloc(size_t n, unsigned cls);
-void goc__small_free(goc__span *s, void *p);
+/* c: the caller's cache as goc__mcache_fast found it (NULL: none yet). */
+void goc__small_free(goc__span *s, void *p, goc__mcache *c);
 
 /* The per-P caches and the calling thread's own (mcache.c), here for the
  * inline fast paths. */

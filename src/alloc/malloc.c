@@ -148,13 +148,29 @@ static goc__span *checked_span(void *p)
 	goc__alloc_misuse("double free or free of a pointer goc's heap never returned", p);
 }
 
+/* A small object's free: its mark checked and set, its sample recorded,
+ * a push onto the caller's list when its cache owns the span, else the
+ * slow path. */
+__attribute__((always_inline)) static inline void free_small(goc__span *s, void *p, uint32_t index)
+{
+	uintptr_t *words = p;
+	if (__builtin_expect(words[1] == goc__free_mark(p), 0))
+		goc__alloc_misuse("double free", p);
+	words[1] = goc__free_mark(p);
+	if (__builtin_expect(goc__load_relaxed(&s->sampled_mask) >> (index & 63) & 1, 0))
+		goc__memprof_free(p, s);
+	goc__mcache *c = goc__mcache_fast();
+	if (__builtin_expect(c == NULL || !goc__mcache_push(c, s, p), 0))
+		goc__small_free(s, p, c);
+}
+
 /* Everything goc_free does not do inline: large objects, misuse (and a
  * small span, should its state be read differently the second time). */
 __attribute__((noinline)) static void free_other(void *p)
 {
 	goc__span *s = checked_span(p);
 	if (s->state == SPAN_SMALL)
-		goc__small_free(s, p);
+		free_small(s, p, small_index(s, p));
 	else
 		goc__large_free(s, p);
 }
@@ -162,29 +178,15 @@ __attribute__((noinline)) static void free_other(void *p)
 /*
  * The small-object free, inline: the span by the page map, the pointer
  * checked to start one of its objects (a pointer into a stale descriptor
- * of a free run fails the offset check: limit bounds it to the span), the
- * double-free mark checked and set, and the object pushed onto the
- * caller's list when its cache owns the span; anything else goes to
- * goc__small_free.
+ * of a free run fails the offset check: limit bounds it to the span), then
+ * free_small.
  */
 void goc_free(void *p)
 {
 	goc__span *s = goc__span_of(p);
-	if (__builtin_expect(s != NULL && goc__load_relaxed(&s->state) == SPAN_SMALL, 1)) {
-		uint32_t index = small_index(s, p);
-		uintptr_t *words = p;
-		if (__builtin_expect(words[1] == goc__free_mark(p), 0))
-			goc__alloc_misuse("double free", p);
-		words[1] = goc__free_mark(p);
-		if (__builtin_expect(goc__load_relaxed(&s->sampled_mask) >> (index & 63) & 1, 0))
-			goc__memprof_free(p, s);
-		goc__mcache *c = goc__mcache_fast();
-		if (__builtin_expect(c != NULL && goc__mcache_push(c, s, p), 1))
-			return;
-		goc__small_free(s, p);
-		return;
-	}
-	if (p)
+	if (__builtin_expect(s != NULL && goc__load_relaxed(&s->state) == SPAN_SMALL, 1))
+		free_small(s, p, small_index(s, p));
+	else if (p)
 		free_other(p);
 }
 

@@ -274,12 +274,14 @@ GOC_ALLOC_TEXT void *goc__small_alloc(size_t n, unsigned cls)
 	return p;
 }
 
-void goc__small_free(goc__span *s, void *p)
+void goc__small_free(goc__span *s, void *p, goc__mcache *c)
 {
 	unsigned cls = s->sizeclass;
-	goc__mcache *c = goc__mcache_self();
-	if (c && goc__mcache_push(c, s, p))
-		return;
+	if (!c) {
+		c = goc__mcache_self();
+		if (c && goc__mcache_push(c, s, p))
+			return;
+	}
 	if (__builtin_expect(!c || busy(c), 0)) {
 		goc__fetch_add_relaxed(&uncached_frees[cls], 1);
 	} else {
