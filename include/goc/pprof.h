@@ -115,4 +115,25 @@ goc_status goc_pprof_goroutine(FILE *out);
  * -ENOMEM if the profile could not be built. */
 goc_status goc_pprof_heap(FILE *out);
 
+/*
+ * Profile labels (Go's pprof.Do and SetGoroutineLabels): key/value pairs
+ * on a goroutine, inherited by the goroutines it starts (goc_go copies the
+ * reference), attached to every CPU-profile sample taken while it runs and
+ * to its goroutine-profile entry, so that `go tool pprof -tags` lists them
+ * and `-tagfocus key=value` filters on them.
+ *
+ * kv holds n strings: key, value, key, value, ... (n even, at most
+ * 2 * GOC_PPROF_LABELS_MAX; strings are copied; a repeated key keeps its
+ * last value). goc_pprof_set_labels replaces the calling goroutine's
+ * labels (n 0: none); goc_pprof_do runs fn(arg) with the current labels
+ * plus kv, then restores the previous ones, as pprof.Do. Both return
+ * GOC_OK, -EINVAL (n odd or too large, a NULL string) or -ENOMEM, and
+ * panic off a goroutine. goc_pprof_label is the calling goroutine's value
+ * for key, or NULL; valid until it changes its labels.
+ */
+#define GOC_PPROF_LABELS_MAX 16
+goc_status goc_pprof_set_labels(const char *const *kv, size_t n);
+goc_status goc_pprof_do(const char *const *kv, size_t n, void (*fn)(void *arg), void *arg);
+const char *goc_pprof_label(const char *key);
+
 #endif

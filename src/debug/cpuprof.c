@@ -88,6 +88,7 @@ struct sample_slot {
 	int64_t periods; /* CPU periods it stands for: 1 + timer overruns */
 	int64_t goid;    /* 0: not on a goroutine's stack */
 	char gname[sizeof(((goc__g *)0)->name)];
+	goc__labels *labels;   /* the goroutine's profile labels, a reference; or NULL */
 	goc__stacktrace trace; /* pcs[0] is the interrupted pc */
 };
 
@@ -167,6 +168,7 @@ static void capture(struct sample_slot *slot, const void *ucontext)
 	uintptr_t lo = sp, hi = sp; /* empty unless sp is on a stack we know */
 	slot->goid = 0;
 	slot->gname[0] = '\0';
+	slot->labels = NULL;
 	if (g && sp >= (uintptr_t)g->stack_lo && sp < (uintptr_t)g->stack_lo + g->stack_size) {
 		/* On the goroutine's stack: frame records lie between sp and
 		 * its top. */
@@ -176,6 +178,9 @@ static void capture(struct sample_slot *slot, const void *ucontext)
 		for (size_t i = 0; i < sizeof slot->gname; i++)
 			slot->gname[i] = g->name[i];
 		slot->gname[sizeof slot->gname - 1] = '\0';
+		/* Held by the goroutine this handler interrupted (labels.c). */
+		slot->labels = goc__load_relaxed(&g->labels);
+		goc__labels_retain(slot->labels);
 	} else if (sp >= thread_stack_lo && sp < thread_stack_hi) {
 		lo = sp;
 		hi = thread_stack_hi;
@@ -323,14 +328,20 @@ static void drain(void)
 		if (goc__load_acquire(&slot->seq) != ring->head + 1)
 			return; /* empty, or the next sample is still being taken */
 		int64_t values[2] = {slot->periods, slot->periods * prof.period_ns};
-		goc__profile_label labels[2] = {
+		goc__profile_label labels[2 + GOC_PPROF_LABELS_MAX] = {
 			{.key = "goroutine", .num = slot->goid},
 			{.key = "goroutine_name", .str = slot->gname},
 		};
 		int nlabels = slot->goid ? (slot->gname[0] ? 2 : 1) : 0;
+		const char **kv;
+		int npairs = goc__labels_get(slot->labels, &kv);
+		for (int i = 0; i < npairs; i++)
+			labels[nlabels++] =
+				(goc__profile_label){.key = kv[2 * i], .str = kv[2 * i + 1]};
 		if (!goc__profile_add(prof.profile, slot->trace.pcs, slot->trace.n,
 				      slot->trace.first_exact, values, labels, nlabels))
 			goc__fetch_add_relaxed(&samples_lost, 1);
+		goc__labels_release(slot->labels);
 		/* Release: our reads of the slot happen before a handler reuses
 		 * it on the next lap. */
 		goc__store_release(&slot->seq, ring->head + RING_SLOTS);

@@ -200,4 +200,15 @@ void goc__schedtrace_print(goc__buf *b, int64_t now, bool detail);
  * wait. */
 void goc__blockwarn_scan(int64_t now, int64_t after);
 
+/* ---- profile labels (labels.c) ---- */
+
+typedef struct goc__labels goc__labels;
+/* Another reference to l (NULL: nothing); async-signal-safe. */
+void goc__labels_retain(goc__labels *l);
+/* Drops one; the last frees l after a QSBR grace period. */
+void goc__labels_release(goc__labels *l);
+/* l's pairs: *kv gets key, value, key, value, ...; returns the number of
+ * pairs (0 for NULL). */
+int goc__labels_get(const goc__labels *l, const char ***kv);
+
 #endif

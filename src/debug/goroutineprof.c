@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "../sync/qsbr.h"
 #include "debug.h"
 #include "pprof.h"
 
@@ -23,16 +24,24 @@ struct collection {
 	bool failed;
 };
 
-static void add_sample(struct collection *c, int64_t id, const char *name, const char *state,
-		       const goc__stacktrace *t)
+static void add_sample(struct collection *c, goc__g *g, int64_t id, const char *name,
+		       const char *state, const goc__stacktrace *t)
 {
 	static const int64_t one[1] = {1};
-	goc__profile_label labels[3] = {
+	goc__profile_label labels[3 + GOC_PPROF_LABELS_MAX] = {
 		{.key = "goroutine", .num = id},
 		{.key = "state", .str = state},
 		{.key = "goroutine_name", .str = name},
 	};
 	int nlabels = name[0] ? 3 : 2;
+	/* Another goroutine's set, read without a reference: labels.c's
+	 * QSBR keeps it until this walk's M switches (or, on a plain
+	 * thread, until its record goes offline); goc__profile_add copies
+	 * the strings. */
+	const char **kv;
+	int npairs = goc__labels_get(goc__load_acquire(&g->labels), &kv);
+	for (int i = 0; i < npairs; i++)
+		labels[nlabels++] = (goc__profile_label){.key = kv[2 * i], .str = kv[2 * i + 1]};
 	if (!goc__profile_add(c->profile, t->pcs, t->n, t->first_exact, one, labels, nlabels))
 		c->failed = true;
 }
@@ -44,7 +53,7 @@ static void add_other(goc__g *g, void *arg)
 		return;
 	goc__g_summary s;
 	goc__g_summarize(g, &s);
-	add_sample(c, s.id, s.name, s.state, &s.trace);
+	add_sample(c, g, s.id, s.name, s.state, &s.trace);
 }
 
 static int64_t clock_ns(clockid_t clock)
@@ -67,8 +76,13 @@ __attribute__((noinline)) goc_status goc_pprof_goroutine(FILE *out)
 	c.self = m ? m->curg : NULL;
 	goc__stacktrace own;
 	if (c.self && goc__unwind_self(0, &own))
-		add_sample(&c, c.self->id, c.self->name, "running", &own);
+		add_sample(&c, c.self, c.self->id, c.self->name, "running", &own);
+	goc__qsbr_reader *thread = m ? NULL : goc__qsbr_thread_reader();
+	if (thread)
+		goc__qsbr_online(thread);
 	goc__g_for_each(add_other, &c);
+	if (thread)
+		goc__qsbr_offline(thread);
 	int err =
 		c.failed ? ENOMEM : goc__profile_write(c.profile, out, clock_ns(CLOCK_REALTIME), 0);
 	goc__profile_free(c.profile);

@@ -631,6 +631,11 @@ static int64_t goid_new(goc__p *p)
 
 static _Noreturn void g_exit(goc__m *m, goc__g *g)
 {
+	if (g->labels) {
+		goc__labels *labels = g->labels;
+		goc__store_release(&g->labels, NULL);
+		goc__labels_release(labels);
+	}
 	goc__store_release(&g->state, G_DEAD);
 	goc__p *p = m->p;
 	goc__store_relaxed(&p->exited, p->exited + 1);
@@ -678,6 +683,11 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 	g->id = goid_new(p);
 	g->parent_id = parent ? parent->id : 0;
 	g->create_pc = pc;
+	/* Profile labels are inherited: one load and a test when the parent
+	 * has none. */
+	g->labels = parent ? parent->labels : NULL;
+	if (g->labels)
+		goc__labels_retain(g->labels);
 	g->fn = fn;
 	g->arg = arg;
 	if (is_main)

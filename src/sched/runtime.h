@@ -155,6 +155,10 @@ struct goc__g {
 	char *compact_from;         /* the saved sp when it was compacted */
 	void *asan_fake_stack;
 	void *tsan_fiber; /* created once per descriptor, reused */
+	/* Its profile labels (debug/labels.c), holding a reference; written
+	 * by itself, or by spawn before it is published; atomic for the
+	 * goroutine profile's reads. */
+	struct goc__labels *labels;
 	char name[32];
 };
 
