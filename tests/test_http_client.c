@@ -17,7 +17,9 @@
  *    deadline and the client's timeout (-ETIMEDOUT), a cancellation while
  *    waiting for a connection slot and while connecting (-ECANCELED),
  *    a refused connection, https and malformed URLs;
- *  - many goroutines at once through a per-host connection limit.
+ *  - many goroutines at once through a per-host connection limit;
+ *  - W3C trace context: the context's trace sent as traceparent and
+ *    tracestate, the server's request context a child span of it.
  * Registered with GOCMAXPROCS=1 and 2.
  */
 #define _GNU_SOURCE
@@ -72,6 +74,21 @@ static void handle(goc_http_exchange *x, void *user)
 		char out[256];
 		int n = snprintf(out, sizeof out, "%.*s|%.*s", (int)ua.len, ua.ptr ? ua.ptr : "",
 				 (int)auth.len, auth.ptr ? auth.ptr : "");
+		goc_http_write(x, out, (size_t)n);
+	} else if (strcmp(path, "/trace") == 0) {
+		/* "<traceparent received>|<tracestate received>|<the request
+		 * context's trace id>|<its span id>" */
+		goc_http_str tp = goc_http_request_header(r, "traceparent");
+		goc_http_str ts = goc_http_request_header(r, "tracestate");
+		const goc_tracectx *tc = goc_ctx_trace(goc_http_ctx(x));
+		char trace_id[GOC_TRACE_ID_SIZE] = "", span_id[GOC_SPAN_ID_SIZE] = "", out[512];
+		if (tc) {
+			goc_tracectx_trace_id(tc, trace_id);
+			goc_tracectx_span_id(tc, span_id);
+		}
+		int n = snprintf(out, sizeof out, "%.*s|%.*s|%s|%s", (int)tp.len,
+				 tp.ptr ? tp.ptr : "", (int)ts.len, ts.ptr ? ts.ptr : "", trace_id,
+				 span_id);
 		goc_http_write(x, out, (size_t)n);
 	} else if (strcmp(path, "/redirect") == 0) {
 		goc_http_set_status(x, 302);
@@ -254,6 +271,59 @@ static void test_redirects(void)
 	CHECK(strcmp(goc_strerror(err), "stopped after too many redirects") == 0, "strerror");
 	goc_http_client_free(c);
 	ok("redirects");
+}
+
+/* traceparent: the client sends its context's trace, the server's
+ * request context is a child span of it; without one the server starts a
+ * trace of its own. */
+static void test_traceparent(void)
+{
+	goc_http_client *c = goc_http_client_new(NULL);
+	char u[256], body[512];
+	url(u, sizeof u, goc_addr, "/trace");
+	goc_tracectx tc;
+	goc_tracectx_new(&tc);
+	CHECK(goc_tracestate_parse("vendor=abc", &tc) == GOC_OK, "tracestate");
+	goc_ctx *ctx = goc_ctx_with_trace(goc_ctx_background(), &tc);
+	goc_http_response *r;
+	CHECK(goc_http_get(c, ctx, u, &r) == 0, "get");
+	ssize_t n = goc_http_response_read_all(r, body, sizeof body - 1);
+	CHECK(n > 0, "body");
+	body[n] = '\0';
+	goc_http_response_close(r);
+	char sent[GOC_TRACEPARENT_SIZE], trace_id[GOC_TRACE_ID_SIZE], span_id[GOC_SPAN_ID_SIZE];
+	goc_traceparent_format(&tc, sent);
+	goc_tracectx_trace_id(&tc, trace_id);
+	goc_tracectx_span_id(&tc, span_id);
+	char want[256];
+	snprintf(want, sizeof want, "%s|vendor=abc|%s|", sent, trace_id);
+	CHECK(strncmp(body, want, strlen(want)) == 0, "got '%s', want '%s...'", body, want);
+	const char *server_span = body + strlen(want);
+	CHECK(strlen(server_span) == 16 && strcmp(server_span, span_id) != 0,
+	      "the server's span is a child: %s", body);
+
+	/* A traceparent the caller gives wins over the context's. */
+	goc_http_field own[] = {
+		{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}};
+	goc_http_client_request req = {.url = u, .headers = own, .header_count = 1};
+	CHECK(goc_http_do(c, ctx, &req, &r) == 0, "own traceparent");
+	n = goc_http_response_read_all(r, body, sizeof body - 1);
+	body[n > 0 ? n : 0] = '\0';
+	goc_http_response_close(r);
+	CHECK(strncmp(body,
+		      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01||0af7651916cd43dd8448eb211c80319c|",
+		      89) == 0,
+	      "own: %s", body);
+	goc_ctx_release(ctx);
+
+	CHECK(goc_http_get(c, NULL, u, &r) == 0, "untraced get");
+	n = goc_http_response_read_all(r, body, sizeof body - 1);
+	body[n > 0 ? n : 0] = '\0';
+	goc_http_response_close(r);
+	CHECK(strncmp(body, "||", 2) == 0 && strlen(body) == 2 + 32 + 1 + 16,
+	      "no traceparent sent, a new trace on the server: %s", body);
+	goc_http_client_free(c);
+	ok("traceparent");
 }
 
 static void test_timeouts(void)
@@ -691,6 +761,7 @@ static void run(void *arg)
 	test_streamed_body();
 	test_redirects();
 	test_timeouts();
+	test_traceparent();
 	test_scripted();
 	test_cancel();
 	test_concurrent();

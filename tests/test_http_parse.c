@@ -187,6 +187,9 @@ static void test_targets_and_versions(void)
 	CHECK(strstr(t->text, "[http://example.com:8080/a/b?q][/a/b][q]"), "%s", t->text);
 	t = parse_str("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
 	CHECK(strstr(t->text, "[example.com:443][][(null)]"), "%s", t->text);
+	/* '*' opens a reg-name too: still authority-form, no path (fuzzing). */
+	t = parse_str("CONNECT *=.example:443 HTTP/1.0\r\n\r\n");
+	CHECK(strstr(t->text, "[*=.example:443][][(null)]"), "%s", t->text);
 	t = parse_str("GET /? HTTP/1.1\r\nHost: h\r\n\r\n");
 	CHECK(strstr(t->text, "[/?][/][]"), "%s", t->text);
 	t = parse_str("GET / HTTP/1.0\r\n\r\n");

@@ -286,7 +286,10 @@ const goc_http_request *goc_http_req(goc_http_exchange *x);
  * leaving is seen once the request's body has been read whole (the server
  * then reads one byte ahead; a pipelined request's byte is kept for it).
  * Any goroutine may ask for it while the handler runs (all get the same
- * context); asking after the handler returned panics. Valid during the
+ * context); asking after the handler returned panics. It carries the
+ * request's trace (goc_ctx_trace): a child span of the W3C traceparent
+ * the client sent, with its tracestate, or a new trace when it sent none
+ * (or an invalid one); goc_http_do passes it on to the next service. Valid during the
  * handler; goc_ctx_retain it to keep it longer.
  */
 goc_ctx *goc_http_ctx(goc_http_exchange *x);

@@ -91,8 +91,12 @@ typedef struct goc_http_field {
 	const char *name, *value;
 } goc_http_field;
 
-/* A request. The client adds Host, User-Agent (unless given) and the
- * framing (Content-Length or Transfer-Encoding: chunked); fields the
+/* A request. The client adds Host, User-Agent (unless given), the
+ * framing (Content-Length or Transfer-Encoding: chunked), and, when the
+ * request's context carries a trace (goc_ctx_trace), its traceparent and
+ * tracestate, unless a traceparent is given (the context's span is sent
+ * as the parent: make a child with goc_ctx_with_trace for a span of the
+ * call's own); fields the
  * client owns (Content-Length, Transfer-Encoding, Connection, Date, Host)
  * are refused (-EINVAL), as are names that are not tokens and values with
  * control characters. */

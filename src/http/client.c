@@ -441,8 +441,9 @@ typedef struct attempt {
 	const goc_http_client_request *req;
 	const char *method;
 	const url_parts *url;
-	bool with_body;      /* the body of req is sent (not after a 303) */
-	bool drop_sensitive; /* the host changed in a redirect */
+	const goc_tracectx *trace; /* the context's trace, sent as traceparent; or NULL */
+	bool with_body;            /* the body of req is sent (not after a 303) */
+	bool drop_sensitive;       /* the host changed in a redirect */
 } attempt;
 
 /* Writes the head into buf: its length, or -EINVAL / -EMSGSIZE. */
@@ -461,7 +462,7 @@ static ssize_t build_head(goc_http_client *c, const attempt *a, char *buf, size_
 	h.len = (size_t)n;
 	if (!goc_http_head_add(&h, "Host", a->url->authority))
 		return -EINVAL;
-	bool agent = false;
+	bool agent = false, traceparent = false;
 	for (size_t i = 0; i < req->header_count; i++) {
 		const goc_http_field *f = &req->headers[i];
 		if (client_owned_field(f->name))
@@ -470,12 +471,21 @@ static ssize_t build_head(goc_http_client *c, const attempt *a, char *buf, size_
 			continue;
 		if (http_name_equals(f->name, strlen(f->name), "user-agent"))
 			agent = true;
+		if (http_name_equals(f->name, strlen(f->name), "traceparent"))
+			traceparent = true;
 		if (!goc_http_head_add(&h, f->name, f->value))
 			return h.overflow ? -EMSGSIZE : -EINVAL;
 	}
 	if (!agent && c->opts.user_agent[0] &&
 	    !goc_http_head_add(&h, "User-Agent", c->opts.user_agent))
 		return h.overflow ? -EMSGSIZE : -EINVAL;
+	if (a->trace && !traceparent) {
+		char value[GOC_TRACEPARENT_SIZE];
+		goc_traceparent_format(a->trace, value);
+		if (!goc_http_head_add(&h, "traceparent", value) ||
+		    (a->trace->state[0] && !goc_http_head_add(&h, "tracestate", a->trace->state)))
+			return -EMSGSIZE;
+	}
 	*chunked = a->with_body && req->body_read;
 	size_t len = strlen(a->method);
 	bool bodyless_method = http_name_equals(a->method, len, "get") ||
@@ -710,7 +720,10 @@ int goc_http_do(goc_http_client *c, goc_ctx *ctx, const goc_http_client_request 
 	goc_mutex_unlock(&c->mu);
 
 	char *url = strdup(req->url);
-	attempt a = {.req = req, .method = method, .with_body = true};
+	attempt a = {.req = req,
+		     .method = method,
+		     .trace = r->ctx ? goc_ctx_trace(r->ctx) : NULL,
+		     .with_body = true};
 	int err = url ? 0 : -ENOMEM;
 	for (int redirects = 0; err == 0; redirects++) {
 		url_parts u;

@@ -611,7 +611,10 @@ static void build_request_view(goc_http_parser *p)
 	if (question)
 		r->query = (goc_http_str){question + 1, len - before_query - 1};
 	r->path = (goc_http_str){target, before_query};
-	if (target[0] != '/' && target[0] != '*') {
+	/* CONNECT's authority may begin with '*' (a sub-delim of a reg-name):
+	 * the method, not the first byte, tells it from OPTIONS *. */
+	bool connect = p->method_len == 7 && memcmp(p->head, "CONNECT", 7) == 0;
+	if (connect || (target[0] != '/' && target[0] != '*')) {
 		size_t start = authority_start(target, len);
 		/* absolute-form ("http://host/p"): the path follows the authority,
 		 * and an empty one is "/" (RFC 9112 3.2.2); authority-form

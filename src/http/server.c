@@ -520,13 +520,45 @@ const goc_http_request *goc_http_req(goc_http_exchange *x)
 /* Any goroutine may ask while the handler runs (goroutines it started,
  * say): the first made context wins a CAS. Only the handler's own
  * goroutine starts the watcher, since that reads the request's state. */
+/* A header's value as a C string, or NULL (absent, too long, no memory). */
+static char *header_string(const goc_http_request *r, const char *name, size_t max)
+{
+	goc_http_str v = goc_http_request_header(r, name);
+	if (!v.ptr || v.len > max)
+		return NULL;
+	return strndup(v.ptr, v.len);
+}
+
+/* A context under parent carrying the request's trace: a child span of
+ * the client's traceparent (with its tracestate), or a new trace; NULL
+ * when memory runs out. */
+static goc_ctx *request_trace_ctx(goc_ctx *parent, const goc_http_request *r)
+{
+	goc_tracectx tc;
+	char *parent_value = header_string(r, "traceparent", 256);
+	if (parent_value && goc_traceparent_parse(parent_value, &tc) == GOC_OK) {
+		char *state = header_string(r, "tracestate", 8192);
+		if (state)
+			goc_tracestate_parse(state, &tc);
+		free(state);
+		goc_tracectx_child(&tc, &tc);
+	} else {
+		goc_tracectx_new(&tc);
+	}
+	free(parent_value);
+	return goc_ctx_with_trace(parent, &tc);
+}
+
 goc_ctx *goc_http_ctx(goc_http_exchange *x)
 {
 	if (goc__load_acquire(&x->ended))
 		goc__panic("goc_http_ctx: the request has ended (its handler returned)");
 	goc_ctx *ctx = goc__load_acquire(&x->ctx);
 	if (!ctx) {
-		goc_ctx *made = goc_ctx_with_cancel(x->hc->srv->cut_ctx);
+		goc_ctx *traced = request_trace_ctx(x->hc->srv->cut_ctx, goc_http_req(x));
+		goc_ctx *made = goc_ctx_with_cancel(traced ? traced : x->hc->srv->cut_ctx);
+		if (traced)
+			goc_ctx_release(traced); /* made holds it */
 		if (!made)
 			return x->hc->srv->cut_ctx; /* no memory: shutdown still reaches it */
 		if (goc__cas_acqrel(&x->ctx, &ctx, made)) {
