@@ -211,6 +211,44 @@ static void check_profile(const char *dir, const char *trace, const char *kind, 
 	printf("ok: go tool trace -pprof=%s: %s first\n", kind, want);
 }
 
+/* go tool trace's web UI on the file: its analysis must accept the trace
+ * (it is stricter than -d: every GoCreate needs a start stack), and the
+ * goroutine, task and region pages list the planted names. */
+/* The pages of go tool trace's web UI for trace, concatenated (its
+ * analysis must accept the trace: it is stricter than -d); NULL without
+ * curl. */
+static char *web_pages(const char *dir, const char *trace, const char *pages)
+{
+	if (system("command -v curl >/dev/null 2>&1") != 0) {
+		printf("skip: go tool trace's web views (curl is not installed)\n");
+		return NULL;
+	}
+	char line[2048];
+	snprintf(
+		line, sizeof line,
+		"log='%s/http.log'; go tool trace -http=127.0.0.1:0 '%s' > \"$log\" 2>&1 & pid=$!; "
+		"addr=; for i in $(seq 600); do "
+		"addr=$(grep -o 'http://127\\.0\\.0\\.1:[0-9]*' \"$log\" | head -1); "
+		"[ -n \"$addr\" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done; "
+		"rc=1; [ -n \"$addr\" ] && rc=0 && for page in %s; do "
+		"curl -fsS \"$addr$page\" || rc=1; done; kill $pid 2>/dev/null; "
+		"wait $pid 2>/dev/null; [ $rc = 0 ] || cat \"$log\"; exit $rc",
+		dir, trace, pages);
+	return run(line);
+}
+
+static void check_web_views(const char *dir, const char *trace)
+{
+	char *out = web_pages(dir, trace, "/goroutines /usertasks /userregions");
+	if (!out)
+		return;
+	CHECK(contains(out, "sync_main") && contains(out, "net_main") && contains(out, "request") &&
+		      contains(out, "phase one"),
+	      "go tool trace's pages:\n%.3000s", out);
+	free(out);
+	ok("go tool trace's web views: goroutines, user tasks and regions");
+}
+
 static void check_go_tool(void)
 {
 	if (!tool_available("go", "observe", "go tool trace"))
@@ -240,6 +278,7 @@ static void check_go_tool(void)
 	      "go tool trace -d: annotations' strings");
 	free(dump);
 	ok("go tool trace parses the trace: events and annotations");
+	check_web_views(dir, path);
 
 	check_profile(dir, path, "sync", "sync_planted_recv");
 	check_profile(dir, path, "net", "net_planted_read");
@@ -328,6 +367,7 @@ static void check_go_tool_procs2(void)
 		CHECK(contains(dump, "GoStart") && contains(dump, "ProcStart"),
 		      "go tool trace -d on two Ps:\n%.2000s", dump);
 		free(dump);
+		free(web_pages(dir, path, "/goroutines '/trace?start=0&end=1'"));
 	}
 	snprintf(path, sizeof path, "rm -rf '%s'", dir);
 	CHECK(system(path) == 0, "%s", path);

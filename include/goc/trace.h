@@ -19,8 +19,8 @@
  * stacks of creations, blocks, unblocks and syscalls (from the first goc_
  * public call outwards), so that `go tool trace`'s network, sync, syscall
  * and scheduler-latency profiles point at the program's code. Events are
- * kept in memory until goc_trace_stop writes the file (about 60 bytes
- * each, more with a stack).
+ * kept in memory until goc_trace_stop writes the file (64 bytes each,
+ * more with a stack).
  *
  *     FILE *f = fopen("app.trace.json", "w");
  *     goc_trace_start(f);

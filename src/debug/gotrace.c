@@ -117,6 +117,7 @@ struct rec {
 	uint64_t order; /* from trace's counter: the global order */
 	int64_t ts;
 	int64_t g;
+	uint64_t fn; /* g's start function: its GoCreate's start stack */
 	uint64_t a, b;
 	int32_t p; /* the P whose stream it belongs to, -1 for none */
 	uint8_t kind;
@@ -252,6 +253,7 @@ static void record(enum rec_kind kind, int ev, goc__g *g, goc__p *p, uint64_t a,
 		r->order = goc__add_fetch_relaxed(&gt.order, 1);
 		r->ts = goc__prim_nanotime();
 		r->g = g ? g->id : 0;
+		r->fn = g ? (uint64_t)(uintptr_t)g->fn : 0;
 		r->a = a;
 		r->b = b;
 		r->p = p ? p->id : -1;
@@ -319,6 +321,15 @@ static goc__p *current_p(void)
 	return m ? m->p : NULL;
 }
 
+/* The goroutine an annotation belongs to: Go's format puts it on the
+ * goroutine running on the P. NULL on a plain thread. */
+static goc__g *current_g(void)
+{
+	goc__m *m = goc__m_self();
+	goc__g *g = m ? m->curg : NULL;
+	return g && !(g->flags & G_FLAG_G0) ? g : NULL;
+}
+
 void goc__gotrace_unblock(goc__g *g)
 {
 	record(R_UNBLOCK, 0, g, current_p(), 0, 0, true, NULL, NULL);
@@ -351,17 +362,18 @@ void goc__gotrace_syscall_resume(goc__m *m)
 
 void goc__gotrace_task(uint64_t id, uint64_t parent, const char *name, bool end)
 {
-	record(end ? R_TASK_END : R_TASK_NEW, 0, NULL, current_p(), id, parent, true, name, NULL);
+	record(end ? R_TASK_END : R_TASK_NEW, 0, current_g(), current_p(), id, parent, true, name,
+	       NULL);
 }
 
 void goc__gotrace_region(uint64_t task, const char *name, bool end)
 {
-	record(R_REGION, 0, NULL, current_p(), task, end, true, name, NULL);
+	record(R_REGION, 0, current_g(), current_p(), task, end, true, name, NULL);
 }
 
 void goc__gotrace_log(uint64_t task, const char *category, const char *message)
 {
-	record(R_LOG, 0, NULL, current_p(), task, 0, true, category, message);
+	record(R_LOG, 0, current_g(), current_p(), task, 0, true, category, message);
 }
 
 /* ---- start ---- */
@@ -521,6 +533,7 @@ struct model_g {
 		uint64_t task, name;
 	} regions[REGION_DEPTH];
 	uint32_t deeper; /* regions opened past REGION_DEPTH, not written */
+	uint64_t fn;     /* its start function, from the records */
 };
 
 /* A stream: the events of one P (index p + 1; 0 holds P -1). */
@@ -617,9 +630,18 @@ static void proc_ensure(struct writer *w, struct stream *s, uint32_t thread)
 }
 
 /* Creates g on s (whose running goroutine, or none, creates it). */
+/* The one-frame stack of g's start function (go tool trace's views
+ * refuse a GoCreate without it). The pc is one past the function's entry:
+ * stacks are symbolized as return addresses. */
+static uint64_t start_stack(struct writer *w, const struct model_g *g)
+{
+	uintptr_t pc = (uintptr_t)(g->fn ? g->fn : (uint64_t)(uintptr_t)goc_go) + 1;
+	return intern(&w->stacks, &pc, sizeof pc);
+}
+
 static void g_create(struct writer *w, struct stream *s, struct model_g *g, uint64_t stack)
 {
-	uint64_t args[] = {(uint64_t)g->id, 0, stack};
+	uint64_t args[] = {(uint64_t)g->id, start_stack(w, g), stack};
 	emit(w, s, EV_GO_CREATE, args, 3);
 	g->state = GS_RUNNABLE;
 	g->seq = 1;
@@ -670,6 +692,8 @@ static void replay(struct writer *w, const struct rec *r)
 {
 	struct stream *s = stream_of(w, r->p);
 	struct model_g *g = r->g ? model_g(w, r->g) : NULL;
+	if (g && !g->fn)
+		g->fn = r->fn;
 	const char *text = (const char *)((const uintptr_t *)(r + 1) + r->npcs);
 	switch ((enum rec_kind)r->kind) {
 	case R_START:
@@ -734,11 +758,15 @@ static void replay(struct writer *w, const struct rec *r)
 		}
 		break;
 	case R_TASK_NEW: {
+		if (g && !g_run_on(w, s, g, r->thread))
+			break;
 		uint64_t args[] = {r->a, r->b, string_id(w, text, r->len1), stack_id(w, r)};
 		emit(w, s, EV_USER_TASK_CREATE, args, 4);
 		break;
 	}
 	case R_TASK_END: {
+		if (g && !g_run_on(w, s, g, r->thread))
+			break;
 		uint64_t args[] = {r->a, stack_id(w, r)};
 		emit(w, s, EV_USER_TASK_END, args, 2);
 		break;
@@ -746,7 +774,11 @@ static void replay(struct writer *w, const struct rec *r)
 	case R_REGION: {
 		/* Go's parser refuses an end that does not match the
 		 * innermost open region of its goroutine: such ends are
-		 * dropped (as are regions nested too deep to follow). */
+		 * dropped (as are regions nested too deep to follow), and so
+		 * are regions of plain threads and of syscall sections, whose
+		 * goroutine has no P to run on in the trace. */
+		if (!g || !g_run_on(w, s, g, r->thread))
+			break;
 		struct model_g *owner = model_g(w, s->curg);
 		uint64_t name = string_id(w, text, r->len1);
 		if (r->b == 0 && owner->depth == REGION_DEPTH) {
@@ -772,6 +804,8 @@ static void replay(struct writer *w, const struct rec *r)
 		break;
 	}
 	case R_LOG: {
+		if (g && !g_run_on(w, s, g, r->thread))
+			break;
 		uint64_t args[] = {r->a, string_id(w, text, r->len1), stack_id(w, r)};
 		emit(w, s, EV_USER_LOG, args, 3);
 		bytes_uvarint(&s->out, r->len2);
@@ -916,6 +950,17 @@ static int write_trace(FILE *out)
 		replay(w, all[i]);
 	}
 	free(all);
+	/* A run still going at the stop ends there, as Go's StopTrace ends
+	 * its caller's: go tool trace's views need an end for every start. */
+	for (int i = 1; i <= GOC_MAX_PROCS; i++) {
+		struct stream *s = &w->streams[i];
+		if (s->used && s->curg) {
+			w->ts++;
+			model_g(w, s->curg)->state = GS_RUNNABLE;
+			emit1(w, s, EV_GO_SCHED, 0);
+			s->curg = 0;
+		}
+	}
 
 	struct bytes file = {0};
 	bytes_put(&file, "go 1.19 trace\0\0\0", 16);
