@@ -19,9 +19,11 @@
  *  - close wakes every blocked receiver (plain recv and select), and each
  *    gets GOC_CLOSED with its element zeroed.
  *
- * Nothing here depends on timing: goc_sleep is used only to make it likely
- * that a goroutine has blocked before the next step; the assertions hold
- * whether or not it has.
+ * Nothing here depends on timing. Where a step needs another goroutine to
+ * have blocked first (a queue order, "the send has not completed"), the
+ * test waits until it has announced itself and every other goroutine is
+ * parked (waitfor.h's others_parked), so the check cannot run too early.
+ * GOC_TEST_RUN selects behaviours by function name (testutil.h).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -29,14 +31,15 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "waitfor.h"
 
 static const char *self_path;
 
-/* Waits (yielding) until *flag is set. */
-static void await_flag(atomic_int *flag)
+/* Waits until *flag is set and every other goroutine is parked: the one
+ * that set the flag just before a blocking call is parked inside it. */
+static void await_parked(atomic_int *flag)
 {
-	while (!atomic_load(flag))
-		goc_yield();
+	WAIT_FOR(atomic_load(flag) && others_parked(), "the goroutine parks after its flag");
 }
 
 /* ---- unbuffered hand-off ---------------------------------------------- */
@@ -81,8 +84,7 @@ static void test_handoff(void)
 	goc_wg_init(&h.wg);
 	goc_wg_add(&h.wg, 1);
 	goc_go(handoff_sender, &h);
-	await_flag(&h.started);
-	goc_sleep(5 * GOC_MILLISECOND);
+	await_parked(&h.started);
 	CHECK(atomic_load(&h.done) == 0,
 	      "send on an unbuffered channel completed with no receiver");
 	CHECK(goc_chan_len(h.ch) == 0, "an unbuffered channel never holds values");
@@ -99,8 +101,7 @@ static void test_handoff(void)
 	atomic_store(&h.done, 0);
 	goc_wg_add(&h.wg, 1);
 	goc_go(handoff_receiver, &h);
-	await_flag(&h.started);
-	goc_sleep(5 * GOC_MILLISECOND);
+	await_parked(&h.started);
 	CHECK(atomic_load(&h.done) == 0, "recv on an unbuffered channel completed with no sender");
 	v = 777;
 	goc_chan_send(h.ch, &v);
@@ -192,9 +193,10 @@ static void test_buffer_fifo(void)
 		goc_wg_init(&h.wg);
 		goc_wg_add(&h.wg, 1);
 		goc_go(handoff_sender, &h); /* sends 4242 */
-		await_flag(&h.started);
+		/* Odd rounds: it is blocked on the full buffer; even rounds: it
+		 * may still be on its way. */
 		if (round % 2)
-			goc_sleep(GOC_MILLISECOND); /* hint: let it block on the full buffer */
+			await_parked(&h.started);
 		int64_t got[6];
 		for (int i = 0; i < 4; i++)
 			CHECK(goc_chan_recv(h.ch, &got[i]) == GOC_OK, "recv");
@@ -248,18 +250,21 @@ static void fcfs_sender(void *arg)
 	goc_wg_done(&a->f->wg);
 }
 
-/* Starts waiter i only once waiter i-1 has announced itself (and, as a
- * hint, slept a little). With GOCMAXPROCS=1 and no preemption, "announced
- * and the spawner runs again" means the waiter has parked: it announces and
- * blocks without yielding in between, so the order of the queue is exactly
- * the spawning order. With more Ps that is only likely, so `strict` is off. */
-static void start_in_order(struct fcfs *f, struct fcfs_arg *args, goc_fn fn)
+/* Starts waiter i only once waiter i-1 has announced itself and parked
+ * (await_parked), so the order of the channel's queue is exactly the
+ * spawning order at any GOCMAXPROCS. With `ordered` off, the spawner only
+ * yields until the flag is set, leaving the queue order to chance: every
+ * waiter must still be served exactly once. */
+static void start_in_order(struct fcfs *f, struct fcfs_arg *args, goc_fn fn, bool ordered)
 {
 	for (int i = 0; i < NWAITERS; i++) {
 		args[i] = (struct fcfs_arg){f, i};
 		goc_go(fn, &args[i]);
-		await_flag(&f->ready[i]);
-		goc_sleep(GOC_MILLISECOND);
+		if (ordered)
+			await_parked(&f->ready[i]);
+		else
+			while (!atomic_load(&f->ready[i]))
+				goc_yield();
 	}
 }
 
@@ -290,7 +295,7 @@ static void fcfs_receivers(size_t cap, bool strict)
 	f.ch = goc_chan_make(sizeof(int), cap);
 	goc_wg_init(&f.wg);
 	goc_wg_add(&f.wg, NWAITERS);
-	start_in_order(&f, args, fcfs_receiver);
+	start_in_order(&f, args, fcfs_receiver, strict);
 	int values[NWAITERS];
 	for (int i = 0; i < NWAITERS; i++) {
 		values[i] = 1000 + i;
@@ -316,7 +321,7 @@ static void fcfs_senders(size_t cap, bool strict)
 	}
 	goc_wg_init(&f.wg);
 	goc_wg_add(&f.wg, NWAITERS);
-	start_in_order(&f, args, fcfs_sender);
+	start_in_order(&f, args, fcfs_sender, strict);
 	for (size_t i = 0; i < cap; i++) {
 		int v = -1;
 		CHECK(goc_chan_recv(f.ch, &v) == GOC_OK && v == (int)i,
@@ -352,9 +357,12 @@ static void fcfs_child_main(void *arg)
 
 static void test_fcfs(void)
 {
-	/* Here (any GOCMAXPROCS): every waiter served exactly once. */
+	/* Here (any GOCMAXPROCS): served in the order they queued, and every
+	 * waiter exactly once when the queue order is left to chance. */
+	fcfs_all(true);
 	fcfs_all(false);
-	/* In a GOCMAXPROCS=1 child: served in the order they queued. */
+	/* In a GOCMAXPROCS=1 child, where "announced and the spawner runs
+	 * again" alone means parked (no preemption between the two). */
 	const char *env[] = {"GOCMAXPROCS=1", NULL};
 	child_result r = run_self(self_path, "fcfs", env);
 	CHECK(r.exited && r.status == 0 && contains(r.out, "fcfs strict ok"),
@@ -438,16 +446,14 @@ static void test_zero_size_and_discard(void)
 	goc_wg_init(&h.wg);
 	goc_wg_add(&h.wg, 1);
 	goc_go(handoff_sender, &h);
-	await_flag(&h.started);
-	goc_sleep(GOC_MILLISECOND);
+	await_parked(&h.started);
 	CHECK(goc_chan_recv(h.ch, NULL) == GOC_OK, "discard from a sender");
 	goc_wg_wait(&h.wg);
 	/* A receiver with a NULL element that blocks before the sender comes. */
 	struct discard ds = {h.ch, GOC_WG_INIT, -1, 0};
 	goc_wg_add(&ds.wg, 1);
 	goc_go(discard_receiver, &ds);
-	await_flag(&ds.started);
-	goc_sleep(GOC_MILLISECOND);
+	await_parked(&ds.started);
 	v = 31;
 	goc_chan_send(h.ch, &v);
 	goc_wg_wait(&ds.wg);
@@ -645,7 +651,7 @@ static void blocked_selector(void *arg)
 	goc_wg_done(&cw->wg);
 }
 
-static void test_close_wakes_all(size_t cap)
+static void close_wakes_all(size_t cap)
 {
 	enum { N = 200 };
 	struct closewait cw = {0};
@@ -654,9 +660,8 @@ static void test_close_wakes_all(size_t cap)
 	goc_wg_add(&cw.wg, N);
 	for (int i = 0; i < N; i++)
 		goc_go(i % 4 == 3 ? blocked_selector : blocked_receiver, &cw);
-	while (atomic_load(&cw.blocked) < N)
-		goc_yield();
-	goc_sleep(5 * GOC_MILLISECOND); /* hint: let them all reach the queue */
+	WAIT_FOR(atomic_load(&cw.blocked) == N && others_parked(), "%d of %d receivers blocked",
+		 atomic_load(&cw.blocked), N);
 	CHECK(atomic_load(&cw.closed_seen) == 0, "a receiver returned before the close");
 	goc_chan_close(cw.ch);
 	goc_wg_wait(&cw.wg);
@@ -664,21 +669,26 @@ static void test_close_wakes_all(size_t cap)
 	goc_chan_release(cw.ch);
 }
 
+static void test_close_wakes_all(void)
+{
+	close_wakes_all(0);
+	close_wakes_all(8);
+	ok("close wakes every blocked receiver");
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void main_g(void *arg)
 {
 	(void)arg;
-	test_handoff();
-	test_buffer_fifo();
-	test_fcfs();
-	test_zero_size_and_discard();
-	test_closed();
-	test_try_len_cap_make();
-	test_refcount();
-	test_close_wakes_all(0);
-	test_close_wakes_all(8);
-	ok("close wakes every blocked receiver");
+	RUN(test_handoff);
+	RUN(test_buffer_fifo);
+	RUN(test_fcfs);
+	RUN(test_zero_size_and_discard);
+	RUN(test_closed);
+	RUN(test_try_len_cap_make);
+	RUN(test_refcount);
+	RUN(test_close_wakes_all);
 }
 
 int main(int argc, char **argv)

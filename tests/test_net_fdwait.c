@@ -32,16 +32,18 @@
 
 #define MS GOC_MILLISECOND
 
+/* The helpers below act once every other goroutine is parked: the main
+ * goroutine is then blocked in goc_fd_wait, so its wake-up, not an fd that
+ * was ready before it looked, is what is tested. */
 struct delayed_write {
 	int fd;
-	int64_t delay;
 	goc_wg done;
 };
 
 static void write_later(void *arg)
 {
 	struct delayed_write *d = arg;
-	goc_sleep(d->delay);
+	WAIT_FOR(others_parked(), "the waiter parks");
 	CHECK(write(d->fd, "w", 1) == 1, "write");
 	goc_wg_done(&d->done);
 }
@@ -49,7 +51,7 @@ static void write_later(void *arg)
 static void drain_later(void *arg)
 {
 	struct delayed_write *d = arg;
-	goc_sleep(d->delay);
+	WAIT_FOR(others_parked(), "the waiter parks");
 	char buf[4096];
 	while (read(d->fd, buf, sizeof buf) > 0)
 		;
@@ -59,7 +61,7 @@ static void drain_later(void *arg)
 static void cancel_later(void *arg)
 {
 	goc_ctx *ctx = arg;
-	goc_sleep(20 * MS);
+	WAIT_FOR(others_parked(), "the waiter parks");
 	goc_ctx_cancel(ctx);
 }
 
@@ -67,20 +69,17 @@ static void pipes(void)
 {
 	int p[2];
 	CHECK(pipe2(p, O_NONBLOCK) == 0, "pipe");
-	struct delayed_write d = {.fd = p[1], .delay = 20 * MS};
+	struct delayed_write d = {.fd = p[1]};
 	goc_wg_init(&d.done);
 	goc_wg_add(&d.done, 1);
-	/* t0 before the writer exists: it may start on another P at once, and
-	 * its 20 ms count from its own start. */
-	int64_t t0 = goc_now();
 	goc_go(write_later, &d);
-	CHECK(goc_fd_wait(p[0], GOC_FD_READ, 0) == GOC_FD_READ, "readable");
-	CHECK(goc_now() - t0 >= 19 * MS, "woke early");
+	/* Woken by the write, not before it: the read must find the byte. */
+	CHECK_EQ_INT(goc_fd_wait(p[0], GOC_FD_READ, 0), GOC_FD_READ);
 	char c;
 	CHECK(read(p[0], &c, 1) == 1 && c == 'w', "read");
 	goc_wg_wait(&d.done);
 
-	t0 = goc_now();
+	int64_t t0 = goc_now();
 	CHECK(goc_fd_wait(p[0], GOC_FD_READ, t0 + 30 * MS) == -ETIMEDOUT, "deadline");
 	CHECK(goc_now() - t0 >= 29 * MS, "deadline early");
 	CHECK(goc_fd_wait(p[0], GOC_FD_READ, t0 - 1) == -ETIMEDOUT, "past deadline");
@@ -97,7 +96,7 @@ static void pipes(void)
 	char block[4096] = {0};
 	while (write(p[1], block, sizeof block) > 0)
 		;
-	d = (struct delayed_write){.fd = p[0], .delay = 20 * MS};
+	d = (struct delayed_write){.fd = p[0]};
 	goc_wg_init(&d.done);
 	goc_wg_add(&d.done, 1);
 	goc_go(drain_later, &d);
@@ -113,7 +112,7 @@ static void pipes(void)
 	CHECK(goc_fd_wait(sp[0], GOC_FD_READ | GOC_FD_WRITE, 0) == GOC_FD_WRITE, "writable");
 	while (write(sp[0], block, sizeof block) > 0)
 		;
-	d = (struct delayed_write){.fd = sp[1], .delay = 20 * MS};
+	d = (struct delayed_write){.fd = sp[1]};
 	goc_wg_init(&d.done);
 	goc_wg_add(&d.done, 1);
 	goc_go(write_later, &d);
@@ -211,6 +210,7 @@ struct thread_arg {
 	goc_conn *blocked_conn; /* for the interruption tests */
 	goc_ctx *ctx;           /* read with it, if not NULL */
 	int started;            /* atomic */
+	pid_t tid;              /* the thread's, set before started */
 	int result;
 };
 
@@ -251,6 +251,7 @@ static void *thread_blocked_read(void *arg)
 {
 	struct thread_arg *t = arg;
 	char buf[8];
+	t->tid = gettid();
 	__atomic_store_n(&t->started, 1, __ATOMIC_SEQ_CST);
 	t->result = (int)(t->ctx ? goc_conn_read_ctx(t->blocked_conn, buf, sizeof buf, t->ctx)
 				 : goc_conn_read(t->blocked_conn, buf, sizeof buf));
@@ -278,8 +279,8 @@ static void thread_interrupted(enum thread_interrupt how, int want, const char *
 		t.ctx = goc_ctx_with_cancel(goc_ctx_background());
 	pthread_t th;
 	CHECK(pthread_create(&th, NULL, thread_blocked_read, &t) == 0, "pthread_create");
-	WAIT_FOR(__atomic_load_n(&t.started, __ATOMIC_SEQ_CST), "thread started");
-	goc_sleep(20 * MS); /* let it block */
+	WAIT_FOR(__atomic_load_n(&t.started, __ATOMIC_SEQ_CST) && thread_in_poll(t.tid),
+		 "the thread blocks in its read");
 	int64_t t0 = goc_now();
 	switch (how) {
 	case BY_CLOSE:
@@ -336,7 +337,8 @@ static void plain_threads(void)
 	CHECK(goc_dial("tcp", ln_addr, 0, &blocked.blocked_conn) == 0, "dial");
 	pthread_t bt;
 	CHECK(pthread_create(&bt, NULL, thread_blocked_read, &blocked) == 0, "pthread_create");
-	goc_sleep(30 * MS);
+	WAIT_FOR(__atomic_load_n(&blocked.started, __ATOMIC_SEQ_CST) && thread_in_poll(blocked.tid),
+		 "the thread blocks in its read");
 	int64_t t0 = goc_now();
 	CHECK(goc_conn_close(blocked.blocked_conn) == 0, "close");
 	goc_wg_wait(&finished);
@@ -422,12 +424,13 @@ static void sysmon_polls(void)
 static void main_goroutine(void *arg)
 {
 	(void)arg;
-	io_wait_is_not_deadlock();
-	sysmon_polls();
-	pipes();
-	timerfds();
-	wrapped_pipe();
-	plain_threads();
+	/* First: it relies on the child's write coming 300 ms after start. */
+	RUN(io_wait_is_not_deadlock);
+	RUN(sysmon_polls);
+	RUN(pipes);
+	RUN(timerfds);
+	RUN(wrapped_pipe);
+	RUN(plain_threads);
 }
 
 int main(void)

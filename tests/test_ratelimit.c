@@ -31,7 +31,7 @@ static void run_allows(goc_limiter *lim, const struct allow *a, size_t n, const 
 		      (long long)((a[i].t - t0) / D), a[i].n, ok);
 	}
 }
-#define RUN(lim, name, ...)                                                      \
+#define ALLOWS(lim, name, ...)                                                   \
 	do {                                                                     \
 		const struct allow steps_[] = {__VA_ARGS__};                     \
 		run_allows(lim, steps_, sizeof steps_ / sizeof steps_[0], name); \
@@ -65,19 +65,19 @@ static void every(void)
 static void allows(void)
 {
 	goc_limiter *lim = goc_limiter_new(10, 1);
-	RUN(lim, "burst1", {T(0), 1, true}, {T(0), 1, false}, {T(0), 1, false}, {T(1), 1, true},
-	    {T(1), 1, false}, {T(1), 1, false}, {T(2), 2, false}, {T(2), 1, true},
-	    {T(2), 1, false});
+	ALLOWS(lim, "burst1", {T(0), 1, true}, {T(0), 1, false}, {T(0), 1, false}, {T(1), 1, true},
+	       {T(1), 1, false}, {T(1), 1, false}, {T(2), 2, false}, {T(2), 1, true},
+	       {T(2), 1, false});
 	goc_limiter_free(lim);
 	lim = goc_limiter_new(10, 3);
-	RUN(lim, "burst3", {T(0), 2, true}, {T(0), 2, false}, {T(0), 1, true}, {T(0), 1, false},
-	    {T(1), 4, false}, {T(2), 1, true}, {T(3), 1, true}, {T(4), 1, true}, {T(4), 1, true},
-	    {T(4), 1, false}, {T(4), 1, false}, {T(9), 3, true}, {T(9), 0, true});
+	ALLOWS(lim, "burst3", {T(0), 2, true}, {T(0), 2, false}, {T(0), 1, true}, {T(0), 1, false},
+	       {T(1), 4, false}, {T(2), 1, true}, {T(3), 1, true}, {T(4), 1, true}, {T(4), 1, true},
+	       {T(4), 1, false}, {T(4), 1, false}, {T(9), 3, true}, {T(9), 0, true});
 	goc_limiter_free(lim);
 	lim = goc_limiter_new(10, 3);
-	RUN(lim, "jump backwards", {T(1), 1, true}, {T(0), 1, true}, {T(0), 1, true},
-	    {T(0), 1, false}, {T(0), 1, false}, {T(1), 1, true}, {T(1), 1, false}, {T(1), 1, false},
-	    {T(2), 1, true}, {T(2), 1, false}, {T(2), 1, false});
+	ALLOWS(lim, "jump backwards", {T(1), 1, true}, {T(0), 1, true}, {T(0), 1, true},
+	       {T(0), 1, false}, {T(0), 1, false}, {T(1), 1, true}, {T(1), 1, false},
+	       {T(1), 1, false}, {T(2), 1, true}, {T(2), 1, false}, {T(2), 1, false});
 	goc_limiter_free(lim);
 	/* golang.org/issue/34861: no truncation of nanoseconds. */
 	lim = goc_limiter_new(0.7692307692307693, 1);
@@ -102,10 +102,10 @@ static void reservations(void)
 	lim = goc_limiter_new(10, 2); /* mix */
 	reserve(lim, T(0), 3, T(1), false);
 	reserve(lim, T(0), 2, T(0), true);
-	RUN(lim, "mix1", {T(1), 2, false});
+	ALLOWS(lim, "mix1", {T(1), 2, false});
 	reserve(lim, T(1), 2, T(2), true);
-	RUN(lim, "mix2", {T(1), 1, false});
-	RUN(lim, "mix3", {T(3), 1, true});
+	ALLOWS(lim, "mix2", {T(1), 1, false});
+	ALLOWS(lim, "mix3", {T(3), 1, true});
 	goc_limiter_free(lim);
 
 	lim = goc_limiter_new(10, 2); /* cancel invalid */
@@ -208,26 +208,26 @@ static void zero_and_infinite(void)
 {
 	/* A zero limit allows `burst` events in all, then none. */
 	goc_limiter *lim = goc_limiter_new(0, 10);
-	RUN(lim, "zero limit", {T(0), 2, true}, {T(0), 8, true}, {T(1), 1, false},
-	    {T(1000), 1, false});
+	ALLOWS(lim, "zero limit", {T(0), 2, true}, {T(0), 8, true}, {T(1), 1, false},
+	       {T(1000), 1, false});
 	goc_limiter_free(lim);
 	lim = goc_limiter_new(0, 1);
-	RUN(lim, "burst 1 rate 0", {T(0), 1, true}, {T(0), 1, false}, {T(1000), 1, false});
+	ALLOWS(lim, "burst 1 rate 0", {T(0), 1, true}, {T(0), 1, false}, {T(1000), 1, false});
 	goc_limiter_free(lim);
 	/* Inf with burst 0 allows everything, any n. */
 	lim = goc_limiter_new(GOC_RATE_INF, 0);
-	RUN(lim, "inf burst 0", {T(0), 1, true}, {T(0), 1000, true}, {T(0), 1, true});
+	ALLOWS(lim, "inf burst 0", {T(0), 1, true}, {T(0), 1000, true}, {T(0), 1, true});
 	goc_reservation r = goc_limiter_reserve_n(lim, T(0), 5);
 	CHECK(r.ok && goc_reservation_delay_from(&r, T(0)) == 0, "inf reserve");
 	CHECK(goc_limiter_wait_n(lim, NULL, 100) == GOC_OK, "inf wait beyond burst");
 	/* Leaving inf: the bucket keeps what it held (its burst, 0 here). */
 	goc_limiter_set_limit_at(lim, T(1), 10);
 	goc_limiter_set_burst_at(lim, T(1), 1);
-	RUN(lim, "after inf", {T(1), 1, false}, {T(2), 1, true}, {T(2), 1, false});
+	ALLOWS(lim, "after inf", {T(1), 1, false}, {T(2), 1, true}, {T(2), 1, false});
 	goc_limiter_free(lim);
 	/* A limiter with burst 0 and a finite limit allows nothing but n 0. */
 	lim = goc_limiter_new(10, 0);
-	RUN(lim, "burst 0", {T(0), 1, false}, {T(100), 1, false}, {T(100), 0, true});
+	ALLOWS(lim, "burst 0", {T(0), 1, false}, {T(100), 1, false}, {T(100), 0, true});
 	goc_limiter_free(lim);
 	ok("zero limit, burst 1 at rate 0, inf with burst 0, burst 0");
 }

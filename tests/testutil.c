@@ -4,8 +4,11 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <regex.h>
+#include <stdarg.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -150,10 +153,172 @@ void conn_pair(goc_listener *ln, goc_conn **client, goc_conn **server)
 	CHECK(err == 0, "accept: %s", strerror(-err));
 }
 
+/* ---- typed checks ---------------------------------------------------- */
+
+/* Prints "file:line: CHECK(got op want) failed: got = G, want = W" and the
+ * caller's message (fmt is " " plus it), then exits 1. */
+static void check_failed(const char *file, int line, const char *op, const char *got_expr,
+			 const char *want_expr, const char *got, const char *want, const char *fmt,
+			 va_list ap)
+{
+	char note[1024];
+	vsnprintf(note, sizeof note, fmt, ap);
+	fprintf(stderr, "%s:%d: CHECK(%s %s %s) failed: %s = %s, %s = %s%s%s\n", file, line,
+		got_expr, op, want_expr, got_expr, got, want_expr, want, note[1] ? ";" : "",
+		note[1] ? note : "");
+	exit(1);
+}
+
+static bool compare(const char *op, int cmp)
+{
+	if (strcmp(op, ">=") == 0)
+		return cmp >= 0;
+	if (strcmp(op, "<=") == 0)
+		return cmp <= 0;
+	return cmp == 0;
+}
+
+#define CMP3(a, b) ((a) < (b) ? -1 : (a) > (b))
+
+void check_int(const char *file, int line, const char *op, const char *got_expr,
+	       const char *want_expr, long long got, long long want, const char *fmt, ...)
+{
+	if (compare(op, CMP3(got, want)))
+		return;
+	char g[32], w[32];
+	snprintf(g, sizeof g, "%lld", got);
+	snprintf(w, sizeof w, "%lld", want);
+	va_list ap;
+	va_start(ap, fmt);
+	check_failed(file, line, op, got_expr, want_expr, g, w, fmt, ap);
+}
+
+void check_uint(const char *file, int line, const char *op, const char *got_expr,
+		const char *want_expr, unsigned long long got, unsigned long long want,
+		const char *fmt, ...)
+{
+	if (compare(op, CMP3(got, want)))
+		return;
+	char g[32], w[32];
+	snprintf(g, sizeof g, "%llu", got);
+	snprintf(w, sizeof w, "%llu", want);
+	va_list ap;
+	va_start(ap, fmt);
+	check_failed(file, line, op, got_expr, want_expr, g, w, fmt, ap);
+}
+
+void check_ptr(const char *file, int line, const char *op, const char *got_expr,
+	       const char *want_expr, const void *got, const void *want, const char *fmt, ...)
+{
+	if (compare(op, got == want ? 0 : 1))
+		return;
+	char g[32], w[32];
+	snprintf(g, sizeof g, "%p", got);
+	snprintf(w, sizeof w, "%p", want);
+	va_list ap;
+	va_start(ap, fmt);
+	check_failed(file, line, op, got_expr, want_expr, g, w, fmt, ap);
+}
+
+/* s quoted for a failure message (at most 200 bytes of it), or NULL. */
+static void quote(char *out, size_t size, const char *s)
+{
+	if (!s)
+		snprintf(out, size, "NULL");
+	else
+		snprintf(out, size, "\"%.200s\"%s", s, strlen(s) > 200 ? "..." : "");
+}
+
+void check_str(const char *file, int line, const char *op, const char *got_expr,
+	       const char *want_expr, const char *got, const char *want, const char *fmt, ...)
+{
+	int cmp = got && want ? strcmp(got, want) : got == want ? 0 : 1;
+	if (compare(op, cmp))
+		return;
+	char g[256], w[256];
+	quote(g, sizeof g, got);
+	quote(w, sizeof w, want);
+	va_list ap;
+	va_start(ap, fmt);
+	check_failed(file, line, op, got_expr, want_expr, g, w, fmt, ap);
+}
+
+void check_status(const char *file, int line, const char *op, const char *got_expr,
+		  const char *want_expr, goc_status got, goc_status want, const char *fmt, ...)
+{
+	if (compare(op, got == want ? 0 : 1))
+		return;
+	char g[160], w[160];
+	snprintf(g, sizeof g, "%d (%s)", got, goc_strerror(got));
+	snprintf(w, sizeof w, "%d (%s)", want, goc_strerror(want));
+	va_list ap;
+	va_start(ap, fmt);
+	check_failed(file, line, op, got_expr, want_expr, g, w, fmt, ap);
+}
+
+/* ---- behaviour selection --------------------------------------------- */
+
+static int selected_count;
+
+static void report_empty_selection(void)
+{
+	if (selected_count == 0)
+		fprintf(stderr, "warning: GOC_TEST_RUN=%s selects no behaviour here\n",
+			getenv("GOC_TEST_RUN"));
+}
+
+/* Compiled once: behaviours are selected from one goroutine, the test's
+ * main, before or between the goroutines it starts. */
+bool test_selected(const char *name)
+{
+	static int state; /* 0 unread, 1 select all, 2 pattern compiled */
+	static regex_t re;
+	if (state == 0) {
+		const char *pattern = getenv("GOC_TEST_RUN");
+		state = 1;
+		if (pattern && *pattern) {
+			int err = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
+			if (err) {
+				char why[256];
+				regerror(err, &re, why, sizeof why);
+				fprintf(stderr, "GOC_TEST_RUN=%s: %s\n", pattern, why);
+				exit(1);
+			}
+			state = 2;
+			atexit(report_empty_selection);
+		}
+	}
+	if (state == 2 && regexec(&re, name, 0, NULL, 0) != 0)
+		return false;
+	selected_count++;
+	return true;
+}
+
 void ok(const char *name)
 {
 	printf("ok: %s\n", name);
 	fflush(stdout);
+}
+
+bool thread_in_poll(pid_t tid)
+{
+	const char *emulator = getenv("GOC_TEST_EMULATOR");
+	if (emulator && *emulator)
+		return true;
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return true;
+	long nr = -1;
+	if (!fgets(line, sizeof line, f) || sscanf(line, "%ld", &nr) != 1)
+		nr = -1; /* "running" */
+	fclose(f);
+#ifdef SYS_poll
+	if (nr == SYS_poll)
+		return true;
+#endif
+	return nr == SYS_ppoll;
 }
 
 static int on_path(const char *tool)
