@@ -25,6 +25,7 @@
 
 #include "pprofutil.h"
 #include "testutil.h"
+#include "waitfor.h"
 
 #define PARKED 3
 
@@ -63,9 +64,12 @@ static http_response fetch_ok(const char *path, const char *content_type)
 
 /* ---- planted goroutines ---- */
 
+static int parkers_in; /* atomic: parkers about to park */
+
 __attribute__((noinline)) void park_planted_debugserve(void)
 {
 	int v;
+	__atomic_fetch_add(&parkers_in, 1, __ATOMIC_SEQ_CST);
 	goc_chan_recv(parking, &v);
 	__atomic_fetch_add(&hot_running, 0, __ATOMIC_RELAXED); /* no tail call */
 }
@@ -109,9 +113,10 @@ static void hot_stop(void)
 	goc_wg_wait(&hot_done);
 }
 
+/* Sends once the receiver is parked, so the receive blocks. */
 static void late_send(void *arg)
 {
-	goc_sleep(20 * GOC_MILLISECOND);
+	WAIT_FOR(others_parked(), "the receiver parks");
 	int v = 1;
 	goc_chan_send(arg, &v);
 }
@@ -127,10 +132,12 @@ __attribute__((noinline)) void block_planted_debugserve(void)
 
 static goc_mutex contended = GOC_MUTEX_INIT;
 static goc_wg waiter_done = GOC_WG_INIT;
+static int waiter_in; /* atomic: lock_waiter is about to lock */
 
 static void lock_waiter(void *arg)
 {
 	(void)arg;
+	__atomic_store_n(&waiter_in, 1, __ATOMIC_SEQ_CST);
 	goc_mutex_lock(&contended);
 	goc_mutex_unlock(&contended);
 	goc_wg_done(&waiter_done);
@@ -150,7 +157,9 @@ static void plant_contention(void)
 	goc_mutex_lock(&contended);
 	goc_wg_add(&waiter_done, 1);
 	CHECK(goc_go(lock_waiter, NULL) > 0, "spawn");
-	goc_sleep(30 * GOC_MILLISECOND);
+	/* Unlock with the waiter parked on the mutex: a contended unlock. */
+	WAIT_FOR(__atomic_load_n(&waiter_in, __ATOMIC_SEQ_CST) && others_parked(),
+		 "the lock waiter parks");
 	unlock_planted_debugserve();
 	goc_wg_wait(&waiter_done);
 }
@@ -450,7 +459,9 @@ static void test_main(void *arg)
 	for (int i = 0; i < PARKED; i++)
 		CHECK(goc_go(parker, NULL) > 0, "spawn");
 	plant_contention();
-	goc_sleep(50 * GOC_MILLISECOND);
+	WAIT_FOR(__atomic_load_n(&parkers_in, __ATOMIC_SEQ_CST) == PARKED && others_parked(),
+		 "%d of %d goroutines parked", __atomic_load_n(&parkers_in, __ATOMIC_SEQ_CST),
+		 PARKED);
 
 	check_index();
 	check_goroutines();
