@@ -58,11 +58,13 @@ static void drain_later(void *arg)
 	goc_wg_done(&d->done);
 }
 
+/* arg: a reference to the context, which this goroutine drops. */
 static void cancel_later(void *arg)
 {
 	goc_ctx *ctx = arg;
 	WAIT_FOR(others_parked(), "the waiter parks");
 	goc_ctx_cancel(ctx);
+	goc_ctx_release(ctx);
 }
 
 static void pipes(void)
@@ -88,7 +90,7 @@ static void pipes(void)
 	CHECK(goc_fd_wait(p[1], GOC_FD_WRITE, 0) == GOC_FD_WRITE, "writable at once");
 
 	goc_ctx *ctx = goc_ctx_with_cancel(goc_ctx_background());
-	goc_go(cancel_later, ctx);
+	goc_go(cancel_later, goc_ctx_retain(ctx));
 	CHECK(goc_fd_wait_ctx(p[0], GOC_FD_READ, 0, ctx) == -ECANCELED, "cancelled");
 	goc_ctx_release(ctx);
 

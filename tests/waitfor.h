@@ -26,6 +26,7 @@
 #ifndef GOC_TEST_WAITFOR_H
 #define GOC_TEST_WAITFOR_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,11 +72,25 @@ static inline bool sched_quiet(goc_sched_stats *st)
  * then empty run queues, then idle Ps again. A goroutine that was not
  * running at the first (its P was idle) and is in no run queue at the
  * second was parked or has been taken by a P since; at the third every
- * other P is idle again, so it is parked. */
+ * other P is idle again, so it is parked.
+ *
+ * A P held by a spinning M (one looking for work, often woken by the
+ * caller's own wake-up from WAIT_FOR's last sleep) is not counted idle: the
+ * M may have just taken a goroutine it is about to run. Instead the caller
+ * waits for it to give the P back, yielding its thread to the kernel (a
+ * goroutine yield could wake yet another M), for at most 2000 rounds;
+ * under TSan on a loaded machine a spinning M outlives a 50 us sleep. */
 static inline bool others_parked(void)
 {
 	static goc_sched_stats st; /* 6 KiB: not on a goroutine's stack */
-	return sched_quiet(&st) && sched_quiet(&st);
+	for (int i = 0; i < 2000; i++) {
+		if (sched_quiet(&st) && sched_quiet(&st))
+			return true;
+		if (st.spinning_threads == 0)
+			return false;
+		sched_yield();
+	}
+	return false;
 }
 
 #endif
