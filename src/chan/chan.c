@@ -115,8 +115,26 @@ void goc__chan_lock(goc_chan *c)
 	}
 }
 
+/* Go's hchan invariants, checked as c->lock is released: a buffered
+ * channel that holds values has no waiting receiver, and one with room has
+ * no waiting sender. A select waiter that another channel claimed stays
+ * queued until its goroutine removes it, but the send or receive that
+ * changes the count takes (and drops) every such waiter first, so the
+ * invariants hold with them too. Unbuffered channels have none: a select
+ * may wait to send and to receive on the same one. */
+static inline bool chan_consistent_locked(goc_chan *c)
+{
+	if (!c->cap)
+		return true;
+	size_t count = goc__ring_count_locked(c);
+	return (count == 0 || goc__list_empty(&c->recvq)) &&
+		(count == c->cap || goc__list_empty(&c->sendq));
+}
+
 void goc__chan_unlock(goc_chan *c)
 {
+	goc__assert_held(&c->lock);
+	goc__assert(chan_consistent_locked(c));
 	if (c->cap && !c->recvq.first && !c->sendq.first) {
 		goc__ring_thaw(&c->recvpos);
 		if (!c->closed)
@@ -128,6 +146,7 @@ void goc__chan_unlock(goc_chan *c)
 bool goc__chan_park_unlock(void *chan)
 {
 	goc_chan *c = chan;
+	goc__assert(chan_consistent_locked(c));
 	goc__spinlock_release(&c->lock);
 	return true;
 }

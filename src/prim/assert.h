@@ -8,9 +8,10 @@
  * runs, and CMAKE_BUILD_TYPE=Debug) a false condition is a runtime bug: it
  * ends the program through goc__fatal ("fatal error: assertion failed:
  * COND (file:line, function)", a dump of every goroutine, exit status 2).
- * In release builds the condition is not evaluated at all, only
- * type-checked, so a check costs nothing there; it may read shared state
- * but must have no side effect the code depends on.
+ * In release builds the condition is never evaluated (`0 && (cond)`: it
+ * is compiled, so the functions it names count as used, and then dropped),
+ * so a check costs nothing there; it may read shared state but must have
+ * no side effect the code depends on.
  *
  * Misuse by the user is not an assertion: it is goc__panic, in every build
  * (docs/HACKING.md: panic, fatal or an error).
@@ -33,7 +34,7 @@ _Noreturn void goc__fatal(const char *fmt, ...) __attribute__((format(printf, 1,
 		: goc__fatal("assertion failed: %s (%s:%d, %s)", #cond, __FILE__, __LINE__, \
 			     __func__))
 #else
-#define goc__assert(cond) ((void)sizeof(!(cond)))
+#define goc__assert(cond) ((void)(0 && (cond)))
 #endif
 
 #define goc__assert_held(lock) goc__assert(goc__load_relaxed(&(lock)->word) != 0)

@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "assert.h"
+
 typedef struct goc__list_node {
 	struct goc__list_node *next, *prev;
 } goc__list_node;
@@ -43,8 +45,14 @@ static inline bool goc__list_empty(const goc__list *l)
 	return !l->first;
 }
 
+/* Pushing a node that is already queued corrupts the list. A fresh record
+ * from malloc has stale links, so only what needs no zeroing is checked:
+ * n is not already at either end of l. */
+#define goc__list_assert_unlinked(l, n) goc__assert((l)->first != (n) && (l)->last != (n))
+
 static inline void goc__list_push_back(goc__list *l, goc__list_node *n)
 {
+	goc__list_assert_unlinked(l, n);
 	n->next = NULL;
 	n->prev = l->last;
 	if (l->last)
@@ -56,6 +64,7 @@ static inline void goc__list_push_back(goc__list *l, goc__list_node *n)
 
 static inline void goc__list_push_front(goc__list *l, goc__list_node *n)
 {
+	goc__list_assert_unlinked(l, n);
 	n->prev = NULL;
 	n->next = l->first;
 	if (l->first)
@@ -74,6 +83,7 @@ static inline bool goc__list_linked(const goc__list *l, const goc__list_node *n)
 /* Unlinks n, which must be on l. */
 static inline void goc__list_remove(goc__list *l, goc__list_node *n)
 {
+	goc__assert(goc__list_linked(l, n));
 	if (n->prev)
 		n->prev->next = n->next;
 	else

@@ -51,6 +51,7 @@ static void globrunq_reserve_locked(size_t n)
 
 void goc__globrunq_put_batch_locked(goc__g *const *gs, size_t n)
 {
+	goc__assert_held(&goc__sched.lock);
 	globrunq_reserve_locked(n);
 	size_t size = (size_t)goc__sched.runq_size;
 	for (size_t i = 0; i < n; i++)
@@ -74,6 +75,11 @@ static goc__g *globrunq_pop_locked(void)
 
 goc__g *goc__globrunq_get_locked(goc__p *p, int max)
 {
+	goc__assert_held(&goc__sched.lock);
+	/* The ring only its owner (the caller) fills is empty, so the batch
+	 * below fits without goc__runq_put taking sched.lock again. */
+	goc__assert(max == 1 ||
+		    goc__load_relaxed(&p->runq_tail) == goc__load_relaxed(&p->runq_head));
 	int64_t size = goc__sched.runq_size;
 	if (size == 0)
 		return NULL;
@@ -248,6 +254,7 @@ goc__g *goc__runq_steal(goc__p *p, goc__p *victim, bool steal_next)
  * by the caller and sched.lock is held. */
 void goc__runq_drain_to_global_locked(goc__p *p)
 {
+	goc__assert_held(&goc__sched.lock);
 	goc__g *g;
 	while ((g = goc__runq_get(p)) != NULL)
 		goc__globrunq_put_batch_locked(&g, 1);

@@ -44,6 +44,9 @@ static bool take_token(goc_rtsema *q)
 
 static void enqueue_locked(goc_rtsema *q, rtsema_waiter *w, bool lifo)
 {
+	goc__assert(goc__load_relaxed(&q->lock) != 0);
+	/* The acquirer counted itself in nwait before queueing. */
+	goc__assert(goc__load_relaxed(&q->nwait) > 0);
 	if (!q->head) {
 		w->next = NULL;
 		q->head = q->tail = w;
@@ -59,6 +62,8 @@ static void enqueue_locked(goc_rtsema *q, rtsema_waiter *w, bool lifo)
 
 static rtsema_waiter *dequeue_locked(goc_rtsema *q)
 {
+	goc__assert(goc__load_relaxed(&q->lock) != 0);
+	goc__assert(q->head && goc__load_relaxed(&q->nwait) > 0);
 	rtsema_waiter *w = q->head;
 	q->head = w->next;
 	if (!q->head)

@@ -51,6 +51,20 @@ void goc_sema_init(goc_sema *s, int64_t n)
 	*s = (goc_sema)GOC_SEMA_INIT(n);
 }
 
+/* The invariants above, whenever s->lock is about to be freed. */
+static inline bool sema_consistent_locked(const goc_sema *s)
+{
+	const sema_waiter *head = s->waiters_head;
+	return s->held >= 0 && s->held <= s->size && (!head || s->size - s->held < head->n) &&
+		!head == !s->waiters_tail;
+}
+
+static void sema_unlock(goc_sema *s)
+{
+	goc__assert(sema_consistent_locked(s));
+	goc__lock_release_word(&s->lock);
+}
+
 static void enqueue(goc_sema *s, sema_waiter *w)
 {
 	w->next = NULL;
@@ -126,7 +140,7 @@ static void cancel_waiter(ctx_hook *hook, goc_status err)
 			wake = w;
 		}
 	}
-	goc__lock_release_word(&s->lock);
+	sema_unlock(s);
 	wake_list(wake);
 }
 
@@ -143,14 +157,14 @@ goc_status goc_sema_acquire(goc_sema *s, goc_ctx *ctx, int64_t n)
 	goc__lock_acquire_word(&s->lock);
 	if (fits_now_locked(s, n)) {
 		s->held += n;
-		goc__lock_release_word(&s->lock);
+		sema_unlock(s);
 		return GOC_OK;
 	}
 	sema_waiter w = {.g = goc__g_self(), .sema = s, .n = n, .hook.fire = cancel_waiter};
 	if (ctx) {
 		/* The hook goes in with no semaphore lock held (lock order:
 		 * context, then semaphore); then everything is checked again. */
-		goc__lock_release_word(&s->lock);
+		sema_unlock(s);
 		goc_status err = goc__ctx_hook_add(ctx, &w.hook);
 		if (err != GOC_OK)
 			return err;
@@ -158,12 +172,13 @@ goc_status goc_sema_acquire(goc_sema *s, goc_ctx *ctx, int64_t n)
 		if (w.state == SEMA_CANCELED || fits_now_locked(s, n)) {
 			if (w.state != SEMA_CANCELED)
 				s->held += n;
-			goc__lock_release_word(&s->lock);
+			sema_unlock(s);
 			goc__ctx_hook_remove(&w.hook);
 			return w.state == SEMA_CANCELED ? w.err : GOC_OK;
 		}
 	}
 	enqueue(s, &w);
+	goc__assert(sema_consistent_locked(s));
 	goc__park(goc__park_unlock_lock, &s->lock, WAIT_SEMACQUIRE);
 	goc__ctx_hook_remove(&w.hook);
 	return w.state == SEMA_GRANTED ? GOC_OK : w.err;
@@ -176,7 +191,7 @@ bool goc_sema_try_acquire(goc_sema *s, int64_t n)
 	bool ok = fits_now_locked(s, n);
 	if (ok)
 		s->held += n;
-	goc__lock_release_word(&s->lock);
+	sema_unlock(s);
 	return ok;
 }
 
@@ -186,12 +201,12 @@ void goc_sema_release(goc_sema *s, int64_t n)
 	goc__lock_acquire_word(&s->lock);
 	if (n > s->held) {
 		int64_t held = s->held;
-		goc__lock_release_word(&s->lock);
+		sema_unlock(s);
 		goc__panic("semaphore: released %lld permits, but only %lld are held", (long long)n,
 			   (long long)held);
 	}
 	s->held -= n;
 	sema_waiter *wake = grant_locked(s);
-	goc__lock_release_word(&s->lock);
+	sema_unlock(s);
 	wake_list(wake);
 }

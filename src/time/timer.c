@@ -94,6 +94,17 @@ static void sift_down(struct timer_heap *h, size_t i)
 	place(h, i, e);
 }
 
+/* The heap order at i: not before its parent, not after any child. */
+static inline bool heap_ordered_at(const struct timer_heap *h, size_t i)
+{
+	if (i > 0 && before(&h->items[i], &h->items[(i - 1) / ARITY]))
+		return false;
+	for (size_t c = i * ARITY + 1; c < i * ARITY + 1 + ARITY && c < h->n; c++)
+		if (before(&h->items[c], &h->items[i]))
+			return false;
+	return true;
+}
+
 static void update_earliest(struct timer_heap *h)
 {
 	goc__store_seqcst(&h->earliest, h->n ? h->items[0].when : 0);
@@ -101,6 +112,8 @@ static void update_earliest(struct timer_heap *h)
 
 static void insert_locked(struct timer_heap *h, goc__rtimer *t)
 {
+	goc__assert_held(&h->lock);
+	goc__assert(goc__load_relaxed(&t->heap) == NULL); /* not pending twice */
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 64;
 		struct heap_entry *items = realloc(h->items, cap * sizeof *items);
@@ -113,17 +126,22 @@ static void insert_locked(struct timer_heap *h, goc__rtimer *t)
 	goc__store_release(&t->heap, h);
 	h->items[h->n] = (struct heap_entry){.when = t->when, .seq = t->seq, .t = t};
 	sift_up(h, h->n++);
+	goc__assert(heap_ordered_at(h, t->index));
 	update_earliest(h);
 }
 
 static void remove_locked(struct timer_heap *h, goc__rtimer *t)
 {
+	goc__assert_held(&h->lock);
+	goc__assert(goc__load_relaxed(&t->heap) == h && t->index < h->n &&
+		    h->items[t->index].t == t);
 	size_t i = t->index;
 	struct heap_entry last = h->items[--h->n];
 	if (i != h->n) {
 		place(h, i, last);
 		sift_down(h, i);
 		sift_up(h, last.t->index);
+		goc__assert(heap_ordered_at(h, last.t->index));
 	}
 	goc__store_release(&t->heap, NULL);
 	update_earliest(h);
