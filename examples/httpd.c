@@ -18,7 +18,8 @@
  * with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) relative to ROOT, so
  * no path and no symbolic link leads out of it, in goc_blocking (opening
  * can block on a slow file system); reads are goc_file_pread. SIGINT or
- * SIGTERM shut the server down gracefully (requests in flight get 5 s).
+ * SIGTERM (goc_ctx_with_signals) shut the server down gracefully:
+ * requests in flight get 5 s, then their connections are cut.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -509,19 +510,8 @@ static void handle(goc_http_exchange *x, void *user)
 	}
 }
 
-static goc_ctx *shutdown_ctx;
-static sigset_t stop_signals;
-
-/* A plain thread: waits for SIGINT or SIGTERM (blocked in every thread)
- * and starts the shutdown. */
-static void *wait_for_signal(void *arg)
-{
-	sigset_t *set = arg;
-	int sig;
-	sigwait(set, &sig);
-	goc_ctx_cancel(shutdown_ctx);
-	return NULL;
-}
+/* The signals that end the server, gracefully. */
+static const int stop_signals[] = {SIGINT, SIGTERM};
 
 static void run(void *arg)
 {
@@ -543,9 +533,12 @@ static void run(void *arg)
 	goc_listener_addr(ln, bound, sizeof bound);
 	fprintf(stderr, "httpd: serving %s on http://%s/\n", root, bound);
 
-	pthread_t waiter;
-	pthread_create(&waiter, NULL, wait_for_signal, &stop_signals);
-	pthread_detach(waiter);
+	/* Go's signal.NotifyContext: SIGINT or SIGTERM cancels shutdown. */
+	goc_ctx *shutdown = goc_ctx_with_signals(goc_ctx_background(), stop_signals, 2);
+	if (!shutdown) {
+		fprintf(stderr, "httpd: signals: %s\n", strerror(errno));
+		exit(1);
+	}
 	/* Facing any client: a slow head is cut after 10 s, an idle
 	 * connection after 60 s, a download that stalls for 30 s (however
 	 * long a moving one takes); connections are capped below the fd
@@ -555,26 +548,33 @@ static void run(void *arg)
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
 		max_conns = nofile.rlim_cur > 256 ? (int)(nofile.rlim_cur - 128)
 						  : (int)(nofile.rlim_cur / 2);
-	goc_http_server_options opts = {.shutdown = shutdown_ctx,
+	goc_http_server_options opts = {.shutdown = shutdown,
 					.read_header_timeout = 10 * GOC_SECOND,
 					.idle_timeout = 60 * GOC_SECOND,
 					.write_progress_timeout = 30 * GOC_SECOND,
+					.shutdown_timeout = 5 * GOC_SECOND,
 					.max_conns = max_conns};
 	int64_t cut = goc_http_serve(ln, handle, NULL, &opts);
 	fprintf(stderr, "httpd: stopped (%lld connections cut)\n", (long long)cut);
+	/* Go's stop(): the registration ends, the signals act as before. */
+	goc_ctx_cancel(shutdown);
+	goc_ctx_release(shutdown);
 	close(root_fd);
 }
 
 int main(int argc, char **argv)
 {
 	(void)argc;
-	/* Blocked before any thread starts, so every thread inherits it and
-	 * only wait_for_signal takes them. */
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-	shutdown_ctx = goc_ctx_with_cancel(goc_ctx_background());
+	/* Blocked in this thread too, before goc starts any (its threads
+	 * block them): a SIGINT or SIGTERM then always stays pending on the
+	 * process, where goc_ctx_with_signals reads it from its signalfd, and
+	 * no handler interrupts a thread. A second signal is not needed to
+	 * stop: the graceful shutdown ends within shutdown_timeout. */
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof stop_signals / sizeof *stop_signals; i++)
+		sigaddset(&set, stop_signals[i]);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	goc_main(run, argv);
 	return 0;
 }

@@ -301,6 +301,29 @@ static void ctx_read_write(void)
 	CHECK(written > 0 && written < big, "written %zu", written);
 	goc_wg_wait(&l.done);
 	goc_ctx_release(ctx);
+
+	/* writev_ctx: cancelled while blocked, the iovecs advanced past
+	 * what went out; already cancelled fails at once; a timeout. */
+	goc_conn_close(c);
+	goc_conn_close(s);
+	conn_pair(ln, &c, &s);
+	shrink_buffers(c, s);
+	struct iovec iov[2] = {{data, big / 2}, {data + big / 2, big / 2}};
+	ctx = goc_ctx_with_cancel(goc_ctx_background());
+	l = (struct later){.delay = 20 * MS, .ctx = ctx};
+	start_later(&l, later_cancel);
+	CHECK(goc_conn_writev_ctx(c, iov, 2, &written, ctx) == -ECANCELED, "writev cancelled");
+	CHECK(written > 0 && written < big && iov[0].iov_len + iov[1].iov_len == big - written,
+	      "writev written %zu, left %zu", written, iov[0].iov_len + iov[1].iov_len);
+	goc_wg_wait(&l.done);
+	CHECK(goc_conn_writev_ctx(c, iov, 2, &written, ctx) == -ECANCELED && written == 0,
+	      "writev already cancelled");
+	goc_ctx_release(ctx);
+	ctx = goc_ctx_with_timeout(goc_ctx_background(), 30 * MS);
+	CHECK(goc_conn_writev_ctx(c, iov, 2, &written, ctx) == -ETIMEDOUT, "writev ctx deadline");
+	goc_ctx_release(ctx);
+	CHECK(goc_conn_writev_ctx(c, iov, -1, &written, NULL) == -EINVAL && written == 0,
+	      "writev negative count");
 	free(data);
 	goc_conn_close(c);
 	goc_conn_close(s);

@@ -154,6 +154,8 @@ ssize_t goc_conn_write_ctx(goc_conn *c, const void *buf, size_t len, size_t *wri
  * written.
  */
 ssize_t goc_conn_writev(goc_conn *c, struct iovec *iov, int iovcnt, size_t *written);
+ssize_t goc_conn_writev_ctx(goc_conn *c, struct iovec *iov, int iovcnt, size_t *written,
+			    goc_ctx *ctx);
 
 /* Deadlines of reads, of writes, or both (see above). 0 or -EBADF. */
 int goc_conn_set_deadline(goc_conn *c, int64_t deadline);

@@ -338,17 +338,32 @@ ssize_t goc_conn_write_ctx(goc_conn *c, const void *buf, size_t len, size_t *wri
 	return conn_write(c, buf, len, written, ctx);
 }
 
-ssize_t goc_conn_writev(goc_conn *c, struct iovec *iov, int iovcnt, size_t *written)
+static ssize_t conn_writev(goc_conn *c, struct iovec *iov, int iovcnt, size_t *written,
+			   goc_ctx *ctx, const char *what)
 {
-	if (iovcnt < 0)
+	if (iovcnt < 0) {
+		if (written)
+			*written = 0;
 		return -EINVAL;
+	}
 	size_t total = 0, done;
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
-	int err = conn_write_iov(c, iov, iovcnt, &done, NULL, "goc_conn_writev");
+	int err = conn_write_iov(c, iov, iovcnt, &done, ctx, what);
 	if (written)
 		*written = done;
 	return err ? err : (ssize_t)total;
+}
+
+ssize_t goc_conn_writev(goc_conn *c, struct iovec *iov, int iovcnt, size_t *written)
+{
+	return conn_writev(c, iov, iovcnt, written, NULL, "goc_conn_writev");
+}
+
+ssize_t goc_conn_writev_ctx(goc_conn *c, struct iovec *iov, int iovcnt, size_t *written,
+			    goc_ctx *ctx)
+{
+	return conn_writev(c, iov, iovcnt, written, ctx, "goc_conn_writev_ctx");
 }
 
 /* ---- accepting ---- */

@@ -43,7 +43,10 @@
  * Descriptors are never freed: they are recycled through a free list, so
  * a late event from epoll or a late timer always finds valid memory, and
  * at worst wakes a waiter spuriously (waiters retry their I/O and wait
- * again).
+ * again). Every descriptor made is also on the list np.all, so that one
+ * held only by a parked goroutine's stack (goc_fd_wait's private one) is
+ * still reachable for a leak checker (LeakSanitizer at exit), which does
+ * not scan goroutine stacks.
  *
  * Lock order: pd->lock, then a timer heap's lock, then sched.lock (setting
  * a deadline arms a timer under pd->lock). A context's lock comes before
@@ -99,7 +102,8 @@ struct poll_desc {
 				 * waiting in that direction, or -1 */
 	int64_t deadline[2];    /* atomic; written under lock: 0, -1 or an instant */
 	goc__rtimer timer[2];   /* lock; arg is the descriptor, set once */
-	poll_desc *next_free;   /* cache.lock */
+	poll_desc *next_free;   /* cache_lock */
+	poll_desc *next_all;    /* set once under cache_lock */
 };
 
 static struct {
@@ -113,6 +117,7 @@ static struct {
 	bool no_pwait2;         /* atomic: the kernel (or valgrind) lacks epoll_pwait2 */
 	goc__lock cache_lock;
 	poll_desc *free; /* cache_lock */
+	poll_desc *all;  /* cache_lock: every descriptor made, by next_all */
 } np = {.once = PTHREAD_ONCE_INIT, .epfd = -1, .breakfd = -1};
 
 static void netpoll_init(void)
@@ -235,6 +240,10 @@ static poll_desc *pd_alloc(void)
 		pd->timer[mode].fn = deadline_fire;
 		pd->timer[mode].arg = pd;
 	}
+	goc__lock_acquire(&np.cache_lock);
+	pd->next_all = np.all;
+	np.all = pd;
+	goc__lock_release(&np.cache_lock);
 	return pd;
 }
 
