@@ -311,6 +311,7 @@ void goc_ticker_free(goc_ticker *t);
 #include "goc/http.h"
 #include "goc/http_client.h"
 #include "goc/syscall.h"
+#include "goc/io.h"
 #include "goc/signal.h"
 #include "goc/typed.h"
 #include "goc/pprof.h"
