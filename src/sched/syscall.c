@@ -21,9 +21,9 @@
  *
  * Invariants:
  *  - m->syscall_p != NULL exactly while m's goroutine is inside a section,
- *    and m->p == NULL meanwhile: this M touches no run queue, cache or
- *    timer heap of the P, and a blocking goc call panics
- *    (goc__check_may_block).
+ *    and m->p == NULL and the P's curg NULL meanwhile: this M touches no
+ *    run queue, cache or timer heap of the P, and a blocking goc call
+ *    panics (goc__check_may_block).
  *  - While the P is P_SYSCALL it belongs to the M in the section; whichever
  *    of that M and sysmon wins the CAS out of P_SYSCALL owns it after.
  *  - The goroutine stays G_RUNNING; its wait reason reads WAIT_SYSCALL for
@@ -57,6 +57,10 @@ void goc_syscall_enter(void)
 		goc__trace_syscall_enter(m);
 	m->syscall_p = p;
 	m->p = NULL;
+	/* The P runs no goroutine while it is lent out: an M that takes it
+	 * over must not fold a long-run record into this one (a write to a
+	 * goroutine running on another thread). */
+	goc__store_relaxed(&p->curg, NULL);
 	goc__store_relaxed(&p->syscalltick, p->syscalltick + 1);
 	/* Release: a sysmon that reads P_SYSCALL (acquire) also reads the new
 	 * syscalltick, and once it has taken the P by its CAS, the run ring,
@@ -106,6 +110,7 @@ static void exit_without_p(goc__m *m, goc__g *g)
 	errno = saved_errno;
 	if (p) {
 		goc__acquirep(m, p);
+		goc__store_relaxed(&p->curg, g);
 		section_left(m, g);
 		return;
 	}
@@ -134,6 +139,7 @@ void goc_syscall_exit(void)
 	uint32_t expected = P_SYSCALL;
 	if (goc__cas_acquire(&p->status, &expected, P_RUNNING)) {
 		m->p = p;
+		goc__store_relaxed(&p->curg, g);
 		section_left(m, g);
 		return;
 	}
