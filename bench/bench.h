@@ -84,6 +84,8 @@ int64_t bench_resident_bytes(void);
 void bench_spawn_join(struct bench_run *run);                      /* spawn.c */
 void bench_spawn_join_batch(struct bench_run *run);                /* spawn.c */
 void bench_yield(struct bench_run *run);                           /* sched.c */
+void bench_sched_latency_hogs1(struct bench_run *run);             /* sched.c */
+void bench_sched_latency_hogs2(struct bench_run *run);             /* sched.c */
 void bench_chan_ping_pong(struct bench_run *run);                  /* chan.c */
 void bench_chan_buffered(struct bench_run *run);                   /* chan.c */
 void bench_chan_mpmc(struct bench_run *run);                       /* chan.c */

@@ -51,6 +51,8 @@ static const struct workload suite[] = {
 	{"SpawnJoin", 1000000, true, bench_spawn_join},
 	{"SpawnJoinBatch", 1000, true, bench_spawn_join_batch},
 	{"Yield", 10000000, true, bench_yield},
+	{"SchedLatencyHogs1", 200, true, bench_sched_latency_hogs1},
+	{"SchedLatencyHogs2", 200, true, bench_sched_latency_hogs2},
 	{"ChanPingPong", 5000000, true, bench_chan_ping_pong},
 	{"ChanBuffered", 20000000, true, bench_chan_buffered},
 	{"ChanMPMC", 20000000, true, bench_chan_mpmc},

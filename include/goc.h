@@ -121,6 +121,15 @@ typedef struct goc_go_options {
 	 * given back to the kernel while they wait, and put back at the same
 	 * address when they wake. */
 	bool compact_stack;
+	/* Never preempt this goroutine asynchronously (by a signal): it
+	 * yields only at goc calls and goc_preempt_check(). */
+	bool no_async_preempt;
+	/* After an asynchronous preemption the goroutine may resume on any
+	 * thread. Only for code that keeps no thread-local address (errno,
+	 * __thread variables) in a register and holds no thread-owned lock
+	 * across arbitrary instructions; by default it resumes on the same
+	 * thread. */
+	bool preempt_migrates;
 } goc_go_options;
 
 /*
@@ -149,6 +158,34 @@ int64_t goc_go_opts(goc_fn fn, void *arg, const goc_go_options *opts);
 /* Lets other goroutines run (Go's runtime.Gosched). On a plain thread it
  * calls sched_yield. */
 void goc_yield(void);
+
+/*
+ * Preemption (Go's, see docs/ARCHITECTURE.md §28). A goroutine that runs
+ * 10 ms without a scheduling point is stopped by a signal (SIGURG) when
+ * it is in the program's own code, and resumes later on the same thread.
+ * GOCDEBUG=asyncpreemptoff=1 turns the signals off.
+ *
+ * goc_preempt_check: a scheduling point for long loops, cheap when no
+ * preemption is asked for (a few loads); honours one that is, whatever
+ * code the goroutine was in when it was asked.
+ *
+ * goc_preempt_allow_object: code of the shared object that contains addr
+ * may be preempted too (by default only the main executable's, never a
+ * library's: a library may hold a lock of its own). Returns 0, -EINVAL
+ * (addr is in no object, or in goc) or -ENOSPC (too many objects).
+ */
+void goc_preempt_check(void);
+int goc_preempt_allow_object(const void *addr);
+
+/*
+ * Go's runtime.LockOSThread / UnlockOSThread: the calling goroutine runs
+ * only on its current thread, and that thread runs no other goroutine,
+ * until as many unlocks as locks. For C libraries that keep per-thread
+ * state. A goroutine that exits locked frees its thread for others (Go
+ * ends the thread). No effect on a plain thread.
+ */
+void goc_lock_os_thread(void);
+void goc_unlock_os_thread(void);
 
 /* Blocks the calling goroutine (or thread) for at least ns nanoseconds (a
  * delay: ns <= 0 returns at once). */
@@ -200,6 +237,8 @@ typedef struct goc_sched_stats {
 	int64_t steals;      /* successful steals from another P's queue */
 	int64_t retakes;     /* Ps sysmon took from goroutines in syscall sections */
 	int64_t long_runs;   /* runs over 10 ms without a scheduling point, seen by sysmon */
+	int64_t preemptions; /* goroutines stopped by preemption (signal or goc_preempt_check) */
+	int64_t blocked_handoffs;        /* Ps lent by threads blocked in the kernel outside goc */
 	goc_proc_stats p[GOC_MAX_PROCS]; /* the first `procs` entries are set */
 } goc_sched_stats;
 

@@ -51,6 +51,8 @@ var suite = []workload{
 	{"SpawnJoin", 1_000_000, true, spawnJoin},
 	{"SpawnJoinBatch", 1_000, true, spawnJoinBatch},
 	{"Yield", 10_000_000, true, yield},
+	{"SchedLatencyHogs1", 200, true, schedLatencyHogs1},
+	{"SchedLatencyHogs2", 200, true, schedLatencyHogs2},
 	{"ChanPingPong", 5_000_000, true, chanPingPong},
 	{"ChanBuffered", 20_000_000, true, chanBuffered},
 	{"ChanMPMC", 20_000_000, true, chanMPMC},

@@ -355,6 +355,11 @@ void goc__gotrace_syscall_exit(goc__m *m)
 	record(R_SYS_EXIT, 0, m->curg, NULL, 0, 0, false, NULL, NULL);
 }
 
+void goc__gotrace_preempt(goc__m *m)
+{
+	record(R_STOP, EV_GO_PREEMPT, m->curg, m->p, 0, 0, true, NULL, NULL);
+}
+
 void goc__gotrace_syscall_resume(goc__m *m)
 {
 	record(R_START, 0, m->curg, m->p, 0, 0, false, NULL, NULL);
@@ -707,9 +712,9 @@ static void replay(struct writer *w, const struct rec *r)
 			emit0(w, s, EV_GO_END);
 		else
 			emit1(w, s, r->ev, stack_id(w, r));
-		g->state = r->ev == EV_GO_END  ? GS_DEAD
-			: r->ev == EV_GO_SCHED ? GS_RUNNABLE
-					       : GS_WAITING;
+		g->state = r->ev == EV_GO_END                            ? GS_DEAD
+			: r->ev == EV_GO_SCHED || r->ev == EV_GO_PREEMPT ? GS_RUNNABLE
+									 : GS_WAITING;
 		s->curg = 0;
 		break;
 	case R_UNBLOCK:

@@ -676,6 +676,18 @@ void goc__trace_syscall_enter(goc__m *m)
 	section_leave(tm);
 }
 
+void goc__trace_preempt(goc__m *m)
+{
+	if (hooks_on() & GOC__HOOK_GOTRACE)
+		goc__gotrace_preempt(m);
+	struct trace_m *tm = section_enter(m);
+	if (!tm)
+		return;
+	if (tm->slice_g && tm->slice_g == m->curg)
+		slice_close(tm, goc__prim_nanotime(), "preempt");
+	section_leave(tm);
+}
+
 void goc__trace_syscall_exit(goc__m *m)
 {
 	if (hooks_on() & GOC__HOOK_GOTRACE)

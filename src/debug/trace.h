@@ -55,6 +55,9 @@ void goc__trace_proc_stop(goc__p *p);
 /* goc_syscall_enter, while m still holds its P: m's goroutine's run slice
  * ends and a syscall slice on m's own track begins. */
 void goc__trace_syscall_enter(goc__m *m);
+/* m's goroutine, preempted, gives its P up and waits on m: its run
+ * slice ends with "preempt" (goc__trace_syscall_resume opens the next). */
+void goc__trace_preempt(goc__m *m);
 /* goc_syscall_exit, while m->syscall_p is still set: the syscall slice
  * ends. */
 void goc__trace_syscall_exit(goc__m *m);
@@ -76,6 +79,7 @@ void goc__gotrace_create(goc__g *g);
 void goc__gotrace_proc(goc__p *p, bool start);
 void goc__gotrace_syscall_enter(goc__m *m);
 void goc__gotrace_syscall_exit(goc__m *m);
+void goc__gotrace_preempt(goc__m *m);
 void goc__gotrace_syscall_resume(goc__m *m);
 void goc__gotrace_task(uint64_t id, uint64_t parent, const char *name, bool end);
 void goc__gotrace_region(uint64_t task, const char *name, bool end);

@@ -172,7 +172,7 @@ void goc__pidle_put(goc__p *p)
 	if (goc__tracing())
 		goc__trace_proc_stop(p);
 	goc__store_relaxed(&p->status, P_IDLE);
-	p->m = NULL;
+	goc__store_relaxed(&p->m, NULL);
 	p->link = goc__sched.pidle;
 	goc__sched.pidle = p;
 	goc__fetch_add_seqcst(&goc__sched.npidle, 1);
@@ -196,7 +196,9 @@ void goc__acquirep(goc__m *m, goc__p *p)
 	if (goc__tracing())
 		goc__trace_proc_start(p);
 	m->p = p;
-	p->m = m;
+	/* Release: sysmon reads it (acquire) to signal the M and read its
+	 * clock (preempt.c, retake.c), fields set before the M started. */
+	goc__store_release(&p->m, m);
 	goc__store_relaxed(&p->status, P_RUNNING);
 }
 
@@ -212,7 +214,7 @@ void goc__acquirep(goc__m *m, goc__p *p)
 static void p_retire_start_locked(goc__p *p)
 {
 	goc__store_relaxed(&p->status, P_RETIRING);
-	p->m = NULL;
+	goc__store_relaxed(&p->m, NULL);
 	goc__runq_drain_to_global_locked(p);
 }
 
@@ -481,8 +483,14 @@ static goc__g *next_local(goc__p *p)
  * g0 when there is none. Returns the M that resumes it later. */
 static goc__m *switch_away(goc__m *m, goc__g *g, bool exits)
 {
-	/* A retiring P goes back through g0, which hands it in. */
-	goc__g *next = p_retiring(m->p) ? NULL : next_local(m->p);
+	/* A retiring P goes back through g0, which hands it in; so does a
+	 * locked M, which runs nothing but its goroutine. */
+	goc__g *next = p_retiring(m->p) || m->lockedg ? NULL : next_local(m->p);
+	if (next && __builtin_expect(next->lockedm != NULL, 0) && next->lockedm != m) {
+		/* Only its own M may run it: g0 hands that M our P. */
+		m->locked_next = next;
+		next = NULL;
+	}
 	return g_switch(m, g, next ? next : &m->g0, exits);
 }
 
@@ -560,7 +568,17 @@ void goc__park(goc__unlock_fn unlockf, void *lock, goc__wait_reason r)
 		foreign_park(foreign_g(), unlockf, lock, r);
 		return;
 	}
-	goc__check_may_block(m, "a blocking call");
+	if (__builtin_expect(m->p == NULL, 0)) {
+		/* The caller holds the wait queue's lock: a P lent while the
+		 * goroutine was blocked in the kernel is taken back only if
+		 * that needs no waiting; else it parks from g0, without one. */
+		if (!m->lent)
+			goc__p_missing(m, "a blocking call");
+		else if (!goc__lent_try_return(m)) {
+			goc__park_without_p(unlockf, lock, r);
+			return;
+		}
+	}
 	if (__builtin_expect(goc__blockprof_on(), 0)) {
 		park_profiled(m, g, unlockf, lock, r);
 	} else {
@@ -637,6 +655,13 @@ static _Noreturn void g_exit(goc__m *m, goc__g *g)
 		goc__labels_release(labels);
 	}
 	goc__store_release(&g->state, G_DEAD);
+	if (m->lockedg == g) {
+		/* Go ends a thread whose goroutine exits locked; goc's Ms
+		 * are reused, so the M simply becomes an ordinary one. */
+		m->lockedg = NULL;
+		m->locked_depth = 0;
+	}
+	g->lockedm = NULL;
 	goc__p *p = m->p;
 	goc__store_relaxed(&p->exited, p->exited + 1);
 	m->post = POST_EXIT;
@@ -652,6 +677,9 @@ static void g_entry(void *transfer)
 	san_after_switch(g);
 	m = post_switch(m);
 	g->fn(g->arg);
+	m = goc__m_self();
+	if (m->lent)
+		goc__lent_return(m); /* exiting needs a P */
 	g_exit(goc__m_self(), g);
 }
 
@@ -694,6 +722,10 @@ static int64_t spawn(goc_fn fn, void *arg, const goc_go_options *opts, void *pc,
 		g->flags |= G_FLAG_MAIN;
 	else if ((opts && opts->compact_stack) || goc__stack_compact_every)
 		g->flags |= G_FLAG_COMPACT;
+	if (opts && opts->no_async_preempt)
+		g->flags |= G_FLAG_NO_ASYNC_PREEMPT;
+	if (opts && opts->preempt_migrates)
+		g->flags |= G_FLAG_PREEMPT_MIGRATES;
 	if (opts && opts->name) {
 		strncpy(g->name, opts->name, sizeof g->name - 1);
 		g->name[sizeof g->name - 1] = 0;
@@ -747,7 +779,7 @@ void goc_yield(void)
 	goc__p *p = m->p;
 	if (!goc__stack_canary_ok(g))
 		goc__stack_overflow_canary(g);
-	if (p_retiring(p)) {
+	if (p_retiring(p) || m->lockedg) {
 		/* Queue ourselves on it and let g0 hand its goroutines to the
 		 * global queue. */
 		goc__store_relaxed(&g->state, G_RUNNABLE);
@@ -780,6 +812,10 @@ void goc_yield(void)
 	goc__store_relaxed(&g->state, G_RUNNABLE);
 	m->post = POST_YIELD;
 	m->post_g = g;
+	if (next->lockedm && next->lockedm != m) {
+		m->locked_next = next;
+		next = &m->g0;
+	}
 	g_switch(m, g, next, false);
 }
 
@@ -1051,11 +1087,171 @@ static goc__g *find_runnable(goc__m *m)
 	}
 }
 
+/* ---- M affinity: locked threads and preempted goroutines ----
+ *
+ * A goroutine with g->lockedm set runs only on that M: one that called
+ * goc_lock_os_thread (the M runs nothing else, m->lockedg), or one
+ * preempted asynchronously, whose M sleeps on the goroutine's own stack
+ * (goc__preempt_park) until it may resume it. Such a goroutine waits in
+ * the run queues like any other, so it gets its turn in the usual order;
+ * the M that takes it from a queue does not run it but hands its own P to
+ * the goroutine's M and wakes it (Go's startlockedm), then looks for work
+ * without a P, which puts it to sleep. The sleeping M is on no idle list:
+ * it is woken only that way, with the P in m->nextp.
+ */
+
+/* Sleeps until an M hands this one a P (start_locked_m); returns it.
+ * Offline for QSBR meanwhile, as in stopm: the goroutine it keeps was
+ * stopped outside goc (or is parked), so it holds no map reference, and
+ * grace periods must not wait for the end of its turn. */
+static goc__p *wait_for_handed_p(goc__m *m)
+{
+	goc__qsbr_offline(&m->qsbr);
+	while (goc__load_acquire(&m->park_word) == 0)
+		goc__prim_futex_wait(&m->park_word, 0, 0);
+	goc__store_relaxed(&m->park_word, 0);
+	goc__qsbr_online(&m->qsbr);
+	goc__p *p = m->nextp;
+	m->nextp = NULL;
+	return p;
+}
+
+/* g, which m took from a run queue, may run only on g->lockedm: give that
+ * M our P. On g0. */
+static void start_locked_m(goc__m *m, goc__g *g)
+{
+	goc__m *lm = g->lockedm;
+	goc__p *p = m->p;
+	m->p = NULL;
+	if (m->spinning)
+		reset_spinning(m);
+	lm->nextp = p;
+	m_wake(lm);
+}
+
+/* m's locked goroutine is not running: lend m's P to the others until
+ * the goroutine is handed back with a P. On g0. */
+static void stop_locked_m(goc__m *m)
+{
+	goc__p *p = m->p;
+	if (p) {
+		m->p = NULL;
+		goc__handoffp(p);
+	}
+	goc__acquirep(m, wait_for_handed_p(m));
+}
+
+/* Preempted g waits, still on m, for its turn: queued at the back of the
+ * global queue (as Go queues preempted goroutines), while m's P runs the
+ * others on another M. */
+static void preempt_wait_on_m(goc__m *m, goc__g *g, goc__p *p)
+{
+	goc__m *was_locked = g->lockedm;
+	if (goc__tracing())
+		goc__trace_preempt(m);
+	g->lockedm = m;
+	m->p = NULL;
+	goc__store_relaxed(&p->curg, NULL);
+	goc__store_release(&g->state, G_RUNNABLE);
+	goc__lock_acquire(&goc__sched.lock);
+	goc__globrunq_put_batch_locked(&g, 1);
+	goc__lock_release(&goc__sched.lock);
+	goc__handoffp(p);
+	p = wait_for_handed_p(m);
+	goc__acquirep(m, p);
+	g->lockedm = was_locked;
+	goc__store_relaxed(&g->state, G_RUNNING);
+	goc__store_relaxed(&p->switches, p->switches + 1);
+	goc__store_relaxed(&p->curg, g);
+	if (goc__tracing())
+		goc__trace_syscall_resume(m);
+}
+
+/* A goroutine that ran on without its lent P, stopped in the program's
+ * code: it takes a P back, waiting on its M for one if none is free. */
+static void lent_return_same_m(goc__m *m, goc__g *g)
+{
+	if (goc__lent_try_return(m))
+		return;
+	goc__m *was_locked = g->lockedm;
+	g->lockedm = m;
+	goc__store_release(&g->state, G_RUNNABLE);
+	goc__globrunq_put(g);
+	wakep();
+	goc__p *p = wait_for_handed_p(m);
+	goc__acquirep(m, p);
+	g->lockedm = was_locked;
+	goc__store_relaxed(&g->state, G_RUNNING);
+	goc__store_relaxed(&p->curg, g);
+}
+
+void goc__preempt_park(void)
+{
+	goc__m *m = goc__m_self();
+	goc__g *g = m ? m->curg : NULL;
+	if (!g)
+		return;
+	if (!m->p) {
+		if (m->lent) {
+			int saved = *m->errno_ptr;
+			lent_return_same_m(m, g);
+			*m->errno_ptr = saved;
+		}
+		return;
+	}
+	goc__p *p = m->p;
+	int saved_errno = *m->errno_ptr;
+	/* A scheduling point: the stretch sysmon saw ends here. */
+	goc__store_relaxed(&p->preempt_tick, 0);
+	goc__store_relaxed(&p->schedtick, p->schedtick + 1);
+	if (goc__load_relaxed(&p->long_run_ms) != 0)
+		goc__long_run_fold(p);
+	goc__fetch_add_relaxed(&goc__sched.npreempts, 1);
+	run_due_timers(p);
+	if (goc__runq_empty(p) && goc__load_relaxed(&goc__sched.runq_size) == 0) {
+		*m->errno_ptr = saved_errno;
+		return; /* nobody else wants the P */
+	}
+	if ((g->flags & G_FLAG_PREEMPT_MIGRATES) && !m->lockedg) {
+		goc_yield();
+		m = goc__m_self();
+	} else {
+		preempt_wait_on_m(m, g, p);
+	}
+	*m->errno_ptr = saved_errno;
+}
+
+void goc_lock_os_thread(void)
+{
+	goc__m *m = goc__m_self();
+	goc__g *g = m ? m->curg : NULL;
+	if (!g)
+		return; /* a plain thread is its own thread already */
+	if (m->locked_depth == INT32_MAX)
+		goc__panic("goc_lock_os_thread: nested too deeply");
+	m->locked_depth++;
+	m->lockedg = g;
+	g->lockedm = m;
+}
+
+void goc_unlock_os_thread(void)
+{
+	goc__m *m = goc__m_self();
+	goc__g *g = m ? m->curg : NULL;
+	if (!g || m->locked_depth == 0)
+		return; /* as in Go: unlocking an unlocked goroutine does nothing */
+	if (--m->locked_depth == 0) {
+		m->lockedg = NULL;
+		g->lockedm = NULL;
+	}
+}
+
 static void *m_thread_main(void *arg)
 {
 	goc__m *m = arg;
 	tls_m = m;
 	m->errno_ptr = &errno;
+	goc__preempt_thread_start(m);
 	goc__cpuprof_thread_start();
 	goc__stack_thread_init(m);
 	san_g0_init(&m->g0);
@@ -1064,9 +1260,24 @@ static void *m_thread_main(void *arg)
 	goc__acquirep(m, m->nextp);
 	m->nextp = NULL;
 	for (;;) {
-		goc__g *g = find_runnable(m);
-		if (m->spinning)
-			reset_spinning(m);
+		goc__g *g;
+		if (m->lockedg) {
+			/* Its goroutine blocked or yielded: lend the P out
+			 * and sleep until the goroutine is runnable again. */
+			stop_locked_m(m);
+			g = m->lockedg;
+		} else if (m->locked_next) {
+			g = m->locked_next;
+			m->locked_next = NULL;
+		} else {
+			g = find_runnable(m);
+			if (m->spinning)
+				reset_spinning(m);
+		}
+		if (g->lockedm && g->lockedm != m) {
+			start_locked_m(m, g);
+			continue;
+		}
 		g_switch(m, &m->g0, g, false);
 	}
 	return NULL;
@@ -1172,6 +1383,7 @@ static void runtime_init_once(void)
 	goc__store_release(&goc__sched.nprocs_made, procs);
 	goc__debug_init();
 	goc__stack_install_overflow_handler();
+	goc__preempt_init();
 	goc__sysmon_start();
 }
 
@@ -1253,6 +1465,8 @@ void goc_sched_stats_read(goc_sched_stats *out)
 	out->steals = goc__load_relaxed(&goc__sched.nsteals);
 	out->retakes = goc__load_relaxed(&goc__sched.nretakes);
 	out->long_runs = goc__load_relaxed(&goc__sched.nlongruns);
+	out->preemptions = goc__load_relaxed(&goc__sched.npreempts);
+	out->blocked_handoffs = goc__load_relaxed(&goc__sched.nhandoffs);
 	for (int i = 0; i < out->procs; i++) {
 		goc__p *p = goc__sched.allp[i];
 		uint32_t head = goc__load_acquire(&p->runq_head);

@@ -16,7 +16,9 @@
  *    goroutine (p->curg) and has made no progress for LONG_RUN is running
  *    one goroutine that never reached a scheduling point: sysmon counts the
  *    stretch once in sched.nlongruns and publishes its length in
- *    p->long_run_ms while it lasts, for dumps. Nothing is preempted.
+ *    p->long_run_ms while it lasts, for dumps. While the M's CPU clock
+ *    moves (it computes rather than waits in the kernel), sysmon asks for
+ *    a preemption at every pass (goc__preempt_request, preempt.c).
  *
  * sysmon writes nothing into goroutine descriptors: at its next scheduling
  * point the P's owner moves p->long_run_ms into the goroutine that ran the
@@ -34,12 +36,18 @@
  * fold credits to the goroutine that ran the stretch if it is still p's
  * curg, a wrong diagnostic otherwise, never a bad access.
  */
+#include <time.h>
+
 #include "runq.h"
 #include "runtime.h"
 
 #define RETAKE_AFTER (20 * GOC_MICROSECOND)
 #define RETAKE_UNWANTED_AFTER (10 * GOC_MILLISECOND)
 #define LONG_RUN (10 * GOC_MILLISECOND)
+/* A stretch this long makes sysmon read the M's CPU clock: still after
+ * another look, with the thread asleep in the kernel, the M is blocked
+ * outside goc and its handler is asked to lend the P. */
+#define BLOCKED_CHECK_AFTER (1 * GOC_MILLISECOND)
 
 struct p_watch {
 	uint32_t syscalltick;  /* the P's syscalltick as last seen */
@@ -47,6 +55,12 @@ struct p_watch {
 	uint64_t progress;     /* schedtick and syscalltick as last seen */
 	int64_t progress_seen; /* when they were first seen at that value */
 	bool long_run_counted; /* the stretch in progress is in sched.nlongruns */
+	/* The M's CPU-time clock as read half-way through the stretch, and
+	 * which M it was: a thread whose clock has not moved since is
+	 * blocked (or waiting for a CPU), not computing. */
+	goc__m *cpu_m;
+	int64_t cpu_ns;
+	bool lend_asked; /* one request per stretch: each signal may EINTR */
 };
 
 static struct p_watch watch[GOC_MAX_PROCS];
@@ -56,7 +70,7 @@ static struct p_watch watch[GOC_MAX_PROCS];
  * list, owned by the caller), to an M if there is anything for one to do,
  * else to the idle list.
  */
-static void handoff(goc__p *p)
+void goc__handoffp(goc__p *p)
 {
 	int64_t timer = 0;
 	goc__lock_acquire(&goc__sched.lock);
@@ -104,7 +118,7 @@ static bool retake_syscall(goc__p *p, struct p_watch *w, int64_t now)
 	if (!goc__cas_acquire(&p->status, &expected, P_IDLE))
 		return false;
 	goc__fetch_add_relaxed(&goc__sched.nretakes, 1);
-	handoff(p);
+	goc__handoffp(p);
 	return true;
 }
 
@@ -114,19 +128,59 @@ static uint64_t progress_of(goc__p *p)
 		goc__load_relaxed(&p->syscalltick);
 }
 
-/* Notes whether p, in state status, has run one goroutine for too long. */
-static void watch_long_run(goc__p *p, struct p_watch *w, uint32_t status, int64_t now)
+/* What p's M did since the last call in this stretch: CPU_MOVED (also
+ * when that cannot be told), CPU_STILL, or CPU_FIRST (the first call,
+ * which only takes the first reading: a signal in doubt could cut a sleep
+ * short). One clock_gettime
+ * on another thread's CPU clock: a system call, made only for Ps whose
+ * goroutine has run 5 ms without a scheduling point. */
+enum cpu_seen { CPU_FIRST, CPU_STILL, CPU_MOVED };
+
+static enum cpu_seen thread_cpu(goc__p *p, struct p_watch *w)
+{
+	goc__m *m = goc__load_acquire(&p->m);
+	if (!m || !goc__load_relaxed(&m->cpuclock_ok))
+		return CPU_MOVED;
+	struct timespec ts;
+	if (clock_gettime(goc__load_relaxed(&m->cpuclock), &ts) != 0)
+		return CPU_MOVED;
+	int64_t ns = (int64_t)ts.tv_sec * GOC_SECOND + ts.tv_nsec;
+	enum cpu_seen seen = w->cpu_m != m ? CPU_FIRST : ns != w->cpu_ns ? CPU_MOVED : CPU_STILL;
+	w->cpu_m = m;
+	w->cpu_ns = ns;
+	return seen;
+}
+
+/* Notes whether p, in state status, has run one goroutine for too long,
+ * and asks it to stop (preempt.c) while it computes. */
+static bool watch_long_run(goc__p *p, struct p_watch *w, uint32_t status, int64_t now)
 {
 	uint64_t progress = progress_of(p);
 	if (status != P_RUNNING || progress != w->progress) {
 		w->progress = progress;
 		w->progress_seen = now;
 		w->long_run_counted = false;
-		return;
+		w->cpu_m = NULL;
+		w->lend_asked = false;
+		return false;
 	}
 	int64_t ran = now - w->progress_seen;
-	if (ran < LONG_RUN || !goc__load_relaxed(&p->curg))
-		return; /* short so far, or the M is on its own stack */
+	if (ran < BLOCKED_CHECK_AFTER || !goc__load_relaxed(&p->curg))
+		return false; /* short so far, or the M is on its own stack */
+	/* Without signals (asyncpreemptoff, TSan) the clock is not needed. */
+	enum cpu_seen cpu = goc__preempt_async_enabled() ? thread_cpu(p, w) : CPU_MOVED;
+	if (cpu == CPU_STILL && !w->lend_asked) {
+		goc__m *m = goc__load_acquire(&p->m);
+		if (m && goc__thread_sleeping(goc__load_acquire(&m->tid))) {
+			w->lend_asked = true;
+			goc__lend_request(p);
+		}
+	}
+	bool computing = cpu == CPU_MOVED;
+	if (ran < LONG_RUN)
+		return cpu == CPU_FIRST; /* look again soon */
+	if (computing)
+		goc__preempt_request(p, ran);
 	if (!w->long_run_counted) {
 		w->long_run_counted = true;
 		goc__fetch_add_relaxed(&goc__sched.nlongruns, 1);
@@ -136,6 +190,7 @@ static void watch_long_run(goc__p *p, struct p_watch *w, uint32_t status, int64_
 	 * since the first look was folded (or will be) without this value. */
 	if (progress_of(p) == progress)
 		goc__store_relaxed(&p->long_run_ms, ms > UINT16_MAX ? UINT16_MAX : (uint32_t)ms);
+	return computing;
 }
 
 void goc__long_run_fold(goc__p *p)
@@ -149,15 +204,17 @@ void goc__long_run_fold(goc__p *p)
 	g->long_run_ms = (uint16_t)ms;
 }
 
-int goc__retake(int64_t now)
+int goc__retake(int64_t now, bool *preempting)
 {
 	int retaken = 0;
+	*preempting = false;
 	int32_t n = goc__load_acquire(&goc__sched.nprocs_made);
 	for (int32_t i = 0; i < n; i++) {
 		goc__p *p = goc__sched.allp[i];
 		struct p_watch *w = &watch[i];
 		uint32_t status = goc__load_acquire(&p->status);
-		watch_long_run(p, w, status, now);
+		if (watch_long_run(p, w, status, now))
+			*preempting = true;
 		if (status == P_SYSCALL && retake_syscall(p, w, now))
 			retaken++;
 	}

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "../sync/qsbr.h"
 #include "goc.h"
@@ -77,6 +78,11 @@ enum g_flags {
 	G_FLAG_G0 = 1 << 1,      /* an M's scheduler context */
 	G_FLAG_MAIN = 1 << 2,    /* the goroutine of goc_main */
 	G_FLAG_COMPACT = 1 << 3, /* its stack may be compacted while it waits (stack.c) */
+	/* goc_go_options: never preempted asynchronously (preempt.c). */
+	G_FLAG_NO_ASYNC_PREEMPT = 1 << 4,
+	/* goc_go_options: after an asynchronous preemption it may resume on
+	 * any M (it keeps no thread-local addresses in registers). */
+	G_FLAG_PREEMPT_MIGRATES = 1 << 5,
 };
 
 /*
@@ -153,6 +159,10 @@ struct goc__g {
 	uint32_t compact_len;       /* bytes moved aside, from compact_from up */
 	unsigned char *compact_buf; /* where they are */
 	char *compact_from;         /* the saved sp when it was compacted */
+	/* The only M that may run it, or NULL (any M). Set by the goroutine
+	 * itself (goc_lock_os_thread, or its M while preempting it), read by
+	 * whichever M takes it from a run queue (proc.c, start_locked_m). */
+	goc__m *lockedm;
 	void *asan_fake_stack;
 	void *tsan_fiber; /* created once per descriptor, reused */
 	/* Its profile labels (debug/labels.c), holding a reference; written
@@ -226,6 +236,32 @@ struct goc__m {
 	/* This M's log for the trace in Go's format (debug/gotrace.c), made
 	 * the first time it records an event; only this M. */
 	struct goc__gotrace_log *gotrace;
+	/* The goroutine this M is dedicated to (goc_lock_os_thread), or
+	 * NULL; and the lock's nesting depth. Only this M. */
+	goc__g *lockedg;
+	int32_t locked_depth;
+	/* A goroutine locked to another M that this M took from a run queue,
+	 * to hand its P to that M from g0 (start_locked_m). Only this M. */
+	goc__g *locked_next;
+	/* The kernel's id of this thread and its CPU-time clock, set once
+	 * by the thread itself before it is published in allm; sysmon reads
+	 * them to signal it and to tell running from blocked (preempt.c). */
+	int32_t tid;
+	clockid_t cpuclock;
+	bool cpuclock_ok;
+	/* The signal mask this thread runs goroutines with, taken when it
+	 * started; an interrupted context with another mask is inside a
+	 * signal handler (preempt.c). Only this M. */
+	uint64_t sigmask;
+	/* The P in m->syscall_p was lent by this M's signal handler while
+	 * its goroutine was blocked in the kernel outside goc (automatic
+	 * hand-off, preempt.c), not by goc_syscall_enter: the goroutine's
+	 * next blocking goc call (goc__check_may_block), goc_syscall_enter,
+	 * or its end takes a P back. Written by this M (atomic: sysmon reads
+	 * it, with lent_since, to pull back one that runs the program's code
+	 * without a P). */
+	bool lent;
+	int64_t lent_since;
 };
 
 /* A processor. Touched by its M without locks, except where noted. */
@@ -239,6 +275,13 @@ struct goc__p {
 	goc__g *curg; /* G its M runs now, NULL on g0; owner stores, sysmon reads (atomic) */
 	uint32_t
 		long_run_ms; /* sysmon: curg's stretch without a scheduling point, 0 if none; atomic */
+	/* sysmon asks the goroutine running the stretch that began at
+	 * schedtick t to stop by storing t + 1 (preempt.c); the owner clears
+	 * it when it honours it. atomic. */
+	uint32_t preempt_tick;
+	/* Likewise for lending the P: sysmon saw the M blocked in the
+	 * kernel for the stretch that began at schedtick t. atomic. */
+	uint32_t lend_tick;
 	/* Local run queue: a ring written at the tail by the owner only;
 	 * consumed at the head by the owner and by thieves, with a CAS. */
 	uint32_t runq_head;      /* atomic */
@@ -307,6 +350,9 @@ struct goc__sched {
 	int32_t maxmcount;       /* thread limit (GOCMAXTHREADS); sched.lock */
 	int64_t nretakes;        /* statistics, relaxed: Ps sysmon took from syscalls */
 	int64_t nlongruns; /* statistics, relaxed: runs over 10 ms without a scheduling point */
+	int64_t npreempts; /* statistics, relaxed: goroutines stopped by preemption */
+	int64_t nhandoffs; /* statistics, relaxed: Ps lent by Ms blocked in the kernel */
+	int32_t nlent;     /* atomic: Ms whose P is lent now (m->lent) */
 };
 
 extern struct goc__sched goc__sched;
@@ -450,26 +496,68 @@ void goc__thread_limit_init_from_env(void);
 /* Before making the count-th M: dies of thread exhaustion past the
  * limit. sched.lock. */
 void goc__thread_limit_check_locked(int32_t count);
-/* Panics: a goroutine tried to block inside a syscall section. */
-_Noreturn void goc__syscall_block_panic(const char *what);
-/* A goroutine's M gives its P up for the length of a syscall section, so
- * m->p is NULL exactly while its goroutine is in one: blocking there is
- * misuse. */
+/* m->p is NULL on a goroutine about to block: takes a P back if the
+ * P was lent automatically (m->lent), else panics (a goroutine tried to
+ * block inside a syscall section). */
+void goc__p_missing(goc__m *m, const char *what);
+/* Takes back the P that m's signal handler lent (m->lent): the exit of
+ * the implicit syscall section. May park; no lock may be held. */
+void goc__lent_return(goc__m *m);
+/* The same without parking (a wait-queue lock may be held): true if m
+ * holds a P again; false if none could be had, and m->lent is cleared. */
+bool goc__lent_try_return(goc__m *m);
+/* A goroutine's M gives its P up for the length of a syscall section, and
+ * its signal handler lends it while the goroutine is blocked in the kernel
+ * outside goc: one load, made anyway, tells both (ARCHITECTURE §28). */
 static inline void goc__check_may_block(goc__m *m, const char *what)
 {
 	if (__builtin_expect(m->p == NULL, 0))
-		goc__syscall_block_panic(what);
+		goc__p_missing(m, what);
 }
 
 /* ---- sysmon's look at the Ps (retake.c) ---- */
 
 /* Takes Ps from Ms that have sat in a syscall section too long and hands
  * them on; records goroutines running over 10 ms without a scheduling
- * point. Returns the number of Ps retaken. sysmon only. */
-int goc__retake(int64_t now);
+ * point and asks them to stop (*preempting: a request is outstanding).
+ * Returns the number of Ps retaken. sysmon only. */
+int goc__retake(int64_t now, bool *preempting);
+/* Go's handoffp: gives p, which the caller owns and no M holds, to an M
+ * if there is work for one (a fresh spinning M if nobody looks for work),
+ * else to the idle list. Takes sched.lock. */
+void goc__handoffp(goc__p *p);
 /* Called by p's owner at a scheduling point when p->long_run_ms is set:
  * moves the record of the stretch that just ended into p->curg. */
 void goc__long_run_fold(goc__p *p);
+
+/* ---- preemption (preempt.c; the scheduler's half in proc.c) ---- */
+
+/* Installs the SIGURG handler and finds the code that may be preempted;
+ * once, from runtime init. */
+void goc__preempt_init(void);
+/* Records the calling thread, a new M, for sysmon's signals (tid, CPU
+ * clock); first thing on the M's thread. */
+void goc__preempt_thread_start(goc__m *m);
+/* sysmon: p's goroutine has run `ran` ns without a scheduling point. */
+void goc__preempt_request(goc__p *p, int64_t ran);
+/* sysmon: p's M has been blocked in the kernel for the whole stretch;
+ * asks its signal handler to lend p if the goroutine is outside goc. */
+void goc__lend_request(goc__p *p);
+/* Whether thread tid is sleeping in the kernel (state S or D in
+ * /proc/self/task/tid/stat), not waiting for a CPU. sysmon only. */
+bool goc__thread_sleeping(int32_t tid);
+/* sysmon: signals the Ms that have run without their lent P for over
+ * `after` ns, so that one running the program's code takes a P back. */
+void goc__lent_recall(int64_t now, int64_t after);
+/* m->lent ends (its M only). */
+void goc__lent_clear(goc__m *m);
+/* Whether GOCDEBUG=asyncpreemptoff=1 (or a sanitizer) turned signals off. */
+bool goc__preempt_async_enabled(void);
+/* The scheduler's side of a preemption, on the goroutine's own stack with
+ * no lock held (called by the trampoline and by goc_preempt_check):
+ * lets other goroutines use the P and comes back, on the same M unless the
+ * goroutine allows migration. */
+void goc__preempt_park(void);
 
 /* ---- debugging (debug/) ---- */
 

@@ -46,6 +46,8 @@ void goc_syscall_enter(void)
 	goc__g *g = m ? m->curg : NULL;
 	if (!g)
 		return; /* a plain thread holds no P to lend */
+	if (m->lent)
+		goc__lent_return(m);
 	if (m->syscall_p)
 		goc__panic("goc_syscall_enter: already inside a syscall section");
 	goc__p *p = m->p;
@@ -235,10 +237,55 @@ ssize_t goc_file_pwrite(int fd, const void *buf, size_t n, off_t offset, size_t 
 	return write_section(fd, buf, n, offset, written);
 }
 
-/* ---- misuse ---- */
+/* ---- the automatic hand-off's way back ---- */
 
-_Noreturn void goc__syscall_block_panic(const char *what)
+void goc__lent_clear(goc__m *m)
 {
+	goc__store_relaxed(&m->lent, false);
+	goc__fetch_sub_relaxed(&goc__sched.nlent, 1);
+}
+
+void goc__lent_return(goc__m *m)
+{
+	goc__lent_clear(m);
+	goc_syscall_exit();
+}
+
+bool goc__lent_try_return(goc__m *m)
+{
+	goc__g *g = m->curg;
+	goc__p *p = m->syscall_p;
+	goc__lent_clear(m);
+	m->syscall_p = NULL;
+	if (goc__tracing())
+		goc__trace_syscall_exit(m);
+	uint32_t expected = P_SYSCALL;
+	if (!goc__cas_acquire(&p->status, &expected, P_RUNNING)) {
+		/* Taken: an idle P, if any (sched.lock may be taken under a
+		 * wait-queue lock). */
+		int saved_errno = errno;
+		goc__lock_acquire(&goc__sched.lock);
+		p = goc__pidle_get();
+		goc__lock_release(&goc__sched.lock);
+		errno = saved_errno;
+		if (!p) {
+			g->wait_reason = WAIT_NONE;
+			return false;
+		}
+		goc__acquirep(m, p);
+	} else {
+		m->p = p;
+	}
+	section_left(m, g);
+	return true;
+}
+
+void goc__p_missing(goc__m *m, const char *what)
+{
+	if (m->lent) {
+		goc__lent_return(m);
+		return;
+	}
 	goc__panic("%s inside a syscall section (between goc_syscall_enter and goc_syscall_exit)",
 		   what);
 }

@@ -20,7 +20,9 @@
  * How long it sleeps is Go's rule: 20 µs while it is taking Ps, doubling
  * after 50 wake-ups in a row that took none, up to SYSMON_TICK. So a
  * syscall section is taken over 20 µs after it began when sysmon is busy,
- * and within about two ticks when it has backed off.
+ * and within about two ticks when it has backed off. While a preemption
+ * it asked for is outstanding it wakes every PREEMPT_RETRY to signal
+ * again.
  */
 #include "../alloc/alloc.h"
 #include "../net/netpoll.h"
@@ -32,6 +34,14 @@
 #define SYSMON_IDLE_BEFORE_BACKOFF 50 /* wake-ups in a row that took no P */
 #define SCAVENGE_EVERY GOC_SECOND
 #define POOL_TRIM_EVERY (2 * GOC_SECOND)
+/* While a preemption is asked for and not yet honoured (the signal found
+ * the goroutine in library code, say), the signal is sent again this
+ * often: each lands where the goroutine happens to be. */
+#define PREEMPT_RETRY (200 * GOC_MICROSECOND)
+/* A goroutine that has run this long without the P its thread lent while
+ * in library code is signalled, to take one back if it is in its own
+ * code (preempt.c). */
+#define LENT_RECALL_AFTER (10 * GOC_MILLISECOND)
 
 static void *sysmon_main(void *arg)
 {
@@ -48,7 +58,8 @@ static void *sysmon_main(void *arg)
 		goc__sched_check_timers(now, SYSMON_TICK);
 		goc__debug_sysmon_tick(now);
 		goc__netpoll_sysmon(now);
-		if (goc__retake(now) > 0)
+		bool preempting;
+		if (goc__retake(now, &preempting) > 0)
 			idle = 0;
 		else
 			idle++;
@@ -56,6 +67,9 @@ static void *sysmon_main(void *arg)
 			sleep = SYSMON_SHORTEST_SLEEP;
 		else if (idle > SYSMON_IDLE_BEFORE_BACKOFF)
 			sleep = sleep * 2 < SYSMON_TICK ? sleep * 2 : SYSMON_TICK;
+		if (preempting && sleep > PREEMPT_RETRY)
+			sleep = PREEMPT_RETRY;
+		goc__lent_recall(now, LENT_RECALL_AFTER);
 		if (now >= next_scavenge) {
 			goc__stack_scavenge();
 			goc__alloc_scavenge_tick(now);
