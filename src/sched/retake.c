@@ -48,6 +48,11 @@
  * another look, with the thread asleep in the kernel, the M is blocked
  * outside goc and its handler is asked to lend the P. */
 #define BLOCKED_CHECK_AFTER (1 * GOC_MILLISECOND)
+/* CPU time the thread must have used since that first reading for a
+ * preemption request: a goroutine that the kernel kept off the CPU for
+ * most of the stretch (a loaded machine) has not run 10 ms, and stopping it
+ * would only reorder it behind goroutines that became runnable after it. */
+#define PREEMPT_MIN_CPU (1 * GOC_MILLISECOND)
 
 struct p_watch {
 	uint32_t syscalltick;  /* the P's syscalltick as last seen */
@@ -60,7 +65,9 @@ struct p_watch {
 	 * blocked (or waiting for a CPU), not computing. */
 	goc__m *cpu_m;
 	int64_t cpu_ns;
-	bool lend_asked; /* one request per stretch: each signal may EINTR */
+	int64_t cpu_first; /* the stretch's first reading */
+	bool cpu_read;     /* the last look read the clock (cpu_ns is current) */
+	bool lend_asked;   /* one request per stretch: each signal may EINTR */
 };
 
 static struct p_watch watch[GOC_MAX_PROCS];
@@ -138,6 +145,7 @@ enum cpu_seen { CPU_FIRST, CPU_STILL, CPU_MOVED };
 
 static enum cpu_seen thread_cpu(goc__p *p, struct p_watch *w)
 {
+	w->cpu_read = false;
 	goc__m *m = goc__load_acquire(&p->m);
 	if (!m || !goc__load_relaxed(&m->cpuclock_ok))
 		return CPU_MOVED;
@@ -146,6 +154,9 @@ static enum cpu_seen thread_cpu(goc__p *p, struct p_watch *w)
 		return CPU_MOVED;
 	int64_t ns = (int64_t)ts.tv_sec * GOC_SECOND + ts.tv_nsec;
 	enum cpu_seen seen = w->cpu_m != m ? CPU_FIRST : ns != w->cpu_ns ? CPU_MOVED : CPU_STILL;
+	if (seen == CPU_FIRST)
+		w->cpu_first = ns;
+	w->cpu_read = true;
 	w->cpu_m = m;
 	w->cpu_ns = ns;
 	return seen;
@@ -168,6 +179,7 @@ static bool watch_long_run(goc__p *p, struct p_watch *w, uint32_t status, int64_
 	if (ran < BLOCKED_CHECK_AFTER || !goc__load_relaxed(&p->curg))
 		return false; /* short so far, or the M is on its own stack */
 	/* Without signals (asyncpreemptoff, TSan) the clock is not needed. */
+	w->cpu_read = false;
 	enum cpu_seen cpu = goc__preempt_async_enabled() ? thread_cpu(p, w) : CPU_MOVED;
 	if (cpu == CPU_STILL && !w->lend_asked) {
 		goc__m *m = goc__load_acquire(&p->m);
@@ -179,7 +191,7 @@ static bool watch_long_run(goc__p *p, struct p_watch *w, uint32_t status, int64_
 	bool computing = cpu == CPU_MOVED;
 	if (ran < LONG_RUN)
 		return cpu == CPU_FIRST; /* look again soon */
-	if (computing)
+	if (computing && (!w->cpu_read || w->cpu_ns - w->cpu_first >= PREEMPT_MIN_CPU))
 		goc__preempt_request(p, ran);
 	if (!w->long_run_counted) {
 		w->long_run_counted = true;
