@@ -70,9 +70,17 @@ void goc_syscall_enter(void)
 	goc__store_release(&p->status, P_SYSCALL);
 }
 
-/* The goroutine of m holds a P again and leaves the section. */
+/* The goroutine of m holds a P again and leaves the section. The P may
+ * not be the one it left, or it may be its own after another M's section
+ * on it (taken by sysmon, given to another M, lent again: the CAS from
+ * P_SYSCALL cannot tell), so the P is told its M and goroutine again:
+ * sysmon signals p->m and watches p->curg. */
 static void section_left(goc__m *m, goc__g *g)
 {
+	goc__p *p = m->p;
+	if (goc__load_relaxed(&p->m) != m)
+		goc__store_release(&p->m, m);
+	goc__store_relaxed(&p->curg, g);
 	g->wait_reason = WAIT_NONE;
 	if (goc__tracing())
 		goc__trace_syscall_resume(m);
@@ -112,7 +120,6 @@ static void exit_without_p(goc__m *m, goc__g *g)
 	errno = saved_errno;
 	if (p) {
 		goc__acquirep(m, p);
-		goc__store_relaxed(&p->curg, g);
 		section_left(m, g);
 		return;
 	}
@@ -141,7 +148,6 @@ void goc_syscall_exit(void)
 	uint32_t expected = P_SYSCALL;
 	if (goc__cas_acquire(&p->status, &expected, P_RUNNING)) {
 		m->p = p;
-		goc__store_relaxed(&p->curg, g);
 		section_left(m, g);
 		return;
 	}
