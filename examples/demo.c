@@ -19,12 +19,16 @@
  * 11. goc's heap: items allocated on one P and freed on another, MemStats,
  *     and a planted leak found by diffing two heap profiles
  *     (demo-heap-before.pprof, demo-heap-after.pprof) with go tool pprof -base.
+ * 12. preemption: on one P, a plain C loop that never calls goc beside a
+ *     1 ms ticker; the ticker keeps ticking (its worst lateness and the
+ *     preemptions are printed).
  */
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <goc.h>
 
@@ -712,11 +716,72 @@ static void heap_demo(void *arg)
 		goc_free(sessions[i]);
 }
 
+/* ---- 12. preemption: a loop that never calls goc does not freeze its P ---- */
+
+static atomic_bool hog_stop;
+
+/* Ordinary C: no goc call, no yield, nothing but arithmetic and a look
+ * at the clock now and then. It gives up after 2 s by itself, so that on a
+ * platform without preemption the demo ends too. */
+static void hog(void *arg)
+{
+	goc_wg *done = arg;
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	volatile uint64_t x = 1;
+	for (uint64_t i = 1; !atomic_load_explicit(&hog_stop, memory_order_relaxed); i++) {
+		x = x * 6364136223846793005u + 1442695040888963407u;
+		if (i % (1u << 20) == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec - start.tv_sec >= 2)
+				break;
+		}
+	}
+	goc_wg_done(done);
+}
+
+static void preemption_demo(void *arg)
+{
+	(void)arg;
+	int procs = goc_maxprocs(1);
+	goc_sched_stats before, after;
+	goc_sched_stats_read(&before);
+	goc_wg done;
+	goc_wg_init(&done);
+	goc_wg_add(&done, 1);
+	atomic_store(&hog_stop, false);
+	goc_go(hog, &done);
+	goc_ticker *t = goc_ticker_new(GOC_MILLISECOND);
+	int64_t tick, prev = goc_now(), worst = 0;
+	int ticks = 0;
+	for (; ticks < 200; ticks++) {
+		if (goc_chan_recv(goc_ticker_chan(t), &tick) != GOC_OK)
+			break;
+		int64_t now = goc_now();
+		if (now - prev > worst)
+			worst = now - prev;
+		prev = now;
+	}
+	goc_ticker_free(t);
+	atomic_store(&hog_stop, true);
+	goc_wg_wait(&done);
+	goc_sched_stats_read(&after);
+	goc_maxprocs(procs);
+	printf("\n12. preemption: one P, a C loop that never calls goc, a 1 ms ticker\n"
+	       "    %d ticks, the longest gap %.1f ms (Go 1.19 here: about 40 ms, see bench/results);\n"
+	       "    %lld preemptions%s\n",
+	       ticks, (double)worst / 1e6, (long long)(after.preemptions - before.preemptions),
+	       after.preemptions == before.preemptions
+		       ? " (none: preemption is off, by GOCDEBUG or on this platform; docs/API.md section 6)"
+		       : "");
+}
+
 int main(void)
 {
 	goc_main(demo, NULL);
 	goc_main(profile_and_trace, NULL);
 	goc_main(toolbox, NULL);
 	goc_main(heap_demo, NULL);
+	goc_main(preemption_demo, NULL);
 	return 0;
 }

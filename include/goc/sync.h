@@ -76,9 +76,10 @@ void goc_wg_wait(goc_wg *wg);
  * starvation mode, where unlock hands it straight to the oldest waiter and
  * newcomers queue behind. 40 bytes.
  *
- * Do not hold a goc_mutex across nothing-but-spinning code expecting
- * preemption: goc does not preempt, so a holder that never blocks keeps
- * its processor (the waiters are parked, not spinning, and cost nothing).
+ * A holder that computes for long without blocking is preempted after
+ * 10 ms only where the program's own code runs (goc.h, Preemption); the
+ * mutex stays locked meanwhile, and its waiters stay parked (they cost
+ * nothing, but they wait).
  */
 typedef struct goc_mutex {
 	int32_t state; /* atomic: locked, woken and starving bits, waiter count */
