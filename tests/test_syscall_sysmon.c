@@ -166,7 +166,11 @@ static void long_run_main(void *arg)
 	before = long_runs();
 	pthread_t t;
 	CHECK(pthread_create(&t, NULL, dumper, NULL) == 0, "pthread_create");
-	CHECK(goc_go_opts(spinner, &before, &(goc_go_options){.name = "spinner"}) > 0, "goc_go");
+	/* Not preempted: the run the dump must show has to stay one stretch
+	 * (a preemption would end it and start a new, shorter one). */
+	CHECK(goc_go_opts(spinner, &before,
+			  &(goc_go_options){.name = "spinner", .no_async_preempt = true}) > 0,
+	      "goc_go");
 	goc_sleep(60 * GOC_SECOND);
 }
 
