@@ -44,12 +44,25 @@ static void unlock_all(struct select_locks *l)
 		goc__chan_unlock(l->chans[i]);
 }
 
+/*
+ * l, and for a select of at most SMALL channels the array it points to,
+ * lie on the parking goroutine's stack. Once the first lock below is
+ * released a waker may ready the goroutine, and if its stack was
+ * compacted (stack.c) another M writes the stack back before running it,
+ * while this M would still be reading the array. So the releases work from
+ * a copy in this frame.
+ */
 static bool unlock_all_for_park(void *arg)
 {
-	struct select_locks *l = arg;
-	if (l->heap_lock)
-		goc__lock_release(l->heap_lock);
-	unlock_all(l);
+	struct select_locks local = *(struct select_locks *)arg;
+	goc_chan *chans[SMALL];
+	if (local.n <= SMALL) {
+		memcpy(chans, local.chans, local.n * sizeof *chans);
+		local.chans = chans;
+	}
+	if (local.heap_lock)
+		goc__lock_release(local.heap_lock);
+	unlock_all(&local);
 	return true;
 }
 
