@@ -337,10 +337,11 @@ goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, int64_t timeout)
 	return goc_ctx_with_deadline(parent, deadline);
 }
 
-goc_ctx *goc_ctx_with_value(goc_ctx *parent, const void *key, void *value)
+/* A value node under parent with room for extra bytes after it (one
+ * allocation, so destroy's free takes both); NULL with errno ENOMEM. */
+static goc_ctx *value_node(goc_ctx *parent, const void *key, size_t extra)
 {
-	checked(parent, "goc_ctx_with_value");
-	goc_ctx *v = calloc(1, sizeof *v);
+	goc_ctx *v = calloc(1, sizeof *v + extra);
 	if (!v) {
 		errno = ENOMEM;
 		return NULL;
@@ -351,26 +352,24 @@ goc_ctx *goc_ctx_with_value(goc_ctx *parent, const void *key, void *value)
 	v->canceller = parent->canceller;
 	v->deadline = parent->deadline;
 	v->key = key;
-	v->value = value;
+	return v;
+}
+
+goc_ctx *goc_ctx_with_value(goc_ctx *parent, const void *key, void *value)
+{
+	checked(parent, "goc_ctx_with_value");
+	goc_ctx *v = value_node(parent, key, 0);
+	if (v)
+		v->value = value;
 	return v;
 }
 
 goc_ctx *goc__ctx_with_value_copy(goc_ctx *parent, const void *key, const void *value, size_t size)
 {
 	checked(parent, "goc__ctx_with_value_copy");
-	/* The copy shares the node's allocation, so destroy's free takes both. */
-	goc_ctx *v = calloc(1, sizeof *v + size);
-	if (!v) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	v->refs = 1;
-	v->kind = CTX_VALUE;
-	v->parent = goc_ctx_retain(parent);
-	v->canceller = parent->canceller;
-	v->deadline = parent->deadline;
-	v->key = key;
-	v->value = memcpy(v + 1, value, size);
+	goc_ctx *v = value_node(parent, key, size);
+	if (v)
+		v->value = memcpy(v + 1, value, size);
 	return v;
 }
 
